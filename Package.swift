@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// MARK: - Build settings
+// Numeric kernels are judged in release builds only; AVX2/FMA is on so that plain loops vectorize
+// (../shared/PLATFORM.md: baseline x86-64 is SSE only, 2-4x slower for softmax and LayerNorm).
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
+]
+
+let package = Package(
+    name: "seq2seq",
+    products: [
+        .executable(name: "seq2seq", targets: ["seq2seq"]),
+        .library(name: "Seq2SeqKit", targets: ["Seq2SeqKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // A plain C wrapper over ICU (see ../shared/PLATFORM.md: a system-library module for ICU
+        // clashes with Foundation's private copy, so the public header uses only <stdint.h> types).
+        .target(
+            name: "CICU",
+            linkerSettings: [.linkedLibrary("icui18n"), .linkedLibrary("icuuc"), .linkedLibrary("icudata")]
+        ),
+
+        // MARK: - Library
+        .target(
+            name: "Seq2SeqKit",
+            dependencies: [
+                "CBLAS", "CICU",
+                .product(name: "RealModule", package: "swift-numerics"),
+            ],
+            swiftSettings: numericSettings
+        ),
+
+        // MARK: - Command-line tool
+        .executableTarget(
+            name: "seq2seq",
+            dependencies: [
+                "Seq2SeqKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: numericSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "Seq2SeqKitTests",
+            dependencies: ["Seq2SeqKit"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: numericSettings
+        ),
+    ]
+)

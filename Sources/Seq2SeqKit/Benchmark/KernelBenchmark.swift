@@ -1,0 +1,127 @@
+import CBLAS
+import Foundation
+
+/// `seq2seq bench kernels`: GEMM throughput at the shapes of a d=256 and a d=512 Transformer, and
+/// the cost per element of the elementwise kernels, at the current thread setting.
+public enum KernelBenchmark {
+    /// Runs `body` repeatedly for at least `minSeconds` (after one warm-up) and returns the best
+    /// seconds per call over 3 windows.
+    static func time(_ minSeconds: Double, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<3 {
+            var calls = 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            repeat {
+                body()
+                calls += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            } while elapsed < minSeconds / 3
+            best = min(best, elapsed / Double(calls))
+        }
+        return best
+    }
+
+    public static func run(tokens n: Int, minSeconds: Double) -> [String] {
+        var lines: [String] = []
+        var rng = RNG(seed: 1)
+        func random(_ count: Int, _ s: Float = 1) -> FloatBuffer {
+            let b = FloatBuffer(count: count)
+            for i in 0..<count { b[i] = (rng.nextFloat() * 2 - 1) * s }
+            return b
+        }
+        for d in [256, 512] {
+            let ff = 4 * d, vocab = 8000
+            lines.append("d_model \(d), d_ff \(ff), \(n) tokens: GEMM GFLOP/s (wrapper | cblas_sgemm direct)")
+            // (rows, out, in): x[N, in] · W[out, in]ᵀ, the forward of each linear layer of a step.
+            let shapes: [(String, Int, Int, Int)] = [
+                ("q/k/v/out proj  ", n, d, d), ("fc1             ", n, ff, d),
+                ("fc2             ", n, d, ff), ("output proj     ", n, vocab, d),
+                ("fc1 weight grad ", ff, d, n),
+            ]
+            var layerGemmSeconds = 0.0
+            for (name, m, o, i) in shapes {
+                let a = random(m * i), w = random(o * i), c = FloatBuffer(count: m * o)
+                let flops = 2.0 * Double(m) * Double(o) * Double(i)
+                let tw = time(minSeconds) {
+                    gemm(transA: false, transB: true, m: m, n: o, k: i, a.pointer, lda: i, w.pointer, ldb: i,
+                         c.pointer, ldc: o)
+                }
+                let tb = time(minSeconds) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(o), Int32(i), 1,
+                                a.pointer, Int32(i), w.pointer, Int32(i), 0, c.pointer, Int32(o))
+                }
+                lines.append(String(format: "  %@ %5d x %5d x %5d   %7.1f | %7.1f", name, m, o, i,
+                                    flops / tw / 1e9, flops / tb / 1e9))
+                // A layer's step (encoder layer): 4 projections + fc1 + fc2, forward and 2 backward GEMMs each.
+                if name.hasPrefix("q/k") { layerGemmSeconds += 4 * 3 * tw }
+                if name.hasPrefix("fc1 ") || name.hasPrefix("fc2") { layerGemmSeconds += 3 * tw }
+            }
+
+            lines.append("  elementwise, ns per element (forward | backward)")
+            var layerElementwise = 0.0
+            // LayerNorm [N, D]
+            do {
+                let x = random(n * d), y = FloatBuffer(count: n * d), g = random(d), b = random(d)
+                let mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n)
+                let dx = FloatBuffer(count: n * d), dg = FloatBuffer(count: d), db = FloatBuffer(count: d)
+                let f = time(minSeconds) {
+                    layerNormForward(y.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: g.pointer,
+                                     beta: b.pointer, rows: n, dim: d, eps: 1e-5)
+                }
+                let bw = time(minSeconds) {
+                    layerNormBackward(dx: dx.pointer, dGamma: dg.pointer, dBeta: db.pointer, y.pointer, x.pointer,
+                                      mean: mean.pointer, rstd: rstd.pointer, gamma: g.pointer, rows: n, dim: d)
+                }
+                lines.append(ns("LayerNorm [\(n), \(d)]", f, bw, n * d))
+                layerElementwise += 2 * (f + bw)
+            }
+            // GELU [N, 4D]
+            do {
+                let x = random(n * ff, 3), y = FloatBuffer(count: n * ff), dx = FloatBuffer(count: n * ff)
+                let f = time(minSeconds) { activationForward(y.pointer, x.pointer, count: n * ff, .gelu) }
+                let bw = time(minSeconds) { activationBackward(dx: dx.pointer, y.pointer, x.pointer, count: n * ff, .gelu) }
+                lines.append(ns("GELU [\(n), \(ff)]", f, bw, n * ff))
+                let rf = time(minSeconds) { activationForward(y.pointer, x.pointer, count: n * ff, .relu) }
+                let rb = time(minSeconds) { activationBackward(dx: dx.pointer, y.pointer, x.pointer, count: n * ff, .relu) }
+                lines.append(ns("ReLU [\(n), \(ff)]", rf, rb, n * ff))
+                layerElementwise += f + bw
+            }
+            // Softmax over attention rows: [N · H, T] with T = 64 keys, H = d / 64 heads.
+            do {
+                let heads = d / 64, t = 64, rows = n * heads
+                let x = random(rows * t, 4), y = FloatBuffer(count: rows * t), dx = FloatBuffer(count: rows * t)
+                let f = time(minSeconds) { softmaxForward(y.pointer, x.pointer, rows: rows, cols: t) }
+                let bw = time(minSeconds) { softmaxBackward(dx: dx.pointer, x.pointer, y.pointer, rows: rows, cols: t) }
+                lines.append(ns("softmax [\(rows), \(t)]", f, bw, rows * t))
+                layerElementwise += f + bw
+            }
+            // Fused label-smoothed cross-entropy [N, V] (forward and gradient in one pass).
+            do {
+                let x = random(n * vocab, 4), dl = FloatBuffer(count: n * vocab), loss = FloatBuffer(count: n)
+                var targets = [Int32](repeating: 0, count: n)
+                for i in 0..<n { targets[i] = Int32(3 + i % (vocab - 3)) }
+                let fwd = time(minSeconds) {
+                    crossEntropyForwardBackward(dLogits: nil, rowLoss: loss.pointer, x.pointer, targets: targets,
+                                                rows: n, vocab: vocab, smoothing: 0.1, padId: 0, gradScale: 1)
+                }
+                let both = time(minSeconds) {
+                    crossEntropyForwardBackward(dLogits: dl.pointer, rowLoss: loss.pointer, x.pointer, targets: targets,
+                                                rows: n, vocab: vocab, smoothing: 0.1, padId: 0, gradScale: 1)
+                }
+                lines.append(String(format: "    %-28@ %6.3f (loss only) | %6.3f (loss + gradient)",
+                                    "cross-entropy [\(n), \(vocab)]", fwd * 1e9 / Double(n * vocab),
+                                    both * 1e9 / Double(n * vocab)))
+            }
+            lines.append(String(format: "  one encoder layer's step: GEMM %.1f ms, elementwise (2 LN, GELU, softmax) %.1f ms = %.1f%%",
+                                layerGemmSeconds * 1e3, layerElementwise * 1e3,
+                                100 * layerElementwise / (layerGemmSeconds + layerElementwise)))
+        }
+        return lines
+    }
+
+    private static func ns(_ name: String, _ f: Double, _ b: Double, _ count: Int) -> String {
+        String(format: "    %-28@ %6.3f | %6.3f", name, f * 1e9 / Double(count), b * 1e9 / Double(count))
+    }
+}

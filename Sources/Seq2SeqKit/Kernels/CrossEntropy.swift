@@ -1,0 +1,59 @@
+import RealModule
+
+/// Label-smoothed cross-entropy fused with log-softmax, exactly the spec's formula:
+///   loss_t = (1 - e)·(-log p[y_t]) - e·mean_c(log p[c]),   rows with y_t == pad contribute nothing.
+/// Its gradient with respect to the logits is p - (1 - e)·onehot(y) - e/V.
+///
+/// logits[N, V] in, targets[N] (Int32) in. Writes rowLoss[N] (0 for pad rows) and, when `dLogits`
+/// is given, dLogits[N, V] = gradient · gradScale (0 for pad rows); `dLogits` may alias `logits`.
+/// Returns (Σ rowLoss, number of non-pad rows). The mean loss is sum / count; pass
+/// gradScale = 1 / count for the mean's gradient.
+@discardableResult
+public func crossEntropyForwardBackward(
+    dLogits: FloatPtr?, rowLoss: FloatPtr, _ logits: ConstFloatPtr, targets: UnsafePointer<Int32>,
+    rows n: Int, vocab v: Int, smoothing e: Float, padId: Int32, gradScale: Float
+) -> (sum: Double, count: Int) {
+    let dp = dLogits.map { SendablePointer($0) }, lp = SendablePointer(logits)
+    let rp = SendablePointer(rowLoss), tp = SendablePointer(targets)
+    parallelRows(n, cost: v * 4) { range in
+        for r in range {
+            let x = lp.p + r * v
+            let y = tp.p[r]
+            if y == padId {
+                rp.p[r] = 0
+                if let dp { (dp.p + r * v).update(repeating: 0, count: v) }
+                continue
+            }
+            var sumX: Float = 0
+            for j in 0..<v { sumX = Relaxed.sum(sumX, x[j]) }
+            let m = rowMax(x, v)
+            let xy = x[Int(y)]
+            // p = exp(x - m) / s, written into dLogits when we have it (aliasing-safe: x read first).
+            let s: Float
+            if let dp {
+                s = expShiftSum(dp.p + r * v, x, shift: m, n: v)
+            } else {
+                var acc: Float = 0
+                for j in 0..<v { acc += Float.exp(x[j] - m) }
+                s = acc
+            }
+            let logZ = m + Float.log(s)
+            let nll = logZ - xy
+            let meanLogP = sumX / Float(v) - logZ
+            rp.p[r] = (1 - e) * nll - e * meanLogP
+            if let dp {
+                let d = dp.p + r * v
+                let inv = gradScale / s, off = gradScale * e / Float(v)
+                for j in 0..<v { d[j] = d[j] * inv - off }
+                d[Int(y)] -= gradScale * (1 - e)
+            }
+        }
+    }
+    var sum: Double = 0
+    var count = 0
+    for r in 0..<n where targets[r] != padId {
+        sum += Double(rowLoss[r])
+        count += 1
+    }
+    return (sum, count)
+}

@@ -1,0 +1,33 @@
+// Linear layer, PyTorch layout: weight W[out, in], bias b[out].
+// Dims legend: N rows (tokens), I input features, O output features.
+
+/// y[N, O] = x[N, I] · W[O, I]ᵀ + b[O]
+public func linearForward(
+    _ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ b: ConstFloatPtr?,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    if let b {
+        for r in 0..<n { (y + r * o).update(from: b, count: o) }
+    }
+    gemm(transA: false, transB: true, m: n, n: o, k: i, x, lda: i, w, ldb: i,
+         beta: b == nil ? 0 : 1, y, ldc: o)
+}
+
+/// Backward of `linearForward`, accumulating:
+/// dx[N, I] += dy[N, O] · W[O, I];  dW[O, I] += dyᵀ · x;  db[O] += Σ_rows dy.
+public func linearBackward(
+    dx: FloatPtr?, dw: FloatPtr, db: FloatPtr?,
+    _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr,
+    rows n: Int, inFeatures i: Int, outFeatures o: Int
+) {
+    if let dx {
+        gemm(transA: false, transB: false, m: n, n: i, k: o, dy, lda: o, w, ldb: i, beta: 1, dx, ldc: i)
+    }
+    gemm(transA: true, transB: false, m: o, n: i, k: n, dy, lda: o, x, ldb: i, beta: 1, dw, ldc: i)
+    if let db {
+        for r in 0..<n {
+            let row = dy + r * o
+            for j in 0..<o { db[j] += row[j] }
+        }
+    }
+}

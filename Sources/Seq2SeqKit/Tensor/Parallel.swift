@@ -1,0 +1,26 @@
+import Dispatch
+
+/// Splits `0..<count` rows into one contiguous chunk per thread when the work (`count × cost`
+/// elements) is large enough to pay for the ~1 µs dispatch; runs inline otherwise.
+/// ../shared/PLATFORM.md: a split pays from about 1M elements.
+@inline(__always)
+func parallelRows(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
+    let threads = Threads.count
+    if threads <= 1 || count < 2 || count * cost < 1 << 19 {
+        body(0..<count)
+        return
+    }
+    let chunks = min(threads, count)
+    withoutActuallyEscaping(body) { body in
+        let box = UncheckedBox(body)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            box.value(lo..<hi)
+        }
+    }
+}
+
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

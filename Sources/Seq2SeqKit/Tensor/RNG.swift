@@ -1,0 +1,50 @@
+/// xoshiro256** seeded through SplitMix64: fast, reproducible and small enough to save in a
+/// checkpoint (`state`), so dropout masks and batch order repeat exactly after `--resume`.
+public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
+    public var state: [UInt64]
+
+    public init(seed: UInt64) {
+        var z = seed
+        var s = [UInt64](repeating: 0, count: 4)
+        for i in 0..<4 {
+            z &+= 0x9E37_79B9_7F4A_7C15
+            var x = z
+            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+            s[i] = x ^ (x >> 31)
+        }
+        state = s
+    }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = rotl(state[1] &* 5, 7) &* 9
+        let t = state[1] << 17
+        state[2] ^= state[0]
+        state[3] ^= state[1]
+        state[1] ^= state[2]
+        state[0] ^= state[3]
+        state[2] ^= t
+        state[3] = rotl(state[3], 45)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    @inline(__always)
+    public mutating func nextFloat() -> Float {
+        Float(next() >> 40) * (1.0 / 16_777_216.0)
+    }
+
+    /// Standard normal (Box-Muller), for initialization.
+    public mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
+        return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+    }
+
+    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+}
+
+import RealModule
+@inline(__always) private func _log(_ x: Double) -> Double { Double.log(x) }
+@inline(__always) private func _cos(_ x: Double) -> Double { Double.cos(x) }

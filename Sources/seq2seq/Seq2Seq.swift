@@ -1,0 +1,21 @@
+import ArgumentParser
+import Seq2SeqKit
+
+@main
+struct Seq2Seq: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seq2seq",
+        abstract: "Train and run Transformer translation and language models on the CPU.",
+        subcommands: [Bench.self]
+    )
+}
+
+/// Flags every compute-heavy subcommand shares.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: "Threads for matrix products and row-parallel kernels (default: all cores).")
+    var threads: Int?
+
+    func apply() {
+        Threads.set(threads ?? Threads.available)
+    }
+}
