@@ -81,3 +81,34 @@ func load16(_ p: FloatPtr) -> SIMD16<Float> {
 func store16(_ p: FloatPtr, _ v: SIMD16<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
+
+/// erf(x) by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7), vectorized.
+@inline(__always)
+func simdErf(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+    let sign = bits & 0x8000_0000
+    let a = unsafeBitCast(bits & 0x7FFF_FFFF, to: SIMD16<Float>.self)
+    let t = 1 / (1 + 0.327_591_1 * a)
+    var p = 1.061_405_429 * t - 1.453_152_027
+    p = p * t + 1.421_413_741
+    p = p * t - 0.284_496_736
+    p = p * t + 0.254_829_592
+    let y = 1 - p * t * simdExp(-a * a)
+    return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) | sign, to: SIMD16<Float>.self)
+}
+
+/// Applies `body` to x[0..<n] in SIMD16 chunks (the tail padded with zeros), writing y.
+@inline(__always)
+func mapSIMD(_ y: FloatPtr, _ x: ConstFloatPtr, _ range: Range<Int>, _ body: (SIMD16<Float>) -> SIMD16<Float>) {
+    var i = range.lowerBound
+    while i + 16 <= range.upperBound {
+        store16(y + i, body(load16(x + i)))
+        i += 16
+    }
+    if i < range.upperBound {
+        var v = SIMD16<Float>(repeating: 0)
+        for j in i..<range.upperBound { v[j - i] = x[j] }
+        let r = body(v)
+        for j in i..<range.upperBound { y[j] = r[j - i] }
+    }
+}
