@@ -1,0 +1,204 @@
+import Foundation
+
+/// The safetensors format: an 8-byte little-endian header length, a JSON header
+/// {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}, then the
+/// raw little-endian data. Reading is strict: every inconsistency is an error naming the file
+/// (and the tensor).
+public struct SafeTensors {
+    public enum DType: String, Sendable {
+        case f32 = "F32", i64 = "I64", f16 = "F16", bf16 = "BF16", i32 = "I32", f64 = "F64", u8 = "U8", bool = "BOOL"
+        var size: Int {
+            switch self {
+            case .f64, .i64: return 8
+            case .f32, .i32: return 4
+            case .f16, .bf16: return 2
+            case .u8, .bool: return 1
+            }
+        }
+    }
+
+    public struct Tensor: Sendable {
+        public let dtype: DType
+        public let shape: [Int]
+        /// Byte range inside the data section.
+        public let range: Range<Int>
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public enum Error: Swift.Error, CustomStringConvertible, Equatable {
+        case io(String, String)
+        case truncated(String, String)
+        case header(String, String)
+        case tensor(String, String, String)
+
+        public var description: String {
+            switch self {
+            case .io(let f, let m): return "\(f): \(m)"
+            case .truncated(let f, let m): return "\(f): truncated file: \(m); the file is incomplete, copy or save it again"
+            case .header(let f, let m): return "\(f): bad safetensors header: \(m)"
+            case .tensor(let f, let n, let m): return "\(f): tensor '\(n)': \(m)"
+            }
+        }
+    }
+
+    /// Headers larger than this are refused (the format's reference implementation uses 100 MB).
+    public static let maxHeaderBytes = 100_000_000
+
+    public let path: String
+    public let metadata: [String: String]
+    public let tensors: [String: Tensor]
+    let data: Data        // the whole file
+    let dataStart: Int    // where the data section begins
+
+    public var names: [String] { tensors.keys.sorted() }
+
+    public init(contentsOf path: String) throws {
+        let bytes: Data
+        do { bytes = try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe) } catch {
+            throw Error.io(path, "cannot read: \(error.localizedDescription)")
+        }
+        try self.init(data: bytes, path: path)
+    }
+
+    public init(data bytes: Data, path: String) throws {
+        self.path = path
+        guard bytes.count >= 8 else { throw Error.truncated(path, "\(bytes.count) bytes, no header length") }
+        let n = bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard n <= UInt64(Self.maxHeaderBytes) else {
+            throw Error.header(path, "header length \(n) exceeds \(Self.maxHeaderBytes) bytes; not a safetensors file?")
+        }
+        guard Int(n) <= bytes.count - 8 else {
+            throw Error.truncated(path, "header of \(n) bytes but only \(bytes.count - 8) follow")
+        }
+        let headerData = bytes.subdata(in: 8..<(8 + Int(n)))
+        guard let json = try? JSONSerialization.jsonObject(with: headerData), let dict = json as? [String: Any] else {
+            throw Error.header(path, "not a JSON object")
+        }
+        var meta: [String: String] = [:]
+        var tensors: [String: Tensor] = [:]
+        let dataLength = bytes.count - 8 - Int(n)
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else { throw Error.header(path, "__metadata__ is not an object") }
+                for (k, v) in m {
+                    guard let s = v as? String else { throw Error.header(path, "__metadata__ value '\(k)' is not a string") }
+                    meta[k] = s
+                }
+                continue
+            }
+            guard let info = value as? [String: Any], let dt = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offs = info["data_offsets"] as? [Int], offs.count == 2
+            else { throw Error.tensor(path, name, "needs dtype, shape and data_offsets [begin, end]") }
+            guard let dtype = DType(rawValue: dt) else { throw Error.tensor(path, name, "unknown dtype \(dt)") }
+            guard shape.allSatisfy({ $0 >= 0 }) else { throw Error.tensor(path, name, "negative dimension in \(shape)") }
+            guard offs[0] >= 0, offs[0] <= offs[1] else { throw Error.tensor(path, name, "bad data_offsets \(offs)") }
+            guard offs[1] <= dataLength else {
+                throw Error.truncated(path, "tensor '\(name)' ends at byte \(offs[1]) of a \(dataLength)-byte data section")
+            }
+            let t = Tensor(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
+            guard t.count * dtype.size == offs[1] - offs[0] else {
+                throw Error.tensor(path, name, "shape \(shape) of \(dt) needs \(t.count * dtype.size) bytes, data_offsets hold \(offs[1] - offs[0])")
+            }
+            tensors[name] = t
+        }
+        self.metadata = meta
+        self.tensors = tensors
+        self.data = bytes
+        self.dataStart = 8 + Int(n)
+    }
+
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let t = tensors[name] else { throw Error.tensor(path, name, "not in the file") }
+        return t
+    }
+
+    /// Copies an F32 tensor into `destination` (count elements), checking dtype and shape.
+    public func readFloats(_ name: String, shape: [Int]? = nil, into destination: FloatPtr) throws {
+        let t = try tensor(name)
+        guard t.dtype == .f32 else { throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected F32") }
+        if let shape, shape != t.shape { throw Error.tensor(path, name, "shape \(t.shape), expected \(shape)") }
+        data.withUnsafeBytes { raw in
+            let src = raw.baseAddress! + dataStart + t.range.lowerBound
+            memcpy(destination, src, t.range.count)
+        }
+    }
+
+    public func floats(_ name: String) throws -> [Float] {
+        let t = try tensor(name)
+        var out = [Float](repeating: 0, count: t.count)
+        try out.withUnsafeMutableBufferPointer { try readFloats(name, into: $0.baseAddress!) }
+        return out
+    }
+
+    public func int64s(_ name: String) throws -> [Int64] {
+        let t = try tensor(name)
+        guard t.dtype == .i64 else { throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected I64") }
+        var out = [Int64](repeating: 0, count: t.count)
+        data.withUnsafeBytes { raw in
+            out.withUnsafeMutableBytes { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + t.range.lowerBound)..<(dataStart + t.range.upperBound)]))
+            }
+        }
+        return out
+    }
+
+    // MARK: - Writing
+
+    /// A tensor to write: name, dtype, shape and its little-endian bytes.
+    public struct Entry {
+        public let name: String, dtype: DType, shape: [Int], bytes: Data
+        public init(name: String, dtype: DType, shape: [Int], bytes: Data) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.bytes = bytes
+        }
+        public static func f32(_ name: String, _ shape: [Int], _ p: ConstFloatPtr) -> Entry {
+            Entry(name: name, dtype: .f32, shape: shape, bytes: Data(bytes: p, count: shape.reduce(1, *) * 4))
+        }
+        public static func i64(_ name: String, _ shape: [Int], _ values: [Int64]) -> Entry {
+            Entry(name: name, dtype: .i64, shape: shape, bytes: values.withUnsafeBytes { Data($0) })
+        }
+    }
+
+    /// Serializes tensors (in the given order) with an 8-byte aligned header.
+    public static func serialize(_ entries: [Entry], metadata: [String: String] = [:]) throws -> Data {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var offset = 0
+        for e in entries {
+            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape, "data_offsets": [offset, offset + e.bytes.count]]
+            offset += e.bytes.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces, as the reference writer does
+        var out = Data(capacity: 8 + json.count + offset)
+        var n = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &n) { out.append(contentsOf: $0) }
+        out.append(json)
+        for e in entries { out.append(e.bytes) }
+        return out
+    }
+
+    /// Writes atomically: to a temporary file beside `path`, then renamed over it, so an existing
+    /// file is never left half-written.
+    public static func write(_ entries: [Entry], metadata: [String: String] = [:], to path: String) throws {
+        try writeAtomically(try serialize(entries, metadata: metadata), to: path)
+    }
+}
+
+/// Writes `data` to a temporary file in the same directory and renames it over `path`.
+public func writeAtomically(_ data: Data, to path: String) throws {
+    let url = URL(fileURLWithPath: path)
+    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+    do {
+        try data.write(to: tmp)
+        if rename(tmp.path, url.path) != 0 {
+            let err = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw SafeTensors.Error.io(path, "cannot rename the temporary file into place: \(err)")
+        }
+    } catch let e as SafeTensors.Error {
+        throw e
+    } catch {
+        try? FileManager.default.removeItem(at: tmp)
+        throw SafeTensors.Error.io(path, "cannot write: \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,71 @@
+/// One flat buffer for all parameters, laid out by one function that follows MODEL_SPEC.md's names
+/// and shapes. Gradients and optimizer moments use the same layout (same offsets).
+public struct ParameterLayout: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public private(set) var entries: [Entry] = []
+    public private(set) var totalCount = 0
+    private var index: [String: Int] = [:]
+
+    public init(_ c: ModelConfig) {
+        let d = c.dModel
+        func attention(_ prefix: String) {
+            for p in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                add("\(prefix).\(p).weight", [d, d])
+                add("\(prefix).\(p).bias", [d])
+            }
+        }
+        func norm(_ name: String) {
+            add("\(name).weight", [d])
+            add("\(name).bias", [d])
+        }
+        func stack(_ s: String, layers: Int, vocab: Int, embed: Bool, cross: Bool) {
+            if embed { add("\(s).embed_tokens.weight", [vocab, d]) }
+            if c.positional == .learned { add("\(s).embed_positions.weight", [c.maxPositions, d]) }
+            for i in 0..<layers {
+                let l = "\(s).layers.\(i)"
+                attention("\(l).self_attn")
+                norm("\(l).self_attn_layer_norm")
+                if cross {
+                    attention("\(l).encoder_attn")
+                    norm("\(l).encoder_attn_layer_norm")
+                }
+                add("\(l).fc1.weight", [c.dFF, d])
+                add("\(l).fc1.bias", [c.dFF])
+                add("\(l).fc2.weight", [d, c.dFF])
+                add("\(l).fc2.bias", [d])
+                norm("\(l).final_layer_norm")
+            }
+            if c.norm == .pre { norm("\(s).layer_norm") }
+        }
+        if !c.isDecoderOnly {
+            stack("encoder", layers: c.encoderLayers, vocab: c.srcVocabSize, embed: !c.shareEmbeddings, cross: false)
+        }
+        stack("decoder", layers: c.decoderLayers, vocab: c.tgtVocabSize, embed: true, cross: !c.isDecoderOnly)
+        if !c.tieOutput { add("lm_head.weight", [c.tgtVocabSize, d]) }
+    }
+
+    private mutating func add(_ name: String, _ shape: [Int]) {
+        let e = Entry(name: name, shape: shape, offset: totalCount)
+        index[name] = entries.count
+        entries.append(e)
+        // Keep every tensor 16-float (64-byte) aligned inside the flat buffer.
+        totalCount += (e.count + 15) / 16 * 16
+    }
+
+    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    /// Offset of a tensor the layout must have (a programming error otherwise).
+    public func offset(_ name: String) -> Int {
+        guard let e = entry(name) else { preconditionFailure("parameter layout has no '\(name)'") }
+        return e.offset
+    }
+
+    /// Number of real parameters (without alignment padding).
+    public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
+}

@@ -1,0 +1,176 @@
+extension Transformer {
+    /// Label-smoothed cross-entropy of the last forward pass (spec's Loss section). Replaces the logits
+    /// with their gradient, scaled by `gradScale` (default: 1 / non-pad tokens, the mean's gradient).
+    /// Returns the summed loss and the number of non-pad labels.
+    @discardableResult
+    public func loss(smoothing: Float, gradScale: Float? = nil, computeGradient: Bool = true) -> (sum: Double, count: Int) {
+        let n = decoderActs.rows, v = config.tgtVocabSize
+        let pad = Int32(config.padId)
+        let count = tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) }
+        let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
+        return tgtOut.withUnsafeBufferPointer { tp in
+            crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil, rowLoss: rowLoss.pointer,
+                                        logits.pointer, targets: tp.baseAddress!, rows: n, vocab: v,
+                                        smoothing: smoothing, padId: pad, gradScale: scale)
+        }
+    }
+
+    /// Backpropagates the gradient left in the logits by `loss`, accumulating into `gradients`.
+    /// Call `gradients.zero()` between optimizer steps (accumulation across batches is by design).
+    public func backward() {
+        let c = config, d = c.dModel
+        let dec = decoderActs
+        let n = dec.rows, v = c.tgtVocabSize
+        let enc = encoderActs
+        let m = enc?.rows ?? 0
+        let maxProbs = max(dec.batch * c.nHeads * dec.length * max(dec.length, enc?.length ?? 0),
+                           (enc?.batch ?? 0) * c.nHeads * (enc?.length ?? 0) * (enc?.length ?? 0))
+        scratch.reserve(rows: max(n, m), memoryRows: m, d: d, ff: c.dFF, probs: maxProbs)
+        let dropout = trainingPass && c.dropout > 0
+
+        // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
+        let h = dec.output(c.norm)
+        let dTop = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
+        gemm(transA: false, transB: false, m: n, n: d, k: v, logits.pointer, lda: v, param(outputWeight), ldb: d,
+             beta: 0, dTop, ldc: d)
+        gemm(transA: true, transB: false, m: v, n: d, k: n, logits.pointer, lda: v, h, ldb: d, beta: 1,
+             grad(outputWeight), ldc: d)
+
+        if enc != nil { scratch.dMemory.zero() }
+        stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
+                      memoryLength: enc?.length ?? 0, dropout: dropout)
+        if let enc, let ref = encoderRef {
+            // dMemory is the encoder output's gradient; copy it into the residual buffer the stack starts from.
+            let start = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
+            start.update(from: scratch.dMemory.pointer, count: m * d)
+            stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout)
+        }
+    }
+
+    /// dOutput: gradient of the stack's output [N, D] (for pre-norm: before the final LayerNorm's
+    /// backward; it must not be residualA/residualB then). Leaves parameter gradients accumulated.
+    func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
+                       memoryLength keys: Int, dropout: Bool) {
+        let c = config, d = c.dModel, n = a.rows
+        var dOut = scratch.residualA.pointer, dIn = scratch.residualB.pointer
+        if let fn = ref.finalNorm {
+            let last = a.layers.last.map { UnsafePointer($0.ffnBlock.output(c.norm)) } ?? UnsafePointer(a.embedded.pointer)
+            dOut.update(repeating: 0, count: n * d)
+            layerNormBackward(dx: dOut, dGamma: grad(fn.weight), dBeta: grad(fn.bias), dOutput, last,
+                              mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, gamma: param(fn.weight),
+                              rows: n, dim: d)
+        } else if dOutput != dOut {
+            dOut.update(from: dOutput, count: n * d)
+        }
+        for i in stride(from: a.layers.count - 1, through: 0, by: -1) {
+            let l = a.layers[i], lr = ref.layers[i]
+            let layerIn = i == 0 ? UnsafePointer(a.embedded.pointer) : UnsafePointer(a.layers[i - 1].ffnBlock.output(c.norm))
+            let afterSelf = UnsafePointer(l.selfBlock.output(c.norm))
+            let ffnIn = l.crossBlock.map { UnsafePointer($0.output(c.norm)) } ?? afterSelf
+            // feed-forward block
+            dIn.update(repeating: 0, count: n * d)
+            residualBackward(l.ffnBlock, x: ffnIn, dOut: dOut, dIn: dIn, norm: lr.ffnNorm, rows: n, dropout: dropout) { h, dS, dH in
+                feedForwardBackward(l, lr, x: h, dOut: dS, dX: dH, rows: n)
+            }
+            swap(&dOut, &dIn)
+            // cross-attention block
+            if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
+               let memory {
+                dIn.update(repeating: 0, count: n * d)
+                residualBackward(cb, x: afterSelf, dOut: dOut, dIn: dIn, norm: cn, rows: n, dropout: dropout) { h, dS, dH in
+                    attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
+                                      dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
+                }
+                swap(&dOut, &dIn)
+            }
+            // self-attention block
+            dIn.update(repeating: 0, count: n * d)
+            residualBackward(l.selfBlock, x: layerIn, dOut: dOut, dIn: dIn, norm: lr.selfNorm, rows: n, dropout: dropout) { h, dS, dH in
+                attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
+                                  keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
+            }
+            swap(&dOut, &dIn)
+        }
+        // embeddings: undo dropout, scatter-add into the token (and learned position) tables
+        if dropout {
+            let mask = a.embedMask.pointer
+            for j in 0..<(n * d) { dOut[j] *= mask[j] }
+        }
+        a.ids.withUnsafeBufferPointer { idp in
+            embeddingBackward(dTable: grad(ref.embedTokens), dPositions: ref.embedPositions.map { grad($0) }, dOut,
+                              ids: idp.baseAddress!, scale: c.scaleEmbedding ? Float(d).squareRoot() : 1,
+                              batch: a.batch, length: a.length, dModel: d)
+        }
+    }
+
+    /// Backward of `residualForward`. x: the block's input; dOut: gradient of its output;
+    /// dIn (zeroed by the caller) receives the gradient of x. The sublayer closure gets
+    /// (its input, the gradient of its output, a buffer to accumulate its input's gradient into).
+    func residualBackward(
+        _ r: ResidualActivations, x: ConstFloatPtr, dOut: FloatPtr, dIn: FloatPtr, norm: NormRef, rows n: Int,
+        dropout: Bool, _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) -> Void
+    ) {
+        let c = config, d = c.dModel, count = n * d
+        var dSum = dOut
+        if c.norm == .post {
+            dSum = scratch.dSum.pointer
+            dSum.update(repeating: 0, count: count)
+            layerNormBackward(dx: dSum, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dOut, r.sum.pointer,
+                              mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
+        }
+        for i in 0..<count { dIn[i] += dSum[i] }  // the residual path
+        var dSub = UnsafePointer(dSum)
+        if dropout {
+            let ds = scratch.dSub.pointer, mask = r.dropMask.pointer
+            for i in 0..<count { ds[i] = dSum[i] * mask[i] }
+            dSub = UnsafePointer(ds)
+        }
+        if c.norm == .pre {
+            let dh = scratch.dSubIn.pointer
+            dh.update(repeating: 0, count: count)
+            sublayer(r.lnOut.pointer, dSub, dh)
+            layerNormBackward(dx: dIn, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dh, x,
+                              mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
+        } else {
+            sublayer(x, dSub, dIn)
+        }
+    }
+
+    /// Backward of `attentionSublayer`: dX += dQ·Wq; dMemory += dK·Wk + dV·Wv (dMemory == dX for self-attention).
+    func attentionBackward(
+        _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
+        batch: Int, queries: Int, keys: Int, dropout: Bool, dOut: ConstFloatPtr, dX: FloatPtr, dMemory: FloatPtr
+    ) {
+        let d = config.dModel, n = batch * queries, m = batch * keys
+        let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
+        dctx.update(repeating: 0, count: n * d)
+        linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n)
+        dq.update(repeating: 0, count: n * d)
+        dk.update(repeating: 0, count: m * d)
+        dv.update(repeating: 0, count: m * d)
+        let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
+        Seq2SeqKit.attentionBackward(
+            dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
+            v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
+            dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
+        linearGrad(dx: dX, dq, x, w.q, rows: n)
+        linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
+        linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
+    }
+
+    func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr, rows n: Int) {
+        let f = config.dFF
+        let dAct = scratch.dActivated.pointer, dHid = scratch.dHidden.pointer
+        dAct.update(repeating: 0, count: n * f)
+        linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n)
+        dHid.update(repeating: 0, count: n * f)
+        activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
+        linearGrad(dx: dX, dHid, x, w.fc1, rows: n)
+    }
+
+    @inline(__always)
+    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+        linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
+                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+    }
+}

@@ -1,0 +1,216 @@
+import RealModule
+
+/// The encoder-decoder Transformer of MODEL_SPEC.md, and its decoder-only (GPT) configuration, from
+/// one set of blocks. Parameters and gradients are two flat buffers with one layout; activations live
+/// in stack workspaces planned from the batch shape.
+public final class Transformer {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+
+    let encoderRef: StackRef?
+    let decoderRef: StackRef
+    /// Output projection [V_tgt, D]: the decoder token table when tied, else lm_head.
+    let outputWeight: Int
+    /// Sinusoidal table [max_positions, D] (zeros for learned positions, which live in the parameters).
+    let sinusoid: FloatBuffer
+
+    // Workspaces, grown on demand.
+    let encoderActs: StackActivations?
+    let decoderActs: StackActivations
+    let scratch = GradientScratch()
+    let logits = FloatBuffer(count: 0)   // [B·T, V]; holds dLogits after `loss`
+    let rowLoss = FloatBuffer(count: 0)  // [B·T]
+    var tgtOut: [Int32] = []
+    var trainingPass = false
+
+    public init(config: ModelConfig) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config)
+        parameters = FloatBuffer(count: layout.totalCount)
+        gradients = FloatBuffer(count: layout.totalCount)
+        encoderRef = config.isDecoderOnly ? nil : layout.stackRef("encoder", layers: config.encoderLayers, config: config)
+        decoderRef = layout.stackRef("decoder", layers: config.decoderLayers, config: config)
+        outputWeight = config.tieOutput ? layout.offset("decoder.embed_tokens.weight") : layout.offset("lm_head.weight")
+        sinusoid = FloatBuffer(count: config.maxPositions * config.dModel)
+        if config.positional == .sinusoidal {
+            sinusoidalPositions(sinusoid.pointer, positions: config.maxPositions, dModel: config.dModel)
+        }
+        encoderActs = config.isDecoderOnly ? nil : StackActivations(layers: config.encoderLayers, cross: false)
+        decoderActs = StackActivations(layers: config.decoderLayers, cross: !config.isDecoderOnly)
+    }
+
+    public var parameterCount: Int { layout.parameterCount }
+
+    /// Fairseq-style initialization: token and position embeddings N(0, D^-1/2), matrices Xavier
+    /// uniform, biases 0, LayerNorm weight 1 and bias 0.
+    public func initialize(seed: UInt64) {
+        var rng = RNG(seed: seed)
+        let p = parameters.pointer
+        parameters.zero()
+        for e in layout.entries {
+            let t = p + e.offset
+            if e.name.hasSuffix("layer_norm.weight") {
+                t.update(repeating: 1, count: e.count)
+            } else if e.name.contains("embed_") {
+                let std = 1 / Float(config.dModel).squareRoot()
+                for i in 0..<e.count { t[i] = rng.nextGaussian() * std }
+                if e.name.contains("embed_tokens") { (t + config.padId * config.dModel).update(repeating: 0, count: config.dModel) }
+            } else if e.shape.count == 2 {
+                let bound = (6 / Float(e.shape[0] + e.shape[1])).squareRoot()
+                for i in 0..<e.count { t[i] = (rng.nextFloat() * 2 - 1) * bound }
+            }
+        }
+    }
+
+    @inline(__always) func param(_ offset: Int) -> FloatPtr { parameters.pointer + offset }
+    @inline(__always) func grad(_ offset: Int) -> FloatPtr { gradients.pointer + offset }
+
+    /// Rejects batches the model cannot take (positions beyond max_positions, ids outside the vocabulary).
+    func check(_ batch: Batch) throws {
+        let c = config
+        if batch.tgtLength > c.maxPositions || batch.srcLength > c.maxPositions {
+            throw ModelError.invalidInput(
+                "sequence of \(max(batch.tgtLength, batch.srcLength)) tokens exceeds max_positions \(c.maxPositions)")
+        }
+        if let bad = batch.tgtIn.first(where: { $0 < 0 || Int($0) >= c.tgtVocabSize }) ?? batch.tgtOut.first(where: { $0 < 0 || Int($0) >= c.tgtVocabSize }) {
+            throw ModelError.invalidInput("target id \(bad) is outside the vocabulary of \(c.tgtVocabSize)")
+        }
+        if !c.isDecoderOnly, let bad = batch.src.first(where: { $0 < 0 || Int($0) >= c.srcVocabSize }) {
+            throw ModelError.invalidInput("source id \(bad) is outside the vocabulary of \(c.srcVocabSize)")
+        }
+    }
+
+    // MARK: - Forward
+
+    /// Runs the model on a batch and returns the logits [B·T, V_tgt]. With `training`, dropout is on
+    /// (driven by `rng`) and the activations are kept for `backward`.
+    @discardableResult
+    public func forward(_ batch: Batch, training: Bool, rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
+        try check(batch)
+        let c = config, d = c.dModel
+        let dropout = training && c.dropout > 0
+        trainingPass = training
+        let b = batch.batchSize, s = batch.srcLength, t = batch.tgtLength
+        encoderActs?.reserve(batch: b, length: s, memoryLength: 0, config: c, dropout: dropout)
+        decoderActs.reserve(batch: b, length: t, memoryLength: s, config: c, dropout: dropout)
+        var memory: ConstFloatPtr? = nil
+        var memoryValid: [UInt8] = []
+        if let enc = encoderActs, let ref = encoderRef {
+            stackForward(enc, ref, ids: batch.src, memory: nil, memoryValid: [], causal: false, dropout: dropout, rng: &rng)
+            memory = UnsafePointer(enc.output(c.norm))
+            memoryValid = enc.keyValid
+        }
+        stackForward(decoderActs, decoderRef, ids: batch.tgtIn, memory: memory, memoryValid: memoryValid,
+                     causal: true, dropout: dropout, rng: &rng)
+        let n = b * t, v = c.tgtVocabSize
+        logits.reserve(n * v)
+        rowLoss.reserve(n)
+        // logits [N, V] = h [N, D] · W_out [V, D]ᵀ
+        gemm(transA: false, transB: true, m: n, n: v, k: d, decoderActs.output(c.norm), lda: d,
+             param(outputWeight), ldb: d, logits.pointer, ldc: v)
+        tgtOut = batch.tgtOut
+        return UnsafeBufferPointer(start: logits.pointer, count: n * v)
+    }
+
+    func stackForward(
+        _ a: StackActivations, _ ref: StackRef, ids: [Int32], memory: ConstFloatPtr?, memoryValid: [UInt8],
+        causal: Bool, dropout: Bool, rng: inout RNG
+    ) {
+        let c = config, d = c.dModel, n = a.rows
+        a.ids = ids
+        a.keyValid = ids.map { $0 == Int32(c.padId) ? 0 : 1 }
+        let positions = ref.embedPositions.map { UnsafePointer(param($0)) } ?? UnsafePointer(sinusoid.pointer)
+        ids.withUnsafeBufferPointer { idp in
+            embeddingForward(a.embedded.pointer, ids: idp.baseAddress!, table: param(ref.embedTokens),
+                             positions: positions, scale: c.scaleEmbedding ? Float(d).squareRoot() : 1,
+                             batch: a.batch, length: a.length, dModel: d)
+        }
+        if dropout {
+            dropoutForward(a.embedded.pointer, mask: a.embedMask.pointer, a.embedded.pointer, count: n * d,
+                           p: c.dropout, rng: &rng)
+        }
+        var x = UnsafePointer(a.embedded.pointer)
+        for (l, lr) in zip(a.layers, ref.layers) {
+            x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
+                attentionSublayer(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
+                                  keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout, out: out, rng: &rng)
+            }
+            if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
+               let memory {
+                x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
+                    attentionSublayer(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length,
+                                      keys: memoryValid.count / a.batch, keyValid: memoryValid, causal: false,
+                                      dropout: dropout, out: out, rng: &rng)
+                }
+            }
+            x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, rng: &rng) { h, out, _ in
+                feedForwardSublayer(l, lr, x: h, rows: n, out: out)
+            }
+        }
+        if let fn = ref.finalNorm {
+            layerNormForward(a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, x,
+                             gamma: param(fn.weight), beta: param(fn.bias), rows: n, dim: d, eps: c.layerNormEps)
+        }
+    }
+
+    /// pre-norm: out = x + dropout(S(LN(x)));  post-norm: out = LN(x + dropout(S(x))).
+    func residualForward(
+        _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Bool, rng: inout RNG,
+        _ sublayer: (ConstFloatPtr, FloatPtr, inout RNG) -> Void
+    ) -> ConstFloatPtr {
+        let c = config, d = c.dModel
+        if c.norm == .pre {
+            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, x, gamma: param(norm.weight),
+                             beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
+            sublayer(r.lnOut.pointer, r.sub.pointer, &rng)
+        } else {
+            sublayer(x, r.sub.pointer, &rng)
+        }
+        if dropout {
+            dropoutForward(r.sub.pointer, mask: r.dropMask.pointer, r.sub.pointer, count: n * d, p: c.dropout, rng: &rng)
+        }
+        let sum = r.sum.pointer, sub = r.sub.pointer
+        for i in 0..<(n * d) { sum[i] = x[i] + sub[i] }
+        if c.norm == .post {
+            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, sum, gamma: param(norm.weight),
+                             beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
+        }
+        return UnsafePointer(r.output(c.norm))
+    }
+
+    /// out [N, D] = MultiHead(q = x [N, D], k = v = memory [M, D]) through the out projection.
+    func attentionSublayer(
+        _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
+        batch: Int, queries: Int, keys: Int, keyValid: [UInt8], causal: Bool, dropout: Bool, out: FloatPtr,
+        rng: inout RNG
+    ) {
+        let d = config.dModel, n = batch * queries, m = batch * keys
+        linear(a.q.pointer, x, w.q, rows: n)
+        linear(a.k.pointer, memory, w.k, rows: m)
+        linear(a.v.pointer, memory, w.v, rows: m)
+        let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
+        keyValid.withUnsafeBufferPointer { kv in
+            attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,
+                             dropped: dropout ? a.dropped.pointer : nil, dropMask: dropout ? a.dropMask.pointer : nil,
+                             q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, keyValid: kv.baseAddress, causal: causal,
+                             shape: shape, dropout: dropout ? config.dropout : 0, rng: &rng)
+        }
+        linear(out, a.ctx.pointer, w.out, rows: n)
+    }
+
+    /// out [N, D] = fc2(act(fc1(x)))
+    func feedForwardSublayer(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, rows n: Int, out: FloatPtr) {
+        linear(l.ffnHidden.pointer, x, w.fc1, rows: n)
+        activationForward(l.ffnActivated.pointer, l.ffnHidden.pointer, count: n * config.dFF, config.activation)
+        linear(out, l.ffnActivated.pointer, w.fc2, rows: n)
+    }
+
+    @inline(__always)
+    func linear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+        linearForward(y, x, param(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
+                      inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+    }
+}
