@@ -46,6 +46,25 @@ final class ParityTests: XCTestCase {
                 checked += 1
             }
             XCTAssertEqual(checked, file.names.filter { $0.hasPrefix("grad.") }.count, "\(name): every grad.* compared")
+            try checkGreedy(model, file, name)
         }
+    }
+
+    /// Greedy decoding through the KV cache reproduces the fixture's tokens exactly.
+    func checkGreedy(_ model: Transformer, _ file: SafeTensors, _ name: String) throws {
+        let maxLen = Int(try file.int64s("greedy.max_len")[0])
+        let expected = try file.int64s("greedy.tokens").map(Int32.init)
+        let tokens: [[Int32]]
+        if model.config.isDecoderOnly {
+            let shape = try file.tensor("greedy.prompt").shape
+            let flat = try file.int64s("greedy.prompt").map(Int32.init)
+            let prompts = (0..<shape[0]).map { Array(flat[($0 * shape[1])..<(($0 + 1) * shape[1])]) }
+            tokens = GreedyDecoder.complete(model, prompts: prompts, maxLength: maxLen)
+        } else {
+            let shape = try file.tensor("greedy.src_ids").shape
+            tokens = try GreedyDecoder.translate(model, src: try file.int64s("greedy.src_ids").map(Int32.init),
+                                                 batch: shape[0], srcLength: shape[1], maxLength: maxLen)
+        }
+        XCTAssertEqual(tokens.flatMap { $0 }, expected, "\(name) greedy tokens")
     }
 }

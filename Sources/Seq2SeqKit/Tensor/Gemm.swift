@@ -38,3 +38,12 @@ public enum Threads {
 
     public static var available: Int { Int(openblas_get_num_procs()) }
 }
+
+/// Row-major y[m] = alpha · op(A)[m, n] · x + beta · y, op transposing when asked (A is stored [rows, cols]).
+@inline(__always)
+public func gemv(trans: Bool, rows: Int, cols: Int, alpha: Float = 1, _ a: ConstFloatPtr, lda: Int,
+                 _ x: ConstFloatPtr, beta: Float = 0, _ y: FloatPtr) {
+    if rows == 0 || cols == 0 { return }
+    cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha, a, Int32(lda),
+                x, 1, beta, y, 1)
+}

@@ -1,0 +1,48 @@
+/// Greedy decoding as the spec's fixtures define it: each row starts with `bos` (encoder-decoder) or
+/// its prompt (decoder-only) and grows by the argmax token, never `pad` or `bos`, until it emits
+/// `eos` (kept) or holds `maxLength` tokens; a finished row is filled with `pad`.
+public enum GreedyDecoder {
+    /// Encoder-decoder: src [B, S] (padded with pad_id) → tokens [B, maxLength].
+    public static func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int,
+                                 maxLength: Int, decoder: IncrementalDecoder? = nil) throws -> [[Int32]] {
+        let (memory, valid) = try model.encode(src: src, batch: b, length: s)
+        let dec = decoder ?? IncrementalDecoder(model: model)
+        dec.start(rows: b, capacity: maxLength, memory: memory, sourceLength: s, sourceValid: valid)
+        let start = [[Int32]](repeating: [Int32(model.config.bosId)], count: b)
+        return run(dec, prefixes: start, maxLength: maxLength)
+    }
+
+    /// Decoder-only: prompts of equal length → tokens [B, maxLength], the prompt included.
+    public static func complete(_ model: Transformer, prompts: [[Int32]], maxLength: Int) -> [[Int32]] {
+        let dec = IncrementalDecoder(model: model)
+        dec.start(rows: prompts.count, capacity: maxLength)
+        return run(dec, prefixes: prompts, maxLength: maxLength)
+    }
+
+    static func run(_ dec: IncrementalDecoder, prefixes: [[Int32]], maxLength: Int) -> [[Int32]] {
+        let c = dec.model.config, v = c.tgtVocabSize, b = prefixes.count
+        let pad = Int32(c.padId), bos = Int32(c.bosId), eos = Int32(c.eosId)
+        var rows = prefixes
+        var done = [Bool](repeating: false, count: b)
+        let plen = prefixes.map(\.count).max() ?? 0
+        precondition(prefixes.allSatisfy { $0.count == plen && plen > 0 }, "prefixes must share a positive length")
+        // Feed the prefix; the logits after its last token choose the first new token.
+        var logits: FloatPtr = dec.logits.pointer
+        for t in 0..<plen { logits = dec.step(rows.map { $0[t] }) }
+        while rows[0].count < maxLength && !done.allSatisfy({ $0 }) {
+            var next = [Int32](repeating: pad, count: b)
+            for r in 0..<b where !done[r] {
+                let row = logits + r * v
+                var best = -Float.infinity, arg = 0
+                for j in 0..<v where j != Int(pad) && j != Int(bos) && row[j] > best { best = row[j]; arg = j }
+                next[r] = Int32(arg)
+            }
+            for r in 0..<b {
+                rows[r].append(next[r])
+                if next[r] == eos { done[r] = true }
+            }
+            if rows[0].count < maxLength && !done.allSatisfy({ $0 }) { logits = dec.step(next) }
+        }
+        return rows.map { $0 + [Int32](repeating: pad, count: maxLength - $0.count) }
+    }
+}

@@ -1,0 +1,188 @@
+/// Decoding one token at a time with a KV cache: each decoder layer keeps the keys and values of
+/// the tokens seen so far ([B, L, D] each, L the capacity), and the cross-attention keys and values
+/// of the source, computed once per batch. Rows can be reordered (beam search) or dropped.
+/// Dims: B rows (sentences or beams), L cache capacity, S source length, D width, F ffn width, V vocabulary.
+public final class IncrementalDecoder {
+    public let model: Transformer
+    public private(set) var rows = 0
+    public private(set) var capacity = 0
+    /// Tokens processed so far (the position of the next token).
+    public private(set) var length = 0
+    var sourceLength = 0
+
+    // Per layer: self-attention cache and cross-attention keys/values.
+    var selfK: [FloatBuffer], selfV: [FloatBuffer]
+    var crossK: [FloatBuffer], crossV: [FloatBuffer]
+    var sourceValid: [UInt8] = []   // [B, S]
+
+    // Scratch for one step.
+    let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
+    let ctx = FloatBuffer(count: 0), sub = FloatBuffer(count: 0), hidden = FloatBuffer(count: 0)
+    let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
+    let reorderScratch = FloatBuffer(count: 0)
+    public let logits = FloatBuffer(count: 0)  // [B, V]
+
+    /// When set, attention probabilities of each step are handed to this observer
+    /// (layer, cross?, row, head, probabilities over keys). Off by default: no cost when nil.
+    public var attentionObserver: ((Int, Bool, Int, Int, UnsafeBufferPointer<Float>) -> Void)?
+
+    public init(model: Transformer) {
+        self.model = model
+        let n = model.config.decoderLayers
+        selfK = (0..<n).map { _ in FloatBuffer(count: 0) }
+        selfV = (0..<n).map { _ in FloatBuffer(count: 0) }
+        crossK = (0..<n).map { _ in FloatBuffer(count: 0) }
+        crossV = (0..<n).map { _ in FloatBuffer(count: 0) }
+    }
+
+    /// Starts decoding `rows` sequences of up to `capacity` tokens. For an encoder-decoder model,
+    /// `memory` is the encoder output [B, S, D] with `sourceValid` [B, S].
+    public func start(rows b: Int, capacity l: Int, memory: ConstFloatPtr? = nil, sourceLength s: Int = 0,
+                      sourceValid valid: [UInt8] = []) {
+        let c = model.config, d = c.dModel
+        rows = b; capacity = min(l, c.maxPositions); length = 0; sourceLength = s
+        sourceValid = valid
+        for i in 0..<c.decoderLayers {
+            selfK[i].reserve(b * capacity * d)
+            selfV[i].reserve(b * capacity * d)
+        }
+        for buf in [x, h, q, ctx, sub] { buf.reserve(b * d) }
+        hidden.reserve(b * c.dFF)
+        mean.reserve(b); rstd.reserve(b)
+        scores.reserve(max(capacity, s))
+        logits.reserve(b * c.tgtVocabSize)
+        if let memory, let ref = model.decoderRef.layers.first, ref.crossAttention != nil {
+            for (i, lr) in model.decoderRef.layers.enumerated() {
+                let w = lr.crossAttention!
+                crossK[i].reserve(b * s * d)
+                crossV[i].reserve(b * s * d)
+                model.linear(crossK[i].pointer, memory, w.k, rows: b * s)
+                model.linear(crossV[i].pointer, memory, w.v, rows: b * s)
+            }
+        }
+    }
+
+    /// Feeds one token per row at position `length` and returns the logits [B, V] of the next token.
+    @discardableResult
+    public func step(_ tokens: [Int32]) -> FloatPtr {
+        precondition(tokens.count == rows && length < capacity, "decoder step outside its plan")
+        let c = model.config, d = c.dModel, b = rows
+        let ref = model.decoderRef
+        let positions = ref.embedPositions.map { UnsafePointer(model.param($0)) } ?? UnsafePointer(model.sinusoid.pointer)
+        tokens.withUnsafeBufferPointer { tp in
+            embeddingForward(x.pointer, ids: tp.baseAddress!, table: model.param(ref.embedTokens), positions: positions,
+                             scale: c.scaleEmbedding ? Float(d).squareRoot() : 1, batch: b, length: 1, dModel: d,
+                             start: length)
+        }
+        // embeddingForward with length 1 reads positions[start + 0]; rows share the position.
+        for (i, lr) in ref.layers.enumerated() {
+            block(lr.selfNorm) { hIn, out in selfAttention(layer: i, lr.selfAttention, hIn, out) }
+            if let cr = lr.crossAttention, let cn = lr.crossNorm {
+                block(cn) { hIn, out in crossAttention(layer: i, cr, hIn, out) }
+            }
+            block(lr.ffnNorm) { hIn, out in
+                model.linear(hidden.pointer, hIn, lr.fc1, rows: b)
+                activationForward(hidden.pointer, hidden.pointer, count: b * c.dFF, c.activation)
+                model.linear(out, hidden.pointer, lr.fc2, rows: b)
+            }
+        }
+        var top = UnsafePointer(x.pointer)
+        if let fn = ref.finalNorm {
+            layerNormForward(h.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: model.param(fn.weight),
+                             beta: model.param(fn.bias), rows: b, dim: d, eps: c.layerNormEps)
+            top = UnsafePointer(h.pointer)
+        }
+        let v = c.tgtVocabSize
+        gemm(transA: false, transB: true, m: b, n: v, k: d, top, lda: d, model.param(model.outputWeight), ldb: d,
+             logits.pointer, ldc: v)
+        length += 1
+        return logits.pointer
+    }
+
+    /// x ← x + S(LN(x)) (pre-norm) or x ← LN(x + S(x)) (post-norm), on [B, D].
+    private func block(_ norm: NormRef, _ sublayer: (ConstFloatPtr, FloatPtr) -> Void) {
+        let c = model.config, d = c.dModel, n = rows * d
+        let g = model.param(norm.weight), bt = model.param(norm.bias)
+        if c.norm == .pre {
+            layerNormForward(h.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: g, beta: bt,
+                             rows: rows, dim: d, eps: c.layerNormEps)
+            sublayer(h.pointer, sub.pointer)
+            for i in 0..<n { x[i] += sub[i] }
+        } else {
+            sublayer(x.pointer, sub.pointer)
+            for i in 0..<n { h[i] = x[i] + sub[i] }
+            layerNormForward(x.pointer, mean: mean.pointer, rstd: rstd.pointer, h.pointer, gamma: g, beta: bt,
+                             rows: rows, dim: d, eps: c.layerNormEps)
+        }
+    }
+
+    private func selfAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
+        let d = model.config.dModel, b = rows, t = length, cap = capacity
+        // This step's key and value go straight into the cache at position t of each row.
+        model.linear(q.pointer, hIn, w.k, rows: b)
+        for r in 0..<b { (selfK[i].pointer + (r * cap + t) * d).update(from: q.pointer + r * d, count: d) }
+        model.linear(q.pointer, hIn, w.v, rows: b)
+        for r in 0..<b { (selfV[i].pointer + (r * cap + t) * d).update(from: q.pointer + r * d, count: d) }
+        model.linear(q.pointer, hIn, w.q, rows: b)
+        attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, rowStride: cap * d,
+               count: t + 1, valid: nil)
+        model.linear(out, ctx.pointer, w.out, rows: b)
+    }
+
+    private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
+        let d = model.config.dModel, s = sourceLength
+        model.linear(q.pointer, hIn, w.q, rows: rows)
+        attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, rowStride: s * d,
+               count: s, valid: sourceValid)
+        model.linear(out, ctx.pointer, w.out, rows: rows)
+    }
+
+    /// ctx[r, head] = softmax(q[r, head] · K[r, :count, head]ᵀ / √Dh + mask) · V[r, :count, head]
+    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, rowStride: Int, count: Int, valid: [UInt8]?) {
+        let c = model.config, d = c.dModel, dh = c.headDim
+        let scale = 1 / Float(dh).squareRoot()
+        let p = scores.pointer
+        for r in 0..<rows {
+            for hd in 0..<c.nHeads {
+                let kb = keys + r * rowStride + hd * dh, vb = values + r * rowStride + hd * dh
+                gemv(trans: false, rows: count, cols: dh, alpha: scale, kb, lda: d, q.pointer + r * d + hd * dh, p)
+                if let valid {
+                    for j in 0..<count where valid[r * count + j] == 0 { p[j] = -.infinity }
+                }
+                softmaxRow(p, p, count)
+                if let observe = attentionObserver {
+                    observe(layer, cross, r, hd, UnsafeBufferPointer(start: p, count: count))
+                }
+                gemv(trans: true, rows: count, cols: dh, vb, lda: d, p, ctx.pointer + r * d + hd * dh)
+            }
+        }
+    }
+
+    /// Keeps rows `order` (new row i is old row order[i]): beam search reorders and prunes this way.
+    public func reorder(_ order: [Int]) {
+        let c = model.config, d = c.dModel
+        func permute(_ buf: FloatBuffer, rowSize: Int) {
+            reorderScratch.reserve(order.count * rowSize)
+            for (i, o) in order.enumerated() {
+                (reorderScratch.pointer + i * rowSize).update(from: buf.pointer + o * rowSize, count: rowSize)
+            }
+            buf.pointer.update(from: reorderScratch.pointer, count: order.count * rowSize)
+        }
+        for i in 0..<c.decoderLayers {
+            permute(selfK[i], rowSize: capacity * d)
+            permute(selfV[i], rowSize: capacity * d)
+            if model.decoderRef.layers[i].crossAttention != nil {
+                permute(crossK[i], rowSize: sourceLength * d)
+                permute(crossV[i], rowSize: sourceLength * d)
+            }
+        }
+        if !sourceValid.isEmpty {
+            var v = [UInt8](repeating: 0, count: order.count * sourceLength)
+            for (i, o) in order.enumerated() {
+                for j in 0..<sourceLength { v[i * sourceLength + j] = sourceValid[o * sourceLength + j] }
+            }
+            sourceValid = v
+        }
+        rows = order.count
+    }
+}
