@@ -5,7 +5,7 @@ import Seq2SeqKit
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of kernels and of training.",
-        subcommands: [BenchKernels.self]
+        subcommands: [BenchKernels.self, BenchTrain.self]
     )
 }
 
@@ -32,5 +32,41 @@ struct BenchKernels: ParsableCommand {
             print("\n== \(t) thread\(t == 1 ? "" : "s") ==")
             for report in KernelBenchmark.run(tokens: tokens, minSeconds: seconds) { print(report) }
         }
+    }
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training tokens/s (source + target, non-pad), steps/s and peak memory on synthetic batches."
+    )
+
+    @Option(help: "Model preset: \(ModelConfig.presetNames.joined(separator: ", ")).")
+    var preset = "small"
+
+    @Option(help: "Non-pad source + target tokens per step.")
+    var tokensPerStep = 7500
+
+    @Option(help: "Timed steps.")
+    var steps = 20
+
+    @Option(help: "Untimed warm-up steps.")
+    var warmup = 3
+
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard ModelConfig.preset(preset) != nil else {
+            throw ValidationError("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        compute.apply()
+        let config = ModelConfig.preset(preset)!
+        let r = try TrainBenchmark.run(config: config, tokensPerStep: tokensPerStep, steps: steps, warmup: warmup)
+        print(String(format: "preset %@ (%d parameters), %d threads: %.0f tokens/s, %.3f steps/s, %.0f tokens/step, peak RSS %.0f MB",
+                     preset, r.parameters, Threads.count, r.tokensPerSecond, r.stepsPerSecond, r.tokensPerStep,
+                     r.peakRSSMegabytes))
     }
 }
