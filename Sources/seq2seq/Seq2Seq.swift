@@ -6,7 +6,7 @@ struct Seq2Seq: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seq2seq",
         abstract: "Train and run Transformer translation and language models on the CPU.",
-        subcommands: [Bench.self]
+        subcommands: [Eval.self, Bench.self]
     )
 }
 
