@@ -44,8 +44,8 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Model preset: \(ModelConfig.presetNames.joined(separator: ", ")).")
     var preset = "small"
 
-    @Option(help: "Non-pad source + target tokens per step.")
-    var tokensPerStep = 7500
+    @Option(help: "Padded tokens per side per batch (sentences × longest), as fairseq's --max-tokens.")
+    var batchTokens = 4096
 
     @Option(help: "Timed steps.")
     var steps = 20
@@ -64,7 +64,7 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         compute.apply()
         let config = ModelConfig.preset(preset)!
-        let r = try TrainBenchmark.run(config: config, tokensPerStep: tokensPerStep, steps: steps, warmup: warmup)
+        let r = try TrainBenchmark.run(config: config, batchTokens: batchTokens, steps: steps, warmup: warmup)
         print(String(format: "preset %@ (%d parameters), %d threads: %.0f tokens/s, %.3f steps/s, %.0f tokens/step, peak RSS %.0f MB",
                      preset, r.parameters, Threads.count, r.tokensPerSecond, r.stepsPerSecond, r.tokensPerStep,
                      r.peakRSSMegabytes))

@@ -1,40 +1,53 @@
 import Foundation
 
 /// `seq2seq bench train`: training throughput (forward, loss, backward, clipping, Adam) on synthetic
-/// batches shaped like Multi30k's: length buckets of 9-25 tokens, sentences of one bucket per batch,
-/// ~`tokensPerStep` non-pad source + target tokens per step.
+/// batches made as the PyTorch reference benchmark makes them (see `batches`).
 public enum TrainBenchmark {
     public struct Result: Sendable {
         public var tokensPerSecond: Double, stepsPerSecond: Double, tokensPerStep: Double, peakRSSMegabytes: Double
         public var parameters: Int
     }
 
-    /// Synthetic batches: for each bucket length L, sentences of L-2...L source tokens and targets of
-    /// similar length, as many as fit `tokensPerStep` (both sides counted).
-    public static func batches(config c: ModelConfig, tokensPerStep: Int, count: Int, seed: UInt64) -> [Batch] {
+    /// Synthetic batches as ../shared/bench/nmt_data.py makes them when Multi30k is absent: pairs of
+    /// random tokens, source length 10-30, target length within ±3 of it (at least 5), each ending
+    /// with eos; sorted by length and cut fairseq-style so that sentences × longest ≤ `batchTokens`.
+    public static func batches(config c: ModelConfig, batchTokens: Int, pairs: Int = 29_000, seed: UInt64) -> [Batch] {
         var rng = RNG(seed: seed)
-        func token(_ v: Int) -> Int32 { Int32(3 + Int(rng.next() % UInt64(v - 3))) }
-        return (0..<count).map { i in
-            let l = 9 + (i * 7) % 17
-            var sources: [[Int32]] = [], targets: [[Int32]] = []
-            var tokens = 0
-            while tokens < tokensPerStep {
-                let s = l - Int(rng.next() % 3), t = l - Int(rng.next() % 4) + 1
-                sources.append(c.isDecoderOnly ? [] : (0..<s).map { _ in token(c.srcVocabSize) })
-                targets.append((0..<t).map { _ in token(c.tgtVocabSize) })
-                tokens += (c.isDecoderOnly ? 0 : s + 1) + t + 1
-            }
-            return Batch(sources: c.isDecoderOnly ? [] : sources, targets: targets, pad: Int32(c.padId),
-                         bos: Int32(c.bosId), eos: Int32(c.eosId))
+        func uniform(_ lo: Int, _ hi: Int) -> Int { lo + Int(rng.next() % UInt64(hi - lo + 1)) }
+        func tokens(_ n: Int, _ v: Int) -> [Int32] { (0..<n).map { _ in Int32(uniform(4, v - 1)) } }
+        var data: [([Int32], [Int32])] = (0..<pairs).map { _ in
+            let n = uniform(10, 30), m = max(5, n + uniform(-3, 3))
+            return (c.isDecoderOnly ? [] : tokens(n, c.srcVocabSize), tokens(m, c.tgtVocabSize))
         }
+        data.sort { ($0.0.count, $0.1.count) < ($1.0.count, $1.1.count) }
+        var out: [Batch] = []
+        var cur: [([Int32], [Int32])] = []
+        var longest = 0
+        func flush() {
+            out.append(Batch(sources: c.isDecoderOnly ? [] : cur.map(\.0), targets: cur.map(\.1), pad: Int32(c.padId),
+                             bos: Int32(c.bosId), eos: Int32(c.eosId)))
+        }
+        for p in data {
+            let l = max(p.0.count, p.1.count) + 1
+            if !cur.isEmpty && (cur.count + 1) * max(longest, l) > batchTokens {
+                flush()
+                cur = []; longest = 0
+            }
+            cur.append(p)
+            longest = max(longest, l)
+        }
+        if !cur.isEmpty { flush() }
+        // shuffle the batch order deterministically
+        for i in stride(from: out.count - 1, to: 0, by: -1) { out.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        return out
     }
 
-    public static func run(config: ModelConfig, tokensPerStep: Int, steps: Int, warmup: Int,
+    public static func run(config: ModelConfig, batchTokens: Int, steps: Int, warmup: Int,
                            log: (String) -> Void = { _ in }) throws -> Result {
         let model = try Transformer(config: config)
         model.initialize(seed: 1)
         let opt = AdamOptimizer(layout: model.layout, settings: .init())
-        let data = batches(config: config, tokensPerStep: tokensPerStep, count: 16, seed: 7)
+        let data = batches(config: config, batchTokens: batchTokens, seed: 7)
         var rng = RNG(seed: 11)
         var tokens = 0
         var start = DispatchTime.now().uptimeNanoseconds

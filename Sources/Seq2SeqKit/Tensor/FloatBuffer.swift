@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An owned, growable, 64-byte aligned Float buffer: the storage of parameters, gradients, optimizer
 /// moments and activations. Growing reallocates (contents are not kept); a buffer that is already
 /// large enough is reused as is, so a steady training loop allocates nothing.
@@ -19,11 +23,29 @@ public final class FloatBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { FloatBuffer.release(pointer, capacity) }
+
+    /// Large buffers are mapped pages of their own (mmap), returned to the system as soon as they
+    /// are released. Through malloc they would, after glibc raises its mmap threshold, come from the
+    /// heap and stay resident once freed, so a workspace that grows with the batch shape would hold
+    /// every size it ever had.
+    private static let mapThreshold = 64 * 1024  // floats (256 KB)
 
     private static func allocate(_ n: Int) -> FloatPtr {
-        UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
+        if n >= mapThreshold {
+            let bytes = n * MemoryLayout<Float>.stride
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+                  p != MAP_FAILED else {
+                fatalError("out of memory: cannot map \(bytes) bytes")
+            }
+            return p.bindMemory(to: Float.self, capacity: n)
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Float>.stride, alignment: 64)
             .bindMemory(to: Float.self, capacity: n)
+    }
+
+    private static func release(_ p: FloatPtr, _ n: Int) {
+        if n >= mapThreshold { munmap(p, n * MemoryLayout<Float>.stride) } else { p.deallocate() }
     }
 
     /// Makes room for `n` elements; reallocates (zeroed) only when `n` exceeds the capacity.
@@ -32,7 +54,7 @@ public final class FloatBuffer: @unchecked Sendable {
     public func reserve(_ n: Int) -> Bool {
         count = n
         if n <= capacity { return false }
-        pointer.deallocate()
+        FloatBuffer.release(pointer, capacity)
         capacity = n
         pointer = FloatBuffer.allocate(n)
         pointer.initialize(repeating: 0, count: n)
