@@ -5,7 +5,7 @@ import Seq2SeqKit
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of kernels and of training.",
-        subcommands: [BenchKernels.self, BenchTrain.self]
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self]
     )
 }
 
@@ -68,5 +68,33 @@ struct BenchTrain: ParsableCommand {
         print(String(format: "preset %@ (%d parameters), %d threads: %.0f tokens/s, %.3f steps/s, %.0f tokens/step, peak RSS %.0f MB",
                      preset, r.parameters, Threads.count, r.tokensPerSecond, r.stepsPerSecond, r.tokensPerStep,
                      r.peakRSSMegabytes))
+    }
+}
+
+struct BenchBPE: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bpe",
+        abstract: "Time learning a BPE vocabulary and encoding the corpus (compare ../shared/bench/bpe_bench.py)."
+    )
+
+    @Option(parsing: .upToNextOption, help: "Text files to learn from and encode (default: Multi30k train.de and train.en under $SEQ2SEQ_CORPORA).")
+    var text: [String] = []
+
+    @Option(help: "Vocabulary size.")
+    var size = 8000
+
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let files = text.isEmpty ? try Corpora.multi30k().map { [$0.trainSource, $0.trainTarget] } ?? [] : text
+        if files.isEmpty {
+            throw ValidationError("no text: pass --text FILE... or set SEQ2SEQ_CORPORA to a folder with multi30k/")
+        }
+        let lines = try files.flatMap { try TextFile.lines($0) }
+        let r = TokenizerBenchmark.run(lines: lines, size: size)
+        print(String(format: "%d lines, %d threads: learn %.3f s (counting words %.3f s), encode %.0f sentences/s, %.1f tokens/sentence, vocabulary %d",
+                     lines.count, Threads.count, r.learnSeconds, r.countSeconds, r.encodeSentencesPerSecond,
+                     r.tokensPerSentence, r.vocabularySize))
     }
 }

@@ -6,7 +6,7 @@ struct Seq2Seq: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seq2seq",
         abstract: "Train and run Transformer translation and language models on the CPU.",
-        subcommands: [Eval.self, Bench.self]
+        subcommands: [VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
     )
 }
 

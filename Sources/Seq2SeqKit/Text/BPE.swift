@@ -1,0 +1,79 @@
+/// Applies learned merges to one word by rank: the adjacent pair with the lowest merge rank (the
+/// leftmost on ties) merges first, repeatedly, using a min-heap over candidate pairs and a linked
+/// list of symbols, so a word of n characters costs O(n log n), not a quadratic rescan. Characters
+/// outside the alphabet become their UTF-8 byte tokens.
+enum BPE {
+    static func encode(_ word: String, vocabulary v: Vocabulary) -> [Int32] {
+        let scalars = Array(word.unicodeScalars)
+        let n = scalars.count
+        var sym = scalars.map { v.charId[$0] ?? -1 }
+        var next = Array(1...max(n, 1)).map { $0 < n ? $0 : -1 }
+        var prev = (0..<n).map { $0 - 1 }
+        var alive = [Bool](repeating: true, count: n)
+        if n > 1 {
+            var heap = MergeHeap()
+            for i in 0..<(n - 1) { heap.candidate(i, sym[i], sym[i + 1], v) }
+            while let m = heap.pop() {
+                let i = m.pos
+                guard alive[i], sym[i] == m.left, next[i] >= 0, sym[next[i]] == m.right else { continue }
+                let j = next[i]
+                sym[i] = m.merged
+                alive[j] = false
+                next[i] = next[j]
+                if next[j] >= 0 { prev[next[j]] = i }
+                if prev[i] >= 0 { heap.candidate(prev[i], sym[prev[i]], sym[i], v) }
+                if next[i] >= 0 { heap.candidate(i, sym[i], sym[next[i]], v) }
+            }
+        }
+        var out: [Int32] = []
+        out.reserveCapacity(n)
+        var i = 0
+        while i >= 0 && i < n {
+            if sym[i] >= 0 {
+                out.append(sym[i])
+            } else {
+                for b in String(scalars[i]).utf8 { out.append(Int32(Vocabulary.firstByteId) + Int32(b)) }
+            }
+            i = next[i]
+        }
+        return out
+    }
+}
+
+struct MergeHeap {
+    struct Item { let rank: Int32; let pos: Int; let left: Int32; let right: Int32; let merged: Int32 }
+    private var items: [Item] = []
+
+    @inline(__always) private func before(_ x: Item, _ y: Item) -> Bool { x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos }
+
+    mutating func candidate(_ pos: Int, _ a: Int32, _ b: Int32, _ v: Vocabulary) {
+        guard a >= 0, b >= 0, let m = v.mergeTable[Vocabulary.pairKey(a, b)] else { return }
+        items.append(Item(rank: m.rank, pos: pos, left: a, right: b, merged: m.id))
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if !before(items[i], items[p]) { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> Item? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count && before(items[l], items[m]) { m = l }
+                if r < items.count && before(items[r], items[m]) { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// The vocabulary on disk is a Hugging Face `tokenizer.json`: a BPE model with byte fallback, its
+/// merges, and the normalizer, pre-tokenizer and decoder described in the library's own terms, so
+/// `tokenizers.Tokenizer.from_file` encodes text to the same ids as seq2seq.
+extension Vocabulary {
+    public static let fileName = "tokenizer.json"
+
+    func tokenizerJSON() -> [String: Any] {
+        var normalizers: [[String: Any]] = []
+        switch normalizer.form {
+        case .nfkc: normalizers.append(["type": "NFKC"])
+        case .nfc: normalizers.append(["type": "NFC"])
+        case .none: break
+        }
+        if normalizer.lowercase { normalizers.append(["type": "Lowercase"]) }
+        normalizers += [
+            ["type": "Replace", "pattern": ["Regex": "\\s"], "content": " "],
+            ["type": "Replace", "pattern": ["Regex": "\\p{Cc}"], "content": ""],
+            ["type": "Replace", "pattern": ["Regex": " {2,}"], "content": " "],
+            ["type": "Strip", "strip_left": true, "strip_right": true],
+        ]
+        var vocab: [String: Int] = [:]
+        for (i, p) in pieces.enumerated() { vocab[p] = i }
+        return [
+            "version": "1.0",
+            "truncation": NSNull(),
+            "padding": NSNull(),
+            "added_tokens": Self.specials.enumerated().map { i, s in
+                ["id": i, "content": s, "single_word": false, "lstrip": false, "rstrip": false,
+                 "normalized": false, "special": true] as [String: Any]
+            },
+            "normalizer": ["type": "Sequence", "normalizers": normalizers],
+            "pre_tokenizer": ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": "always", "split": true],
+            "post_processor": NSNull(),
+            "decoder": ["type": "Sequence", "decoders": [
+                ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "],
+                ["type": "ByteFallback"],
+                ["type": "Fuse"],
+                ["type": "Strip", "content": " ", "start": 1, "stop": 0],
+            ] as [[String: Any]]],
+            "model": [
+                "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
+                "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": true, "ignore_merges": false,
+                "vocab": vocab, "merges": merges.map { [$0.0, $0.1] },
+            ] as [String: Any],
+        ]
+    }
+
+    /// Writes tokenizer.json atomically.
+    public func save(to path: String) throws {
+        let data = try JSONSerialization.data(withJSONObject: tokenizerJSON(), options: [.sortedKeys, .prettyPrinted])
+        try writeAtomically(data, to: path)
+    }
+
+    /// Reads a tokenizer.json written by seq2seq; anything else (or a damaged file) is a clear error.
+    public static func load(_ path: String) throws -> Vocabulary {
+        func bad(_ m: String) -> VocabularyError {
+            .file(path, "\(m); not a seq2seq vocabulary (or from an incompatible version): learn it again with `seq2seq vocab`")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw VocabularyError.file(path, "not found")
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not valid JSON") }
+        guard let model = root["model"] as? [String: Any], model["type"] as? String == "BPE",
+              model["byte_fallback"] as? Bool == true else { throw bad("model is not a BPE with byte fallback") }
+        guard let vocab = model["vocab"] as? [String: Int], let rawMerges = model["merges"] as? [Any] else {
+            throw bad("model has no vocab or merges")
+        }
+        var merges: [(String, String)] = []
+        for m in rawMerges {
+            if let pair = m as? [String], pair.count == 2 { merges.append((pair[0], pair[1])) }
+            else if let s = m as? String, let sp = s.firstIndex(of: " ") {
+                merges.append((String(s[..<sp]), String(s[s.index(after: sp)...])))
+            } else { throw bad("malformed merge \(m)") }
+        }
+        // Normalizer settings from its description.
+        let steps = ((root["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]]) ?? []
+        let types = steps.compactMap { $0["type"] as? String }
+        guard types.contains("Strip") else { throw bad("unexpected normalizer") }
+        let form: Normalizer.Form = types.contains("NFKC") ? .nfkc : types.contains("NFC") ? .nfc : .none
+        let norm = Normalizer(form: form, lowercase: types.contains("Lowercase"))
+
+        let byId = vocab.sorted { $0.value < $1.value }
+        guard byId.count >= firstPieceId, byId.enumerated().allSatisfy({ $0.offset == $0.element.value }) else {
+            throw bad("ids are not 0..<\(vocab.count) without gaps")
+        }
+        let alphabet = byId.dropFirst(firstPieceId).map(\.key).filter { $0.unicodeScalars.count == 1 }
+        let v: Vocabulary
+        do { v = try Vocabulary(normalizer: norm, alphabet: alphabet, merges: merges) } catch { throw bad("\(error)") }
+        guard v.pieces == byId.map(\.key) else { throw bad("vocab does not match its merges") }
+        return v
+    }
+}
+
+/// The vocabularies of a model: one joint (tokenizer.json) or a source and a target one
+/// (source.tokenizer.json, target.tokenizer.json); decoder-only models use the target one.
+public struct Vocabularies {
+    public let source: Vocabulary
+    public let target: Vocabulary
+    public var joint: Bool { source === target }
+
+    public init(joint: Vocabulary) { source = joint; target = joint }
+    public init(source: Vocabulary, target: Vocabulary) { self.source = source; self.target = target }
+
+    public static let sourceFile = "source.tokenizer.json", targetFile = "target.tokenizer.json"
+
+    public static func exists(in dir: String) -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") || fm.fileExists(atPath: "\(dir)/\(targetFile)")
+    }
+
+    public static func load(from dir: String) throws -> Vocabularies {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") {
+            return Vocabularies(joint: try Vocabulary.load("\(dir)/\(Vocabulary.fileName)"))
+        }
+        if fm.fileExists(atPath: "\(dir)/\(targetFile)") {
+            let t = try Vocabulary.load("\(dir)/\(targetFile)")
+            let s = fm.fileExists(atPath: "\(dir)/\(sourceFile)") ? try Vocabulary.load("\(dir)/\(sourceFile)") : t
+            return Vocabularies(source: s, target: t)
+        }
+        throw VocabularyError.file(dir, "no \(Vocabulary.fileName) (or \(sourceFile) and \(targetFile)); learn one with `seq2seq vocab`")
+    }
+
+    public func save(to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        if joint {
+            try source.save(to: "\(dir)/\(Vocabulary.fileName)")
+        } else {
+            try source.save(to: "\(dir)/\(Vocabularies.sourceFile)")
+            try target.save(to: "\(dir)/\(Vocabularies.targetFile)")
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+/// A subword vocabulary: special tokens first (`<pad>`=0, `<s>`=1, `</s>`=2, as the spec's fixtures
+/// assume), then the 256 byte-fallback tokens `<0x00>`…`<0xFF>`, then the alphabet and the merged
+/// pieces in merge order. With byte fallback, no input ever yields an unknown token.
+public final class Vocabulary: @unchecked Sendable {
+    public static let specials = ["<pad>", "<s>", "</s>"]
+    public static let padId: Int32 = 0, bosId: Int32 = 1, eosId: Int32 = 2
+    public static let firstByteId = 3
+    public static let firstPieceId = firstByteId + 256
+
+    public let normalizer: Normalizer
+    public let pieces: [String]
+    public let merges: [(String, String)]
+    let pieceId: [String: Int32]
+    let charId: [Unicode.Scalar: Int32]
+    /// (left id, right id) → (rank, merged id)
+    let mergeTable: [UInt64: (rank: Int32, id: Int32)]
+    private let cache = WordCache()
+
+    public var count: Int { pieces.count }
+
+    public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)]) throws {
+        self.normalizer = normalizer
+        var pieces = Self.specials + (0..<256).map { String(format: "<0x%02X>", $0) }
+        pieces += alphabet
+        var ids: [String: Int32] = [:]
+        for (i, p) in pieces.enumerated() { ids[p] = Int32(i) }
+        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = ids[a], let ib = ids[b] else {
+                throw VocabularyError.corrupt("merge \(rank + 1) ('\(a)' '\(b)') uses a piece that is not defined before it")
+            }
+            let merged = a + b
+            let id: Int32
+            if let existing = ids[merged] { id = existing } else {
+                id = Int32(pieces.count)
+                pieces.append(merged)
+                ids[merged] = id
+            }
+            table[Self.pairKey(ia, ib)] = (Int32(rank), id)
+        }
+        var chars: [Unicode.Scalar: Int32] = [:]
+        for a in alphabet {
+            let s = a.unicodeScalars
+            guard s.count == 1 else { throw VocabularyError.corrupt("alphabet entry '\(a)' is not one character") }
+            chars[s.first!] = ids[a]
+        }
+        self.pieces = pieces
+        self.merges = merges
+        self.pieceId = ids
+        self.charId = chars
+        self.mergeTable = table
+    }
+
+    @inline(__always) static func pairKey(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
+
+    public func id(of piece: String) -> Int32? { pieceId[piece] }
+
+    // MARK: - Learning
+
+    /// Learns a vocabulary of `size` entries from lines of text (normalized here).
+    public static func learn(lines: [String], size: Int, normalizer: Normalizer = Normalizer()) -> Vocabulary {
+        let counts = wordCounts(lines: lines, normalizer: normalizer)
+        let (alphabet, merges) = BPELearner().learn(wordCounts: counts, vocabularySize: size)
+        // Merges reference only the alphabet and earlier merges: this cannot fail.
+        return try! Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: merges)
+    }
+
+    /// Marked words of the normalized lines → occurrences. Lines are split at ASCII spaces first and
+    /// each distinct raw word is normalized once: normalization, lowercasing and the whitespace
+    /// clean-up never act across an ASCII space, so this equals normalizing whole lines.
+    public static func wordCounts(lines: [String], normalizer: Normalizer) -> [String: Int] {
+        let chunks = max(1, min(Threads.count, lines.count / 1000))
+        var partial = [[Substring: Int]](repeating: [:], count: chunks)
+        partial.withUnsafeMutableBufferPointer { buf in
+            let out = SendablePointer(buf.baseAddress!)
+            let work = UncheckedBox(lines)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                var counts: [Substring: Int] = [:]
+                let lo = work.value.count * c / chunks, hi = work.value.count * (c + 1) / chunks
+                for line in work.value[lo..<hi] {
+                    for w in line.split(separator: " ") { counts[w, default: 0] += 1 }
+                }
+                out.p[c] = counts
+            }
+        }
+        var raw = partial[0]
+        for p in partial.dropFirst() { raw.merge(p, uniquingKeysWith: +) }
+        var total: [String: Int] = [:]
+        for (w, c) in raw {
+            for n in PreTokenizer.words(normalizer(String(w))) { total[PreTokenizer.marked(n), default: 0] += c }
+        }
+        return total
+    }
+
+    /// The alphabet (single characters after the byte tokens), in id order.
+    public var alphabet: [String] {
+        pieces.dropFirst(Self.firstPieceId).prefix { $0.unicodeScalars.count == 1 }.map { $0 }
+    }
+
+    // MARK: - Encoding
+
+    /// Encodes many lines on all threads (the word cache is shared).
+    public func encodeBatch(_ lines: [String]) -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: lines.count)
+        let chunks = max(1, min(Threads.count, lines.count / 500))
+        out.withUnsafeMutableBufferPointer { buf in
+            let o = SendablePointer(buf.baseAddress!)
+            let work = UncheckedBox(lines)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = work.value.count * c / chunks, hi = work.value.count * (c + 1) / chunks
+                for i in lo..<hi { o.p[i] = self.encode(work.value[i]) }
+            }
+        }
+        return out
+    }
+
+    /// Normalizes and encodes a line to ids (no bos/eos). Each raw space-separated word is normalized
+    /// and segmented once and cached (see `wordCounts` for why that equals normalizing the line).
+    public func encode(_ line: String) -> [Int32] {
+        var out: [Int32] = []
+        for raw in line.split(separator: " ") {
+            if let hit = cache.get(raw) { out.append(contentsOf: hit); continue }
+            var ids: [Int32] = []
+            for w in PreTokenizer.words(normalizer(String(raw))) { ids.append(contentsOf: BPE.encode(PreTokenizer.marked(w), vocabulary: self)) }
+            cache.put(raw, ids)
+            out.append(contentsOf: ids)
+        }
+        return out
+    }
+
+    public func pieces(of ids: [Int32]) -> [String] { ids.map { Int($0) < pieces.count && $0 >= 0 ? pieces[Int($0)] : "<?>" } }
+
+    /// BPE on one marked, normalized word ("▁Mann").
+    public func encodeWord(_ word: String) -> [Int32] { BPE.encode(word, vocabulary: self) }
+
+    // MARK: - Decoding
+
+    /// ids → text: byte tokens are reassembled into UTF-8 (invalid sequences become U+FFFD),
+    /// "▁" becomes a space and the leading space is dropped. Special tokens are skipped.
+    public func decode(_ ids: [Int32]) -> String {
+        var bytes: [UInt8] = []
+        for id in ids {
+            let i = Int(id)
+            if i < Self.firstByteId || i >= pieces.count { continue }
+            if i < Self.firstPieceId { bytes.append(UInt8(i - Self.firstByteId)) } else { bytes.append(contentsOf: pieces[i].utf8) }
+        }
+        var text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{2581}", with: " ")
+        if text.hasPrefix(" ") { text.removeFirst() }
+        return text
+    }
+}
+
+public enum VocabularyError: Error, CustomStringConvertible, Equatable {
+    case corrupt(String)
+    case file(String, String)
+
+    public var description: String {
+        switch self {
+        case .corrupt(let m): return "corrupt vocabulary: \(m)"
+        case .file(let f, let m): return "\(f): \(m)"
+        }
+    }
+}
+
+/// A bounded raw word → ids cache (cleared when full), safe across threads.
+final class WordCache: @unchecked Sendable {
+    private var map: [Substring: [Int32]] = [:]
+    private let lock = NSLock()
+    private let limit = 200_000
+
+    func get(_ w: Substring) -> [Int32]? {
+        lock.lock(); defer { lock.unlock() }
+        return map[w]
+    }
+
+    func put(_ w: Substring, _ ids: [Int32]) {
+        lock.lock(); defer { lock.unlock() }
+        if map.count >= limit { map.removeAll(keepingCapacity: true) }
+        map[Substring(String(w))] = ids  // a copy, so the cache does not keep whole lines alive
+    }
+}
