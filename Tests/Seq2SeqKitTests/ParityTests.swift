@@ -68,3 +68,44 @@ final class ParityTests: XCTestCase {
         XCTAssertEqual(tokens.flatMap { $0 }, expected, "\(name) greedy tokens")
     }
 }
+
+final class BeamSearchTests: XCTestCase {
+    /// Beam search with k = 1 is exactly the fixtures' greedy decoding.
+    func testBeamOneIsGreedy() throws {
+        for path in try Fixtures.all() {
+            let file = try SafeTensors(contentsOf: path)
+            let model = try Fixtures.model(file)
+            guard !model.config.isDecoderOnly else { continue }
+            let maxLen = Int(try file.int64s("greedy.max_len")[0])
+            let shape = try file.tensor("greedy.src_ids").shape
+            let hyps = try BeamSearch(beam: 1).translate(
+                model, src: try file.int64s("greedy.src_ids").map(Int32.init), batch: shape[0], srcLength: shape[1],
+                maxLength: [Int](repeating: maxLen - 1, count: shape[0]))
+            var rows: [Int32] = []
+            for h in hyps {
+                let row = [Int32(model.config.bosId)] + h[0].tokens
+                rows += row + [Int32](repeating: 0, count: maxLen - row.count)
+            }
+            XCTAssertEqual(rows, try file.int64s("greedy.tokens").map(Int32.init), path)
+        }
+    }
+
+    /// A wider beam never finds a worse best hypothesis (by its own score) on these models, and
+    /// returns n-best lists sorted by score.
+    func testWiderBeamScoresAtLeastAsWell() throws {
+        for path in try Fixtures.all() {
+            let file = try SafeTensors(contentsOf: path)
+            let model = try Fixtures.model(file)
+            guard !model.config.isDecoderOnly else { continue }
+            let shape = try file.tensor("greedy.src_ids").shape
+            let src = try file.int64s("greedy.src_ids").map(Int32.init)
+            let caps = [Int](repeating: 11, count: shape[0])
+            let greedy = try BeamSearch(beam: 1, lengthPenalty: 0).translate(model, src: src, batch: shape[0], srcLength: shape[1], maxLength: caps)
+            let wide = try BeamSearch(beam: 4, lengthPenalty: 0, nBest: 4).translate(model, src: src, batch: shape[0], srcLength: shape[1], maxLength: caps)
+            for (g, w) in zip(greedy, wide) {
+                XCTAssertGreaterThanOrEqual(w[0].score, g[0].score - 1e-4, path)
+                XCTAssertEqual(w.map(\.score), w.map(\.score).sorted(by: >))
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import RealModule
+
+/// Batched beam search over the KV-cached decoder (fairseq-style): each step extends every live
+/// hypothesis by every token, keeps the 2k best candidates per sentence, finalizes those that end
+/// in `eos` among the k best, and keeps k live ones. A sentence is done when k hypotheses are
+/// finished, or when no live hypothesis can still beat the worst finished one. Finished sentences
+/// leave the batch (their cache rows are dropped). With k = 1 this is exactly greedy decoding.
+/// Scores are summed log-probabilities divided by the GNMT length penalty ((5 + len) / 6)^α.
+public struct BeamSearch: Sendable {
+    public var beam: Int = 5
+    public var lengthPenalty: Float = 1.0
+    /// Hypotheses returned per sentence (≤ beam).
+    public var nBest: Int = 1
+
+    public init(beam: Int = 5, lengthPenalty: Float = 1.0, nBest: Int = 1) {
+        self.beam = max(1, beam); self.lengthPenalty = lengthPenalty; self.nBest = max(1, min(nBest, max(1, beam)))
+    }
+
+    public struct Hypothesis: Sendable, Equatable {
+        /// Generated tokens (without bos; with eos when it was emitted).
+        public var tokens: [Int32]
+        /// Sum of token log-probabilities.
+        public var logProb: Float
+        /// logProb divided by the length penalty (the ranking score).
+        public var score: Float
+    }
+
+    func penalty(_ length: Int) -> Float {
+        lengthPenalty == 0 ? 1 : Float.pow((5 + Float(length)) / 6, lengthPenalty)
+    }
+
+    /// Decodes a padded source batch src [B, S]; `maxLength[b]` caps the generated tokens (eos included).
+    /// Returns the n-best hypotheses of each sentence, best first.
+    public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
+                          decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
+        let c = model.config, d = c.dModel, k = beam
+        let (memory, valid) = try model.encode(src: src, batch: b, length: s)
+        // Each sentence's memory repeated for its k beams: rows b·k ..< (b+1)·k.
+        let expanded = FloatBuffer(count: b * k * s * d, zeroed: false)
+        var expandedValid = [UInt8](repeating: 0, count: b * k * s)
+        for i in 0..<b {
+            for j in 0..<k {
+                (expanded.pointer + (i * k + j) * s * d).update(from: memory + i * s * d, count: s * d)
+                for t in 0..<s { expandedValid[(i * k + j) * s + t] = valid[i * s + t] }
+            }
+        }
+        let cap = maxLength.max() ?? 1
+        let dec = decoder ?? IncrementalDecoder(model: model)
+        dec.start(rows: b * k, capacity: cap + 1, memory: expanded.pointer, sourceLength: s, sourceValid: expandedValid)
+        return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength)
+    }
+
+    /// The search proper, on a started decoder with `sentences × beam` rows.
+    func search(_ dec: IncrementalDecoder, sentences: Int, prefix: [Int32], maxLength: [Int]) -> [[Hypothesis]] {
+        let c = dec.model.config, v = c.tgtVocabSize, k = beam
+        let pad = c.padId, bos = c.bosId, eos = Int32(c.eosId)
+        var active = Array(0..<sentences)                       // sentence of each active slot
+        var live = [[Hypothesis]](repeating: [Hypothesis(tokens: [], logProb: 0, score: 0)], count: sentences)
+        var finished = [[Hypothesis]](repeating: [], count: sentences)
+        var logits: FloatPtr = dec.logits.pointer
+        for t in prefix.indices { logits = dec.step([Int32](repeating: prefix[t], count: active.count * k)) }
+        var step = 0
+        var lastTokens = [Int32](repeating: prefix.last!, count: active.count * k)
+        while !active.isEmpty {
+            step += 1
+            var nextLive: [[Hypothesis]] = []
+            var order: [Int] = []       // decoder row for each new row
+            var stillActive: [Int] = []
+            for (slot, sent) in active.enumerated() {
+                // Candidates: top 2k over (beam j, token) of logProb_j + log p(token).
+                var best = TopK(capacity: 2 * k)
+                for (j, h) in live[sent].enumerated() {
+                    let row = logits + (slot * k + j) * v
+                    let lse = logSumExp(row, v)
+                    for tok in 0..<v where tok != pad && tok != bos {
+                        let lp = h.logProb + row[tok] - lse
+                        if lp > best.threshold { best.insert(lp, beam: j, token: tok) }
+                    }
+                }
+                var kept: [Hypothesis] = []
+                var keptRows: [Int] = []
+                let atCap = step >= maxLength[sent]
+                for (rank, cand) in best.sorted().enumerated() {
+                    let h = live[sent][cand.beam]
+                    let tokens = h.tokens + [Int32(cand.token)]
+                    let hyp = Hypothesis(tokens: tokens, logProb: cand.score, score: cand.score / penalty(tokens.count))
+                    if Int32(cand.token) == eos {
+                        if rank < k && finished[sent].count < k { finished[sent].append(hyp) }
+                    } else if atCap {
+                        if finished[sent].count < k { finished[sent].append(hyp) }  // cut at the length cap
+                    } else if kept.count < k {
+                        kept.append(hyp)
+                        keptRows.append(slot * k + cand.beam)
+                    }
+                    if kept.count == k && (atCap || finished[sent].count >= k) { break }
+                }
+                if finished[sent].count >= k || atCap || kept.isEmpty || cannotImprove(finished[sent], kept, maxLength[sent]) {
+                    if finished[sent].isEmpty { finished[sent] = kept }
+                    continue
+                }
+                while kept.count < k { kept.append(kept[0]); keptRows.append(keptRows[0]) }  // pad the beam
+                stillActive.append(sent)
+                nextLive.append(kept)
+                order += keptRows
+            }
+            if stillActive.isEmpty { break }
+            for (i, sent) in stillActive.enumerated() { live[sent] = nextLive[i] }
+            active = stillActive
+            dec.reorder(order)
+            lastTokens = nextLive.flatMap { $0.map { $0.tokens.last! } }
+            logits = dec.step(lastTokens)
+        }
+        return finished.map { hyps in
+            Array(hyps.sorted { $0.score > $1.score }.prefix(nBest))
+        }
+    }
+
+    /// True when even the best live hypothesis, growing to the length cap, cannot outscore the worst
+    /// of k finished ones (log-probabilities only fall; the penalty grows with length).
+    func cannotImprove(_ finished: [Hypothesis], _ live: [Hypothesis], _ cap: Int) -> Bool {
+        guard finished.count >= beam, let worst = finished.map(\.score).min() else { return false }
+        let bestLive = live.map(\.logProb).max() ?? -.infinity
+        let bound = lengthPenalty >= 0 ? bestLive / penalty(cap) : bestLive / penalty(live[0].tokens.count)
+        return bound <= worst
+    }
+}
+
+/// log Σ exp(x) over a row.
+@inline(__always)
+func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float {
+    let m = rowMax(x, n)
+    var acc: Float = 0
+    var i = 0
+    let s = SIMD16<Float>(repeating: m)
+    var vacc = SIMD16<Float>(repeating: 0)
+    while i + 16 <= n { vacc += simdExp(load16(x + i) - s); i += 16 }
+    acc = vacc.sum()
+    while i < n { acc += Float.exp(x[i] - m); i += 1 }
+    return m + Float.log(acc)
+}
+
+@inline(__always)
+func logSumExp(_ x: FloatPtr, _ n: Int) -> Float { logSumExp(UnsafePointer(x), n) }
+
+/// The k best (score, beam, token) triples seen, kept sorted descending; ties keep the earlier one.
+struct TopK {
+    struct Item { var score: Float; var beam: Int; var token: Int }
+    let capacity: Int
+    private(set) var items: [Item] = []
+    var threshold: Float { items.count < capacity ? -.infinity : items[items.count - 1].score }
+
+    init(capacity: Int) { self.capacity = capacity; items.reserveCapacity(capacity + 1) }
+
+    mutating func insert(_ score: Float, beam: Int, token: Int) {
+        var i = items.count
+        while i > 0 && items[i - 1].score < score { i -= 1 }
+        items.insert(Item(score: score, beam: beam, token: token), at: i)
+        if items.count > capacity { items.removeLast() }
+    }
+
+    func sorted() -> [Item] { items }
+}

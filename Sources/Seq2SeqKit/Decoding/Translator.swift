@@ -1,0 +1,70 @@
+import Foundation
+
+/// Text in, text out: normalizes and encodes source lines, sorts them by length into batches,
+/// decodes each batch with beam search (greedy at beam 1) and returns detokenized outputs in input
+/// order. Empty lines give empty outputs; sources longer than the model's positions are truncated.
+public final class Translator {
+    public let model: Transformer
+    public let vocabularies: Vocabularies
+    public var search: BeamSearch
+    /// Output cap per batch: min(maxLenA × longest source + maxLenB, max_positions - 1).
+    public var maxLenA: Double = 2
+    public var maxLenB: Int = 10
+    public var batchSize: Int = 32
+    /// Sources end with </s>, as in training.
+    public var sourceEOS = true
+    let decoder: IncrementalDecoder
+
+    public struct Output: Sendable {
+        public var text: String
+        public var hypotheses: [(text: String, score: Float, logProb: Float)]
+        /// Set when the source had to be truncated to fit the model.
+        public var truncatedFrom: Int?
+    }
+
+    public init(model: Transformer, vocabularies: Vocabularies, search: BeamSearch = BeamSearch()) {
+        self.model = model
+        self.vocabularies = vocabularies
+        self.search = search
+        decoder = IncrementalDecoder(model: model)
+    }
+
+    /// Longest source (in tokens, </s> included) the model takes.
+    public var maxSourceTokens: Int { model.config.maxPositions }
+
+    public func translate(_ lines: [String]) throws -> [Output] {
+        try translate(ids: lines.map { vocabularies.source.encode($0) })
+    }
+
+    /// Source token ids (without </s>) → outputs, in input order.
+    public func translate(ids sources: [[Int32]]) throws -> [Output] {
+        let c = model.config
+        var outputs = [Output](repeating: Output(text: "", hypotheses: [], truncatedFrom: nil), count: sources.count)
+        var prepared: [(index: Int, ids: [Int32])] = []
+        for (i, s) in sources.enumerated() where !s.isEmpty {
+            var ids = s
+            let limit = maxSourceTokens - (sourceEOS ? 1 : 0)
+            if ids.count > limit { outputs[i].truncatedFrom = ids.count; ids = Array(ids.prefix(limit)) }
+            if sourceEOS { ids.append(Int32(c.eosId)) }
+            prepared.append((i, ids))
+        }
+        prepared.sort { $0.ids.count != $1.ids.count ? $0.ids.count < $1.ids.count : $0.index < $1.index }
+        var start = 0
+        while start < prepared.count {
+            let chunk = prepared[start..<min(start + batchSize, prepared.count)]
+            start += chunk.count
+            let s = chunk.map(\.ids.count).max()!
+            var src = [Int32](repeating: Int32(c.padId), count: chunk.count * s)
+            for (r, item) in chunk.enumerated() { for (j, id) in item.ids.enumerated() { src[r * s + j] = id } }
+            let cap = min(Int(maxLenA * Double(s) + Double(maxLenB)), c.maxPositions - 1)
+            let hyps = try search.translate(model, src: src, batch: chunk.count, srcLength: s,
+                                            maxLength: [Int](repeating: max(1, cap), count: chunk.count), decoder: decoder)
+            for (item, h) in zip(chunk, hyps) {
+                let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
+                outputs[item.index].text = decoded.first?.text ?? ""
+                outputs[item.index].hypotheses = decoded
+            }
+        }
+        return outputs
+    }
+}
