@@ -28,18 +28,85 @@ func forEachInputLine(lenient: Bool, _ body: (String) throws -> String) throws {
 }
 
 /// One line of standard input as bytes (without "\n" or "\r\n"), nil at end of input.
-func readBytesLine() -> [UInt8]? {
-    var bytes: [UInt8] = []
-    while true {
-        let c = getchar()
-        if c == EOF { return bytes.isEmpty ? nil : bytes }
-        if c == 0x0A { break }
-        bytes.append(UInt8(c))
+func readBytesLine() -> [UInt8]? { StandardInput.shared.readLine() }
+
+/// A buffered reader on file descriptor 0 that can tell whether a complete line is already waiting.
+final class StandardInput: @unchecked Sendable {
+    static let shared = StandardInput()
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+
+    func readLine() -> [UInt8]? {
+        while true {
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                var line = Array(buffer[start..<nl])
+                start = nl + 1
+                if line.last == 0x0D { line.removeLast() }
+                return line
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                var line = Array(buffer[start...])
+                start = buffer.count
+                if line.last == 0x0D { line.removeLast() }
+                return line
+            }
+            fill()
+        }
     }
-    if bytes.last == 0x0D { bytes.removeLast() }
-    return bytes
+
+    private func fill() {
+        if start > 0 { buffer.removeFirst(start); start = 0 }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+        if n <= 0 { eof = true } else { buffer.append(contentsOf: chunk[0..<n]) }
+    }
+
+    /// A whole line is buffered, or the descriptor has data (or end of input) ready now.
+    var lineWaiting: Bool {
+        if buffer[start...].contains(0x0A) || eof { return true }
+        var p = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
 }
 
 extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { write(Data(string.utf8)) }
+}
+
+/// Reads standard input and hands over lines in groups of up to `batch`: a group is cut early
+/// whenever no more input is waiting, so an interactive or line-buffered producer gets each
+/// translation as soon as its line is in.
+func forEachInputLineBatched(lenient: Bool, batch: Int, _ body: ([String]) throws -> Void) throws {
+    var group: [String] = []
+    var lineNo = 0
+    while let raw = readBytesLine() {
+        lineNo += 1
+        if let s = String(validating: raw, as: UTF8.self) { group.append(s) }
+        else if lenient { group.append(String(decoding: raw, as: UTF8.self)) }
+        else { throw TextError.invalidUTF8(file: "<stdin>", line: lineNo) }
+        if group.count >= batch || !inputWaiting() {
+            try body(group)
+            group = []
+        }
+    }
+    if !group.isEmpty { try body(group) }
+}
+
+func inputWaiting() -> Bool { StandardInput.shared.lineWaiting }
+
+/// Output lines to a file or standard output, each written (and so flushed) as it comes.
+final class LineSink {
+    private let handle: FileHandle
+
+    init(path: String?) throws {
+        guard let path else { handle = .standardOutput; return }
+        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw TextError.cannotRead(path, "cannot create the output file")
+        }
+        handle = h
+    }
+
+    func write(_ line: String) { handle.write(Data((line + "\n").utf8)) }
 }

@@ -10,10 +10,14 @@ public struct Normalizer: Codable, Equatable, Sendable {
 
     public var form: Form
     public var lowercase: Bool
+    /// The whitespace clean-up (off for character-level language models, whose text keeps its
+    /// newlines and spacing).
+    public var cleanWhitespace: Bool
 
-    public init(form: Form = .nfkc, lowercase: Bool = false) {
+    public init(form: Form = .nfkc, lowercase: Bool = false, cleanWhitespace: Bool = true) {
         self.form = form
         self.lowercase = lowercase
+        self.cleanWhitespace = cleanWhitespace
     }
 
     public func callAsFunction(_ text: String) -> String { normalize(text) }
@@ -27,7 +31,7 @@ public struct Normalizer: Codable, Equatable, Sendable {
         } else if form != .none || lowercase {
             s = icuNormalize(text)
         }
-        return cleanWhitespace(s)
+        return cleanWhitespace ? clean(s) : s
     }
 
     private func icuNormalize(_ text: String) -> String {
@@ -57,7 +61,7 @@ public struct Normalizer: Codable, Equatable, Sendable {
     }
 
     /// White_Space → ' ', other Cc removed, runs of spaces folded, ends trimmed.
-    func cleanWhitespace(_ s: String) -> String {
+    func clean(_ s: String) -> String {
         var out = String.UnicodeScalarView()
         var pendingSpace = false
         for c in s.unicodeScalars {

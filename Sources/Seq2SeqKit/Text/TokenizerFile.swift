@@ -14,11 +14,19 @@ extension Vocabulary {
         case .none: break
         }
         if normalizer.lowercase { normalizers.append(["type": "Lowercase"]) }
-        normalizers += [
+        if normalizer.cleanWhitespace { normalizers += [
             ["type": "Replace", "pattern": ["Regex": "\\s"], "content": " "],
             ["type": "Replace", "pattern": ["Regex": "\\p{Cc}"], "content": ""],
             ["type": "Replace", "pattern": ["Regex": " {2,}"], "content": " "],
             ["type": "Strip", "strip_left": true, "strip_right": true],
+        ] }
+        let preTokenizer: Any = characterLevel ? NSNull()
+            : ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": "always", "split": true]
+        let decoders: [[String: Any]] = characterLevel ? [["type": "ByteFallback"], ["type": "Fuse"]] : [
+            ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "],
+            ["type": "ByteFallback"],
+            ["type": "Fuse"],
+            ["type": "Strip", "content": " ", "start": 1, "stop": 0],
         ]
         var vocab: [String: Int] = [:]
         for (i, p) in pieces.enumerated() { vocab[p] = i }
@@ -31,14 +39,9 @@ extension Vocabulary {
                  "normalized": false, "special": true] as [String: Any]
             },
             "normalizer": ["type": "Sequence", "normalizers": normalizers],
-            "pre_tokenizer": ["type": "Metaspace", "replacement": "\u{2581}", "prepend_scheme": "always", "split": true],
+            "pre_tokenizer": preTokenizer,
             "post_processor": NSNull(),
-            "decoder": ["type": "Sequence", "decoders": [
-                ["type": "Replace", "pattern": ["String": "\u{2581}"], "content": " "],
-                ["type": "ByteFallback"],
-                ["type": "Fuse"],
-                ["type": "Strip", "content": " ", "start": 1, "stop": 0],
-            ] as [[String: Any]]],
+            "decoder": ["type": "Sequence", "decoders": decoders],
             "model": [
                 "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
                 "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": true, "ignore_merges": false,
@@ -77,9 +80,10 @@ extension Vocabulary {
         // Normalizer settings from its description.
         let steps = ((root["normalizer"] as? [String: Any])?["normalizers"] as? [[String: Any]]) ?? []
         let types = steps.compactMap { $0["type"] as? String }
-        guard types.contains("Strip") else { throw bad("unexpected normalizer") }
+        let characterLevel = root["pre_tokenizer"] is NSNull || root["pre_tokenizer"] == nil
+        guard characterLevel || types.contains("Strip") else { throw bad("unexpected normalizer") }
         let form: Normalizer.Form = types.contains("NFKC") ? .nfkc : types.contains("NFC") ? .nfc : .none
-        let norm = Normalizer(form: form, lowercase: types.contains("Lowercase"))
+        let norm = Normalizer(form: form, lowercase: types.contains("Lowercase"), cleanWhitespace: types.contains("Strip"))
 
         let byId = vocab.sorted { $0.value < $1.value }
         guard byId.count >= firstPieceId, byId.enumerated().allSatisfy({ $0.offset == $0.element.value }) else {
@@ -87,7 +91,7 @@ extension Vocabulary {
         }
         let alphabet = byId.dropFirst(firstPieceId).map(\.key).filter { $0.unicodeScalars.count == 1 }
         let v: Vocabulary
-        do { v = try Vocabulary(normalizer: norm, alphabet: alphabet, merges: merges) } catch { throw bad("\(error)") }
+        do { v = try Vocabulary(normalizer: norm, alphabet: alphabet, merges: merges, characterLevel: characterLevel) } catch { throw bad("\(error)") }
         guard v.pieces == byId.map(\.key) else { throw bad("vocab does not match its merges") }
         return v
     }

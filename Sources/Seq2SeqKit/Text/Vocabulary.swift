@@ -10,6 +10,9 @@ public final class Vocabulary: @unchecked Sendable {
     public static let firstPieceId = firstByteId + 256
 
     public let normalizer: Normalizer
+    /// Character level: the text is one stream (no word marks, whitespace kept), pieces are
+    /// single characters; for character language models.
+    public let characterLevel: Bool
     public let pieces: [String]
     public let merges: [(String, String)]
     let pieceId: [String: Int32]
@@ -20,8 +23,9 @@ public final class Vocabulary: @unchecked Sendable {
 
     public var count: Int { pieces.count }
 
-    public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)]) throws {
+    public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)], characterLevel: Bool = false) throws {
         self.normalizer = normalizer
+        self.characterLevel = characterLevel
         var pieces = Self.specials + (0..<256).map { String(format: "<0x%02X>", $0) }
         pieces += alphabet
         var ids: [String: Int32] = [:]
@@ -99,6 +103,14 @@ public final class Vocabulary: @unchecked Sendable {
         pieces.dropFirst(Self.firstPieceId).prefix { $0.unicodeScalars.count == 1 }.map { $0 }
     }
 
+    /// A character-level vocabulary: every distinct character of the normalized text (no merges).
+    public static func characters(of text: String, normalizer: Normalizer) -> Vocabulary {
+        var counts: [Unicode.Scalar: Int] = [:]
+        for c in normalizer(text).unicodeScalars { counts[c, default: 0] += 1 }
+        let alphabet = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.value < $1.key.value }.map { String($0.key) }
+        return try! Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: [], characterLevel: true)
+    }
+
     // MARK: - Encoding
 
     /// Encodes many lines on all threads (the word cache is shared).
@@ -119,6 +131,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// Normalizes and encodes a line to ids (no bos/eos). Each raw space-separated word is normalized
     /// and segmented once and cached (see `wordCounts` for why that equals normalizing the line).
     public func encode(_ line: String) -> [Int32] {
+        if characterLevel { return BPE.encode(normalizer(line), vocabulary: self) }
         var out: [Int32] = []
         for raw in line.split(separator: " ") {
             if let hit = cache.get(raw) { out.append(contentsOf: hit); continue }
@@ -146,6 +159,7 @@ public final class Vocabulary: @unchecked Sendable {
             if i < Self.firstByteId || i >= pieces.count { continue }
             if i < Self.firstPieceId { bytes.append(UInt8(i - Self.firstByteId)) } else { bytes.append(contentsOf: pieces[i].utf8) }
         }
+        if characterLevel { return String(decoding: bytes, as: UTF8.self) }
         var text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{2581}", with: " ")
         if text.hasPrefix(" ") { text.removeFirst() }
         return text

@@ -1,0 +1,111 @@
+import Foundation
+
+/// Every training setting, saved as `train.json` in the model directory.
+public struct TrainSettings: Codable, Equatable, Sendable {
+    public enum Mode: String, Codable, Sendable { case translation, languageModel = "lm" }
+    public enum Optimizer: String, Codable, Sendable, CaseIterable { case adam, adamw }
+
+    public var mode: Mode = .translation
+    // data
+    public var source: String? = nil
+    public var target: String? = nil
+    public var validSource: String? = nil
+    public var validTarget: String? = nil
+    public var maxLength = 128
+    public var batchTokens = 4096
+    public var updateFreq = 1
+    // language model data
+    public var blockSize = 64
+    public var batchSize = 12
+    public var validFraction = 0.1
+    public var evalBatches = 20
+    // optimization
+    public var optimizer: Optimizer = .adam
+    public var lr: Float = 1e-3
+    public var minLR: Float = 0
+    public var warmupSteps = 1000
+    public var schedule: LRSchedule = .inverseSqrt
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.98
+    public var adamEps: Float = 1e-9
+    public var weightDecay: Float = 0
+    public var clipNorm: Float = 1
+    public var labelSmoothing: Float = 0.1
+    public var seed: UInt64 = 1
+    // limits and evaluation
+    public var maxSteps = 0
+    public var maxEpochs = 0
+    public var maxSeconds: Double = 0
+    public var validateEvery = 500
+    public var patience = 0
+    public var keepLast = 0
+    public var validBeam = 1
+    public var lengthPenalty: Float = 1
+    public var logEvery = 50
+    public var threads = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case mode, source, target, validSource = "valid_source", validTarget = "valid_target", maxLength = "max_length"
+        case batchTokens = "batch_tokens", updateFreq = "update_freq", blockSize = "block_size", batchSize = "batch_size"
+        case validFraction = "valid_fraction", evalBatches = "eval_batches", optimizer, lr, minLR = "min_lr"
+        case warmupSteps = "warmup_steps", schedule, beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay"
+        case clipNorm = "clip_norm", labelSmoothing = "label_smoothing", seed, maxSteps = "max_steps"
+        case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
+        case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
+        case threads
+    }
+
+    public func validate() throws {
+        func fail(_ m: String) -> TrainError { .settings(m) }
+        if lr <= 0 { throw fail("--lr must be positive") }
+        if minLR < 0 || minLR > lr { throw fail("--min-lr must be between 0 and --lr") }
+        if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }
+        if updateFreq < 1 { throw fail("--update-freq must be at least 1") }
+        if !(0..<1).contains(labelSmoothing) { throw fail("--label-smoothing must be in [0, 1)") }
+        if mode == .languageModel && (blockSize < 1 || batchSize < 1) { throw fail("--block-size and --batch-size must be positive") }
+        if mode == .languageModel && !(0.0..<1.0).contains(validFraction) { throw fail("--valid-fraction must be in [0, 1)") }
+        if schedule == .cosine && maxSteps <= 0 { throw fail("the cosine schedule needs --max-steps") }
+        if maxSteps < 0 || maxEpochs < 0 || maxSeconds < 0 { throw fail("limits must not be negative") }
+    }
+
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+}
+
+public enum TrainError: Error, CustomStringConvertible {
+    case settings(String)
+    case diverged(Int)
+    case checkpoint(String, String)
+
+    public var description: String {
+        switch self {
+        case .settings(let m): return "invalid training settings: \(m)"
+        case .diverged(let n):
+            return "training stopped: \(n) consecutive steps had a NaN or infinite loss or gradient; lower --lr or raise --warmup-steps"
+        case .checkpoint(let f, let m): return "\(f): \(m)"
+        }
+    }
+}
+
+/// "90s", "60m", "1h30m", "2h", "45" (seconds) → seconds.
+public func parseDuration(_ s: String) -> Double? {
+    if let v = Double(s) { return v >= 0 ? v : nil }
+    var total = 0.0, number = ""
+    for ch in s {
+        if ch.isNumber || ch == "." { number.append(ch); continue }
+        guard let v = Double(number) else { return nil }
+        switch ch {
+        case "h": total += v * 3600
+        case "m": total += v * 60
+        case "s": total += v
+        default: return nil
+        }
+        number = ""
+    }
+    return number.isEmpty ? total : nil
+}

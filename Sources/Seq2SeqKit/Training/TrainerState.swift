@@ -1,0 +1,72 @@
+import Foundation
+
+/// Everything besides weights and optimizer moments that a resumed run needs to continue exactly.
+public struct TrainerState: Codable, Sendable {
+    public var step = 0
+    public var position = StreamPosition()
+    public var dropoutRNG = RNG(seed: 0)
+    public var bestScore: Double? = nil
+    public var bestStep = 0
+    public var validationsWithoutImprovement = 0
+    public var elapsedSeconds = 0.0
+    public var tokensSeen = 0
+    public var failedSteps = 0
+}
+
+/// The files of a model directory that training writes.
+public enum TrainingFiles {
+    public static let settings = "train.json"
+    public static let last = "checkpoint_last.safetensors"
+    public static let metrics = "metrics.jsonl"
+    public static let plot = "training.svg"
+    static func step(_ n: Int) -> String { "checkpoint_step\(n).safetensors" }
+}
+
+extension Trainer {
+    /// checkpoint_last.safetensors: the weights in spec names, Adam's moments as
+    /// `optimizer.exp_avg.<name>` / `optimizer.exp_avg_sq.<name>`, and the trainer state as metadata.
+    func saveLast() throws {
+        var entries = model.weightEntries()
+        entries += model.weightEntries(from: optimizer.m, prefix: "optimizer.exp_avg.")
+        entries += model.weightEntries(from: optimizer.v, prefix: "optimizer.exp_avg_sq.")
+        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        try SafeTensors.write(entries, metadata: ["format": "pt", "trainer_state": stateJSON,
+                                                   "optimizer_step": String(optimizer.step)],
+                              to: "\(directory)/\(TrainingFiles.last)")
+    }
+
+    /// Restores weights, moments and state from checkpoint_last.safetensors.
+    func loadLast() throws {
+        let path = "\(directory)/\(TrainingFiles.last)"
+        let file = try SafeTensors(contentsOf: path)
+        try model.loadWeights(from: file) { $0.hasPrefix("optimizer.") }
+        for e in model.layout.entries {
+            try file.readFloats("optimizer.exp_avg." + e.name, shape: e.shape, into: optimizer.m.pointer + e.offset)
+            try file.readFloats("optimizer.exp_avg_sq." + e.name, shape: e.shape, into: optimizer.v.pointer + e.offset)
+        }
+        guard let json = file.metadata["trainer_state"], let s = try? JSONDecoder().decode(TrainerState.self, from: Data(json.utf8)),
+              let optStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
+            throw TrainError.checkpoint(path, "no trainer state in the metadata; it cannot be resumed (use --init-from to start from its weights)")
+        }
+        state = s
+        optimizer.restore(step: optStep)
+    }
+
+    /// Step checkpoints for --keep-last (weights only), oldest removed beyond the limit.
+    func saveStepCheckpoint() throws {
+        guard settings.keepLast > 0 else { return }
+        try model.saveWeights(to: "\(directory)/\(TrainingFiles.step(state.step))")
+        let old = Self.stepCheckpoints(in: directory).dropLast(settings.keepLast)
+        for (_, f) in old { try? FileManager.default.removeItem(atPath: "\(directory)/\(f)") }
+    }
+
+    /// checkpoint_step*.safetensors files in step order.
+    public static func stepCheckpoints(in dir: String) -> [(step: Int, file: String)] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return files.compactMap { f -> (Int, String)? in
+            guard f.hasPrefix("checkpoint_step"), f.hasSuffix(".safetensors") else { return nil }
+            let n = f.dropFirst("checkpoint_step".count).dropLast(".safetensors".count)
+            return Int(n).map { ($0, f) }
+        }.sorted { $0.0 < $1.0 }
+    }
+}

@@ -1,0 +1,293 @@
+import ArgumentParser
+import Foundation
+import Seq2SeqKit
+
+extension ModelConfig.Norm: ExpressibleByArgument {}
+extension ModelConfig.Positional: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+extension LRSchedule: ExpressibleByArgument {}
+extension TrainSettings.Optimizer: ExpressibleByArgument {}
+
+/// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6); for --lm: small is nanoGPT's CPU model.")
+    var preset = "small"
+    @Option(help: "Width.") var dModel: Int?
+    @Option(help: "Attention heads.") var heads: Int?
+    @Option(help: "Feed-forward width.") var dFF: Int?
+    @Option(help: "Encoder layers.") var encoderLayers: Int?
+    @Option(help: "Decoder layers.") var decoderLayers: Int?
+    @Option(help: "Encoder and decoder layers.") var layers: Int?
+    @Option(help: "Dropout.") var dropout: Float?
+    @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
+    @Option(help: "relu, gelu or silu.") var activation: Activation?
+    @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
+    @Option(help: "Longest sequence the positions cover.") var maxPositions: Int?
+    @Option(help: "Share source and target embeddings (true/false; default: true with a joint vocabulary).")
+    var shareEmbeddings: Bool?
+    @Option(help: "Tie the output projection to the target embedding (true/false).") var tieOutput: Bool?
+
+    func config(lm: Bool) throws -> ModelConfig {
+        var c: ModelConfig
+        if lm {
+            guard preset == "small" || preset == "gpt-small" else { throw ValidationError("--lm knows the preset small") }
+            c = ModelConfig(srcVocabSize: 0, dModel: 128, nHeads: 4, dFF: 512, encoderLayers: 0, decoderLayers: 4,
+                            maxPositions: 64, positional: .learned, norm: .pre, activation: .gelu, scaleEmbedding: false,
+                            dropout: 0)
+        } else {
+            guard let p = ModelConfig.preset(preset) else {
+                throw ValidationError("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
+            }
+            c = p
+        }
+        if let v = dModel { c.dModel = v }
+        if let v = heads { c.nHeads = v }
+        if let v = dFF { c.dFF = v }
+        if let v = layers { c.decoderLayers = v; if !lm { c.encoderLayers = v } }
+        if let v = encoderLayers, !lm { c.encoderLayers = v }
+        if let v = decoderLayers { c.decoderLayers = v }
+        if let v = dropout { c.dropout = v }
+        if let v = norm { c.norm = v }
+        if let v = activation { c.activation = v }
+        if let v = positional { c.positional = v }
+        if let v = maxPositions { c.maxPositions = v }
+        if let v = tieOutput { c.tieOutput = v }
+        return c
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a translation model (or, with --lm, a GPT language model).",
+        discussion: """
+        Examples:
+          seq2seq train --src train.de --tgt train.en --valid-src val.de --valid-tgt val.en --model runs/de-en
+          seq2seq train --lm --text input.txt --model runs/shakespeare --max-steps 2000
+        """
+    )
+
+    // Data
+    @Option(help: "Source-side training text (one sentence per line).") var src: String?
+    @Option(help: "Target-side training text, line-aligned with --src.") var tgt: String?
+    @Option(help: "Source-side validation text.") var validSrc: String?
+    @Option(help: "Target-side validation text.") var validTgt: String?
+    @Flag(help: "Train a decoder-only language model on --text.") var lm = false
+    @Option(help: "Plain text for --lm.") var text: String?
+    @Option(help: "Model directory (created; holds config.json, train.json, the vocabulary, checkpoints, metrics).")
+    var model: String
+    @Option(help: "Vocabulary: a directory or tokenizer.json to use; or 'char' / 'bpe' to learn one (default: learn BPE, or char for --lm).")
+    var vocab: String?
+    @Option(help: "Size of a learned BPE vocabulary.") var vocabSize = 8000
+    @Flag(help: "Learn separate source and target vocabularies.") var separateVocab = false
+    @OptionGroup var normalization: NormalizationOptions
+    @Option(help: "Skip pairs with a side longer than this many tokens.") var maxLength = 128
+    @Flag(help: "Replace invalid UTF-8 instead of stopping.") var lenient = false
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    // Optimization
+    @Option(help: "Peak learning rate.") var lr: Float?
+    @Option(help: "Floor of the learning rate.") var minLR: Float?
+    @Option(help: "Warm-up steps.") var warmupSteps: Int?
+    @Option(help: "inverse-sqrt (default) or cosine (default for --lm).") var schedule: LRSchedule?
+    @Option(help: "adam (default) or adamw (default for --lm).") var optimizer: TrainSettings.Optimizer?
+    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float?
+    @Option(help: "Adam β2.") var beta2: Float?
+    @Option(help: "Label smoothing.") var labelSmoothing: Float?
+    @Option(help: "Tokens per batch and side (sentences × longest).") var batchTokens = 4096
+    @Option(help: "Batches per update (gradient accumulation).") var updateFreq = 1
+    @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
+    @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
+    // LM data
+    @Option(help: "--lm: tokens per training block.") var blockSize = 64
+    @Option(help: "--lm: blocks per batch.") var batchSize = 12
+    @Option(help: "--lm: held-out tail of the text for validation.") var validFraction = 0.1
+    @Option(help: "--lm: validation batches.") var evalBatches = 20
+
+    // Limits and evaluation
+    @Option(help: "Stop after this many updates.") var maxSteps: Int?
+    @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
+    @Option(help: "Stop after this long, e.g. 90s, 60m, 1h30m.") var maxTime: String?
+    @Option(help: "Validate every N updates (and at each epoch end).") var validateEvery: Int?
+    @Option(help: "Stop after N validations without a better score (0: never).") var patience = 0
+    @Option(help: "Also keep the last N step checkpoints (for `seq2seq average`).") var keepLast = 0
+    @Option(help: "Beam size for validation translations (1: greedy, fastest).") var validBeam = 1
+    @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1
+    @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50
+    @Flag(help: "Continue from checkpoint_last in --model with its settings.") var resume = false
+    @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if lm {
+            if text == nil { throw ValidationError("--lm needs --text FILE") }
+        } else if !resume && (src == nil || tgt == nil) {
+            throw ValidationError("give --src and --tgt (line-aligned training text), or --lm --text FILE")
+        }
+        if (validSrc == nil) != (validTgt == nil) { throw ValidationError("give both --valid-src and --valid-tgt") }
+        if let t = maxTime, parseDuration(t) == nil { throw ValidationError("--max-time '\(t)': use a duration like 90s, 60m or 1h30m") }
+    }
+
+    func settings() -> TrainSettings {
+        var s = TrainSettings()
+        s.mode = lm ? .languageModel : .translation
+        s.source = lm ? nil : src
+        s.target = lm ? text : tgt
+        s.validSource = validSrc; s.validTarget = validTgt
+        s.maxLength = maxLength; s.batchTokens = batchTokens; s.updateFreq = updateFreq
+        s.blockSize = blockSize; s.batchSize = batchSize; s.validFraction = validFraction; s.evalBatches = evalBatches
+        if lm {  // nanoGPT's defaults
+            s.optimizer = .adamw; s.schedule = .cosine; s.lr = 1e-3; s.minLR = 1e-4; s.warmupSteps = 100
+            s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = 2000
+            s.validateEvery = 250
+        } else {
+            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 1000; s.validateEvery = 500
+        }
+        if let v = lr { s.lr = v }
+        if let v = minLR { s.minLR = v }
+        if let v = warmupSteps { s.warmupSteps = v }
+        if let v = schedule { s.schedule = v }
+        if let v = optimizer { s.optimizer = v }
+        if let v = weightDecay { s.weightDecay = v }
+        if let v = beta2 { s.beta2 = v }
+        if let v = labelSmoothing { s.labelSmoothing = v }
+        s.clipNorm = clipNorm; s.seed = seed
+        if let v = maxSteps { s.maxSteps = v }
+        if let v = maxEpochs { s.maxEpochs = v }
+        if let t = maxTime { s.maxSeconds = parseDuration(t)! }
+        if let v = validateEvery { s.validateEvery = v }
+        s.patience = patience; s.keepLast = keepLast; s.validBeam = validBeam; s.lengthPenalty = lengthPenalty
+        s.logEvery = logEvery; s.threads = compute.threads ?? 0
+        return s
+    }
+
+    func run() throws {
+        compute.apply()
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
+        var settings = settings()
+        if resume {
+            // The saved settings rule; only limits given now override them.
+            let path = "\(model)/\(TrainingFiles.settings)"
+            guard let data = fm.contents(atPath: path), let saved = try? JSONDecoder().decode(TrainSettings.self, from: data) else {
+                throw ValidationError("\(path): missing or unreadable; --resume needs a directory that training wrote")
+            }
+            let given = settings
+            settings = saved
+            if maxSteps != nil { settings.maxSteps = given.maxSteps }
+            if maxEpochs != nil { settings.maxEpochs = given.maxEpochs }
+            if maxTime != nil { settings.maxSeconds = given.maxSeconds }
+        }
+        try settings.validate()
+
+        // Vocabulary: reuse the model directory's, or --vocab PATH, or learn one.
+        let vocabs = try resume || Vocabularies.exists(in: model) ? Vocabularies.load(from: model) : prepareVocabulary(settings)
+        let say = stderrLine
+        let modelPath = model
+        if !resume { try vocabs.save(to: modelPath) }
+
+        // Model configuration.
+        var config: ModelConfig
+        if resume {
+            config = try ModelDirectory.loadConfig(model)
+        } else {
+            config = try modelOptions.config(lm: lm)
+            config.tgtVocabSize = vocabs.target.count
+            config.srcVocabSize = lm ? 0 : vocabs.source.count
+            config.shareEmbeddings = !lm && (modelOptions.shareEmbeddings ?? vocabs.joint)
+            if lm { config.maxPositions = max(config.maxPositions, settings.blockSize) }
+            else { config.maxPositions = max(config.maxPositions, settings.maxLength + 2) }
+            try config.validate()
+        }
+        let net = try Transformer(config: config)
+        net.initialize(seed: settings.seed)
+        if let from = initFrom, !resume {
+            let path = from.hasSuffix(".safetensors") ? from : "\(from)/\(ModelDirectory.weightsFile)"
+            try net.loadWeights(from: SafeTensors(contentsOf: path)) { $0.hasPrefix("optimizer.") }
+            say("initialized from \(path)")
+        }
+        try writeAtomically(config.jsonData(), to: "\(model)/\(ModelDirectory.configFile)")
+        try writeAtomically(settings.jsonData(), to: "\(model)/\(TrainingFiles.settings)")
+
+        // Data.
+        let stream: BatchStream
+        var validSources: [[Int32]] = [], validRefs: [String] = []
+        if settings.mode == .languageModel {
+            let raw = try TextFile.readLines(settings.target!, lenient: lenient).lines
+            let ids = vocabs.target.characterLevel
+                ? vocabs.target.encode(raw.joined(separator: "\n") + "\n")
+                : raw.flatMap { vocabs.target.encode($0) + [Int32(config.eosId)] }
+            let cut = Int(Double(ids.count) * (1 - settings.validFraction))
+            guard cut > settings.blockSize + 1 else {
+                throw ValidationError("\(settings.target!): only \(ids.count) tokens; an LM needs more than --block-size of training text")
+            }
+            say("text: \(ids.count) tokens (\(cut) train, \(ids.count - cut) validation), vocabulary \(vocabs.target.count)")
+            stream = BlockStream(train: Array(ids[..<cut]), valid: Array(ids[cut...]), blockSize: settings.blockSize,
+                                 batchSize: settings.batchSize, evalBatches: settings.evalBatches, seed: settings.seed)
+        } else {
+            let train = try ParallelData.load(source: settings.source!, target: settings.target!, vocabularies: vocabs,
+                                              maxLength: settings.maxLength, lenient: lenient)
+            say("training pairs: \(train.pairs.count) (skipped \(train.skippedEmpty) empty, \(train.skippedLong) longer than \(settings.maxLength) tokens); \(train.sourceTokens) source and \(train.targetTokens) target tokens")
+            var valid: ParallelData? = nil
+            if let vs = settings.validSource, let vt = settings.validTarget {
+                let s = try readText(vs, lenient: lenient), t = try readText(vt, lenient: lenient)
+                guard s.count == t.count else { throw TextError.lineCountMismatch(vs, s.count, vt, t.count) }
+                validSources = vocabs.source.encodeBatch(s)
+                validRefs = t
+                valid = ParallelData.make(sourceIds: validSources, targetIds: vocabs.target.encodeBatch(t), maxLength: settings.maxLength)
+            }
+            stream = ParallelStream(data: train, valid: valid, batchTokens: settings.batchTokens, seed: settings.seed, config: config)
+        }
+
+        let trainer = try Trainer(model: net, settings: settings, directory: model, stream: stream, vocabularies: vocabs,
+                                  validSources: validSources, validReferences: validRefs, resume: resume)
+        say("model: \(net.parameterCount) parameters, \(config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"), d \(config.dModel); \(Threads.count) threads\(resume ? "; resuming at step \(trainer.currentStep)" : "")")
+        let live = isatty(STDERR_FILENO) != 0
+        trainer.log = { line in
+            if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            say(line)
+        }
+        if live { trainer.status = { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } }
+        let summary = try trainer.run()
+        let best = summary.bestScore.map {
+            settings.mode == .translation && !validSources.isEmpty ? String(format: "best BLEU %.2f at step %d", $0, summary.bestStep)
+                : String(format: "best validation loss %.4f at step %d", -$0, summary.bestStep)
+        } ?? "no validation data"
+        say(String(format: "done: %d steps, %d epochs, %.0f s; %@; model in %@", summary.steps, summary.epochs, summary.seconds, best, model))
+    }
+
+    func prepareVocabulary(_ s: TrainSettings) throws -> Vocabularies {
+        let say = stderrLine
+        if let v = vocab, v != "char", v != "bpe" {
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: v, isDirectory: &isDir), !isDir.boolValue { return Vocabularies(joint: try Vocabulary.load(v)) }
+            return try Vocabularies.load(from: v)
+        }
+        let t0 = Date()
+        if lm {
+            let raw = try TextFile.readLines(text!, lenient: lenient).lines
+            if vocab == "bpe" {
+                let v = Vocabulary.learn(lines: raw, size: vocabSize, normalizer: normalization.normalizer)
+                say("learned a BPE vocabulary of \(v.count) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+                return Vocabularies(joint: v)
+            }
+            var n = normalization.normalizer
+            n.cleanWhitespace = false
+            let v = Vocabulary.characters(of: raw.joined(separator: "\n") + "\n", normalizer: n)
+            say("character vocabulary: \(v.count - Vocabulary.firstPieceId) characters (+ specials and byte fallback)")
+            return Vocabularies(joint: v)
+        }
+        let srcLines = try readText(src!, lenient: lenient), tgtLines = try readText(tgt!, lenient: lenient)
+        let v: Vocabularies
+        if separateVocab {
+            v = Vocabularies(source: Vocabulary.learn(lines: srcLines, size: vocabSize, normalizer: normalization.normalizer),
+                             target: Vocabulary.learn(lines: tgtLines, size: vocabSize, normalizer: normalization.normalizer))
+        } else {
+            v = Vocabularies(joint: Vocabulary.learn(lines: srcLines + tgtLines, size: vocabSize, normalizer: normalization.normalizer))
+        }
+        say("learned a \(v.joint ? "joint" : "separate") BPE vocabulary (\(v.target.count)) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
+        return v
+    }
+
+    private var fm: FileManager { .default }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Seq2SeqKit
+
+struct Translate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Translate text with beam search (batched; streams line by line when input is interactive).",
+        discussion: """
+        Examples:
+          seq2seq translate --model runs/de-en < test.de > test.en
+          echo "Ein Mann fährt Fahrrad." | seq2seq translate --model runs/de-en --beam 5 --n-best 3
+          seq2seq translate --model runs/de-en --input test.de --ref test.en
+        """
+    )
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "Read sources from this file instead of standard input.") var input: String?
+    @Option(help: "Write translations to this file instead of standard output.") var output: String?
+    @Option(help: "Beam size (1: greedy).") var beam = 5
+    @Option(help: "Print the K best hypotheses per line, tab-separated with their scores.") var nBest = 1
+    @Flag(help: "Add each translation's log-probability (tab-separated).") var scores = false
+    @Option(help: "Sentences per batch.") var batchSize = 32
+    @Option(help: "GNMT length penalty α (0: none).") var lengthPenalty: Float = 1
+    @Option(help: "Output cap: a · source length + b tokens (a).") var maxLenA: Double = 2
+    @Option(help: "Output cap: a · source length + b tokens (b).") var maxLenB = 10
+    @Option(help: "Reference translation: print BLEU and chrF on standard error afterwards.") var ref: String?
+    @Option(help: "Which checkpoint file of the model directory to use.") var checkpoint = ModelDirectory.weightsFile
+    @Flag(help: "Replace invalid UTF-8 instead of stopping.") var lenient = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        if beam < 1 { throw ValidationError("--beam must be at least 1") }
+        if nBest < 1 || nBest > beam { throw ValidationError("--n-best must be between 1 and --beam") }
+    }
+
+    func run() throws {
+        compute.apply()
+        let net = try ModelDirectory.load(model, weightsFile: checkpoint)
+        guard !net.config.isDecoderOnly else {
+            throw ValidationError("\(model) is a language model; use `seq2seq generate --model \(model)`")
+        }
+        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model),
+                                    search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty, nBest: nBest))
+        translator.batchSize = batchSize
+        translator.maxLenA = maxLenA
+        translator.maxLenB = maxLenB
+        let sink = try LineSink(path: output)
+        var all: [String] = []
+        let batches: [[String]]
+        if let input {
+            batches = [try readText(input, lenient: lenient)]
+        } else {
+            batches = []
+        }
+        var done = 0
+        let handle: ([String]) throws -> Void = { lines in
+            let results = try translator.translate(lines)
+            for (i, r) in results.enumerated() {
+                if let n = r.truncatedFrom {
+                    stderrLine("line \(done + i + 1): source of \(n) tokens truncated to \(translator.maxSourceTokens - 1) (the model's max_positions)")
+                }
+                if nBest > 1 {
+                    for h in r.hypotheses { sink.write("\(done + i + 1)\t\(h.text)\t\(String(format: "%.4f", h.score))") }
+                } else if scores {
+                    sink.write("\(r.text)\t\(String(format: "%.4f", r.hypotheses.first?.logProb ?? 0))")
+                } else {
+                    sink.write(r.text)
+                }
+                all.append(r.text)
+            }
+            done += results.count
+        }
+        if input != nil {
+            for b in batches { try handle(b) }
+        } else {
+            // Streams: translates what has arrived (up to a batch) without waiting for the end of input.
+            try forEachInputLineBatched(lenient: lenient, batch: batchSize, handle)
+        }
+        if let ref {
+            let refs = try readText(ref, lenient: lenient)
+            let report = try EvaluationReport.evaluate(hypotheses: all, references: [refs], names: ("translations", [ref]))
+            stderrLine(report.text)
+        }
+    }
+}
