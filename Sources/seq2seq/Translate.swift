@@ -26,6 +26,8 @@ struct Translate: ParsableCommand {
     @Option(help: "Reference translation: print BLEU and chrF on standard error afterwards.") var ref: String?
     @Option(help: "Which checkpoint file of the model directory to use.") var checkpoint = ModelDirectory.weightsFile
     @Flag(help: "Replace invalid UTF-8 instead of stopping.") var lenient = false
+    @Flag(help: "The model is a language model: continue each input line as a prompt.") var lm = false
+    @OptionGroup var sampling: SamplingOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -35,6 +37,18 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         compute.apply()
+        if lm {
+            let (net, vocab) = try loadLanguageModel(model)
+            var n = 0
+            while let raw = readBytesLine() {
+                n += 1
+                guard let prompt = String(validating: raw, as: UTF8.self) ?? (lenient ? String(decoding: raw, as: UTF8.self) : nil) else {
+                    throw TextError.invalidUTF8(file: "<stdin>", line: n)
+                }
+                streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(n))
+            }
+            return
+        }
         let net = try ModelDirectory.load(model, weightsFile: checkpoint)
         guard !net.config.isDecoderOnly else {
             throw ValidationError("\(model) is a language model; use `seq2seq generate --model \(model)`")

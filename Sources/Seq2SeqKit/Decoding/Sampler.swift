@@ -1,0 +1,122 @@
+import RealModule
+
+/// Sampling from a decoder-only model with the KV cache, as nanoGPT's `generate`: temperature,
+/// top-k and nucleus (top-p) filtering, a seeded RNG. The context is the last `max_positions`
+/// tokens: a longer prompt keeps its last block, and when the cache is full the decoder restarts
+/// from the last half block (recomputed), so generation can run past the block size.
+public struct Sampler {
+    public var temperature: Float = 1
+    public var topK: Int = 0
+    public var topP: Float = 1
+    public var rng: RNG
+
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, seed: UInt64 = 1) {
+        self.temperature = temperature; self.topK = topK; self.topP = topP; rng = RNG(seed: seed)
+    }
+
+    /// Generates `maxTokens` tokens after `prompt` (bos when empty), calling `emit` with each.
+    public mutating func generate(_ model: Transformer, prompt: [Int32], maxTokens: Int, emit: (Int32) -> Void) {
+        let c = model.config
+        let block = c.maxPositions
+        var context = prompt.isEmpty ? [Int32(c.bosId)] : Array(prompt.suffix(block))
+        let dec = IncrementalDecoder(model: model)
+        var logits = prefill(dec, context, block)
+        for _ in 0..<maxTokens {
+            let next = sample(logits, vocab: c.tgtVocabSize, banned: [c.padId, c.bosId])
+            emit(next)
+            context.append(next)
+            if dec.length >= block {
+                context = Array(context.suffix(block / 2))
+                logits = prefill(dec, context, block)
+            } else {
+                logits = dec.step([next])
+            }
+        }
+    }
+
+    func prefill(_ dec: IncrementalDecoder, _ tokens: [Int32], _ block: Int) -> FloatPtr {
+        dec.start(rows: 1, capacity: block)
+        var logits = dec.logits.pointer
+        for t in tokens { logits = dec.step([t]) }
+        return logits
+    }
+
+    /// Draws one token from softmax(logits / T) restricted to the top-k and top-p set.
+    mutating func sample(_ logits: FloatPtr, vocab v: Int, banned: [Int]) -> Int32 {
+        var scored: [(Float, Int)] = []
+        scored.reserveCapacity(v)
+        let t = max(temperature, 1e-5)
+        for i in 0..<v where !banned.contains(i) { scored.append((logits[i] / t, i)) }
+        if temperature <= 0 { return Int32(scored.max { $0.0 < $1.0 }!.1) }
+        scored.sort { $0.0 > $1.0 }
+        if topK > 0 && topK < scored.count { scored.removeLast(scored.count - topK) }
+        let m = scored[0].0
+        var probs = scored.map { Float.exp($0.0 - m) }
+        let z = probs.reduce(0, +)
+        for i in probs.indices { probs[i] /= z }
+        if topP < 1 {
+            var cum: Float = 0, keep = probs.count
+            for (i, p) in probs.enumerated() {
+                cum += p
+                if cum >= topP { keep = i + 1; break }
+            }
+            probs.removeLast(probs.count - keep)
+            let z2 = probs.reduce(0, +)
+            for i in probs.indices { probs[i] /= z2 }
+        }
+        var u = rng.nextFloat()
+        for (i, p) in probs.enumerated() {
+            u -= p
+            if u < 0 { return Int32(scored[i].1) }
+        }
+        return Int32(scored[probs.count - 1].1)
+    }
+}
+
+/// Turns generated ids into text as they come: pieces become UTF-8 bytes ("▁" a space, `</s>`
+/// a newline for word-level vocabularies), and bytes that do not yet form a whole character wait
+/// for the rest.
+public struct StreamingDetokenizer {
+    let vocabulary: Vocabulary
+    var pending: [UInt8] = []
+    var atStart = true
+
+    public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+
+    public mutating func push(_ id: Int32) -> String {
+        let i = Int(id)
+        if id == Vocabulary.eosId && !vocabulary.characterLevel {
+            pending.append(0x0A)
+            atStart = true
+        } else if i >= Vocabulary.firstByteId && i < Vocabulary.firstPieceId {
+            pending.append(UInt8(i - Vocabulary.firstByteId))
+        } else if i >= Vocabulary.firstPieceId && i < vocabulary.count {
+            var piece = vocabulary.pieces[i]
+            if !vocabulary.characterLevel {
+                piece = piece.replacingOccurrences(of: "\u{2581}", with: " ")
+                if atStart && piece.hasPrefix(" ") { piece.removeFirst() }
+            }
+            atStart = false
+            pending.append(contentsOf: piece.utf8)
+        }
+        return flush(final: false)
+    }
+
+    /// Emits the longest complete UTF-8 prefix (everything, with replacements, when `final`).
+    public mutating func flush(final: Bool) -> String {
+        var end = pending.count
+        if !final {
+            // Hold back an incomplete multi-byte sequence at the end.
+            var k = pending.count - 1, back = 0
+            while k >= 0 && back < 4 && pending[k] & 0xC0 == 0x80 { k -= 1; back += 1 }
+            if k >= 0 {
+                let lead = pending[k]
+                let need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+                if pending.count - k < need { end = k }
+            }
+        }
+        let out = String(decoding: pending[0..<end], as: UTF8.self)
+        pending.removeFirst(end)
+        return out
+    }
+}

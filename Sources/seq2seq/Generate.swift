@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Seq2SeqKit
+
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Tokens to generate per sample.") var maxTokens = 500
+    @Option(help: "Softmax temperature (0: always the most likely token).") var temperature: Float = 0.8
+    @Option(help: "Sample only among the K most likely tokens (0: all).") var topK = 200
+    @Option(help: "Nucleus sampling: the smallest set of tokens with this much probability (1: off).") var topP: Float = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 1337
+}
+
+/// Loads a decoder-only model and its vocabulary.
+func loadLanguageModel(_ dir: String) throws -> (Transformer, Vocabulary) {
+    let net = try ModelDirectory.load(dir)
+    guard net.config.isDecoderOnly else {
+        throw ValidationError("\(dir) is a translation model; use `seq2seq translate --model \(dir)`")
+    }
+    return (net, try Vocabularies.load(from: dir).target)
+}
+
+/// Samples a continuation of `prompt`, writing text to standard output as it is produced.
+func streamSample(_ net: Transformer, _ vocab: Vocabulary, prompt: String, options o: SamplingOptions, seed: UInt64) {
+    var sampler = Sampler(temperature: o.temperature, topK: o.topK, topP: o.topP, seed: seed)
+    var detok = StreamingDetokenizer(vocabulary: vocab)
+    let out = FileHandle.standardOutput
+    sampler.generate(net, prompt: prompt.isEmpty ? [] : vocab.encode(prompt), maxTokens: o.maxTokens) { id in
+        let s = detok.push(id)
+        if !s.isEmpty { out.write(Data(s.utf8)) }
+    }
+    out.write(Data((detok.flush(final: true) + "\n").utf8))
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample text from a language model (trained with train --lm), streaming it as it is produced.",
+        discussion: "Example: seq2seq generate --model runs/shakespeare --prompt \"ROMEO:\" --max-tokens 300"
+    )
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "Text to continue (printed first); empty starts from <s>.") var prompt = ""
+    @Option(help: "Number of samples.") var numSamples = 1
+    @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        compute.apply()
+        let (net, vocab) = try loadLanguageModel(model)
+        for i in 0..<numSamples {
+            if i > 0 { print("---") }
+            FileHandle.standardOutput.write(Data(prompt.utf8))
+            streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(i))
+        }
+    }
+}
+
+struct Average: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Average the last N step checkpoints of a model directory (train with --keep-last N).",
+        discussion: "Example: seq2seq average --model runs/de-en --last 5   # writes averaged.safetensors"
+    )
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "How many of the newest checkpoint_step*.safetensors to average.") var last = 5
+    @Option(help: "Output file name inside the model directory.") var output = "averaged.safetensors"
+
+    func run() throws {
+        let files = Trainer.stepCheckpoints(in: model).suffix(last)
+        guard files.count >= 1 else {
+            throw ValidationError("\(model): no checkpoint_step*.safetensors; train with --keep-last N to keep them")
+        }
+        let net = try Transformer(config: try ModelDirectory.loadConfig(model))
+        let sum = FloatBuffer(count: net.layout.totalCount)
+        for f in files {
+            try net.loadWeights(from: SafeTensors(contentsOf: "\(model)/\(f.file)"))
+            for i in 0..<sum.count { sum[i] += net.parameters[i] }
+        }
+        for i in 0..<sum.count { net.parameters[i] = sum[i] / Float(files.count) }
+        try net.saveWeights(to: "\(model)/\(output)")
+        stderrLine("averaged steps \(files.map { String($0.step) }.joined(separator: ", ")) → \(model)/\(output) (translate with --checkpoint \(output))")
+    }
+}
