@@ -8,6 +8,12 @@ public enum Corpora {
         public let validSource: String, validTarget: String
         public let testSource: String, testTarget: String
 
+        /// The bundled sample corpus's file names inside `dir`.
+        public init(sample d: String) {
+            trainSource = "\(d)/train.de"; trainTarget = "\(d)/train.en"; validSource = "\(d)/valid.de"
+            validTarget = "\(d)/valid.en"; testSource = "\(d)/test.de"; testTarget = "\(d)/test.en"
+        }
+
         /// Multi30k's file names inside `dir`.
         public init(multi30k d: String) {
             trainSource = "\(d)/train.de"; trainTarget = "\(d)/train.en"; validSource = "\(d)/val.de"

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Seq2SeqKit
+
+/// The README's first command: train on the default corpus for a few minutes, translate a few
+/// held-out sentences and score the held-out set. It composes `train`, `translate` and `eval`.
+struct Quickstart: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a small translation model on the default corpus for a few minutes, then translate and score held-out lines.",
+        discussion: "Uses Multi30k when $SEQ2SEQ_CORPORA (or ../shared/corpora, or corpora/downloaded) has it, else corpora/sample."
+    )
+
+    @Option(help: "Model directory to create.") var model = "runs/quickstart"
+    @Option(help: "Training time, e.g. 3m.") var time: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        let say = stderrLine
+        let corpus: Corpora.Parallel
+        var args: [String]
+        if let m = Corpora.multi30k() {
+            corpus = m
+            say("corpus: Multi30k from \((m.trainSource as NSString).deletingLastPathComponent)")
+            args = ["--preset", "small", "--dropout", "0.2", "--warmup-steps", "500", "--max-time", time ?? "5m"]
+        } else {
+            guard let root = Self.sampleRoot else {
+                throw ValidationError("corpora/sample not found: run this from the seq2seq checkout")
+            }
+            corpus = Corpora.Parallel(sample: root)
+            say("corpus: the bundled sample (\(root)); set SEQ2SEQ_CORPORA or run corpora/fetch.sh to use Multi30k")
+            args = ["--d-model", "128", "--heads", "4", "--d-ff", "512", "--layers", "2", "--dropout", "0.1",
+                    "--warmup-steps", "100", "--lr", "2e-3", "--batch-tokens", "1024", "--max-time", time ?? "3m",
+                    "--validate-every", "100"]
+            if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { args += ["--vocab", "vocab"] }
+        }
+        try? FileManager.default.removeItem(atPath: model)
+        var train = try Train.parse(["--src", corpus.trainSource, "--tgt", corpus.trainTarget,
+                                     "--valid-src", corpus.validSource, "--valid-tgt", corpus.validTarget,
+                                     "--model", model] + args + (compute.threads.map { ["--threads", "\($0)"] } ?? []))
+        try train.run()
+
+        // A handful of held-out sentences, then the whole held-out set with beam search.
+        let sources = try TextFile.lines(corpus.testSource), references = try TextFile.lines(corpus.testTarget)
+        let net = try ModelDirectory.load(model)
+        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model), search: BeamSearch(beam: 5))
+        let outputs = try translator.translate(sources).map(\.text)
+        print("\nSome held-out sentences:")
+        for i in 0..<min(5, sources.count) {
+            print("  \(sources[i])\n  → \(outputs[i])\n    (reference: \(references[i]))")
+        }
+        let report = try EvaluationReport.evaluate(hypotheses: outputs, references: [references])
+        print("\nHeld-out set (\(sources.count) lines, beam 5):\n\(report.text)")
+        print("\nTry it:  echo \"\(sources[0])\" | .build/release/seq2seq translate --model \(model)")
+    }
+
+    /// corpora/sample of this checkout (the working directory or the binary's checkout).
+    static var sampleRoot: String? {
+        let candidates = ["corpora/sample",
+                          URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                              .appendingPathComponent("../../../corpora/sample").standardized.path]
+        return candidates.first { FileManager.default.fileExists(atPath: "\($0)/train.de") }
+    }
+}
