@@ -4,8 +4,8 @@ import Seq2SeqKit
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the speed of kernels and of training.",
-        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self]
+        abstract: "Measure the speed of kernels, training, tokenization and translation.",
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self, BenchTranslate.self]
     )
 }
 
@@ -96,5 +96,51 @@ struct BenchBPE: ParsableCommand {
         print(String(format: "%d lines, %d threads: learn %.3f s (counting words %.3f s), encode %.0f sentences/s, %.1f tokens/sentence, vocabulary %d",
                      lines.count, Threads.count, r.learnSeconds, r.countSeconds, r.encodeSentencesPerSecond,
                      r.tokensPerSentence, r.vocabularySize))
+    }
+}
+
+struct BenchTranslate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "translate",
+        abstract: "Decoding speed (sentences/s, target tokens/s) for beam/batch settings (compare ../shared/bench/nmt_translate_bench.py)."
+    )
+
+    @Option(help: "Model directory.") var model: String
+    @Option(help: "Source text (default: Multi30k test2016.de under $SEQ2SEQ_CORPORA).") var input: String?
+    @Option(help: "Reference for BLEU (default: test2016.en with the default input).") var ref: String?
+    @Option(help: "Comma-separated beam sizes.") var beams = "5,1"
+    @Option(help: "Comma-separated batch sizes.") var batchSizes = "32,1"
+    @Option(help: "Comma-separated thread counts.") var threads = "1,2"
+    @Option(help: "Cap on generated tokens (eos included), besides 2 × longest source + 10.") var maxLen = 128
+    @Option(help: "GNMT length penalty α.") var lengthPenalty: Float = 1
+    @Option(help: "Timed repeats (best is reported).") var repeats = 3
+
+    func run() throws {
+        let m30k = Corpora.multi30k()
+        guard let src = input ?? m30k?.testSource else {
+            throw ValidationError("no input: pass --input FILE or set SEQ2SEQ_CORPORA to a folder with multi30k/")
+        }
+        let reference = ref ?? (input == nil ? m30k?.testTarget : nil)
+        let net = try ModelDirectory.load(model)
+        let vocabs = try Vocabularies.load(from: model)
+        let translator = Translator(model: net, vocabularies: vocabs, search: BeamSearch(beam: 1, lengthPenalty: lengthPenalty))
+        translator.maxOutput = maxLen
+        let sources = try TextFile.lines(src).map { vocabs.source.encode($0) }
+        let refs = try reference.map { try TextFile.lines($0) }
+        func list(_ s: String) -> [Int] { s.split(separator: ",").compactMap { Int($0) } }
+        print("\(sources.count) sentences from \(src); cap min(\(maxLen), 2 × longest source + 10) tokens")
+        for t in list(threads) {
+            Threads.set(t)
+            for bs in list(batchSizes) {
+                for beam in list(beams) {
+                    let r = try TranslateBenchmark.run(translator: translator, sources: sources, references: refs,
+                                                       beam: beam, batchSize: bs, repeats: repeats)
+                    print(String(format: "threads %d  beam %d  batch %2d: %7.1f sent/s  %8.0f tok/s  (%d tokens, %d hit the cap%@)",
+                                 t, beam, bs, r.sentencesPerSecond, r.tokensPerSecond, r.tokens, r.hitCap,
+                                 r.bleu.map { String(format: ", BLEU %.2f", $0) } ?? ""))
+                }
+            }
+        }
+        print(String(format: "peak RSS %.0f MB", peakRSSMegabytes()))
     }
 }

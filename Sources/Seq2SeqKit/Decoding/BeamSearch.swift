@@ -33,20 +33,12 @@ public struct BeamSearch: Sendable {
     /// Returns the n-best hypotheses of each sentence, best first.
     public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
                           decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
-        let c = model.config, d = c.dModel, k = beam
+        let c = model.config, k = beam
         let (memory, valid) = try model.encode(src: src, batch: b, length: s)
-        // Each sentence's memory repeated for its k beams: rows b·k ..< (b+1)·k.
-        let expanded = FloatBuffer(count: b * k * s * d, zeroed: false)
-        var expandedValid = [UInt8](repeating: 0, count: b * k * s)
-        for i in 0..<b {
-            for j in 0..<k {
-                (expanded.pointer + (i * k + j) * s * d).update(from: memory + i * s * d, count: s * d)
-                for t in 0..<s { expandedValid[(i * k + j) * s + t] = valid[i * s + t] }
-            }
-        }
         let cap = maxLength.max() ?? 1
         let dec = decoder ?? IncrementalDecoder(model: model)
-        dec.start(rows: b * k, capacity: cap + 1, memory: expanded.pointer, sourceLength: s, sourceValid: expandedValid)
+        // Rows b·k ..< (b+1)·k are sentence b's beams; they share its encoder output.
+        dec.start(rows: b * k, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: k)
         return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength)
     }
 

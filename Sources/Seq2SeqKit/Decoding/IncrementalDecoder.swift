@@ -1,6 +1,8 @@
 /// Decoding one token at a time with a KV cache: each decoder layer keeps the keys and values of
 /// the tokens seen so far ([B, L, D] each, L the capacity), and the cross-attention keys and values
-/// of the source, computed once per batch. Rows can be reordered (beam search) or dropped.
+/// of the source, computed once per batch. Rows can be reordered (beam search) or dropped. Rows come
+/// in groups of `group` (a sentence's beams) that share one source: cross-attention keys and values
+/// are stored once per group and move only when a whole group is dropped.
 /// Dims: B rows (sentences or beams), L cache capacity, S source length, D width, F ffn width, V vocabulary.
 public final class IncrementalDecoder {
     public let model: Transformer
@@ -9,11 +11,13 @@ public final class IncrementalDecoder {
     /// Tokens processed so far (the position of the next token).
     public private(set) var length = 0
     var sourceLength = 0
+    /// Consecutive rows that share a source (the beam size); sources = rows / group.
+    public private(set) var group = 1
 
     // Per layer: self-attention cache and cross-attention keys/values.
     var selfK: [FloatBuffer], selfV: [FloatBuffer]
     var crossK: [FloatBuffer], crossV: [FloatBuffer]
-    var sourceValid: [UInt8] = []   // [B, S]
+    var sourceValid: [UInt8] = []   // [sources, S]
 
     // Scratch for one step.
     let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
@@ -36,12 +40,16 @@ public final class IncrementalDecoder {
     }
 
     /// Starts decoding `rows` sequences of up to `capacity` tokens. For an encoder-decoder model,
-    /// `memory` is the encoder output [B, S, D] with `sourceValid` [B, S].
+    /// `memory` is the encoder output [rows / group, S, D] with `sourceValid` [rows / group, S]:
+    /// rows g·group ..< (g+1)·group all read source g.
     public func start(rows b: Int, capacity l: Int, memory: ConstFloatPtr? = nil, sourceLength s: Int = 0,
-                      sourceValid valid: [UInt8] = []) {
+                      sourceValid valid: [UInt8] = [], group: Int = 1) {
         let c = model.config, d = c.dModel
+        precondition(b % group == 0, "rows must be a multiple of the group size")
         rows = b; capacity = min(l, c.maxPositions); length = 0; sourceLength = s
+        self.group = group
         sourceValid = valid
+        let sources = b / group
         for i in 0..<c.decoderLayers {
             selfK[i].reserve(b * capacity * d)
             selfV[i].reserve(b * capacity * d)
@@ -54,10 +62,10 @@ public final class IncrementalDecoder {
         if let memory, let ref = model.decoderRef.layers.first, ref.crossAttention != nil {
             for (i, lr) in model.decoderRef.layers.enumerated() {
                 let w = lr.crossAttention!
-                crossK[i].reserve(b * s * d)
-                crossV[i].reserve(b * s * d)
-                model.linear(crossK[i].pointer, memory, w.k, rows: b * s)
-                model.linear(crossV[i].pointer, memory, w.v, rows: b * s)
+                crossK[i].reserve(sources * s * d)
+                crossV[i].reserve(sources * s * d)
+                model.linear(crossK[i].pointer, memory, w.k, rows: sources * s)
+                model.linear(crossV[i].pointer, memory, w.v, rows: sources * s)
             }
         }
     }
@@ -125,7 +133,7 @@ public final class IncrementalDecoder {
         for r in 0..<b { (selfV[i].pointer + (r * cap + t) * d).update(from: q.pointer + r * d, count: d) }
         model.linear(q.pointer, hIn, w.q, rows: b)
         attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, rowStride: cap * d,
-               count: t + 1, valid: nil)
+               count: t + 1, valid: nil, group: 1)
         model.linear(out, ctx.pointer, w.out, rows: b)
     }
 
@@ -133,56 +141,91 @@ public final class IncrementalDecoder {
         let d = model.config.dModel, s = sourceLength
         model.linear(q.pointer, hIn, w.q, rows: rows)
         attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, rowStride: s * d,
-               count: s, valid: sourceValid)
+               count: s, valid: sourceValid, group: group)
         model.linear(out, ctx.pointer, w.out, rows: rows)
     }
 
-    /// ctx[r, head] = softmax(q[r, head] · K[r, :count, head]ᵀ / √Dh + mask) · V[r, :count, head]
-    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, rowStride: Int, count: Int, valid: [UInt8]?) {
+    /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
+    /// m = r / group (the row's memory). Small dot products, so plain SIMD loops rather than BLAS calls.
+    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, rowStride: Int, count: Int,
+                        valid: [UInt8]?, group: Int) {
         let c = model.config, d = c.dModel, dh = c.headDim
         let scale = 1 / Float(dh).squareRoot()
         let p = scores.pointer
         for r in 0..<rows {
+            let m = r / group
             for hd in 0..<c.nHeads {
-                let kb = keys + r * rowStride + hd * dh, vb = values + r * rowStride + hd * dh
-                gemv(trans: false, rows: count, cols: dh, alpha: scale, kb, lda: d, q.pointer + r * d + hd * dh, p)
+                let kb = keys + m * rowStride + hd * dh, vb = values + m * rowStride + hd * dh
+                let qh = q.pointer + r * d + hd * dh
+                for j in 0..<count { p[j] = dotProduct(qh, kb + j * d, dh) * scale }
                 if let valid {
-                    for j in 0..<count where valid[r * count + j] == 0 { p[j] = -.infinity }
+                    for j in 0..<count where valid[m * count + j] == 0 { p[j] = -.infinity }
                 }
                 softmaxRow(p, p, count)
                 if let observe = attentionObserver {
                     observe(layer, cross, r, hd, UnsafeBufferPointer(start: p, count: count))
                 }
-                gemv(trans: true, rows: count, cols: dh, vb, lda: d, p, ctx.pointer + r * d + hd * dh)
+                let out = ctx.pointer + r * d + hd * dh
+                out.update(repeating: 0, count: dh)
+                for j in 0..<count where p[j] != 0 { addScaled(out, vb + j * d, p[j], dh) }
             }
         }
     }
 
     /// Keeps rows `order` (new row i is old row order[i]): beam search reorders and prunes this way.
+    /// Rows must stay in their groups (new rows g·group ..< (g+1)·group come from one old group);
+    /// only the first `length` cached positions are copied.
     public func reorder(_ order: [Int]) {
         let c = model.config, d = c.dModel
-        func permute(_ buf: FloatBuffer, rowSize: Int) {
-            reorderScratch.reserve(order.count * rowSize)
-            for (i, o) in order.enumerated() {
-                (reorderScratch.pointer + i * rowSize).update(from: buf.pointer + o * rowSize, count: rowSize)
+        func permute(_ buf: FloatBuffer, rowStride: Int, rowCount: Int, _ sourceRows: [Int]) {
+            reorderScratch.reserve(sourceRows.count * rowCount)
+            for (i, o) in sourceRows.enumerated() {
+                (reorderScratch.pointer + i * rowCount).update(from: buf.pointer + o * rowStride, count: rowCount)
             }
-            buf.pointer.update(from: reorderScratch.pointer, count: order.count * rowSize)
+            for i in sourceRows.indices {
+                (buf.pointer + i * rowStride).update(from: reorderScratch.pointer + i * rowCount, count: rowCount)
+            }
         }
         for i in 0..<c.decoderLayers {
-            permute(selfK[i], rowSize: capacity * d)
-            permute(selfV[i], rowSize: capacity * d)
-            if model.decoderRef.layers[i].crossAttention != nil {
-                permute(crossK[i], rowSize: sourceLength * d)
-                permute(crossV[i], rowSize: sourceLength * d)
-            }
+            permute(selfK[i], rowStride: capacity * d, rowCount: length * d, order)
+            permute(selfV[i], rowStride: capacity * d, rowCount: length * d, order)
         }
-        if !sourceValid.isEmpty {
-            var v = [UInt8](repeating: 0, count: order.count * sourceLength)
-            for (i, o) in order.enumerated() {
+        // Sources of the new groups; the cross-attention memory moves only when groups were dropped.
+        let sources = stride(from: 0, to: order.count, by: group).map { order[$0] / group }
+        if sources != Array(0..<sources.count) && sourceLength > 0 {
+            for i in 0..<c.decoderLayers where model.decoderRef.layers[i].crossAttention != nil {
+                permute(crossK[i], rowStride: sourceLength * d, rowCount: sourceLength * d, sources)
+                permute(crossV[i], rowStride: sourceLength * d, rowCount: sourceLength * d, sources)
+            }
+            var v = [UInt8](repeating: 0, count: sources.count * sourceLength)
+            for (i, o) in sources.enumerated() {
                 for j in 0..<sourceLength { v[i * sourceLength + j] = sourceValid[o * sourceLength + j] }
             }
             sourceValid = v
         }
         rows = order.count
     }
+}
+
+/// Σ a[i]·b[i] over n floats (SIMD16, relaxed order).
+@inline(__always)
+func dotProduct(_ a: ConstFloatPtr, _ b: ConstFloatPtr, _ n: Int) -> Float {
+    var acc = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= n { acc += load16(a + i) * load16(b + i); i += 16 }
+    var s = acc.sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
+@inline(__always)
+func dotProduct(_ a: FloatPtr, _ b: FloatPtr, _ n: Int) -> Float { dotProduct(UnsafePointer(a), UnsafePointer(b), n) }
+
+/// y[0..<n] += alpha · x[0..<n]
+@inline(__always)
+func addScaled(_ y: FloatPtr, _ x: FloatPtr, _ alpha: Float, _ n: Int) {
+    var i = 0
+    let a = SIMD16<Float>(repeating: alpha)
+    while i + 16 <= n { store16(y + i, load16(y + i) + a * load16(x + i)); i += 16 }
+    while i < n { y[i] += alpha * x[i]; i += 1 }
 }

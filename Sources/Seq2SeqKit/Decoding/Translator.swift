@@ -10,6 +10,8 @@ public final class Translator {
     /// Output cap per batch: min(maxLenA × longest source + maxLenB, max_positions - 1).
     public var maxLenA: Double = 2
     public var maxLenB: Int = 10
+    /// Absolute cap on generated tokens (eos included); nil: max_positions - 1.
+    public var maxOutput: Int? = nil
     public var batchSize: Int = 32
     /// Sources end with </s>, as in training.
     public var sourceEOS = true
@@ -20,6 +22,8 @@ public final class Translator {
         public var hypotheses: [(text: String, score: Float, logProb: Float)]
         /// Set when the source had to be truncated to fit the model.
         public var truncatedFrom: Int?
+        /// The best hypothesis's token ids (eos included when it was emitted).
+        public var tokens: [Int32] = []
     }
 
     public init(model: Transformer, vocabularies: Vocabularies, search: BeamSearch = BeamSearch()) {
@@ -56,10 +60,11 @@ public final class Translator {
             let s = chunk.map(\.ids.count).max()!
             var src = [Int32](repeating: Int32(c.padId), count: chunk.count * s)
             for (r, item) in chunk.enumerated() { for (j, id) in item.ids.enumerated() { src[r * s + j] = id } }
-            let cap = min(Int(maxLenA * Double(s) + Double(maxLenB)), c.maxPositions - 1)
+            let cap = min(Int(maxLenA * Double(s) + Double(maxLenB)), maxOutput ?? c.maxPositions - 1, c.maxPositions - 1)
             let hyps = try search.translate(model, src: src, batch: chunk.count, srcLength: s,
                                             maxLength: [Int](repeating: max(1, cap), count: chunk.count), decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
+                outputs[item.index].tokens = h.first?.tokens ?? []
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
                 outputs[item.index].text = decoded.first?.text ?? ""
                 outputs[item.index].hypotheses = decoded
