@@ -121,7 +121,9 @@ public final class Transformer {
     ) {
         let c = config, d = c.dModel, n = a.rows
         a.ids = ids
-        a.keyValid = ids.map { $0 == Int32(c.padId) ? 0 : 1 }
+        // Reuses the mask's storage: a steady training loop allocates nothing here.
+        a.keyValid.removeAll(keepingCapacity: true)
+        for id in ids { a.keyValid.append(id == Int32(c.padId) ? 0 : 1) }
         let positions = ref.embedPositions.map { UnsafePointer(param($0)) } ?? UnsafePointer(sinusoid.pointer)
         ids.withUnsafeBufferPointer { idp in
             embeddingForward(a.embedded.pointer, ids: idp.baseAddress!, table: param(ref.embedTokens),
