@@ -278,13 +278,8 @@ struct Train: ParsableCommand {
             return Vocabularies(joint: v)
         }
         let srcLines = try readText(src!, lenient: lenient), tgtLines = try readText(tgt!, lenient: lenient)
-        let v: Vocabularies
-        if separateVocab {
-            v = Vocabularies(source: Vocabulary.learn(lines: srcLines, size: vocabSize, normalizer: normalization.normalizer),
-                             target: Vocabulary.learn(lines: tgtLines, size: vocabSize, normalizer: normalization.normalizer))
-        } else {
-            v = Vocabularies(joint: Vocabulary.learn(lines: srcLines + tgtLines, size: vocabSize, normalizer: normalization.normalizer))
-        }
+        let v = Vocabularies.learn(source: srcLines, target: tgtLines, size: vocabSize, normalizer: normalization.normalizer,
+                                   separate: separateVocab)
         say("learned a \(v.joint ? "joint" : "separate") BPE vocabulary (\(v.target.count)) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         return v
     }

@@ -51,13 +51,7 @@ struct VocabCommand: ParsableCommand {
         let start = Date()
         let t = try readText(tgt, lenient: lenient)
         let s = try src.map { try readText($0, lenient: lenient) } ?? []
-        let vocabs: Vocabularies
-        if separate {
-            vocabs = Vocabularies(source: Vocabulary.learn(lines: s, size: size, normalizer: norm.normalizer),
-                                  target: Vocabulary.learn(lines: t, size: size, normalizer: norm.normalizer))
-        } else {
-            vocabs = Vocabularies(joint: Vocabulary.learn(lines: s + t, size: size, normalizer: norm.normalizer))
-        }
+        let vocabs = Vocabularies.learn(source: s, target: t, size: size, normalizer: norm.normalizer, separate: separate)
         try vocabs.save(to: output)
         let sizes = vocabs.joint ? "\(vocabs.source.count)" : "source \(vocabs.source.count), target \(vocabs.target.count)"
         stderrLine(String(format: "learned %@ vocabulary (%@ entries) from %d lines in %.2f s → %@",

@@ -40,40 +40,17 @@ enum BPE {
     }
 }
 
-struct MergeHeap {
-    struct Item { let rank: Int32; let pos: Int; let left: Int32; let right: Int32; let merged: Int32 }
-    private var items: [Item] = []
+/// A possible merge of the symbols at `pos` and its right neighbour.
+struct MergeCandidate { let rank: Int32; let pos: Int; let left: Int32; let right: Int32; let merged: Int32 }
 
-    @inline(__always) private func before(_ x: Item, _ y: Item) -> Bool { x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos }
+/// Candidates by merge rank, the leftmost first on ties.
+struct MergeHeap {
+    private var heap = BinaryHeap<MergeCandidate> { x, y in x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos }
 
     mutating func candidate(_ pos: Int, _ a: Int32, _ b: Int32, _ v: Vocabulary) {
         guard a >= 0, b >= 0, let m = v.mergeTable[Vocabulary.pairKey(a, b)] else { return }
-        items.append(Item(rank: m.rank, pos: pos, left: a, right: b, merged: m.id))
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if !before(items[i], items[p]) { break }
-            items.swapAt(i, p)
-            i = p
-        }
+        heap.push(MergeCandidate(rank: m.rank, pos: pos, left: a, right: b, merged: m.id))
     }
 
-    mutating func pop() -> Item? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && before(items[l], items[m]) { m = l }
-                if r < items.count && before(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
-    }
+    mutating func pop() -> MergeCandidate? { heap.pop() }
 }

@@ -38,15 +38,15 @@ public struct BPELearner {
                 pairWords[k, default: []].append(Int32(wi))
             }
         }
-        var heap = PairHeap()
-        for (k, c) in pairCounts { heap.push(count: c, key: k) }
+        var heap = pairHeap()
+        for (k, c) in pairCounts { heap.push(PairCandidate(count: c, key: k)) }
 
         var merges: [(String, String)] = []
         var seen = [Int](repeating: -1, count: words.count)
         while merges.count < numMerges, let top = heap.pop() {
             let current = pairCounts[top.key] ?? 0
             if current != top.count {
-                if current > 0 { heap.push(count: current, key: top.key) }
+                if current > 0 { heap.push(PairCandidate(count: current, key: top.key)) }
                 continue
             }
             if current < 2 { break }
@@ -81,47 +81,15 @@ public struct BPELearner {
             }
             pairCounts[top.key] = nil
             pairWords[top.key] = nil
-            for k in touched.keys { if let c = pairCounts[k], c > 0 { heap.push(count: c, key: k) } }
+            for k in touched.keys { if let c = pairCounts[k], c > 0 { heap.push(PairCandidate(count: c, key: k)) } }
         }
         return (alphabet.map { String($0) }, merges)
     }
 }
 
-/// Max-heap of (count, pair key); ties go to the smaller key (older symbols, left first).
-struct PairHeap {
-    private var items: [(count: Int, key: UInt64)] = []
+/// Pair candidates: the highest count first; ties go to the smaller key (older symbols, left first).
+struct PairCandidate { let count: Int; let key: UInt64 }
 
-    @inline(__always) private func above(_ x: (count: Int, key: UInt64), _ y: (count: Int, key: UInt64)) -> Bool {
-        x.count != y.count ? x.count > y.count : x.key < y.key
-    }
-
-    mutating func push(count: Int, key: UInt64) {
-        items.append((count, key))
-        var i = items.count - 1
-        while i > 0 {
-            let p = (i - 1) / 2
-            if !above(items[i], items[p]) { break }
-            items.swapAt(i, p)
-            i = p
-        }
-    }
-
-    mutating func pop() -> (count: Int, key: UInt64)? {
-        guard let top = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < items.count && above(items[l], items[m]) { m = l }
-                if r < items.count && above(items[r], items[m]) { m = r }
-                if m == i { break }
-                items.swapAt(i, m)
-                i = m
-            }
-        }
-        return top
-    }
+func pairHeap() -> BinaryHeap<PairCandidate> {
+    BinaryHeap { x, y in x.count != y.count ? x.count > y.count : x.key < y.key }
 }

@@ -109,6 +109,16 @@ public struct Vocabularies {
 
     public static let sourceFile = "source.tokenizer.json", targetFile = "target.tokenizer.json"
 
+    /// Learns one joint vocabulary from both sides, or one per side when `separate`.
+    public static func learn(source: [String], target: [String], size: Int, normalizer: Normalizer,
+                             separate: Bool) -> Vocabularies {
+        if separate {
+            return Vocabularies(source: Vocabulary.learn(lines: source, size: size, normalizer: normalizer),
+                                target: Vocabulary.learn(lines: target, size: size, normalizer: normalizer))
+        }
+        return Vocabularies(joint: Vocabulary.learn(lines: source + target, size: size, normalizer: normalizer))
+    }
+
     public static func exists(in dir: String) -> Bool {
         let fm = FileManager.default
         return fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") || fm.fileExists(atPath: "\(dir)/\(targetFile)")
