@@ -21,7 +21,7 @@ struct Quickstart: ParsableCommand {
         if let m = Corpora.multi30k() {
             corpus = m
             say("corpus: Multi30k from \((m.trainSource as NSString).deletingLastPathComponent)")
-            args = ["--preset", "small", "--dropout", "0.2", "--warmup-steps", "500", "--max-time", time ?? "5m"]
+            args = ["--preset", "small", "--max-time", time ?? "5m"]
         } else {
             guard let root = Self.sampleRoot else {
                 throw ValidationError("corpora/sample not found: run this from the seq2seq checkout")
@@ -42,7 +42,7 @@ struct Quickstart: ParsableCommand {
         // A handful of held-out sentences, then the whole held-out set with beam search.
         let sources = try TextFile.lines(corpus.testSource), references = try TextFile.lines(corpus.testTarget)
         let net = try ModelDirectory.load(model)
-        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model), search: BeamSearch(beam: 5))
+        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model), search: BeamSearch(beam: 5, lengthPenalty: 1.4))
         let outputs = try translator.translate(sources).map(\.text)
         print("\nSome held-out sentences:")
         for i in 0..<min(5, sources.count) {

@@ -18,7 +18,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Encoder layers.") var encoderLayers: Int?
     @Option(help: "Decoder layers.") var decoderLayers: Int?
     @Option(help: "Encoder and decoder layers.") var layers: Int?
-    @Option(help: "Dropout.") var dropout: Float?
+    @Option(help: "Dropout (default: 0.2 for translation, 0 for --lm).") var dropout: Float?
     @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
     @Option(help: "relu, gelu or silu.") var activation: Activation?
     @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
@@ -46,7 +46,7 @@ struct ModelOptions: ParsableArguments {
         if let v = layers { c.decoderLayers = v; if !lm { c.encoderLayers = v } }
         if let v = encoderLayers, !lm { c.encoderLayers = v }
         if let v = decoderLayers { c.decoderLayers = v }
-        if let v = dropout { c.dropout = v }
+        c.dropout = dropout ?? (lm ? 0 : 0.2)
         if let v = norm { c.norm = v }
         if let v = activation { c.activation = v }
         if let v = positional { c.positional = v }
@@ -108,11 +108,11 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
     @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
     @Option(help: "Stop after this long, e.g. 90s, 60m, 1h30m.") var maxTime: String?
-    @Option(help: "Validate every N updates (and at each epoch end).") var validateEvery: Int?
+    @Option(help: "Validate every N updates as well as at each epoch end (default: epoch ends only; 250 for --lm).") var validateEvery: Int?
     @Option(help: "Stop after N validations without a better score (0: never).") var patience = 0
     @Option(help: "Also keep the last N step checkpoints (for `seq2seq average`).") var keepLast = 0
     @Option(help: "Beam size for validation translations (1: greedy, fastest).") var validBeam = 1
-    @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1
+    @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1.4
     @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50
     @Flag(help: "Continue from checkpoint_last in --model with its settings.") var resume = false
     @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
@@ -141,7 +141,9 @@ struct Train: ParsableCommand {
             s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = 2000
             s.validateEvery = 250
         } else {
-            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 1000; s.validateEvery = 500
+            // The Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2 cores, see NOTES.md).
+            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
+            s.lengthPenalty = 1.4
         }
         if let v = lr { s.lr = v }
         if let v = minLR { s.minLR = v }

@@ -20,7 +20,7 @@ struct Translate: ParsableCommand {
     @Option(help: "Print the K best hypotheses per line, tab-separated with their scores.") var nBest = 1
     @Flag(help: "Add each translation's log-probability (tab-separated).") var scores = false
     @Option(help: "Sentences per batch.") var batchSize = 32
-    @Option(help: "GNMT length penalty α (0: none).") var lengthPenalty: Float = 1
+    @Option(help: "GNMT length penalty α (0: none; 1.4 was best on Multi30k val).") var lengthPenalty: Float = 1.4
     @Option(help: "Output cap: a · source length + b tokens (a).") var maxLenA: Double = 2
     @Option(help: "Output cap: a · source length + b tokens (b).") var maxLenB = 10
     @Option(help: "Reference translation: print BLEU and chrF on standard error afterwards.") var ref: String?
@@ -87,8 +87,9 @@ struct Translate: ParsableCommand {
         if input != nil {
             for b in batches { try handle(b) }
         } else {
-            // Streams: translates what has arrived (up to a batch) without waiting for the end of input.
-            try forEachInputLineBatched(lenient: lenient, batch: batchSize, handle)
+            // Streams: translates what has arrived without waiting for the end of input. A group holds up
+            // to 16 batches, so piped files are still sorted by length across many lines.
+            try forEachInputLineBatched(lenient: lenient, batch: batchSize * 16, handle)
         }
         if let ref {
             let refs = try readText(ref, lenient: lenient)

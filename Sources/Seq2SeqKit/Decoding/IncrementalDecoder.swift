@@ -101,8 +101,7 @@ public final class IncrementalDecoder {
             top = UnsafePointer(h.pointer)
         }
         let v = c.tgtVocabSize
-        gemm(transA: false, transB: true, m: b, n: v, k: d, top, lda: d, model.param(model.outputWeight), ldb: d,
-             logits.pointer, ldc: v)
+        linearForward(logits.pointer, top, model.param(model.outputWeight), nil, rows: b, inFeatures: d, outFeatures: v)
         length += 1
         return logits.pointer
     }

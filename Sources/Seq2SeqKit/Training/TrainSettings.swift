@@ -23,7 +23,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var optimizer: Optimizer = .adam
     public var lr: Float = 1e-3
     public var minLR: Float = 0
-    public var warmupSteps = 1000
+    public var warmupSteps = 500
     public var schedule: LRSchedule = .inverseSqrt
     public var beta1: Float = 0.9
     public var beta2: Float = 0.98
@@ -36,11 +36,11 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var maxSteps = 0
     public var maxEpochs = 0
     public var maxSeconds: Double = 0
-    public var validateEvery = 500
+    public var validateEvery = 0
     public var patience = 0
     public var keepLast = 0
     public var validBeam = 1
-    public var lengthPenalty: Float = 1
+    public var lengthPenalty: Float = 1.4
     public var logEvery = 50
     public var threads = 0
 

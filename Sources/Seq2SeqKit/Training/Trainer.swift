@@ -62,6 +62,7 @@ public final class Trainer {
         var stopReason = ""
         let pad = Int32(model.config.padId)
         var lastValidLoss: Double? = nil
+        var lastValidated = -1
         outer: while true {
             if settings.maxSteps > 0 && state.step >= settings.maxSteps { stopReason = "reached --max-steps \(settings.maxSteps)"; break }
             if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { stopReason = "reached --max-epochs \(settings.maxEpochs)"; break }
@@ -117,6 +118,7 @@ public final class Trainer {
             if validateNow {
                 let (improved, vloss) = try validate()
                 lastValidLoss = vloss
+                lastValidated = state.step
                 if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
                 if settings.patience > 0 && !improved && state.validationsWithoutImprovement >= settings.patience {
                     stopReason = "no improvement in \(settings.patience) validations (--patience)"
@@ -127,7 +129,7 @@ public final class Trainer {
         }
         // Final state on disk.
         state.position = stream.position
-        if lastValidLoss == nil || state.step % max(1, settings.validateEvery) != 0 {
+        if lastValidated != state.step {
             let (_, vloss) = try validate()
             lastValidLoss = vloss
         }
