@@ -41,11 +41,14 @@ enum BPE {
 }
 
 /// A possible merge of the symbols at `pos` and its right neighbour.
-struct MergeCandidate { let rank: Int32; let pos: Int; let left: Int32; let right: Int32; let merged: Int32 }
+struct MergeCandidate: HeapOrdered {
+    let rank: Int32, pos: Int, left: Int32, right: Int32, merged: Int32
+    static func before(_ x: Self, _ y: Self) -> Bool { x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos }
+}
 
 /// Candidates by merge rank, the leftmost first on ties.
 struct MergeHeap {
-    private var heap = BinaryHeap<MergeCandidate> { x, y in x.rank != y.rank ? x.rank < y.rank : x.pos < y.pos }
+    private var heap = BinaryHeap<MergeCandidate>()
 
     mutating func candidate(_ pos: Int, _ a: Int32, _ b: Int32, _ v: Vocabulary) {
         guard a >= 0, b >= 0, let m = v.mergeTable[Vocabulary.pairKey(a, b)] else { return }

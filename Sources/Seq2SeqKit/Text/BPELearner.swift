@@ -38,7 +38,7 @@ public struct BPELearner {
                 pairWords[k, default: []].append(Int32(wi))
             }
         }
-        var heap = pairHeap()
+        var heap = BinaryHeap<PairCandidate>()
         for (k, c) in pairCounts { heap.push(PairCandidate(count: c, key: k)) }
 
         var merges: [(String, String)] = []
@@ -88,8 +88,7 @@ public struct BPELearner {
 }
 
 /// Pair candidates: the highest count first; ties go to the smaller key (older symbols, left first).
-struct PairCandidate { let count: Int; let key: UInt64 }
-
-func pairHeap() -> BinaryHeap<PairCandidate> {
-    BinaryHeap { x, y in x.count != y.count ? x.count > y.count : x.key < y.key }
+struct PairCandidate: HeapOrdered {
+    let count: Int, key: UInt64
+    static func before(_ x: Self, _ y: Self) -> Bool { x.count != y.count ? x.count > y.count : x.key < y.key }
 }
