@@ -21,8 +21,9 @@ final class AttentionMapTests: XCTestCase {
             let target: [Int32] = [9, 10, 11, 2]
             let maps = try AttentionMaps.capture(model: model, vocabularies: vocabularies(size: max(c.tgtVocabSize, 300)),
                                                  source: source, target: target)
-            let input: [Int32] = c.isDecoderOnly ? target : [Int32(c.bosId)] + target
+            let input: [Int32] = c.isDecoderOnly ? target : [Int32(c.bosId)] + target.dropLast()
             XCTAssertEqual(maps.targetPieces.count, input.count)
+            XCTAssertEqual(maps.decoderInputPieces.count, input.count)
             let expected = try layerZeroSelfAttention(file, model.config, stack: "decoder", ids: input, causal: true)
             for h in 0..<c.nHeads {
                 for i in 0..<input.count {

@@ -5,7 +5,11 @@ import Foundation
 /// Each map is [layer][head][query][key]; rows sum to 1 and masked keys are 0.
 public struct AttentionMaps: Codable, Sendable {
     public var sourcePieces: [String]
+    /// Row labels: for an encoder-decoder model the token each position produces (so a cross-attention
+    /// row reads as an alignment of that output token); for a decoder-only model the token it reads.
     public var targetPieces: [String]
+    /// Decoder self-attention key labels: the tokens the decoder reads ([bos] + target).
+    public var decoderInputPieces: [String]
     /// Encoder self-attention (source × source); empty for a decoder-only model.
     public var encoderSelf: [[[[Float]]]]
     /// Decoder self-attention (target × target, causal).
@@ -14,17 +18,19 @@ public struct AttentionMaps: Codable, Sendable {
     public var cross: [[[[Float]]]]
 
     enum CodingKeys: String, CodingKey {
-        case sourcePieces = "source_pieces", targetPieces = "target_pieces", encoderSelf = "encoder_self"
+        case sourcePieces = "source_pieces", targetPieces = "target_pieces", decoderInputPieces = "decoder_input_pieces"
+        case encoderSelf = "encoder_self"
         case decoderSelf = "decoder_self", cross
     }
 
-    /// Captures the maps for `source` (encoder-decoder) and `target` ids. The decoder input is
-    /// [bos] + target for an encoder-decoder model and the target itself for a decoder-only one;
-    /// the query labels are the tokens each position reads.
+    /// Captures the maps for `source` (encoder-decoder) and `target` ids (ending with </s>). An
+    /// encoder-decoder model reads [bos] + target without its last token, so row i is the position
+    /// that produces target[i]; a decoder-only model reads the target (the prompt) itself.
     public static func capture(model: Transformer, vocabularies v: Vocabularies, source: [Int32], target: [Int32]) throws -> AttentionMaps {
         let c = model.config
         let layers = c.decoderLayers, heads = c.nHeads
-        var maps = AttentionMaps(sourcePieces: [], targetPieces: [], encoderSelf: [], decoderSelf: [], cross: [])
+        var maps = AttentionMaps(sourcePieces: [], targetPieces: [], decoderInputPieces: [], encoderSelf: [],
+                                 decoderSelf: [], cross: [])
         let dec = IncrementalDecoder(model: model)
         let input: [Int32]
         if c.isDecoderOnly {
@@ -32,14 +38,18 @@ public struct AttentionMaps: Codable, Sendable {
             dec.start(rows: 1, capacity: input.count)
         } else {
             let src = Array(source.prefix(c.maxPositions - 1)) + [Int32(c.eosId)]
-            input = [Int32(c.bosId)] + Array(target.prefix(c.maxPositions - 1))
+            // Teacher forcing: position i reads ([bos] + target)[i] and produces target[i].
+            let produced = Array(target.prefix(c.maxPositions))
+            input = [Int32(c.bosId)] + produced.dropLast()
             let (memory, valid) = try model.encode(src: src, batch: 1, length: src.count)
             maps.encoderSelf = model.encoderSelfAttention(length: src.count)
             dec.start(rows: 1, capacity: input.count, memory: memory, sourceLength: src.count, sourceValid: valid)
             maps.sourcePieces = v.source.displayPieces(src)
             maps.cross = Array(repeating: Array(repeating: [], count: heads), count: layers)
         }
-        maps.targetPieces = v.target.displayPieces(input)
+        maps.decoderInputPieces = v.target.displayPieces(input)
+        maps.targetPieces = c.isDecoderOnly ? maps.decoderInputPieces
+            : v.target.displayPieces(Array(input.dropFirst()) + [target.prefix(c.maxPositions).last ?? Int32(c.eosId)])
         maps.decoderSelf = Array(repeating: Array(repeating: [], count: heads), count: layers)
         let n = input.count
         dec.attentionObserver = { layer, cross, _, head, probs in

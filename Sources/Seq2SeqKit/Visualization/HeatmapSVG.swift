@@ -8,7 +8,7 @@ public enum HeatmapSVG {
         let labelWidth = Double(min(160, 12 + 7 * (rows.map(\.count).max() ?? 1)))
         let labelHeight = Double(min(160, 12 + 7 * (columns.map(\.count).max() ?? 1)))
         let top = 28 + labelHeight, left = labelWidth + 8
-        let width = left + cell * Double(columns.count) + 20, height = top + cell * Double(rows.count) + 20
+        let width = max(left + cell * Double(columns.count) + 20, 16 + 8.5 * Double(title.count)), height = top + cell * Double(rows.count) + 20
         var s = String(format: "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"DejaVu Sans, sans-serif\" font-size=\"12\">\n", width, height)
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         s += "<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>\n"
@@ -61,9 +61,9 @@ public enum HeatmapSVG {
             }
         }
         for (l, heads) in maps.decoderSelf.enumerated() {
-            try emit("decoder_layer\(l)_mean.svg", average(heads), maps.targetPieces, maps.targetPieces, "decoder self-attention, layer \(l), mean of heads")
+            try emit("decoder_layer\(l)_mean.svg", average(heads), maps.targetPieces, maps.decoderInputPieces, "decoder self-attention, layer \(l), mean of heads")
             for (h, m) in heads.enumerated() {
-                try emit("decoder_layer\(l)_head\(h).svg", m, maps.targetPieces, maps.targetPieces, "decoder self-attention, layer \(l), head \(h)")
+                try emit("decoder_layer\(l)_head\(h).svg", m, maps.targetPieces, maps.decoderInputPieces, "decoder self-attention, layer \(l), head \(h)")
             }
         }
         var html = "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>\(escape(title))</title>\n"
