@@ -74,6 +74,7 @@ struct Translate: ParsableCommand {
                     stderrLine("line \(done + i + 1): source of \(n) tokens truncated to \(translator.maxSourceTokens - 1) (the model's max_positions)")
                 }
                 if nBest > 1 {
+                    if r.hypotheses.isEmpty { sink.write("\(done + i + 1)\t\t") }  // an empty source
                     for h in r.hypotheses { sink.write("\(done + i + 1)\t\(h.text)\t\(String(format: "%.4f", h.score))") }
                 } else if scores {
                     sink.write("\(r.text)\t\(String(format: "%.4f", r.hypotheses.first?.logProb ?? 0))")
