@@ -141,7 +141,7 @@ struct Train: ParsableCommand {
             s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = 2000
             s.validateEvery = 250
         } else {
-            // The Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2 cores, see NOTES.md).
+            // The Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2 cores, see the README).
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
             s.lengthPenalty = 1.4
         }
