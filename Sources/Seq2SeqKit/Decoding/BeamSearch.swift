@@ -52,7 +52,6 @@ public struct BeamSearch: Sendable {
         var logits: FloatPtr = dec.logits.pointer
         for t in prefix.indices { logits = dec.step([Int32](repeating: prefix[t], count: active.count * k)) }
         var step = 0
-        var lastTokens = [Int32](repeating: prefix.last!, count: active.count * k)
         while !active.isEmpty {
             step += 1
             var nextLive: [[Hypothesis]] = []
@@ -99,8 +98,7 @@ public struct BeamSearch: Sendable {
             for (i, sent) in stillActive.enumerated() { live[sent] = nextLive[i] }
             active = stillActive
             dec.reorder(order)
-            lastTokens = nextLive.flatMap { $0.map { $0.tokens.last! } }
-            logits = dec.step(lastTokens)
+            logits = dec.step(nextLive.flatMap { $0.map { $0.tokens.last! } })
         }
         return finished.map { hyps in
             Array(hyps.sorted { $0.score > $1.score }.prefix(nBest))

@@ -80,6 +80,6 @@ public struct Normalizer: Codable, Equatable, Sendable {
     public static var icuVersion: String {
         var buf = [CChar](repeating: 0, count: 32)
         s2s_icu_version(&buf, 32)
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -21,7 +21,7 @@ final class MetricsLog {
             }
         }
         try (kept.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
-        if !fm.fileExists(atPath: path) { fm.createFile(atPath: path, contents: nil) }
+        if !fm.fileExists(atPath: path) { _ = fm.createFile(atPath: path, contents: nil) }
         handle = FileHandle(forWritingAtPath: path)
         handle?.seekToEndOfFile()
     }
