@@ -25,7 +25,9 @@ public struct BPELearner {
         guard numMerges > 0 else { return (symbols, []) }
 
         // Words as symbol sequences (characters outside the alphabet split the word: -1 never pairs).
-        let sortedWords = wordCounts.sorted { $0.key < $1.key }  // deterministic order
+        // A deterministic order (dictionary order changes from run to run); byte order is enough and
+        // much cheaper than String's Unicode-aware comparison.
+        let sortedWords = wordCounts.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         var words: [[Int32]] = sortedWords.map { w in w.key.unicodeScalars.map { charId[$0] ?? -1 } }
         let freqs: [Int] = sortedWords.map(\.value)
         var pairCounts: [UInt64: Int] = [:]
