@@ -14,7 +14,7 @@ struct SamplingOptions: ParsableArguments {
 func loadLanguageModel(_ dir: String) throws -> (Transformer, Vocabulary) {
     let net = try ModelDirectory.load(dir)
     guard net.config.isDecoderOnly else {
-        throw ValidationError("\(dir) is a translation model; use `seq2seq translate --model \(dir)`")
+        throw InputError("\(dir) is a translation model; use `seq2seq translate --model \(dir)`")
     }
     return (net, try Vocabularies.load(from: dir).target)
 }
@@ -67,7 +67,7 @@ struct Average: ParsableCommand {
     func run() throws {
         let files = Trainer.stepCheckpoints(in: model).suffix(last)
         guard files.count >= 1 else {
-            throw ValidationError("\(model): no checkpoint_step*.safetensors; train with --keep-last N to keep them")
+            throw InputError("\(model): no checkpoint_step*.safetensors; train with --keep-last N to keep them")
         }
         let net = try Transformer(config: try ModelDirectory.loadConfig(model))
         let sum = FloatBuffer(count: net.layout.totalCount)

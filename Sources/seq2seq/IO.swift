@@ -15,20 +15,9 @@ func readText(_ path: String, lenient: Bool) throws -> [String] {
 
 /// Streams standard input line by line (flushing each output line, so it works as a filter).
 func forEachInputLine(lenient: Bool, _ body: (String) throws -> String) throws {
-    var lineNo = 0
     var out = FileHandle.standardOutput
-    while let raw = readBytesLine() {
-        lineNo += 1
-        let line: String
-        if let s = String(validating: raw, as: UTF8.self) { line = s }
-        else if lenient { line = String(decoding: raw, as: UTF8.self) }
-        else { throw TextError.invalidUTF8(file: "<stdin>", line: lineNo) }
-        print(try body(line), to: &out)
-    }
+    while let line = try StandardInput.shared.nextLine(lenient: lenient) { print(try body(line), to: &out) }
 }
-
-/// One line of standard input as bytes (without "\n" or "\r\n"), nil at end of input.
-func readBytesLine() -> [UInt8]? { StandardInput.shared.readLine() }
 
 /// A buffered reader on file descriptor 0 that can tell whether a complete line is already waiting.
 final class StandardInput: @unchecked Sendable {
@@ -36,8 +25,20 @@ final class StandardInput: @unchecked Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
     private var eof = false
+    /// The number of the line `nextLine` returned last (1-based), for error messages.
+    private(set) var lineNumber = 0
 
-    func readLine() -> [UInt8]? {
+    /// The next line as text (see `TextFile.decodeLine`), nil at end of input.
+    func nextLine(lenient: Bool) throws -> String? {
+        guard let raw = readLine() else { return nil }
+        lineNumber += 1
+        return try raw.withUnsafeBufferPointer {
+            try TextFile.decodeLine($0, file: "<stdin>", line: lineNumber, lenient: lenient).text
+        }
+    }
+
+    /// One line as bytes (without "\n" or "\r\n"), nil at end of input.
+    private func readLine() -> [UInt8]? {
         while true {
             if let nl = buffer[start...].firstIndex(of: 0x0A) {
                 var line = Array(buffer[start..<nl])
@@ -80,12 +81,8 @@ extension FileHandle: @retroactive TextOutputStream {
 /// translation as soon as its line is in.
 func forEachInputLineBatched(lenient: Bool, batch: Int, _ body: ([String]) throws -> Void) throws {
     var group: [String] = []
-    var lineNo = 0
-    while let raw = readBytesLine() {
-        lineNo += 1
-        if let s = String(validating: raw, as: UTF8.self) { group.append(s) }
-        else if lenient { group.append(String(decoding: raw, as: UTF8.self)) }
-        else { throw TextError.invalidUTF8(file: "<stdin>", line: lineNo) }
+    while let line = try StandardInput.shared.nextLine(lenient: lenient) {
+        group.append(line)
         if group.count >= batch || !inputWaiting() {
             try body(group)
             group = []
@@ -109,4 +106,11 @@ final class LineSink {
     }
 
     func write(_ line: String) { handle.write(Data((line + "\n").utf8)) }
+}
+
+/// A problem with the files or input a command was given (not with its flags): printed as
+/// "Error: …" without the usage text that argument errors get.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -24,7 +24,7 @@ struct Quickstart: ParsableCommand {
             args = ["--preset", "small", "--max-time", time ?? "5m"]
         } else {
             guard let root = Self.sampleRoot else {
-                throw ValidationError("corpora/sample not found: run this from the seq2seq checkout")
+                throw InputError("corpora/sample not found: run this from the seq2seq checkout")
             }
             corpus = Corpora.Parallel(sample: root)
             say("corpus: the bundled sample (\(root)); set SEQ2SEQ_CORPORA or run corpora/fetch.sh to use Multi30k")
@@ -34,7 +34,7 @@ struct Quickstart: ParsableCommand {
             if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { args += ["--vocab", "vocab"] }
         }
         try? FileManager.default.removeItem(atPath: model)
-        var train = try Train.parse(["--src", corpus.trainSource, "--tgt", corpus.trainTarget,
+        let train = try Train.parse(["--src", corpus.trainSource, "--tgt", corpus.trainTarget,
                                      "--valid-src", corpus.validSource, "--valid-tgt", corpus.validTarget,
                                      "--model", model] + args + (compute.threads.map { ["--threads", "\($0)"] } ?? []))
         try train.run()

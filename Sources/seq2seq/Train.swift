@@ -172,7 +172,7 @@ struct Train: ParsableCommand {
             // The saved settings rule; only limits given now override them.
             let path = "\(model)/\(TrainingFiles.settings)"
             guard let data = fm.contents(atPath: path), let saved = try? JSONDecoder().decode(TrainSettings.self, from: data) else {
-                throw ValidationError("\(path): missing or unreadable; --resume needs a directory that training wrote")
+                throw InputError("\(path): missing or unreadable; --resume needs a directory that training wrote")
             }
             let given = settings
             settings = saved
@@ -185,8 +185,6 @@ struct Train: ParsableCommand {
         // Vocabulary: reuse the model directory's, or --vocab PATH, or learn one.
         let vocabs = try resume || Vocabularies.exists(in: model) ? Vocabularies.load(from: model) : prepareVocabulary(settings)
         let say = stderrLine
-        let modelPath = model
-        if !resume { try vocabs.save(to: modelPath) }
 
         // Model configuration.
         var config: ModelConfig
@@ -208,10 +206,7 @@ struct Train: ParsableCommand {
             try net.loadWeights(from: SafeTensors(contentsOf: path)) { $0.hasPrefix("optimizer.") }
             say("initialized from \(path)")
         }
-        try writeAtomically(config.jsonData(), to: "\(model)/\(ModelDirectory.configFile)")
-        try writeAtomically(settings.jsonData(), to: "\(model)/\(TrainingFiles.settings)")
-
-        // Data.
+        // Data (read and checked before anything is written into the model directory).
         let stream: BatchStream
         var validSources: [[Int32]] = [], validRefs: [String] = []
         if settings.mode == .languageModel {
@@ -221,7 +216,7 @@ struct Train: ParsableCommand {
                 : raw.flatMap { vocabs.target.encode($0) + [Int32(config.eosId)] }
             let cut = Int(Double(ids.count) * (1 - settings.validFraction))
             guard cut > settings.blockSize + 1 else {
-                throw ValidationError("\(settings.target!): only \(ids.count) tokens; an LM needs more than --block-size of training text")
+                throw InputError("\(settings.target!): only \(ids.count) tokens; an LM needs more than --block-size of training text")
             }
             say("text: \(ids.count) tokens (\(cut) train, \(ids.count - cut) validation), vocabulary \(vocabs.target.count)")
             stream = BlockStream(train: Array(ids[..<cut]), valid: Array(ids[cut...]), blockSize: settings.blockSize,
@@ -241,6 +236,9 @@ struct Train: ParsableCommand {
             stream = ParallelStream(data: train, valid: valid, batchTokens: settings.batchTokens, seed: settings.seed, config: config)
         }
 
+        if !resume { try vocabs.save(to: model) }
+        try writeAtomically(config.jsonData(), to: "\(model)/\(ModelDirectory.configFile)")
+        try writeAtomically(settings.jsonData(), to: "\(model)/\(TrainingFiles.settings)")
         let trainer = try Trainer(model: net, settings: settings, directory: model, stream: stream, vocabularies: vocabs,
                                   validSources: validSources, validReferences: validRefs, resume: resume)
         say("model: \(net.parameterCount) parameters, \(config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"), d \(config.dModel); \(Threads.count) threads\(resume ? "; resuming at step \(trainer.currentStep)" : "")")

@@ -39,19 +39,15 @@ struct Translate: ParsableCommand {
         compute.apply()
         if lm {
             let (net, vocab) = try loadLanguageModel(model)
-            var n = 0
-            while let raw = readBytesLine() {
-                n += 1
-                guard let prompt = String(validating: raw, as: UTF8.self) ?? (lenient ? String(decoding: raw, as: UTF8.self) : nil) else {
-                    throw TextError.invalidUTF8(file: "<stdin>", line: n)
-                }
-                streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(n))
+            let input = StandardInput.shared
+            while let prompt = try input.nextLine(lenient: lenient) {
+                streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(input.lineNumber))
             }
             return
         }
         let net = try ModelDirectory.load(model, weightsFile: checkpoint)
         guard !net.config.isDecoderOnly else {
-            throw ValidationError("\(model) is a language model; use `seq2seq generate --model \(model)`")
+            throw InputError("\(model) is a language model; use `seq2seq generate --model \(model)`")
         }
         let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model),
                                     search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty, nBest: nBest))
@@ -60,12 +56,6 @@ struct Translate: ParsableCommand {
         translator.maxLenB = maxLenB
         let sink = try LineSink(path: output)
         var all: [String] = []
-        let batches: [[String]]
-        if let input {
-            batches = [try readText(input, lenient: lenient)]
-        } else {
-            batches = []
-        }
         var done = 0
         let handle: ([String]) throws -> Void = { lines in
             let results = try translator.translate(lines)
@@ -85,8 +75,8 @@ struct Translate: ParsableCommand {
             }
             done += results.count
         }
-        if input != nil {
-            for b in batches { try handle(b) }
+        if let input {
+            try handle(try readText(input, lenient: lenient))
         } else {
             // Streams: translates what has arrived without waiting for the end of input. A group holds up
             // to 16 batches, so piped files are still sorted by length across many lines.

@@ -115,19 +115,18 @@ struct Detokenize: ParsableCommand {
 
     func run() throws {
         let v = try vocab.load()
-        var lineNo = 0
         try forEachInputLine(lenient: false) { line in
-            lineNo += 1
+            let lineNo = StandardInput.shared.lineNumber
             var ids: [Int32] = []
             for field in line.split(separator: " ") {
                 if pieces {
                     guard let id = v.id(of: String(field)) else {
-                        throw ValidationError("<stdin>:\(lineNo): '\(field)' is not a piece of this vocabulary")
+                        throw InputError("<stdin>:\(lineNo): '\(field)' is not a piece of this vocabulary")
                     }
                     ids.append(id)
                 } else {
                     guard let id = Int32(field), id >= 0, Int(id) < v.count else {
-                        throw ValidationError("<stdin>:\(lineNo): '\(field)' is not an id below \(v.count)")
+                        throw InputError("<stdin>:\(lineNo): '\(field)' is not an id below \(v.count)")
                     }
                     ids.append(id)
                 }

@@ -49,15 +49,10 @@ public enum TextFile {
                 while end < n && bytes[end] != 0x0A { end += 1 }
                 var stop = end
                 if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
-                let slice = UnsafeBufferPointer(rebasing: bytes[start..<stop])
-                if let s = String(validating: slice, as: UTF8.self) {
-                    lines.append(s)
-                } else if lenient {
-                    lines.append(String(decoding: slice, as: UTF8.self))
-                    repaired += 1
-                } else {
-                    throw TextError.invalidUTF8(file: name, line: lines.count + 1)
-                }
+                let (line, bad) = try decodeLine(UnsafeBufferPointer(rebasing: bytes[start..<stop]), file: name,
+                                                 line: lines.count + 1, lenient: lenient)
+                lines.append(line)
+                if bad { repaired += 1 }
                 start = end + 1
             }
         }
@@ -65,4 +60,13 @@ public enum TextFile {
     }
 
     public static func lines(_ path: String) throws -> [String] { try readLines(path).lines }
+
+    /// One line's bytes as text: invalid UTF-8 is an error naming `file` and `line`, or, when
+    /// `lenient`, replaced by U+FFFD (and reported as repaired).
+    public static func decodeLine(_ bytes: UnsafeBufferPointer<UInt8>, file: String, line: Int,
+                                  lenient: Bool) throws -> (text: String, repaired: Bool) {
+        if let s = String(validating: bytes, as: UTF8.self) { return (s, false) }
+        guard lenient else { throw TextError.invalidUTF8(file: file, line: line) }
+        return (String(decoding: bytes, as: UTF8.self), true)
+    }
 }
