@@ -43,6 +43,67 @@ final class TextTests: XCTestCase {
         }
     }
 
+    /// Counting raw words by their bytes and normalizing each distinct one equals normalizing and
+    /// splitting whole lines (tabs, no-break spaces, controls, case, compatibility characters).
+    func testWordCountsEqualLinewiseCounts() {
+        let lines = Self.sample + ["a\u{00A0}b  c\td", "STRASSE Straße ﬁx", "x\u{0007}y  x\u{0007}y", "Ⅻ\u{2002}Ⅻ",
+                                   "", "   ", "e\u{0301} é", "plain ascii words ascii", "Tab\tTab\tTAB"]
+        for normalizer in [Normalizer(), Normalizer(form: .nfc, lowercase: true), Normalizer(form: .none)] {
+            var expected: [String: Int] = [:]
+            for line in lines {
+                for w in PreTokenizer.words(normalizer(line)) { expected[PreTokenizer.marked(w), default: 0] += 1 }
+            }
+            XCTAssertEqual(Vocabulary.wordCounts(lines: lines, normalizer: normalizer), expected, "\(normalizer)")
+        }
+    }
+
+    /// The incremental learner gives exactly the merges of the textbook algorithm (recount every
+    /// pair after each merge; most frequent first, ties to the smaller (left id, right id)), on
+    /// random corpora full of repeats and overlaps ("aaaa", "abab").
+    func testLearnerMatchesRecountingReference() {
+        var rng = SystemRandomNumberGenerator()
+        for trial in 0..<20 {
+            var counts: [String: Int] = [:]
+            let letters = Array("abcäß")
+            for _ in 0..<(20 + trial * 5) {
+                let n = Int.random(in: 1...9, using: &rng)
+                let w = "▁" + String((0..<n).map { _ in letters[Int.random(in: 0..<(trial % 2 == 0 ? 2 : letters.count), using: &rng)] })
+                counts[w, default: 0] += Int.random(in: 1...5, using: &rng)
+            }
+            let size = Vocabulary.firstPieceId + 60
+            let learned = BPELearner().learn(wordCounts: counts, vocabularySize: size)
+            let reference = Self.referenceBPE(counts, vocabularySize: size)
+            XCTAssertEqual(learned.alphabet, reference.alphabet, "trial \(trial)")
+            XCTAssertEqual(learned.merges.map { [$0.0, $0.1] }, reference.merges.map { [$0.0, $0.1] }, "trial \(trial)")
+        }
+    }
+
+    static func referenceBPE(_ counts: [String: Int], vocabularySize: Int) -> (alphabet: [String], merges: [(String, String)]) {
+        var chars: [Unicode.Scalar: Int] = [:]
+        for (w, c) in counts { for u in w.unicodeScalars { chars[u, default: 0] += c } }
+        let alphabet = chars.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.value < $1.key.value }.map(\.key)
+        var symbols = alphabet.map { String($0) }
+        var words = counts.map { (w, c) in (w.unicodeScalars.map { alphabet.firstIndex(of: $0)! }, c) }
+        var merges: [(String, String)] = []
+        while merges.count < vocabularySize - Vocabulary.firstPieceId - alphabet.count {
+            var pairs: [[Int]: Int] = [:]
+            for (w, c) in words where w.count > 1 { for i in 0..<(w.count - 1) { pairs[[w[i], w[i + 1]], default: 0] += c } }
+            guard let best = pairs.max(by: { $0.value != $1.value ? $0.value < $1.value : ($0.key[0], $0.key[1]) > ($1.key[0], $1.key[1]) }),
+                  best.value >= 2 else { break }
+            let (a, b) = (best.key[0], best.key[1])
+            merges.append((symbols[a], symbols[b]))
+            symbols.append(symbols[a] + symbols[b])
+            words = words.map { (w, c) in
+                var out: [Int] = [], i = 0
+                while i < w.count {
+                    if i + 1 < w.count && w[i] == a && w[i + 1] == b { out.append(symbols.count - 1); i += 2 } else { out.append(w[i]); i += 1 }
+                }
+                return (out, c)
+            }
+        }
+        return (symbols.prefix(alphabet.count).map { $0 }, merges)
+    }
+
     func testSaveLoadAndCorruptFiles() throws {
         let dir = NSTemporaryDirectory() + "seq2seq-vocab-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -53,7 +114,15 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(back.normalizer, v.normalizer)
         for line in Self.sample { XCTAssertEqual(back.encode(line), v.encode(line)) }
 
+        // The same vocabulary always gives the same bytes; odd characters survive (character level).
         let path = dir + "/tokenizer.json"
+        let first = try Data(contentsOf: URL(fileURLWithPath: path))
+        try Vocabularies(joint: v).save(to: dir)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), first)
+        let chars = Vocabulary.characters(of: "a\n\"b\\\t/\u{1}ü\r", normalizer: Normalizer(form: .none, cleanWhitespace: false))
+        try Vocabularies(joint: chars).save(to: dir)
+        XCTAssertEqual(try Vocabularies.load(from: dir).source.pieces, chars.pieces)
+
         try Data("{ not json".utf8).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try Vocabulary.load(path)) { e in
             XCTAssertTrue("\(e)".contains("tokenizer.json: not valid JSON"), "\(e)")

@@ -1,7 +1,7 @@
 /// Learns byte-pair-encoding merges from word counts: start from characters, repeatedly merge the
 /// most frequent adjacent pair (ties: the pair whose symbols were created first, then the left one)
 /// until the vocabulary reaches its target size or no pair occurs twice. Pair counts are updated
-/// incrementally (only the words containing the merged pair are touched) and the best pair comes
+/// incrementally (only the neighbours of each merged occurrence change) and the best pair comes
 /// from a max-heap with lazy invalidation, as Hugging Face's trainer does.
 public struct BPELearner {
     /// Characters seen fewer times than this are left to byte fallback instead of the alphabet.
@@ -12,43 +12,65 @@ public struct BPELearner {
     /// - Parameters:
     ///   - wordCounts: word (with its "▁" mark) → occurrences
     ///   - vocabularySize: total size including specials and the 256 byte tokens
+    /// The result depends only on the counts (never on dictionary order): ties between pairs are
+    /// broken by symbol ids, and symbol ids come from the alphabet's (count, code point) order.
     public func learn(wordCounts: [String: Int], vocabularySize: Int) -> (alphabet: [String], merges: [(String, String)]) {
-        // Alphabet: characters by descending frequency, then code point.
-        var charCounts: [Unicode.Scalar: Int] = [:]
-        for (w, c) in wordCounts { for s in w.unicodeScalars { charCounts[s, default: 0] += c } }
-        let alphabet = charCounts.filter { $0.value >= minCharacterCount }
-            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.value < $1.key.value }.map(\.key)
-        var symbols = alphabet.map { String($0) }
-        var charId: [Unicode.Scalar: Int32] = [:]
-        for (i, c) in alphabet.enumerated() { charId[c] = Int32(i) }
+        // Words as code points in one flat buffer: word w is sym[wordStart[w] ..< wordStart[w] + wordLength[w]].
+        var sym: [Int32] = [], wordStart: [Int] = [], wordLength: [Int] = [], freqs: [Int] = []
+        wordStart.reserveCapacity(wordCounts.count); wordLength.reserveCapacity(wordCounts.count)
+        freqs.reserveCapacity(wordCounts.count)
+        for (w, c) in wordCounts {
+            wordStart.append(sym.count)
+            for u in w.unicodeScalars { sym.append(Int32(bitPattern: u.value)) }
+            wordLength.append(sym.count - wordStart[wordStart.count - 1])
+            freqs.append(c)
+        }
+
+        // Alphabet: characters by descending frequency, then code point. Code points below
+        // `direct` are counted and mapped through arrays; the rare others through dictionaries.
+        let direct = 0x3000
+        var directCount = [Int](repeating: 0, count: direct)
+        var otherCount: [Int32: Int] = [:]
+        for (w, f) in freqs.enumerated() {
+            for i in wordStart[w]..<(wordStart[w] + wordLength[w]) {
+                let u = sym[i]
+                if u < direct { directCount[Int(u)] += f } else { otherCount[u, default: 0] += f }
+            }
+        }
+        var charCounts = otherCount.map { (code: $0.key, count: $0.value) }
+        for u in 0..<direct where directCount[u] > 0 { charCounts.append((Int32(u), directCount[u])) }
+        let alphabet = charCounts.filter { $0.count >= minCharacterCount }
+            .sorted { $0.count != $1.count ? $0.count > $1.count : $0.code < $1.code }.map(\.code)
+        var directId = [Int32](repeating: -1, count: direct)
+        var otherId: [Int32: Int32] = [:]
+        for (i, u) in alphabet.enumerated() {
+            if u < direct { directId[Int(u)] = Int32(i) } else { otherId[u] = Int32(i) }
+        }
+        // Characters outside the alphabet become -1, which never pairs (the word splits there).
+        for i in sym.indices { let u = sym[i]; sym[i] = u < direct ? directId[Int(u)] : otherId[u] ?? -1 }
+        let alphabetStrings = alphabet.map { String(Unicode.Scalar(UInt32(bitPattern: $0))!) }
+        var symbols = alphabetStrings
         let numMerges = vocabularySize - Vocabulary.firstPieceId - alphabet.count
         guard numMerges > 0 else { return (symbols, []) }
 
-        // Words as symbol sequences (characters outside the alphabet split the word: -1 never pairs).
-        // A deterministic order (dictionary order changes from run to run); byte order is enough and
-        // much cheaper than String's Unicode-aware comparison.
-        let sortedWords = wordCounts.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        var words: [[Int32]] = sortedWords.map { w in w.key.unicodeScalars.map { charId[$0] ?? -1 } }
-        let freqs: [Int] = sortedWords.map(\.value)
-        var pairCounts: [UInt64: Int] = [:]
-        var pairWords: [UInt64: [Int32]] = [:]
-        @inline(__always) func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
-        for (wi, w) in words.enumerated() where w.count > 1 {
-            for i in 0..<(w.count - 1) where w[i] >= 0 && w[i + 1] >= 0 {
-                let k = key(w[i], w[i + 1])
-                pairCounts[k, default: 0] += freqs[wi]
-                pairWords[k, default: []].append(Int32(wi))
+        var pairs = PairStats()
+        for w in freqs.indices {
+            let base = wordStart[w]
+            for i in base..<(base + wordLength[w] - 1) where sym[i] >= 0 && sym[i + 1] >= 0 {
+                pairs.gain(PairIndex.key(sym[i], sym[i + 1]), freqs[w], word: w, merge: 0)
             }
         }
         var heap = BinaryHeap<PairCandidate>()
-        for (k, c) in pairCounts { heap.push(PairCandidate(count: c, key: k)) }
+        for q in pairs.count.indices { heap.push(PairCandidate(count: pairs.count[q], key: pairs.key[q], pair: Int32(q))) }
 
+        // Each merge rewrites the words that hold the pair in place and updates only the counts
+        // of the pairs around each occurrence: (l, a) and (b, r) lose, (l, new) and (new, r) gain.
         var merges: [(String, String)] = []
-        var seen = [Int](repeating: -1, count: words.count)
+        var seen = [Int](repeating: 0, count: freqs.count)
         while merges.count < numMerges, let top = heap.pop() {
-            let current = pairCounts[top.key] ?? 0
-            if current != top.count {
-                if current > 0 { heap.push(PairCandidate(count: current, key: top.key)) }
+            let p = Int(top.pair), current = pairs.count[p]
+            if current != top.count {  // stale entry: counts of old pairs only fall
+                if current > 0 { heap.push(PairCandidate(count: current, key: top.key, pair: top.pair)) }
                 continue
             }
             if current < 2 { break }
@@ -56,41 +78,82 @@ public struct BPELearner {
             let newId = Int32(symbols.count)
             symbols.append(symbols[Int(a)] + symbols[Int(b)])
             merges.append((symbols[Int(a)], symbols[Int(b)]))
-            var touched: [UInt64: Int] = [:]  // pairs with the new symbol → count
-            for wi32 in pairWords[top.key] ?? [] {
-                let wi = Int(wi32)
-                if seen[wi] == merges.count { continue }
-                seen[wi] = merges.count
-                let w = words[wi], f = freqs[wi]
-                var merged: [Int32] = []
-                merged.reserveCapacity(w.count)
-                var i = 0, changed = false
-                while i < w.count {
-                    if i + 1 < w.count && w[i] == a && w[i + 1] == b { merged.append(newId); i += 2; changed = true }
-                    else { merged.append(w[i]); i += 1 }
-                }
-                if !changed { continue }
-                for j in 0..<(w.count - 1) where w[j] >= 0 && w[j + 1] >= 0 { pairCounts[key(w[j], w[j + 1]), default: 0] -= f }
-                for j in 0..<(merged.count - 1) where merged[j] >= 0 && merged[j + 1] >= 0 {
-                    let k = key(merged[j], merged[j + 1])
-                    pairCounts[k, default: 0] += f
-                    if merged[j] == newId || merged[j + 1] == newId {
-                        touched[k, default: 0] += f
-                        pairWords[k, default: []].append(wi32)
+            let m = merges.count
+            pairs.touched.removeAll(keepingCapacity: true)
+            var node = Int(pairs.head[p])
+            while node >= 0 {
+                let w = Int(pairs.occurrenceWord[node])
+                node = Int(pairs.occurrenceNext[node])
+                if seen[w] == m { continue }
+                seen[w] = m
+                let base = wordStart[w], n = wordLength[w], f = freqs[w]
+                var i = 0, o = 0
+                while i < n {
+                    let s = sym[base + i]
+                    if s == a && i + 1 < n && sym[base + i + 1] == b {
+                        if o > 0 {
+                            let l = sym[base + o - 1]
+                            if l >= 0 { pairs.lose(PairIndex.key(l, a), f); pairs.gain(PairIndex.key(l, newId), f, word: w, merge: m) }
+                        }
+                        if i + 2 < n {
+                            let r = sym[base + i + 2]
+                            if r >= 0 { pairs.lose(PairIndex.key(b, r), f); pairs.gain(PairIndex.key(newId, r), f, word: w, merge: m) }
+                        }
+                        sym[base + o] = newId
+                        i += 2
+                    } else {
+                        sym[base + o] = s
+                        i += 1
                     }
+                    o += 1
                 }
-                words[wi] = merged
+                wordLength[w] = o
             }
-            pairCounts[top.key] = nil
-            pairWords[top.key] = nil
-            for k in touched.keys { if let c = pairCounts[k], c > 0 { heap.push(PairCandidate(count: c, key: k)) } }
+            pairs.count[p] = 0
+            pairs.head[p] = -1
+            for q in pairs.touched where pairs.count[q] > 0 {
+                heap.push(PairCandidate(count: pairs.count[q], key: pairs.key[q], pair: Int32(q)))
+            }
         }
-        return (alphabet.map { String($0) }, merges)
+        return (alphabetStrings, merges)
+    }
+}
+
+/// Per pair (numbered by a `PairIndex`): its count, its key and the words it occurs in, as a linked
+/// list in occurrenceWord/occurrenceNext (possibly stale: a word is re-scanned when merged).
+/// A struct with mutating methods rather than closures over local arrays, so that every access is
+/// checked for exclusivity at compile time instead of at run time.
+private struct PairStats {
+    var index = PairIndex(capacity: 1 << 17)
+    var count: [Int] = [], key: [UInt64] = [], head: [Int32] = [], lastTouched: [Int] = []
+    var occurrenceWord: [Int32] = [], occurrenceNext: [Int32] = []
+    /// Pairs whose count grew during the current merge.
+    var touched: [Int] = []
+
+    @inline(__always)
+    mutating func number(_ k: UInt64) -> Int {
+        let (q, isNew) = index.number(k)
+        if isNew { count.append(0); key.append(k); head.append(-1); lastTouched.append(-1) }
+        return q
+    }
+
+    @inline(__always)
+    mutating func lose(_ k: UInt64, _ f: Int) { count[number(k)] -= f }
+
+    /// Adds f occurrences of pair k in word w during merge m.
+    @inline(__always)
+    mutating func gain(_ k: UInt64, _ f: Int, word w: Int, merge m: Int) {
+        let q = number(k)
+        count[q] += f
+        if lastTouched[q] != m { lastTouched[q] = m; touched.append(q) }
+        let h = Int(head[q])
+        if h >= 0 && Int(occurrenceWord[h]) == w { return }
+        occurrenceWord.append(Int32(w)); occurrenceNext.append(Int32(h)); head[q] = Int32(occurrenceWord.count - 1)
     }
 }
 
 /// Pair candidates: the highest count first; ties go to the smaller key (older symbols, left first).
 struct PairCandidate: HeapOrdered {
-    let count: Int, key: UInt64
+    let count: Int, key: UInt64, pair: Int32
     static func before(_ x: Self, _ y: Self) -> Bool { x.count != y.count ? x.count > y.count : x.key < y.key }
 }

@@ -28,8 +28,6 @@ extension Vocabulary {
             ["type": "Fuse"],
             ["type": "Strip", "content": " ", "start": 1, "stop": 0],
         ]
-        var vocab: [String: Int] = [:]
-        for (i, p) in pieces.enumerated() { vocab[p] = i }
         return [
             "version": "1.0",
             "truncation": NSNull(),
@@ -45,15 +43,45 @@ extension Vocabulary {
             "model": [
                 "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
                 "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": true, "ignore_merges": false,
-                "vocab": vocab, "merges": merges.map { [$0.0, $0.1] },
+                "vocab": Self.vocabPlaceholder, "merges": merges.map { [$0.0, $0.1] },
             ] as [String: Any],
         ]
     }
 
-    /// Writes tokenizer.json atomically.
+    /// Stands for the vocab object in `tokenizerJSON()`; `save` writes the object itself in id
+    /// order, as Hugging Face does (a dictionary would come out in an order that changes from run to run).
+    static let vocabPlaceholder = "\u{0}vocab in id order"
+
+    /// Writes tokenizer.json atomically; the same vocabulary always gives the same bytes.
     public func save(to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: tokenizerJSON(), options: [.sortedKeys, .prettyPrinted])
-        try writeAtomically(data, to: path)
+        var text = String(decoding: data, as: UTF8.self)
+        // The vocab is the last string of the model (keys are sorted: "merges" < "type" < "unk_token" < "vocab")
+        // and nothing after the model holds a piece, so the last occurrence is the placeholder.
+        let placeholder = "\"" + Self.jsonEscaped(Self.vocabPlaceholder) + "\""
+        guard let at = text.range(of: placeholder, options: .backwards) else {
+            throw VocabularyError.file(path, "internal error: no vocab placeholder in the serialized tokenizer")
+        }
+        let entries = pieces.enumerated().map { "      \"\(Self.jsonEscaped($1))\": \($0)" }
+        text.replaceSubrange(at, with: "{\n" + entries.joined(separator: ",\n") + "\n    }")
+        try writeAtomically(Data(text.utf8), to: path)
+    }
+
+    /// A JSON string body: quote, backslash and control characters escaped.
+    static func jsonEscaped(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
     }
 
     /// Reads a tokenizer.json written by seq2seq; anything else (or a damaged file) is a clear error.

@@ -71,31 +71,24 @@ public final class Vocabulary: @unchecked Sendable {
         return try! Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: merges)
     }
 
-    /// Marked words of the normalized lines → occurrences. Lines are split at ASCII spaces first and
-    /// each distinct raw word is normalized once: normalization, lowercasing and the whitespace
-    /// clean-up never act across an ASCII space, so this equals normalizing whole lines.
+    /// Marked words of the normalized lines → occurrences (see `WordCounter`: raw words are
+    /// counted by their bytes on all threads, then each distinct word is normalized once).
     public static func wordCounts(lines: [String], normalizer: Normalizer) -> [String: Int] {
         let chunks = max(1, min(Threads.count, lines.count / 1000))
-        var partial = [[Substring: Int]](repeating: [:], count: chunks)
+        var partial = [WordCounter](repeating: WordCounter(), count: chunks)
         partial.withUnsafeMutableBufferPointer { buf in
             let out = SendablePointer(buf.baseAddress!)
             let work = UncheckedBox(lines)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var counts: [Substring: Int] = [:]
+                var counter = WordCounter()
                 let lo = work.value.count * c / chunks, hi = work.value.count * (c + 1) / chunks
-                for line in work.value[lo..<hi] {
-                    for w in line.split(separator: " ") { counts[w, default: 0] += 1 }
-                }
-                out.p[c] = counts
+                for line in work.value[lo..<hi] { counter.addLine(line) }
+                out.p[c] = counter
             }
         }
-        var raw = partial[0]
-        for p in partial.dropFirst() { raw.merge(p, uniquingKeysWith: +) }
-        var total: [String: Int] = [:]
-        for (w, c) in raw {
-            for n in PreTokenizer.words(normalizer(String(w))) { total[PreTokenizer.marked(n), default: 0] += c }
-        }
-        return total
+        var all = partial[0]
+        for p in partial.dropFirst() { all.merge(p) }
+        return all.normalizedCounts(normalizer)
     }
 
     /// The alphabet (single characters after the byte tokens), in id order.
