@@ -27,6 +27,43 @@ final class KernelTests: XCTestCase {
         assertGradient("linear db", input: b, analytic: db, loss: loss)
     }
 
+    /// Up to 16 rows, `linearForward` multiplies straight from W (FewRowsLinear.swift); it must
+    /// agree with sgemm for every row count, odd column counts and input widths off the SIMD width,
+    /// on one thread and split across two.
+    func testFewRowsLinearEqualsGemm() {
+        var rng = RNG(seed: 7)
+        defer { Threads.set(1) }
+        for threads in [1, 2] {
+            Threads.set(threads)
+            for (i, o) in [(256, 1001), (13, 7), (1024, 256), (8, 1), (40, 3000)] {
+                let x = randomBuffer(16 * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
+                for n in 1...16 {
+                    let y = FloatBuffer(count: n * o), expected = FloatBuffer(count: n * o)
+                    linearForward(y.pointer, x.pointer, w.pointer, b.pointer, rows: n, inFeatures: i, outFeatures: o)
+                    for r in 0..<n { (expected.pointer + r * o).update(from: b.pointer, count: o) }
+                    gemm(transA: false, transB: true, m: n, n: o, k: i, x.pointer, lda: i, w.pointer, ldb: i,
+                         beta: 1, expected.pointer, ldc: o)
+                    // Summation order differs from sgemm's: error relative to Σ|x||w| (+|b|), a few ulps.
+                    var worst: Float = 0
+                    for r in 0..<n {
+                        for j in 0..<o {
+                            var scale = abs(b[j])
+                            for k in 0..<i { scale += abs(x[r * i + k] * w[j * i + k]) }
+                            worst = max(worst, abs(y[r * o + j] - expected[r * o + j]) / scale)
+                        }
+                    }
+                    XCTAssertLessThan(worst, 1e-6, "rows \(n), in \(i), out \(o), threads \(threads)")
+                    let noBias = FloatBuffer(count: n * o)
+                    noBias.pointer.update(repeating: .nan, count: n * o)  // must be overwritten, not accumulated into
+                    linearForward(noBias.pointer, x.pointer, w.pointer, nil, rows: n, inFeatures: i, outFeatures: o)
+                    for t in 0..<(n * o) where !(abs(noBias[t] - (y[t] - b[t % o])) <= 1e-5 * max(1, abs(y[t]))) {
+                        XCTFail("no bias: rows \(n), in \(i), out \(o), element \(t)"); break
+                    }
+                }
+            }
+        }
+    }
+
     func testEmbeddingGradientsAndSinusoid() {
         var rng = RNG(seed: 2)
         let v = 7, d = 6, bsz = 2, t = 3, maxPos = 5

@@ -8,20 +8,11 @@ public func linearForward(
 ) {
     if let b {
         for r in 0..<n { (y + r * o).update(from: b, count: o) }
-    } else if n <= 8 {
+    } else if n <= fewRowsLimit {
         for r in 0..<n { (y + r * o).update(repeating: 0, count: o) }
     }
-    if n <= 8 {
-        // A few rows (decoding one sentence or its beams): each row of W is read once and applied to
-        // every input row. OpenBLAS 0.3.21's sgemm would first pack all of W, which costs more than
-        // the product itself at these sizes.
-        let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
-        parallelRows(o, cost: i * n * 4) { range in
-            for j in range {
-                let wr = wp.p + j * i
-                for r in 0..<n { yp.p[r * o + j] += dotProduct(wr, xp.p + r * i, i) }
-            }
-        }
+    if n <= fewRowsLimit {
+        fewRowsLinear(y, x, w, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
         return
     }
     gemm(transA: false, transB: true, m: n, n: o, k: i, x, lda: i, w, ldb: i,
