@@ -37,12 +37,15 @@ public struct BeamSearch: Sendable {
         let (memory, valid) = try model.encode(src: src, batch: b, length: s)
         let cap = maxLength.max() ?? 1
         let dec = decoder ?? IncrementalDecoder(model: model)
-        // Rows b·k ..< (b+1)·k are sentence b's beams; they share its encoder output.
-        dec.start(rows: b * k, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: k)
+        // One row per sentence until the first token; then rows b·k ..< (b+1)·k are sentence b's
+        // beams, sharing its encoder output.
+        dec.start(rows: b, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: 1,
+                  maxRows: b * k)
         return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength)
     }
 
-    /// The search proper, on a started decoder with `sentences × beam` rows.
+    /// The search proper, on a started decoder with one row per sentence (widened to `beam` rows
+    /// per sentence after the first token: until then all beams would be the same).
     func search(_ dec: IncrementalDecoder, sentences: Int, prefix: [Int32], maxLength: [Int]) -> [[Hypothesis]] {
         let c = dec.model.config, v = c.tgtVocabSize, k = beam
         let pad = c.padId, bos = c.bosId, eos = Int32(c.eosId)
@@ -50,7 +53,8 @@ public struct BeamSearch: Sendable {
         var live = [[Hypothesis]](repeating: [Hypothesis(tokens: [], logProb: 0, score: 0)], count: sentences)
         var finished = [[Hypothesis]](repeating: [], count: sentences)
         var logits: FloatPtr = dec.logits.pointer
-        for t in prefix.indices { logits = dec.step([Int32](repeating: prefix[t], count: active.count * k)) }
+        var width = 1  // decoder rows per active sentence
+        for t in prefix.indices { logits = dec.step([Int32](repeating: prefix[t], count: active.count)) }
         var step = 0
         while !active.isEmpty {
             step += 1
@@ -61,7 +65,7 @@ public struct BeamSearch: Sendable {
                 // Candidates: top 2k over (beam j, token) of logProb_j + log p(token).
                 var best = TopK(capacity: 2 * k)
                 for (j, h) in live[sent].enumerated() {
-                    let row = logits + (slot * k + j) * v
+                    let row = logits + (slot * width + j) * v
                     let lse = logSumExp(row, v)
                     for tok in 0..<v where tok != pad && tok != bos {
                         let lp = h.logProb + row[tok] - lse
@@ -81,7 +85,7 @@ public struct BeamSearch: Sendable {
                         if finished[sent].count < k { finished[sent].append(hyp) }  // cut at the length cap
                     } else if kept.count < k {
                         kept.append(hyp)
-                        keptRows.append(slot * k + cand.beam)
+                        keptRows.append(slot * width + cand.beam)
                     }
                     if kept.count == k && (atCap || finished[sent].count >= k) { break }
                 }
@@ -97,7 +101,8 @@ public struct BeamSearch: Sendable {
             if stillActive.isEmpty { break }
             for (i, sent) in stillActive.enumerated() { live[sent] = nextLive[i] }
             active = stillActive
-            dec.reorder(order)
+            dec.reorder(order, group: k)
+            width = k
             logits = dec.step(nextLive.flatMap { $0.map { $0.tokens.last! } })
         }
         return finished.map { hyps in

@@ -2,7 +2,8 @@
 /// the tokens seen so far ([B, L, D] each, L the capacity), and the cross-attention keys and values
 /// of the source, computed once per batch. Rows can be reordered (beam search) or dropped. Rows come
 /// in groups of `group` (a sentence's beams) that share one source: cross-attention keys and values
-/// are stored once per group and move only when a whole group is dropped.
+/// are stored once per group. Rows and sources reach their caches through slot tables, so a reorder
+/// copies a cache row only when a beam forks (one old row continued by several new ones).
 /// Dims: B rows (sentences or beams), L cache capacity, S source length, D width, F ffn width, V vocabulary.
 public final class IncrementalDecoder {
     public let model: Transformer
@@ -17,13 +18,15 @@ public final class IncrementalDecoder {
     // Per layer: self-attention cache and cross-attention keys/values.
     var selfK: [FloatBuffer], selfV: [FloatBuffer]
     var crossK: [FloatBuffer], crossV: [FloatBuffer]
-    var sourceValid: [UInt8] = []   // [sources, S]
+    var sourceValid: [UInt8] = []   // [source slots, S]
+    /// Cache slot of each row (self-attention) and of each source (cross-attention), and the free slots.
+    var slot: [Int] = [], sourceSlot: [Int] = [], freeSlots: [Int] = []
 
     // Scratch for one step.
     let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
     let ctx = FloatBuffer(count: 0), sub = FloatBuffer(count: 0), hidden = FloatBuffer(count: 0)
     let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
-    let reorderScratch = FloatBuffer(count: 0)
+    var rowMemory: [Int] = []      // per row, the cache slot `attend` reads
     public let logits = FloatBuffer(count: 0)  // [B, V]
 
     /// When set, attention probabilities of each step are handed to this observer
@@ -41,24 +44,27 @@ public final class IncrementalDecoder {
 
     /// Starts decoding `rows` sequences of up to `capacity` tokens. For an encoder-decoder model,
     /// `memory` is the encoder output [rows / group, S, D] with `sourceValid` [rows / group, S]:
-    /// rows g·group ..< (g+1)·group all read source g.
+    /// rows g·group ..< (g+1)·group all read source g. `maxRows` (≥ rows) plans for a later
+    /// `reorder` that widens the batch (beam search starts with one row per sentence).
     public func start(rows b: Int, capacity l: Int, memory: ConstFloatPtr? = nil, sourceLength s: Int = 0,
-                      sourceValid valid: [UInt8] = [], group: Int = 1) {
+                      sourceValid valid: [UInt8] = [], group: Int = 1, maxRows: Int? = nil) {
         let c = model.config, d = c.dModel
         precondition(b % group == 0, "rows must be a multiple of the group size")
+        let planned = max(b, maxRows ?? b)
         rows = b; capacity = min(l, c.maxPositions); length = 0; sourceLength = s
         self.group = group
         sourceValid = valid
         let sources = b / group
+        slot = Array(0..<b); freeSlots = Array((b..<planned).reversed()); sourceSlot = Array(0..<sources)
         for i in 0..<c.decoderLayers {
-            selfK[i].reserve(b * capacity * d)
-            selfV[i].reserve(b * capacity * d)
+            selfK[i].reserve(planned * capacity * d)
+            selfV[i].reserve(planned * capacity * d)
         }
-        for buf in [x, h, q, ctx, sub] { buf.reserve(b * d) }
-        hidden.reserve(b * c.dFF)
-        mean.reserve(b); rstd.reserve(b)
+        for buf in [x, h, q, ctx, sub] { buf.reserve(planned * d) }
+        hidden.reserve(planned * c.dFF)
+        mean.reserve(planned); rstd.reserve(planned)
         scores.reserve(max(capacity, s))
-        logits.reserve(b * c.tgtVocabSize)
+        logits.reserve(planned * c.tgtVocabSize)
         if let memory, let ref = model.decoderRef.layers.first, ref.crossAttention != nil {
             for (i, lr) in model.decoderRef.layers.enumerated() {
                 let w = lr.crossAttention!
@@ -127,32 +133,34 @@ public final class IncrementalDecoder {
         let d = model.config.dModel, b = rows, t = length, cap = capacity
         // This step's key and value go straight into the cache at position t of each row.
         model.linear(q.pointer, hIn, w.k, rows: b)
-        for r in 0..<b { (selfK[i].pointer + (r * cap + t) * d).update(from: q.pointer + r * d, count: d) }
+        for r in 0..<b { (selfK[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
         model.linear(q.pointer, hIn, w.v, rows: b)
-        for r in 0..<b { (selfV[i].pointer + (r * cap + t) * d).update(from: q.pointer + r * d, count: d) }
+        for r in 0..<b { (selfV[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
         model.linear(q.pointer, hIn, w.q, rows: b)
+        rowMemory = slot
         attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, rowStride: cap * d,
-               count: t + 1, valid: nil, group: 1)
+               count: t + 1, valid: nil)
         model.linear(out, ctx.pointer, w.out, rows: b)
     }
 
     private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
         let d = model.config.dModel, s = sourceLength
         model.linear(q.pointer, hIn, w.q, rows: rows)
+        rowMemory = (0..<rows).map { sourceSlot[$0 / group] }
         attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, rowStride: s * d,
-               count: s, valid: sourceValid, group: group)
+               count: s, valid: sourceValid)
         model.linear(out, ctx.pointer, w.out, rows: rows)
     }
 
     /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
-    /// m = r / group (the row's memory). Small dot products, so plain SIMD loops rather than BLAS calls.
+    /// m = rowMemory[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS calls.
     private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, rowStride: Int, count: Int,
-                        valid: [UInt8]?, group: Int) {
+                        valid: [UInt8]?) {
         let c = model.config, d = c.dModel, dh = c.headDim
         let scale = 1 / Float(dh).squareRoot()
         let p = scores.pointer
         for r in 0..<rows {
-            let m = r / group
+            let m = rowMemory[r]
             for hd in 0..<c.nHeads {
                 let kb = keys + m * rowStride + hd * dh, vb = values + m * rowStride + hd * dh
                 let qh = q.pointer + r * d + hd * dh
@@ -171,37 +179,29 @@ public final class IncrementalDecoder {
         }
     }
 
-    /// Keeps rows `order` (new row i is old row order[i]): beam search reorders and prunes this way.
-    /// Rows must stay in their groups (new rows g·group ..< (g+1)·group come from one old group);
-    /// only the first `length` cached positions are copied.
-    public func reorder(_ order: [Int]) {
-        let c = model.config, d = c.dModel
-        func permute(_ buf: FloatBuffer, rowStride: Int, rowCount: Int, _ sourceRows: [Int]) {
-            reorderScratch.reserve(sourceRows.count * rowCount)
-            for (i, o) in sourceRows.enumerated() {
-                (reorderScratch.pointer + i * rowCount).update(from: buf.pointer + o * rowStride, count: rowCount)
+    /// Keeps rows `order` (new row i is old row order[i]): beam search reorders, prunes and forks
+    /// rows this way. New rows g·newGroup ..< (g+1)·newGroup must come from one old group (one
+    /// source); `newGroup` widens groups (one row per sentence → its beams). Only the slot tables
+    /// change, except that each extra continuation of a forked row gets a copy of its filled cache.
+    public func reorder(_ order: [Int], group newGroup: Int? = nil) {
+        let c = model.config, d = c.dModel, oldGroup = group, g = newGroup ?? group
+        precondition(order.count % g == 0 && order.count <= slot.count + freeSlots.count, "reorder outside the plan")
+        var used = [Bool](repeating: false, count: rows)
+        var newSlot = [Int](repeating: -1, count: order.count)
+        for (i, o) in order.enumerated() where !used[o] { used[o] = true; newSlot[i] = slot[o] }
+        for o in 0..<rows where !used[o] { freeSlots.append(slot[o]) }
+        for (i, o) in order.enumerated() where newSlot[i] < 0 {
+            let to = freeSlots.removeLast(), from = slot[o]
+            for l in 0..<c.decoderLayers {
+                for buf in [selfK[l], selfV[l]] {
+                    (buf.pointer + to * capacity * d).update(from: buf.pointer + from * capacity * d, count: length * d)
+                }
             }
-            for i in sourceRows.indices {
-                (buf.pointer + i * rowStride).update(from: reorderScratch.pointer + i * rowCount, count: rowCount)
-            }
+            newSlot[i] = to
         }
-        for i in 0..<c.decoderLayers {
-            permute(selfK[i], rowStride: capacity * d, rowCount: length * d, order)
-            permute(selfV[i], rowStride: capacity * d, rowCount: length * d, order)
-        }
-        // Sources of the new groups; the cross-attention memory moves only when groups were dropped.
-        let sources = stride(from: 0, to: order.count, by: group).map { order[$0] / group }
-        if sources != Array(0..<sources.count) && sourceLength > 0 {
-            for i in 0..<c.decoderLayers where model.decoderRef.layers[i].crossAttention != nil {
-                permute(crossK[i], rowStride: sourceLength * d, rowCount: sourceLength * d, sources)
-                permute(crossV[i], rowStride: sourceLength * d, rowCount: sourceLength * d, sources)
-            }
-            var v = [UInt8](repeating: 0, count: sources.count * sourceLength)
-            for (i, o) in sources.enumerated() {
-                for j in 0..<sourceLength { v[i * sourceLength + j] = sourceValid[o * sourceLength + j] }
-            }
-            sourceValid = v
-        }
+        slot = newSlot
+        sourceSlot = stride(from: 0, to: order.count, by: g).map { sourceSlot[order[$0] / oldGroup] }
+        group = g
         rows = order.count
     }
 }
