@@ -129,7 +129,7 @@ func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float {
     let s = SIMD16<Float>(repeating: m)
     var vacc = SIMD16<Float>(repeating: 0)
     while i + 16 <= n { vacc += simdExp(load16(x + i) - s); i += 16 }
-    acc = vacc.sum()
+    acc = horizontalSum(vacc)
     while i < n { acc += Float.exp(x[i] - m); i += 1 }
     return m + Float.log(acc)
 }

@@ -212,7 +212,7 @@ func dotProduct(_ a: ConstFloatPtr, _ b: ConstFloatPtr, _ n: Int) -> Float {
     var acc = SIMD16<Float>(repeating: 0)
     var i = 0
     while i + 16 <= n { acc += load16(a + i) * load16(b + i); i += 16 }
-    var s = acc.sum()
+    var s = horizontalSum(acc)
     while i < n { s += a[i] * b[i]; i += 1 }
     return s
 }

@@ -43,26 +43,36 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
 /// y[r, j] += W[j, :] · x[r, :] for R rows (row stride I in x, ldy in y) and `columns` W rows.
 /// One W row at a time, read once in whole cache lines (a single sequential stream, which the
 /// hardware prefetcher keeps up with when W comes from memory), against R accumulators that stay in
-/// registers because R is a compile-time constant (R ≤ 5: 2R + 4 of the 16 AVX2 registers).
+/// registers (R ≤ 5: 2R + 4 of the 16 AVX2 registers): named variables behind `R > n` tests that
+/// specialization folds away (an InlineArray of accumulators was partly kept on the stack), and a
+/// horizontal sum by halves (`sum()` went through memory).
 enum RowGroupKernel<let R: Int> {
     @inline(never)
     static func run(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, inFeatures i: Int, columns: Int, ldy: Int) {
         let vectorEnd = i & ~15
         for j in 0..<columns {
             let wj = w + j * i
-            var acc = InlineArray<R, SIMD16<Float>>(repeating: .zero)
+            var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0
             var k = 0
             while k < vectorEnd {
-                let v = load16(wj + k)
-                for r in 0..<R { acc[r] = acc[r].addingProduct(load16(x + r * i + k), v) }
+                let v = load16(wj + k), xk = x + k
+                a0 = a0.addingProduct(load16(xk), v)
+                if R > 1 { a1 = a1.addingProduct(load16(xk + i), v) }
+                if R > 2 { a2 = a2.addingProduct(load16(xk + 2 * i), v) }
+                if R > 3 { a3 = a3.addingProduct(load16(xk + 3 * i), v) }
+                if R > 4 { a4 = a4.addingProduct(load16(xk + 4 * i), v) }
                 k += 16
             }
-            for r in 0..<R {
-                var s = acc[r].sum()
+            @inline(__always) func put(_ a: SIMD16<Float>, _ r: Int) {
+                var s = horizontalSum(a)
                 for t in vectorEnd..<i { s += x[r * i + t] * wj[t] }
                 y[r * ldy + j] += s
             }
+            put(a0, 0)
+            if R > 1 { put(a1, 1) }
+            if R > 2 { put(a2, 2) }
+            if R > 3 { put(a3, 3) }
+            if R > 4 { put(a4, 4) }
         }
     }
 }
-

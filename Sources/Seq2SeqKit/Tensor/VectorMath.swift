@@ -29,6 +29,13 @@ func simdExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     return result
 }
 
+/// Σ v by halves: SIMD16's own `sum()` compiles to sixteen scalar adds through memory here.
+@inline(__always)
+func horizontalSum(_ v: SIMD16<Float>) -> Float {
+    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+}
+
 /// y[i] = exp(x[i] - shift) for i in 0..<n; returns Σ y (in Float, relaxed order).
 @inline(__always)
 func expShiftSum(_ y: FloatPtr, _ x: ConstFloatPtr, shift: Float, n: Int) -> Float {
@@ -41,7 +48,7 @@ func expShiftSum(_ y: FloatPtr, _ x: ConstFloatPtr, shift: Float, n: Int) -> Flo
         acc += v
         i += 16
     }
-    var total = acc.sum()
+    var total = horizontalSum(acc)
     if i < n {
         var tail = SIMD16<Float>(repeating: -.infinity)
         for j in i..<n { tail[j - i] = x[j] }
