@@ -8,7 +8,7 @@
 // group passes over them. When decoding, W streams from memory (the decoder's 19 MB of weights do
 // not stay in this machine's shared L3), so reading it once, in order, is what counts.
 // Decoding test2016 on one thread, sending up to 32 rows here rather than 16 or 160 was fastest
-// (beam 5 at batch 32 has 160 rows per step, and those stay with sgemm); training never comes here.
+// (beam 5 at batch 32 has 160 rows per step, and those stay with sgemm); training steps never come here.
 
 /// Largest row count that `linearForward` sends here rather than to sgemm.
 let fewRowsLimit = 32
@@ -17,8 +17,8 @@ let fewRowsLimit = 32
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
     // Row groups of at most 5, as even as possible (6 → 3 + 3, 16 → 4 + 4 + 4 + 4).
     let groups = (n + 4) / 5
-    // Columns in blocks of W that fit well inside L2 (64 KB), an even count.
-    let block = max(2, (16 * 1024 / max(1, i)) & ~1)
+    // Columns in blocks of W rows that fit well inside L2 (64 KB).
+    let block = max(1, 16 * 1024 / max(1, i))
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
     let blocks = (o + block - 1) / block
     parallelRows(blocks, cost: block * i * n) { range in
