@@ -15,7 +15,7 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer = FloatBuffer.allocate(cap)
         capacity = cap
         self.count = count
-        if zeroed { pointer.initialize(repeating: 0, count: cap) }
+        if zeroed && !FloatBuffer.isMapped(cap) { pointer.initialize(repeating: 0, count: cap) }
     }
 
     public convenience init(_ values: [Float]) {
@@ -29,10 +29,14 @@ public final class FloatBuffer: @unchecked Sendable {
     /// are released. Through malloc they would, after glibc raises its mmap threshold, come from the
     /// heap and stay resident once freed, so a workspace that grows with the batch shape would hold
     /// every size it ever had.
+    /// Mapped pages also start zeroed, and are only made resident when first touched: zero-filling
+    /// them would fault in the whole buffer at once.
     private static let mapThreshold = 64 * 1024  // floats (256 KB)
 
+    private static func isMapped(_ n: Int) -> Bool { n >= mapThreshold }
+
     private static func allocate(_ n: Int) -> FloatPtr {
-        if n >= mapThreshold {
+        if isMapped(n) {
             let bytes = n * MemoryLayout<Float>.stride
             guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
                   p != MAP_FAILED else {
@@ -45,19 +49,20 @@ public final class FloatBuffer: @unchecked Sendable {
     }
 
     private static func release(_ p: FloatPtr, _ n: Int) {
-        if n >= mapThreshold { munmap(p, n * MemoryLayout<Float>.stride) } else { p.deallocate() }
+        if isMapped(n) { munmap(p, n * MemoryLayout<Float>.stride) } else { p.deallocate() }
     }
 
-    /// Makes room for `n` elements; reallocates (zeroed) only when `n` exceeds the capacity.
-    /// Returns true when it had to reallocate.
+    /// Makes room for `n` elements; reallocates (zeroed) only when `n` exceeds the capacity, and
+    /// then by at least half again, so that shapes growing a little at a time (translation batches
+    /// sorted by length) reallocate only a few times. Returns true when it had to reallocate.
     @discardableResult
     public func reserve(_ n: Int) -> Bool {
         count = n
         if n <= capacity { return false }
         FloatBuffer.release(pointer, capacity)
-        capacity = n
-        pointer = FloatBuffer.allocate(n)
-        pointer.initialize(repeating: 0, count: n)
+        capacity = max(n, capacity + capacity / 2)
+        pointer = FloatBuffer.allocate(capacity)
+        if !FloatBuffer.isMapped(capacity) { pointer.initialize(repeating: 0, count: capacity) }
         return true
     }
 
