@@ -90,6 +90,43 @@ final class BeamSearchTests: XCTestCase {
         }
     }
 
+    /// Every n-best hypothesis's log-probability equals the same tokens scored by the full forward
+    /// pass (teacher forcing, no cache): beams fork, are reordered and dropped from the KV cache, and
+    /// a cache row copied or kept wrongly would change these sums.
+    func testBeamScoresEqualTeacherForcedScores() throws {
+        for path in try Fixtures.all() {
+            let file = try SafeTensors(contentsOf: path)
+            let model = try Fixtures.model(file)
+            guard !model.config.isDecoderOnly else { continue }
+            let c = model.config, v = c.tgtVocabSize
+            let shape = try file.tensor("greedy.src_ids").shape
+            let src = try file.int64s("greedy.src_ids").map(Int32.init)
+            let nBest = try BeamSearch(beam: 5, lengthPenalty: 1, nBest: 5).translate(
+                model, src: src, batch: shape[0], srcLength: shape[1], maxLength: [Int](repeating: 12, count: shape[0]))
+            var checked = 0
+            for (b, hyps) in nBest.enumerated() {
+                for h in hyps {
+                    let t = h.tokens.count
+                    let batch = Batch(batchSize: 1, srcLength: shape[1], tgtLength: t,
+                                      src: Array(src[(b * shape[1])..<((b + 1) * shape[1])]),
+                                      tgtIn: [Int32(c.bosId)] + h.tokens.dropLast(), tgtOut: h.tokens)
+                    var rng = RNG(seed: 0)
+                    let logits = try model.forward(batch, training: false, rng: &rng)
+                    var sum: Double = 0
+                    for (i, tok) in h.tokens.enumerated() {
+                        let row = Array(logits[(i * v)..<((i + 1) * v)])
+                        let m = row.max()!
+                        let lse = Double(m) + log(row.reduce(0.0) { $0 + exp(Double($1 - m)) })
+                        sum += Double(row[Int(tok)]) - lse
+                    }
+                    XCTAssertEqual(Double(h.logProb), sum, accuracy: 1e-4 * max(1, abs(sum)), "\(path) sentence \(b)")
+                    checked += 1
+                }
+            }
+            XCTAssertGreaterThan(checked, shape[0] * 2, path)
+        }
+    }
+
     /// A wider beam never finds a worse best hypothesis (by its own score) on these models, and
     /// returns n-best lists sorted by score.
     func testWiderBeamScoresAtLeastAsWell() throws {
