@@ -19,14 +19,14 @@ public final class IncrementalDecoder {
     var selfK: [FloatBuffer], selfV: [FloatBuffer]
     var crossK: [FloatBuffer], crossV: [FloatBuffer]
     var sourceValid: [UInt8] = []   // [source slots, S]
-    /// Cache slot of each row (self-attention) and of each source (cross-attention), and the free slots.
-    var slot: [Int] = [], sourceSlot: [Int] = [], freeSlots: [Int] = []
+    /// Cache slot of each row (self-attention) and of each row's source (cross-attention), and the
+    /// free self-attention slots. They change only in start and reorder.
+    var slot: [Int] = [], rowSourceSlot: [Int] = [], freeSlots: [Int] = []
 
     // Scratch for one step.
     let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
     let ctx = FloatBuffer(count: 0), sub = FloatBuffer(count: 0), hidden = FloatBuffer(count: 0)
     let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
-    var rowMemory: [Int] = []      // per row, the cache slot `attend` reads
     public let logits = FloatBuffer(count: 0)  // [B, V]
 
     /// When set, attention probabilities of each step are handed to this observer
@@ -55,7 +55,7 @@ public final class IncrementalDecoder {
         self.group = group
         sourceValid = valid
         let sources = b / group
-        slot = Array(0..<b); freeSlots = Array((b..<planned).reversed()); sourceSlot = Array(0..<sources)
+        slot = Array(0..<b); freeSlots = Array((b..<planned).reversed()); rowSourceSlot = (0..<b).map { $0 / group }
         for i in 0..<c.decoderLayers {
             selfK[i].reserve(planned * capacity * d)
             selfV[i].reserve(planned * capacity * d)
@@ -137,8 +137,7 @@ public final class IncrementalDecoder {
         model.linear(q.pointer, hIn, w.v, rows: b)
         for r in 0..<b { (selfV[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
         model.linear(q.pointer, hIn, w.q, rows: b)
-        rowMemory = slot
-        attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, rowStride: cap * d,
+        attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, slots: slot, rowStride: cap * d,
                count: t + 1, valid: nil)
         model.linear(out, ctx.pointer, w.out, rows: b)
     }
@@ -146,21 +145,20 @@ public final class IncrementalDecoder {
     private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
         let d = model.config.dModel, s = sourceLength
         model.linear(q.pointer, hIn, w.q, rows: rows)
-        rowMemory = (0..<rows).map { sourceSlot[$0 / group] }
-        attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, rowStride: s * d,
-               count: s, valid: sourceValid)
+        attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, slots: rowSourceSlot,
+               rowStride: s * d, count: s, valid: sourceValid)
         model.linear(out, ctx.pointer, w.out, rows: rows)
     }
 
     /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
-    /// m = rowMemory[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS calls.
-    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, rowStride: Int, count: Int,
+    /// m = slots[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS calls.
+    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, count: Int,
                         valid: [UInt8]?) {
         let c = model.config, d = c.dModel, dh = c.headDim
         let scale = 1 / Float(dh).squareRoot()
         let p = scores.pointer
         for r in 0..<rows {
-            let m = rowMemory[r]
+            let m = slots[r]
             for hd in 0..<c.nHeads {
                 let kb = keys + m * rowStride + hd * dh, vb = values + m * rowStride + hd * dh
                 let qh = q.pointer + r * d + hd * dh
@@ -184,7 +182,7 @@ public final class IncrementalDecoder {
     /// source); `newGroup` widens groups (one row per sentence → its beams). Only the slot tables
     /// change, except that each extra continuation of a forked row gets a copy of its filled cache.
     public func reorder(_ order: [Int], group newGroup: Int? = nil) {
-        let c = model.config, d = c.dModel, oldGroup = group, g = newGroup ?? group
+        let c = model.config, d = c.dModel, g = newGroup ?? group
         precondition(order.count % g == 0 && order.count <= slot.count + freeSlots.count, "reorder outside the plan")
         var used = [Bool](repeating: false, count: rows)
         var newSlot = [Int](repeating: -1, count: order.count)
@@ -200,7 +198,7 @@ public final class IncrementalDecoder {
             newSlot[i] = to
         }
         slot = newSlot
-        sourceSlot = stride(from: 0, to: order.count, by: g).map { sourceSlot[order[$0] / oldGroup] }
+        rowSourceSlot = order.map { rowSourceSlot[$0] }
         group = g
         rows = order.count
     }
