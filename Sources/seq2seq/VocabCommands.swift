@@ -51,6 +51,10 @@ struct VocabCommand: ParsableCommand {
         let start = Date()
         let t = try readText(tgt, lenient: lenient)
         let s = try src.map { try readText($0, lenient: lenient) } ?? []
+        for (path, lines) in [(tgt, t)] + (src.map { [($0, s)] } ?? [])
+        where !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) {
+            throw InputError("\(path): no text to learn a vocabulary from (the file is empty or blank)")
+        }
         let vocabs = Vocabularies.learn(source: s, target: t, size: size, normalizer: norm.normalizer, separate: separate)
         try vocabs.save(to: output)
         let sizes = vocabs.joint ? "\(vocabs.source.count)" : "source \(vocabs.source.count), target \(vocabs.target.count)"
