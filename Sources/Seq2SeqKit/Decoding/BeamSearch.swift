@@ -67,9 +67,20 @@ public struct BeamSearch: Sendable {
                 for (j, h) in live[sent].enumerated() {
                     let row = logits + (slot * width + j) * v
                     let lse = logSumExp(row, v)
-                    for tok in 0..<v where tok != pad && tok != bos {
-                        let lp = h.logProb + row[tok] - lse
-                        if lp > best.threshold { best.insert(lp, beam: j, token: tok) }
+                    // Once 2k candidates are held, most blocks of 16 logits cannot enter: skip a
+                    // block whose largest logit gives no more than the current threshold.
+                    var tok = 0
+                    while tok < v {
+                        let end = min(tok + 16, v)
+                        if end - tok == 16 && h.logProb + horizontalMax(load16(row + tok)) - lse <= best.threshold {
+                            tok = end
+                            continue
+                        }
+                        for t in tok..<end where t != pad && t != bos {
+                            let lp = h.logProb + row[t] - lse
+                            if lp > best.threshold { best.insert(lp, beam: j, token: t) }
+                        }
+                        tok = end
                     }
                 }
                 var kept: [Hypothesis] = []

@@ -36,6 +36,16 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
     return c[0] + c[1]
 }
 
+/// max of v by halves (strict compares, NaN-free inputs assumed), for the same reason.
+@inline(__always)
+func horizontalMax(_ v: SIMD16<Float>) -> Float {
+    var a = v.lowHalf, b = v.highHalf
+    a.replace(with: b, where: b .> a)
+    var c = a.lowHalf, d = a.highHalf
+    c.replace(with: d, where: d .> c)
+    return max(max(c[0], c[1]), max(c[2], c[3]))
+}
+
 /// y[i] = exp(x[i] - shift) for i in 0..<n; returns Σ y (in Float, relaxed order).
 @inline(__always)
 func expShiftSum(_ y: FloatPtr, _ x: ConstFloatPtr, shift: Float, n: Int) -> Float {
@@ -68,8 +78,7 @@ func rowMax(_ x: ConstFloatPtr, _ n: Int) -> Float {
         m.replace(with: v, where: v .> m)
         i += 16
     }
-    var best = -Float.infinity
-    for j in 0..<16 where m[j] > best { best = m[j] }
+    var best = horizontalMax(m)
     while i < n { if x[i] > best { best = x[i] }; i += 1 }
     return best
 }
