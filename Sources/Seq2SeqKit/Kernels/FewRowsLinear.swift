@@ -15,6 +15,7 @@ let fewRowsLimit = 32
 
 /// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ fewRowsLimit.
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
+    if n == 1 { return oneRowLinear(y, x, w, inFeatures: i, outFeatures: o) }
     // Row groups of at most 5, as even as possible (6 → 3 + 3, 16 → 4 + 4 + 4 + 4).
     let groups = (n + 4) / 5
     // Columns in blocks of W rows that fit well inside L2 (64 KB).
@@ -39,6 +40,35 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
             }
         }
     }
+}
+
+/// y[O] += W[O, I] · x[I] for one row (greedy decoding of one sentence, sampling), which only
+/// streams W from memory: two read streams half the matrix apart, rows j and j + O/2, keep more reads
+/// in flight than one (measured from memory: 41 → 52 GB/s; adjacent rows were slower, 22 GB/s).
+func oneRowLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, inFeatures i: Int, outFeatures o: Int) {
+    let half = o / 2, vectorEnd = i & ~15
+    let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
+    @inline(__always) func finish(_ a: SIMD16<Float>, _ wj: ConstFloatPtr, _ j: Int) {
+        var s = horizontalSum(a)
+        for t in vectorEnd..<i { s += xp.p[t] * wj[t] }
+        yp.p[j] += s
+    }
+    parallelRows(half, cost: 2 * i) { range in
+        for j in range {
+            let w0 = UnsafePointer(wp.p + j * i), w1 = w0 + half * i
+            var a = SIMD16<Float>(), b = a
+            var k = 0
+            while k < vectorEnd {
+                let xv = load16(xp.p + k)
+                a = a.addingProduct(xv, load16(w0 + k))
+                b = b.addingProduct(xv, load16(w1 + k))
+                k += 16
+            }
+            finish(a, w0, j)
+            finish(b, w1, j + half)
+        }
+    }
+    if o % 2 == 1 { RowGroupKernel<1>.run(y + o - 1, x, w + (o - 1) * i, inFeatures: i, columns: 1, ldy: o) }
 }
 
 /// y[r, j] += W[j, :] · x[r, :] for R rows (row stride I in x, ldy in y) and `columns` W rows.
