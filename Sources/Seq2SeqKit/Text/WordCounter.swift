@@ -22,8 +22,6 @@ struct WordCounter {
         mask = n - 1
     }
 
-    var distinctCount: Int { counts.count }
-
     /// Adds every word of a line (runs of bytes between ASCII spaces).
     mutating func addLine(_ line: String) {
         var line = line
