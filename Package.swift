@@ -8,6 +8,9 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
 ]
 
+// The few-row decoding kernels in AVX-512 registers, called only on processors that have it.
+let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
+
 let package = Package(
     name: "seq2seq",
     products: [
@@ -33,10 +36,11 @@ let package = Package(
         ),
 
         // MARK: - Library
+        .target(name: "Seq2SeqKitAVX512", swiftSettings: avx512Settings),
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CICU",
+                "CBLAS", "CICU", "Seq2SeqKitAVX512",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             swiftSettings: numericSettings

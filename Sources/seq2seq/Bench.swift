@@ -24,13 +24,21 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Minimum seconds spent per measurement.")
     var seconds = 0.3
 
+    @Flag(help: "Only the linear layers at decoding shapes (1 to 160 rows).")
+    var decodingOnly = false
+
     func run() throws {
         let counts = threads.split(separator: ",").compactMap { Int($0) }
         print("OpenBLAS core: \(Threads.blasCoreName), processors: \(Threads.available)")
         for t in counts {
             Threads.set(t)
             print("\n== \(t) thread\(t == 1 ? "" : "s") ==")
-            for report in KernelBenchmark.run(tokens: tokens, minSeconds: seconds) { print(report) }
+            if !decodingOnly {
+                for report in KernelBenchmark.run(tokens: tokens, minSeconds: seconds) { print(report) }
+            }
+            for report in KernelBenchmark.decodingLinears(rows: [1, 2, 5, 8, 16, 32, 64, 160], minSeconds: seconds) {
+                print(report)
+            }
         }
     }
 }

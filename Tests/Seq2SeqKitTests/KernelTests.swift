@@ -32,9 +32,12 @@ final class KernelTests: XCTestCase {
     /// on one thread and split across two.
     func testFewRowsLinearEqualsGemm() {
         var rng = RNG(seed: 7)
-        defer { Threads.set(1) }
-        for threads in [1, 2] {
+        let initial = FewRowsLinear.useAVX512
+        defer { Threads.set(1); FewRowsLinear.useAVX512 = initial }
+        // Both kernels: AVX-512 tiles (where the processor has them) and the AVX2 one-W-row kernel.
+        for (threads, wide) in [(1, false), (2, false), (1, true), (2, true)] where !wide || CPUFeatures.hasAVX512 {
             Threads.set(threads)
+            FewRowsLinear.useAVX512 = wide
             for (i, o) in [(256, 1001), (13, 7), (1024, 256), (8, 1), (40, 3000)] {
                 let x = randomBuffer(33 * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
                 for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33] {
@@ -52,7 +55,7 @@ final class KernelTests: XCTestCase {
                             worst = max(worst, abs(y[r * o + j] - expected[r * o + j]) / scale)
                         }
                     }
-                    XCTAssertLessThan(worst, 1e-6, "rows \(n), in \(i), out \(o), threads \(threads)")
+                    XCTAssertLessThan(worst, 1e-6, "rows \(n), in \(i), out \(o), threads \(threads), AVX-512 \(wide)")
                     let noBias = FloatBuffer(count: n * o)
                     noBias.pointer.update(repeating: .nan, count: n * o)  // must be overwritten, not accumulated into
                     linearForward(noBias.pointer, x.pointer, w.pointer, nil, rows: n, inFeatures: i, outFeatures: o)

@@ -121,6 +121,38 @@ public enum KernelBenchmark {
         return lines
     }
 
+    /// Linear layers at decoding shapes: `rows` rows against W[out, in], W cold as when decoding (a
+    /// rotation of copies larger than L3), through `linearForward` (which sends ≤ fewRowsLimit rows
+    /// to FewRowsLinear.swift) and through cblas_sgemm directly. GFLOP/s.
+    public static func decodingLinears(rows: [Int], d: Int = 256, minSeconds: Double) -> [String] {
+        var rng = RNG(seed: 2)
+        var lines = ["decoding linears, W from memory: GFLOP/s (linearForward | cblas_sgemm direct)"]
+        for (name, o, i) in [("q/k/v/out proj", d, d), ("fc1", 4 * d, d), ("fc2", d, 4 * d), ("output proj", 8000, d)] {
+            let copies = max(2, 64 * 1024 * 1024 / (4 * o * i))
+            let w = FloatBuffer(count: copies * o * i)
+            for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
+            var cells: [String] = []
+            for n in rows {
+                let x = FloatBuffer(count: n * i), y = FloatBuffer(count: n * o)
+                for j in 0..<x.count { x[j] = rng.nextFloat() * 2 - 1 }
+                let flops = 2.0 * Double(n) * Double(o) * Double(i)
+                var c1 = 0, c2 = 0
+                let tl = time(minSeconds) {
+                    linearForward(y.pointer, x.pointer, w.pointer + (c1 % copies) * o * i, nil, rows: n, inFeatures: i, outFeatures: o)
+                    c1 += 1
+                }
+                let tb = time(minSeconds) {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(o), Int32(i), 1,
+                                x.pointer, Int32(i), w.pointer + (c2 % copies) * o * i, Int32(i), 0, y.pointer, Int32(o))
+                    c2 += 1
+                }
+                cells.append(String(format: "%d: %.0f | %.0f", n, flops / tl / 1e9, flops / tb / 1e9))
+            }
+            lines.append(String(format: "  %-14@ %5d x %4d   ", name, o, i) + cells.joined(separator: "   "))
+        }
+        return lines
+    }
+
     private static func ns(_ name: String, _ f: Double, _ b: Double, _ count: Int) -> String {
         String(format: "    %-28@ %6.3f | %6.3f", name, f * 1e9 / Double(count), b * 1e9 / Double(count))
     }

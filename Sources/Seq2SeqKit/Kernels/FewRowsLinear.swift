@@ -7,19 +7,34 @@
 // dotted with up to 5 input rows at once, and W is walked in blocks that stay in L2 while every row
 // group passes over them. When decoding, W streams from memory (the decoder's 19 MB of weights do
 // not stay in this machine's shared L3), so reading it once, in order, is what counts.
+// From 6 rows on, processors with AVX-512 use tiles of 4 W rows × 6 input rows instead
+// (Seq2SeqKitAVX512/TileLinear.swift), which do 4 FMAs per load rather than about 1: at 32 rows
+// 120-150 GFLOP/s against 90-96 for the one-W-row kernel (`seq2seq bench kernels --decoding-only`).
 // Decoding test2016 on one thread, sending up to 32 rows here rather than 16 or 160 was fastest
 // (beam 5 at batch 32 has 160 rows per step, and those stay with sgemm); training steps never come here.
+
+import Seq2SeqKitAVX512
 
 /// Largest row count that `linearForward` sends here rather than to sgemm.
 let fewRowsLimit = 32
 
+public enum FewRowsLinear {
+    /// Tiles of 4 W rows × up to 6 input rows in AVX-512 registers (Seq2SeqKitAVX512) where the
+    /// processor has them; otherwise the AVX2 one-W-row kernel below. Tests switch it to cover both.
+    nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
+}
+
 /// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ fewRowsLimit.
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
     if n == 1 { return oneRowLinear(y, x, w, inFeatures: i, outFeatures: o) }
-    // Row groups of at most 5, as even as possible (6 → 3 + 3, 16 → 4 + 4 + 4 + 4).
-    let groups = (n + 4) / 5
-    // Columns in blocks of W rows that fit well inside L2 (64 KB).
-    let block = max(1, 16 * 1024 / max(1, i))
+    // Up to 5 rows only stream W, which the one-W-row kernel does as well as the AVX-512 tiles.
+    let wide = FewRowsLinear.useAVX512 && n >= 6
+    // Row groups of at most 5 (6 in AVX-512 tiles), as even as possible (16 → 4 + 4 + 4 + 4).
+    let most = wide ? 6 : 5
+    let groups = (n + most - 1) / most
+    // Column blocks of W rows: 256 KB, a quarter of this machine's L2 (16 and 128 KB were slower), or
+    // a thread's share of W.
+    let block = max(1, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count))
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
     let blocks = (o + block - 1) / block
     parallelRows(blocks, cost: block * i * n) { range in
@@ -29,6 +44,11 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
             for g in 0..<groups {
                 let take = n * (g + 1) / groups - n * g / groups
                 let yy = yp.p + r * o + j0, xx = UnsafePointer(xp.p + r * i), ww = UnsafePointer(wp.p + j0 * i)
+                if wide {
+                    tileLinearAVX512(yy, xx, ww, rows: take, inFeatures: i, columns: cols, ldy: o)
+                    r += take
+                    continue
+                }
                 switch take {
                 case 1: RowGroupKernel<1>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
                 case 2: RowGroupKernel<2>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
