@@ -123,9 +123,21 @@ final class ModelTests: XCTestCase {
     }
 
     func testIncrementalDecodingMatchesFullForward() throws {
-        // The KV-cached step must give the same logits as the full causal forward pass.
-        for path in try Fixtures.all() {
-            let model = try Fixtures.model(SafeTensors(contentsOf: path))
+        // The KV-cached step must give the same logits as the full causal forward pass: the spec's
+        // fixtures (heads of 4 and 8 features), and random models whose heads are wide enough for the
+        // SIMD paths of the decoder's attention (5 heads of 32: a group of four and one more; 4 of 18).
+        var models: [(String, Transformer)] = try Fixtures.all().map { ($0, try Fixtures.model(SafeTensors(contentsOf: $0))) }
+        for (name, config) in [
+            ("random d160 h5", ModelConfig(srcVocabSize: 20, tgtVocabSize: 20, dModel: 160, nHeads: 5, dFF: 64,
+                                           encoderLayers: 1, decoderLayers: 2, maxPositions: 16, dropout: 0)),
+            ("random GPT d72 h4", ModelConfig(srcVocabSize: 0, tgtVocabSize: 20, dModel: 72, nHeads: 4, dFF: 32,
+                                              encoderLayers: 0, decoderLayers: 2, maxPositions: 16, norm: .post, dropout: 0)),
+        ] {
+            let model = try Transformer(config: config)
+            model.initialize(seed: 5)
+            models.append((name, model))
+        }
+        for (path, model) in models {
             let dec = model.config.isDecoderOnly
             let batch = Self.tinyBatch(decoderOnly: dec)
             var rng = RNG(seed: 0)

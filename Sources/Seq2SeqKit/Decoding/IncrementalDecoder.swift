@@ -63,7 +63,7 @@ public final class IncrementalDecoder {
         for buf in [x, h, q, ctx, sub] { buf.reserve(planned * d) }
         hidden.reserve(planned * c.dFF)
         mean.reserve(planned); rstd.reserve(planned)
-        scores.reserve(max(capacity, s))
+        scores.reserve(c.nHeads * max(capacity, s))
         logits.reserve(planned * c.tgtVocabSize)
         if let memory, let ref = model.decoderRef.layers.first, ref.crossAttention != nil {
             for (i, lr) in model.decoderRef.layers.enumerated() {
@@ -151,29 +151,29 @@ public final class IncrementalDecoder {
     }
 
     /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
-    /// m = slots[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS calls.
+    /// m = slots[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS
+    /// calls, walking each cached key and value row once, in order, for all heads together (head by
+    /// head, the four heads' passes over the same rows were slower: the cache does not stay in L3).
     private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, count: Int,
                         valid: [UInt8]?) {
-        let c = model.config, d = c.dModel, dh = c.headDim
+        let c = model.config, d = c.dModel, dh = c.headDim, heads = c.nHeads
         let scale = 1 / Float(dh).squareRoot()
-        let p = scores.pointer
+        let p = scores.pointer  // [heads, count]
         for r in 0..<rows {
             let m = slots[r]
-            for hd in 0..<c.nHeads {
-                let kb = keys + m * rowStride + hd * dh, vb = values + m * rowStride + hd * dh
-                let qh = q.pointer + r * d + hd * dh
-                for j in 0..<count { p[j] = dotProduct(qh, kb + j * d, dh) * scale }
+            let kb = UnsafePointer(keys + m * rowStride), vb = UnsafePointer(values + m * rowStride)
+            headScores(p, UnsafePointer(q.pointer + r * d), keys: kb, count: count, heads: heads, headDim: dh, scale: scale)
+            for hd in 0..<heads {
+                let ph = p + hd * count
                 if let valid {
-                    for j in 0..<count where valid[m * count + j] == 0 { p[j] = -.infinity }
+                    for j in 0..<count where valid[m * count + j] == 0 { ph[j] = -.infinity }
                 }
-                softmaxRow(p, p, count)
+                softmaxRow(ph, ph, count)
                 if let observe = attentionObserver {
-                    observe(layer, cross, r, hd, UnsafeBufferPointer(start: p, count: count))
+                    observe(layer, cross, r, hd, UnsafeBufferPointer(start: ph, count: count))
                 }
-                let out = ctx.pointer + r * d + hd * dh
-                out.update(repeating: 0, count: dh)
-                for j in 0..<count where p[j] != 0 { addScaled(out, vb + j * d, p[j], dh) }
             }
+            headWeightedSum(ctx.pointer + r * d, UnsafePointer(p), values: vb, count: count, heads: heads, headDim: dh)
         }
     }
 
@@ -204,25 +204,63 @@ public final class IncrementalDecoder {
     }
 }
 
-/// Σ a[i]·b[i] over n floats (SIMD16, relaxed order).
+/// p[h, j] = scale · q[h] · k_j[h] for heads h and keys j < count, k_j = keys + j·(heads·headDim):
+/// each key row read once, in order. Heads go four at a time, each accumulating its own features,
+/// and the four sums are folded together (`sums4`); separate horizontal sums cost more than the products.
 @inline(__always)
-func dotProduct(_ a: ConstFloatPtr, _ b: ConstFloatPtr, _ n: Int) -> Float {
-    var acc = SIMD16<Float>(repeating: 0)
-    var i = 0
-    while i + 16 <= n { acc += load16(a + i) * load16(b + i); i += 16 }
-    var s = horizontalSum(acc)
-    while i < n { s += a[i] * b[i]; i += 1 }
-    return s
+func headScores(_ p: FloatPtr, _ q: ConstFloatPtr, keys: ConstFloatPtr, count: Int, heads: Int, headDim dh: Int,
+                scale: Float) {
+    let d = heads * dh, vectorEnd = dh & ~15
+    @inline(__always) func dot(_ a: ConstFloatPtr, _ b: ConstFloatPtr) -> SIMD16<Float> {
+        var acc = SIMD16<Float>()
+        var i = 0
+        while i < vectorEnd { acc = acc.addingProduct(load16(a + i), load16(b + i)); i += 16 }
+        return acc
+    }
+    @inline(__always) func tail(_ a: ConstFloatPtr, _ b: ConstFloatPtr) -> Float {
+        var s: Float = 0
+        for t in vectorEnd..<dh { s += a[t] * b[t] }
+        return s
+    }
+    for j in 0..<count {
+        let k = keys + j * d
+        var h = 0
+        while h + 4 <= heads {
+            let o = h * dh
+            var s = sums4(dot(q + o, k + o), dot(q + o + dh, k + o + dh), dot(q + o + 2 * dh, k + o + 2 * dh),
+                          dot(q + o + 3 * dh, k + o + 3 * dh))
+            if vectorEnd < dh {
+                s += SIMD4(tail(q + o, k + o), tail(q + o + dh, k + o + dh), tail(q + o + 2 * dh, k + o + 2 * dh),
+                           tail(q + o + 3 * dh, k + o + 3 * dh))
+            }
+            s *= scale
+            for t in 0..<4 { p[(h + t) * count + j] = s[t] }
+            h += 4
+        }
+        while h < heads {
+            let o = h * dh
+            p[h * count + j] = (horizontalSum(dot(q + o, k + o)) + tail(q + o, k + o)) * scale
+            h += 1
+        }
+    }
 }
 
+/// out[h·headDim ..< (h+1)·headDim] = Σ_j p[h, j] · v_j[h] over keys j < count, v_j = values +
+/// j·(heads·headDim): each value row read once, in order, into an output row that stays in L1.
 @inline(__always)
-func dotProduct(_ a: FloatPtr, _ b: FloatPtr, _ n: Int) -> Float { dotProduct(UnsafePointer(a), UnsafePointer(b), n) }
-
-/// y[0..<n] += alpha · x[0..<n]
-@inline(__always)
-func addScaled(_ y: FloatPtr, _ x: FloatPtr, _ alpha: Float, _ n: Int) {
-    var i = 0
-    let a = SIMD16<Float>(repeating: alpha)
-    while i + 16 <= n { store16(y + i, load16(y + i) + a * load16(x + i)); i += 16 }
-    while i < n { y[i] += alpha * x[i]; i += 1 }
+func headWeightedSum(_ out: FloatPtr, _ p: ConstFloatPtr, values: ConstFloatPtr, count: Int, heads: Int, headDim dh: Int) {
+    let d = heads * dh, vectorEnd = dh & ~15
+    out.update(repeating: 0, count: d)
+    for j in 0..<count {
+        let v = values + j * d
+        for h in 0..<heads {
+            let w = p[h * count + j]
+            if w == 0 { continue }  // masked source positions
+            let o = out + h * dh, vh = v + h * dh
+            let wv = SIMD16<Float>(repeating: w)
+            var i = 0
+            while i < vectorEnd { store16(o + i, load16(o + i).addingProduct(wv, load16(vh + i))); i += 16 }
+            for t in vectorEnd..<dh { o[t] += w * vh[t] }
+        }
+    }
 }

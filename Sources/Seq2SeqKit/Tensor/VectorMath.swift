@@ -36,6 +36,21 @@ func horizontalSum(_ v: SIMD16<Float>) -> Float {
     return c[0] + c[1]
 }
 
+/// [Σ a, Σ b, Σ c, Σ d]: each folded by halves to four lanes, then two rounds of adjacent-pair
+/// sums (vhaddps), about a third of the work of four horizontal sums.
+@inline(__always)
+func sums4(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) -> SIMD4<Float> {
+    @inline(__always) func fold(_ v: SIMD16<Float>) -> SIMD4<Float> {
+        let h = v.lowHalf + v.highHalf
+        return h.lowHalf + h.highHalf
+    }
+    @inline(__always) func pairSums(_ p: SIMD4<Float>, _ q: SIMD4<Float>) -> SIMD4<Float> {
+        let c = SIMD8(lowHalf: p, highHalf: q)
+        return c.evenHalf + c.oddHalf
+    }
+    return pairSums(pairSums(fold(a), fold(b)), pairSums(fold(c), fold(d)))
+}
+
 /// max of v by halves (strict compares, NaN-free inputs assumed), for the same reason.
 @inline(__always)
 func horizontalMax(_ v: SIMD16<Float>) -> Float {
