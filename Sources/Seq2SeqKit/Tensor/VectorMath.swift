@@ -8,18 +8,17 @@ func simdExp(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let under = v .< lo
     v.replace(with: lo, where: under)
     // n = round(v · log2 e) via the 1.5·2^23 trick, with the integer left in the low mantissa bits.
+    // Every step below is one fused multiply-add.
     let magic: Float = 12_582_912
-    let t = v * 1.442_695_040_888_963_4 + magic
+    let t = SIMD16(repeating: magic).addingProduct(v, 1.442_695_040_888_963_4)
     let n = t - magic
-    var r = v - n * 0.693_359_375
-    r = r + n * 2.121_944_4e-4
-    var p: SIMD16<Float> = SIMD16(repeating: 1.987_569_15e-4)
-    p = p * r + 1.398_199_950_7e-3
-    p = p * r + 8.333_451_907_3e-3
-    p = p * r + 4.166_579_589_4e-2
-    p = p * r + 1.666_666_545_9e-1
-    p = p * r + 5.000_000_120_1e-1
-    p = p * (r * r) + r + 1
+    let r = v.addingProduct(n, -0.693_359_375).addingProduct(n, 2.121_944_4e-4)
+    var p = SIMD16<Float>(repeating: 1.398_199_950_7e-3).addingProduct(r, 1.987_569_15e-4)
+    p = SIMD16(repeating: 8.333_451_907_3e-3).addingProduct(p, r)
+    p = SIMD16(repeating: 4.166_579_589_4e-2).addingProduct(p, r)
+    p = SIMD16(repeating: 1.666_666_545_9e-1).addingProduct(p, r)
+    p = SIMD16(repeating: 5.000_000_120_1e-1).addingProduct(p, r)
+    p = (r + 1).addingProduct(p, r * r)
     // 2^n: (bits(t) - bits(magic) + 127) << 23
     let tb = unsafeBitCast(t, to: SIMD16<UInt32>.self)
     let bits = (tb &- SIMD16<UInt32>(repeating: magic.bitPattern) &+ 127) &<< 23
