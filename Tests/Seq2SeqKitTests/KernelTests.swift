@@ -39,8 +39,8 @@ final class KernelTests: XCTestCase {
             Threads.set(threads)
             FewRowsLinear.useAVX512 = wide
             for (i, o) in [(256, 1001), (13, 7), (1024, 256), (8, 1), (40, 3000)] {
-                let x = randomBuffer(33 * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
-                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33] {
+                let x = randomBuffer(161 * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
+                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161] {
                     let y = FloatBuffer(count: n * o), expected = FloatBuffer(count: n * o)
                     linearForward(y.pointer, x.pointer, w.pointer, b.pointer, rows: n, inFeatures: i, outFeatures: o)
                     for r in 0..<n { (expected.pointer + r * o).update(from: b.pointer, count: o) }

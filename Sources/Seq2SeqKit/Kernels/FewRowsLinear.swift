@@ -15,8 +15,12 @@
 
 import Seq2SeqKitAVX512
 
-/// Largest row count that `linearForward` sends here rather than to sgemm.
-let fewRowsLimit = 32
+/// Largest row count that `linearForward` sends here rather than to sgemm: 32, or 160 (beam 5 at
+/// batch 32) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels (an older OpenBLAS, or
+/// OPENBLAS_CORETYPE set, as on the machine these figures come from). There the tiles do 130-190
+/// GFLOP/s at 64-160 rows against sgemm's 100-117, and beam 5 at batch 32 went from 119 to 143
+/// sentences/s; with OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows) it would lose 20%.
+let fewRowsLimit = FewRowsLinear.useAVX512 && !Threads.blasUsesAVX512 ? 160 : 32
 
 public enum FewRowsLinear {
     /// Tiles of 4 W rows × up to 6 input rows in AVX-512 registers (Seq2SeqKitAVX512) where the

@@ -36,6 +36,11 @@ public enum Threads {
         return String(cString: p)
     }
 
+    /// Whether OpenBLAS runs its AVX-512 kernels (the core names of its dynamic.c that have them).
+    public static var blasUsesAVX512: Bool {
+        ["skylakex", "cooperlake", "sapphirerapids"].contains(blasCoreName.lowercased())
+    }
+
     public static var available: Int { Int(openblas_get_num_procs()) }
 }
 
