@@ -119,7 +119,9 @@ struct BenchTranslate: ParsableCommand {
     @Option(help: "Comma-separated batch sizes.") var batchSizes = "32,1"
     @Option(help: "Comma-separated thread counts.") var threads = "1,2"
     @Option(help: "Cap on generated tokens (eos included), besides 2 × longest source + 10.") var maxLen = 128
-    @Option(help: "GNMT length penalty α.") var lengthPenalty: Float = 1
+    @Option(help: "Length penalty α.") var lengthPenalty: Float = 1
+    @Option(help: "gnmt: ((5 + len) / 6)^α; power: len^α, as nmt_translate_bench.py's PyTorch and CTranslate2 runs.")
+    var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     @Option(help: "Timed repeats (best is reported).") var repeats = 3
 
     func run() throws {
@@ -130,7 +132,8 @@ struct BenchTranslate: ParsableCommand {
         let reference = ref ?? (input == nil ? m30k?.testTarget : nil)
         let net = try ModelDirectory.load(model)
         let vocabs = try Vocabularies.load(from: model)
-        let translator = Translator(model: net, vocabularies: vocabs, search: BeamSearch(beam: 1, lengthPenalty: lengthPenalty))
+        let translator = Translator(model: net, vocabularies: vocabs, search: BeamSearch(beam: 1, lengthPenalty: lengthPenalty,
+                                                                                      normalization: lengthNormalization))
         translator.maxOutput = maxLen
         let sources = try TextFile.lines(src).map { vocabs.source.encode($0) }
         let refs = try reference.map { try TextFile.lines($0) }

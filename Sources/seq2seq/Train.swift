@@ -5,6 +5,7 @@ import Seq2SeqKit
 extension ModelConfig.Norm: ExpressibleByArgument {}
 extension ModelConfig.Positional: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
+extension BeamSearch.LengthNormalization: ExpressibleByArgument {}
 extension LRSchedule: ExpressibleByArgument {}
 extension TrainSettings.Optimizer: ExpressibleByArgument {}
 

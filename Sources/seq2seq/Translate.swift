@@ -20,7 +20,9 @@ struct Translate: ParsableCommand {
     @Option(help: "Print the K best hypotheses per line, tab-separated with their scores.") var nBest = 1
     @Flag(help: "Add each translation's log-probability (tab-separated).") var scores = false
     @Option(help: "Sentences per batch.") var batchSize = 32
-    @Option(help: "GNMT length penalty α (0: none; 1.4 was best on Multi30k val).") var lengthPenalty: Float = 1.4
+    @Option(help: "Length penalty α (0: none; 1.4 was best on Multi30k val with gnmt).") var lengthPenalty: Float = 1.4
+    @Option(help: "Score divided by ((5 + len) / 6)^α (gnmt) or len^α (power: fairseq, Marian, CTranslate2).")
+    var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     @Option(help: "Output cap: a · source length + b tokens (a).") var maxLenA: Double = 2
     @Option(help: "Output cap: a · source length + b tokens (b).") var maxLenB = 10
     @Option(help: "Reference translation: print BLEU and chrF on standard error afterwards.") var ref: String?
@@ -50,7 +52,8 @@ struct Translate: ParsableCommand {
             throw InputError("\(model) is a language model; use `seq2seq generate --model \(model)`")
         }
         let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model),
-                                    search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty, nBest: nBest))
+                                    search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty,
+                                                      normalization: lengthNormalization, nBest: nBest))
         translator.batchSize = batchSize
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB

@@ -101,29 +101,33 @@ final class BeamSearchTests: XCTestCase {
             let c = model.config, v = c.tgtVocabSize
             let shape = try file.tensor("greedy.src_ids").shape
             let src = try file.int64s("greedy.src_ids").map(Int32.init)
-            let nBest = try BeamSearch(beam: 5, lengthPenalty: 1, nBest: 5).translate(
-                model, src: src, batch: shape[0], srcLength: shape[1], maxLength: [Int](repeating: 12, count: shape[0]))
-            var checked = 0
-            for (b, hyps) in nBest.enumerated() {
-                for h in hyps {
-                    let t = h.tokens.count
-                    let batch = Batch(batchSize: 1, srcLength: shape[1], tgtLength: t,
-                                      src: Array(src[(b * shape[1])..<((b + 1) * shape[1])]),
-                                      tgtIn: [Int32(c.bosId)] + h.tokens.dropLast(), tgtOut: h.tokens)
-                    var rng = RNG(seed: 0)
-                    let logits = try model.forward(batch, training: false, rng: &rng)
-                    var sum: Double = 0
-                    for (i, tok) in h.tokens.enumerated() {
-                        let row = Array(logits[(i * v)..<((i + 1) * v)])
-                        let m = row.max()!
-                        let lse = Double(m) + log(row.reduce(0.0) { $0 + exp(Double($1 - m)) })
-                        sum += Double(row[Int(tok)]) - lse
+            for normalization in BeamSearch.LengthNormalization.allCases {
+                let nBest = try BeamSearch(beam: 5, lengthPenalty: 1, normalization: normalization, nBest: 5).translate(
+                    model, src: src, batch: shape[0], srcLength: shape[1], maxLength: [Int](repeating: 12, count: shape[0]))
+                var checked = 0
+                for (b, hyps) in nBest.enumerated() {
+                    for h in hyps {
+                        let t = h.tokens.count
+                        let penalty: Float = normalization == .gnmt ? (5 + Float(t)) / 6 : Float(t)
+                        XCTAssertEqual(h.score, h.logProb / penalty, accuracy: 1e-6 * max(1, abs(h.score)), "\(normalization)")
+                        let batch = Batch(batchSize: 1, srcLength: shape[1], tgtLength: t,
+                                          src: Array(src[(b * shape[1])..<((b + 1) * shape[1])]),
+                                          tgtIn: [Int32(c.bosId)] + h.tokens.dropLast(), tgtOut: h.tokens)
+                        var rng = RNG(seed: 0)
+                        let logits = try model.forward(batch, training: false, rng: &rng)
+                        var sum: Double = 0
+                        for (i, tok) in h.tokens.enumerated() {
+                            let row = Array(logits[(i * v)..<((i + 1) * v)])
+                            let m = row.max()!
+                            let lse = Double(m) + log(row.reduce(0.0) { $0 + exp(Double($1 - m)) })
+                            sum += Double(row[Int(tok)]) - lse
+                        }
+                        XCTAssertEqual(Double(h.logProb), sum, accuracy: 1e-4 * max(1, abs(sum)), "\(path) sentence \(b)")
+                        checked += 1
                     }
-                    XCTAssertEqual(Double(h.logProb), sum, accuracy: 1e-4 * max(1, abs(sum)), "\(path) sentence \(b)")
-                    checked += 1
                 }
+                XCTAssertGreaterThan(checked, shape[0] * 2, path)
             }
-            XCTAssertGreaterThan(checked, shape[0] * 2, path)
         }
     }
 

@@ -12,7 +12,8 @@ public enum TranslateBenchmark {
 
     public static func run(translator: Translator, sources: [[Int32]], references: [String]?, beam: Int, batchSize: Int,
                            repeats: Int) throws -> Row {
-        translator.search = BeamSearch(beam: beam, lengthPenalty: translator.search.lengthPenalty)
+        translator.search = BeamSearch(beam: beam, lengthPenalty: translator.search.lengthPenalty,
+                                       normalization: translator.search.normalization)
         translator.batchSize = batchSize
         _ = try translator.translate(ids: Array(sources.prefix(batchSize)))  // warm-up
         var best = Double.infinity

@@ -5,15 +5,25 @@ import RealModule
 /// in `eos` among the k best, and keeps k live ones. A sentence is done when k hypotheses are
 /// finished, or when no live hypothesis can still beat the worst finished one. Finished sentences
 /// leave the batch (their cache rows are dropped). With k = 1 this is exactly greedy decoding.
-/// Scores are summed log-probabilities divided by the GNMT length penalty ((5 + len) / 6)^α.
+/// Scores are summed log-probabilities divided by a length penalty: GNMT's ((5 + len) / 6)^α by
+/// default, or len^α as in fairseq, Marian and CTranslate2 (len counts eos).
 public struct BeamSearch: Sendable {
+    public enum LengthNormalization: String, Sendable, CaseIterable {
+        /// ((5 + len) / 6)^α (Wu et al. 2016; Joey NMT, OpenNMT).
+        case gnmt
+        /// len^α (fairseq's --lenpen, Marian's --normalize, CTranslate2's length_penalty).
+        case power
+    }
+
     public var beam: Int = 5
     public var lengthPenalty: Float = 1.0
+    public var normalization: LengthNormalization = .gnmt
     /// Hypotheses returned per sentence (≤ beam).
     public var nBest: Int = 1
 
-    public init(beam: Int = 5, lengthPenalty: Float = 1.0, nBest: Int = 1) {
-        self.beam = max(1, beam); self.lengthPenalty = lengthPenalty; self.nBest = max(1, min(nBest, max(1, beam)))
+    public init(beam: Int = 5, lengthPenalty: Float = 1.0, normalization: LengthNormalization = .gnmt, nBest: Int = 1) {
+        self.beam = max(1, beam); self.lengthPenalty = lengthPenalty; self.normalization = normalization
+        self.nBest = max(1, min(nBest, max(1, beam)))
     }
 
     public struct Hypothesis: Sendable, Equatable {
@@ -26,7 +36,11 @@ public struct BeamSearch: Sendable {
     }
 
     func penalty(_ length: Int) -> Float {
-        lengthPenalty == 0 ? 1 : Float.pow((5 + Float(length)) / 6, lengthPenalty)
+        if lengthPenalty == 0 { return 1 }
+        switch normalization {
+        case .gnmt: return Float.pow((5 + Float(length)) / 6, lengthPenalty)
+        case .power: return Float.pow(Float(max(1, length)), lengthPenalty)
+        }
     }
 
     /// Decodes a padded source batch src [B, S]; `maxLength[b]` caps the generated tokens (eos included).
