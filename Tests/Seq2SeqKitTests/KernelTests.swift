@@ -38,9 +38,12 @@ final class KernelTests: XCTestCase {
         for (threads, wide) in [(1, false), (2, false), (1, true), (2, true)] where !wide || CPUFeatures.hasAVX512 {
             Threads.set(threads)
             FewRowsLinear.useAVX512 = wide
-            for (i, o) in [(256, 1001), (13, 7), (1024, 256), (8, 1), (40, 3000)] {
+            let rowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161]
+            // (512, 4101): one row large enough for the one-row kernel to split across threads.
+            for (i, o, counts) in [(256, 1001, rowCounts), (13, 7, rowCounts), (1024, 256, rowCounts), (8, 1, rowCounts),
+                                   (40, 3000, rowCounts), (512, 4101, [1])] {
                 let x = randomBuffer(161 * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
-                for n in [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161] {
+                for n in counts {
                     let y = FloatBuffer(count: n * o), expected = FloatBuffer(count: n * o)
                     linearForward(y.pointer, x.pointer, w.pointer, b.pointer, rows: n, inFeatures: i, outFeatures: o)
                     for r in 0..<n { (expected.pointer + r * o).update(from: b.pointer, count: o) }

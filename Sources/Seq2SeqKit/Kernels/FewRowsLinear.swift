@@ -28,6 +28,11 @@ public enum FewRowsLinear {
     nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
 }
 
+/// Multiply-adds below which a few-row product stays on one thread: splitting a decoding step's
+/// smaller layers cost more in dispatch than it saved (2 threads, beam 5 at batch 1: 96 sentences/s
+/// with the kernels' usual 2^19, 113 with 2^21, 96 with no split at all).
+let fewRowsSplitMinimum = 1 << 21
+
 /// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ fewRowsLimit.
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
     if n == 1 { return oneRowLinear(y, x, w, inFeatures: i, outFeatures: o) }
@@ -41,7 +46,7 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
     let block = max(1, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count))
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
     let blocks = (o + block - 1) / block
-    parallelRows(blocks, cost: block * i * n) { range in
+    parallelRows(blocks, cost: block * i * n, minimum: fewRowsSplitMinimum) { range in
         for b in range {
             let j0 = b * block, cols = min(block, o - j0)
             var r = 0
@@ -77,7 +82,7 @@ func oneRowLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, inFeatu
         for t in vectorEnd..<i { s += xp.p[t] * wj[t] }
         yp.p[j] += s
     }
-    parallelRows(half, cost: 2 * i) { range in
+    parallelRows(half, cost: 2 * i, minimum: fewRowsSplitMinimum) { range in
         for j in range {
             let w0 = UnsafePointer(wp.p + j * i), w1 = w0 + half * i
             var a = SIMD16<Float>(), b = a

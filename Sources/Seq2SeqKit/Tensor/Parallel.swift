@@ -4,9 +4,9 @@ import Dispatch
 /// elements) is large enough to pay for the ~1 µs dispatch; runs inline otherwise.
 /// ../shared/PLATFORM.md: a split pays from about 1M elements.
 @inline(__always)
-func parallelRows(_ count: Int, cost: Int, _ body: (Range<Int>) -> Void) {
+func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Range<Int>) -> Void) {
     let threads = Threads.count
-    if threads <= 1 || count < 2 || count * cost < 1 << 19 {
+    if threads <= 1 || count < 2 || count * cost < minimum {
         body(0..<count)
         return
     }
