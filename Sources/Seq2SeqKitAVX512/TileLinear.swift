@@ -106,3 +106,111 @@ enum Tile<let R: Int> {
         }
     }
 }
+
+// MARK: - Broadcast tiles, for 33 to 160 rows
+//
+// With many rows the dot-product tiles above spend a third of their time folding accumulators. Here
+// x is transposed once (xT [I, rows padded to 16]) and a tile holds 16 W rows × 16 input rows with no
+// folding at all: each W element is broadcast (an FMA with an embedded broadcast operand) against 16
+// input rows of xT. The tile is transposed in registers at the end to add 16 contiguous outputs to
+// each of its 16 rows of y. W stays in its row-major layout; the 16 W rows of a tile (16 KB at
+// I = 256) stay in L1 while every group of 16 input rows passes over them.
+
+/// Transposes 16 rows of 16 lanes: four rounds of deinterleaving pairs, each of which rotates the
+/// 8-bit (row, lane) index right by one bit.
+@inline(__always)
+func transpose16(_ m: inout [16 of Lane]) {
+    for _ in 0..<4 {
+        let old = m
+        for p in 0..<8 {
+            let pair = SIMD32(lowHalf: old[2 * p], highHalf: old[2 * p + 1])
+            m[p] = pair.evenHalf
+            m[p + 8] = pair.oddHalf
+        }
+    }
+}
+
+/// xT[k, r] = x[r, k] for r < rows (zero up to the next multiple of 16) and k < I (a multiple of 16);
+/// xT's row stride is ldxT ≥ rows rounded up to 16.
+public func transposeRowsAVX512(_ xT: FloatPointer, ldxT: Int, _ x: ConstFloatPointer, rows n: Int, inFeatures i: Int) {
+    precondition(i % 16 == 0, "inFeatures must be a multiple of 16")
+    var r0 = 0
+    while r0 < n {
+        var k0 = 0
+        while k0 < i {
+            var m: [16 of Lane] = .init(repeating: Lane())
+            for r in 0..<min(16, n - r0) { m[r] = load(x + (r0 + r) * i + k0) }
+            transpose16(&m)
+            for c in 0..<16 { UnsafeMutableRawPointer(xT + (k0 + c) * ldxT + r0).storeBytes(of: m[c], as: Lane.self) }
+            k0 += 16
+        }
+        r0 += 16
+    }
+}
+
+/// y[r, j] += W[j, :I] · x[r, :I] for r < rows and j < columns (a multiple of 16), x given as xT from
+/// `transposeRowsAVX512`, W's rows ldw apart. Callers split long rows into pieces of I ≤ 256. A
+/// tile's 16 W rows are read in place when they are at most 1 KB apart (188-198 GFLOP/s at 160 rows
+/// here); further apart (fc2's 4 KB rows all fall into one L1 set: 121-128) they are first copied
+/// feature-major into 16 KB of stack (169-194; the copy costs more than it saves at 1 KB).
+public func broadcastLinearAVX512(_ y: FloatPointer, ldy: Int, rows n: Int, _ xT: ConstFloatPointer, ldxT: Int,
+                                  _ w: ConstFloatPointer, ldw: Int, inFeatures i: Int, columns: Int) {
+    precondition(columns % 16 == 0 && i <= 256, "columns must be a multiple of 16, inFeatures at most 256")
+    withUnsafeTemporaryAllocation(of: Lane.self, capacity: 256) { packed in
+        let wt = UnsafeMutableRawPointer(packed.baseAddress!).assumingMemoryBound(to: Float.self)
+        let pack = ldw > 256
+        var j = 0
+        while j < columns {
+            // W[j + c, k] at wk[c · step] with wk = base + k · stride.
+            let base: ConstFloatPointer, stride: Int, step: Int
+            if pack {
+                packTile(wt, w + j * ldw, ldw: ldw, inFeatures: i)
+                (base, stride, step) = (UnsafePointer(wt), 16, 1)
+            } else {
+                (base, stride, step) = (w + j * ldw, 1, ldw)
+            }
+            var r0 = 0
+            while r0 < n {
+                var a0 = Lane(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+                var a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0
+                var xp = xT + r0
+                for k in 0..<i {
+                    let xv = load(xp), wk = base + stride * k
+                    xp += ldxT
+                    @inline(__always) func b(_ c: Int) -> Lane { Lane(repeating: wk[c * step]) }
+                    a0 = a0.addingProduct(b(0), xv); a1 = a1.addingProduct(b(1), xv)
+                    a2 = a2.addingProduct(b(2), xv); a3 = a3.addingProduct(b(3), xv)
+                    a4 = a4.addingProduct(b(4), xv); a5 = a5.addingProduct(b(5), xv)
+                    a6 = a6.addingProduct(b(6), xv); a7 = a7.addingProduct(b(7), xv)
+                    a8 = a8.addingProduct(b(8), xv); a9 = a9.addingProduct(b(9), xv)
+                    a10 = a10.addingProduct(b(10), xv); a11 = a11.addingProduct(b(11), xv)
+                    a12 = a12.addingProduct(b(12), xv); a13 = a13.addingProduct(b(13), xv)
+                    a14 = a14.addingProduct(b(14), xv); a15 = a15.addingProduct(b(15), xv)
+                }
+                // a_c[lane r] is y[r0 + r, j + c]; transposed, m[r] holds row r0 + r's 16 outputs.
+                var m: [16 of Lane] = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15]
+                transpose16(&m)
+                for r in 0..<min(16, n - r0) {
+                    let out = UnsafeMutableRawPointer(y + (r0 + r) * ldy + j)
+                    out.storeBytes(of: out.loadUnaligned(as: Lane.self) + m[r], as: Lane.self)
+                }
+                r0 += 16
+            }
+            j += 16
+        }
+    }
+}
+
+/// wt[k, c] = w[c, k] for 16 rows c (ldw apart) and k < I, by 16 × 16 blocks transposed in registers.
+@inline(__always)
+func packTile(_ wt: FloatPointer, _ w: ConstFloatPointer, ldw: Int, inFeatures i: Int) {
+    var k0 = 0
+    while k0 + 16 <= i {
+        var m: [16 of Lane] = .init(repeating: Lane())
+        for c in 0..<16 { m[c] = load(w + c * ldw + k0) }
+        transpose16(&m)
+        for k in 0..<16 { UnsafeMutableRawPointer(wt + (k0 + k) * 16).storeBytes(of: m[k], as: Lane.self) }
+        k0 += 16
+    }
+    for k in k0..<i { for c in 0..<16 { wt[k * 16 + c] = w[c * ldw + k] } }
+}

@@ -1,5 +1,5 @@
 // Linear layers applied to a few rows: decoding a batch of sentences, or one sentence's beams.
-// Dims legend: N rows (≤ fewRowsLimit), I input features, O output features.
+// Dims legend: N rows (≤ FewRowsLinear.limit), I input features, O output features.
 //
 // OpenBLAS 0.3.21 packs all of W (O × I) on every sgemm call. For a handful of rows that costs about
 // as much as the product itself (sgemm reaches 34 GFLOP/s at N = 5, 61 at 8, 83 at 16 on one core
@@ -15,17 +15,18 @@
 
 import Seq2SeqKitAVX512
 
-/// Largest row count that `linearForward` sends here rather than to sgemm: 32, or 160 (beam 5 at
-/// batch 32) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels (an older OpenBLAS, or
-/// OPENBLAS_CORETYPE set, as on the machine these figures come from). There the tiles do 130-190
-/// GFLOP/s at 64-160 rows against sgemm's 100-117, and beam 5 at batch 32 went from 119 to 143
-/// sentences/s; with OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows) it would lose 20%.
-let fewRowsLimit = FewRowsLinear.useAVX512 && !Threads.blasUsesAVX512 ? 160 : 32
-
 public enum FewRowsLinear {
-    /// Tiles of 4 W rows × up to 6 input rows in AVX-512 registers (Seq2SeqKitAVX512) where the
-    /// processor has them; otherwise the AVX2 one-W-row kernel below. Tests switch it to cover both.
+    /// Tiles in AVX-512 registers (Seq2SeqKitAVX512) where the processor has them; otherwise the
+    /// AVX2 one-W-row kernel below. Tests switch it to cover both.
     nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
+
+    /// Largest row count that `linearForward` sends here rather than to sgemm: 32, or 160 (beam 5 at
+    /// batch 32) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels (an older OpenBLAS,
+    /// or OPENBLAS_CORETYPE set, as on the machine these figures come from). There the broadcast
+    /// tiles do 150-200 GFLOP/s at 64-160 rows against sgemm's 100-117, and beam 5 at batch 32 went
+    /// from 119 to 172 sentences/s; with OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows,
+    /// packing included) sgemm stays ahead (194 against 178 sentences/s).
+    nonisolated(unsafe) public static var limit = useAVX512 && !Threads.blasUsesAVX512 ? 160 : 32
 }
 
 /// Multiply-adds below which a few-row product stays on one thread: splitting a decoding step's
@@ -33,7 +34,7 @@ public enum FewRowsLinear {
 /// with the kernels' usual 2^19, 113 with 2^21, 96 with no split at all).
 let fewRowsSplitMinimum = 1 << 21
 
-/// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ fewRowsLimit.
+/// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ FewRowsLinear.limit.
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
     if n == 1 { return oneRowLinear(y, x, w, inFeatures: i, outFeatures: o) }
     // Up to 5 rows only stream W, which the one-W-row kernel does as well as the AVX-512 tiles.
@@ -45,6 +46,11 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
     // a thread's share of W.
     let block = max(1, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count))
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
+    // Broadcast tiles from 28 rows (32 for rows longer than 256, whose W tiles must first be
+    // copied), measured against the dot-product tiles: at 32 rows 132-137 against 120 GFLOP/s (I = 256).
+    if wide && i % 16 == 0 && o >= 16 && (i <= 256 ? n >= 28 : n > 32) {
+        return broadcastLinear(y, x, w, rows: n, inFeatures: i, outFeatures: o, block: max(16, block & ~15))
+    }
     let blocks = (o + block - 1) / block
     parallelRows(blocks, cost: block * i * n, minimum: fewRowsSplitMinimum) { range in
         for b in range {
@@ -67,6 +73,40 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
                 }
                 r += take
             }
+        }
+    }
+}
+
+/// The AVX-512 broadcast tiles (Seq2SeqKitAVX512/TileLinear.swift) for 33 or more rows: x
+/// transposed once into this thread's scratch, column blocks of W (multiples of 16 rows) split across
+/// threads, and the last o % 16 columns in dot-product tiles.
+private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int,
+                             outFeatures o: Int, block: Int) {
+    let ld = (n + 15) & ~15
+    let scratch = ThreadScratch.buffer(i * ld)
+    transposeRowsAVX512(scratch.pointer, ldxT: ld, x, rows: n, inFeatures: i)
+    let yp = SendablePointer(y), tp = SendablePointer(scratch.pointer), wp = SendablePointer(w)
+    let main = o & ~15
+    let blocks = (main + block - 1) / block
+    parallelRows(blocks, cost: block * i * n, minimum: fewRowsSplitMinimum) { range in
+        for b in range {
+            let j0 = b * block, cols = min(block, main - j0)
+            // Features in pieces of 256, so that a tile's 16 W rows (16 KB) stay in L1.
+            var k0 = 0
+            while k0 < i {
+                let piece = min(256, i - k0)
+                broadcastLinearAVX512(yp.p + j0, ldy: o, rows: n, UnsafePointer(tp.p + k0 * ld), ldxT: ld,
+                                      UnsafePointer(wp.p + j0 * i + k0), ldw: i, inFeatures: piece, columns: cols)
+                k0 += piece
+            }
+        }
+    }
+    if main < o {
+        var r = 0
+        while r < n {
+            let take = min(6, n - r)
+            tileLinearAVX512(y + r * o + main, x + r * i, w + main * i, rows: take, inFeatures: i, columns: o - main, ldy: o)
+            r += take
         }
     }
 }

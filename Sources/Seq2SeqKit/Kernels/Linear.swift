@@ -8,10 +8,10 @@ public func linearForward(
 ) {
     if let b {
         for r in 0..<n { (y + r * o).update(from: b, count: o) }
-    } else if n <= fewRowsLimit {
+    } else if n <= FewRowsLinear.limit {
         for r in 0..<n { (y + r * o).update(repeating: 0, count: o) }
     }
-    if n <= fewRowsLimit {
+    if n <= FewRowsLinear.limit {
         fewRowsLinear(y, x, w, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
         return
     }
