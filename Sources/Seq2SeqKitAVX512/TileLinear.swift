@@ -153,8 +153,10 @@ public func transposeRowsAVX512(_ xT: FloatPointer, ldxT: Int, _ x: ConstFloatPo
 /// tile's 16 W rows are read in place when they are at most 1 KB apart (188-198 GFLOP/s at 160 rows
 /// here); further apart (fc2's 4 KB rows all fall into one L1 set: 121-128) they are first copied
 /// feature-major into 16 KB of stack (169-194; the copy costs more than it saves at 1 KB).
+/// With `overwrite`, y is set to the product plus `bias` (bias[j] for column j; none: zero) instead.
 public func broadcastLinearAVX512(_ y: FloatPointer, ldy: Int, rows n: Int, _ xT: ConstFloatPointer, ldxT: Int,
-                                  _ w: ConstFloatPointer, ldw: Int, inFeatures i: Int, columns: Int) {
+                                  _ w: ConstFloatPointer, ldw: Int, inFeatures i: Int, columns: Int,
+                                  overwrite: Bool = false, bias: ConstFloatPointer? = nil) {
     precondition(columns % 16 == 0 && i <= 256, "columns must be a multiple of 16, inFeatures at most 256")
     withUnsafeTemporaryAllocation(of: Lane.self, capacity: 256) { packed in
         let wt = UnsafeMutableRawPointer(packed.baseAddress!).assumingMemoryBound(to: Float.self)
@@ -190,9 +192,11 @@ public func broadcastLinearAVX512(_ y: FloatPointer, ldy: Int, rows n: Int, _ xT
                 // a_c[lane r] is y[r0 + r, j + c]; transposed, m[r] holds row r0 + r's 16 outputs.
                 var m: [16 of Lane] = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15]
                 transpose16(&m)
+                let start = overwrite ? (bias.map { load($0 + j) } ?? Lane()) : Lane()
                 for r in 0..<min(16, n - r0) {
                     let out = UnsafeMutableRawPointer(y + (r0 + r) * ldy + j)
-                    out.storeBytes(of: out.loadUnaligned(as: Lane.self) + m[r], as: Lane.self)
+                    let before = overwrite ? start : out.loadUnaligned(as: Lane.self)
+                    out.storeBytes(of: before + m[r], as: Lane.self)
                 }
                 r0 += 16
             }

@@ -34,8 +34,23 @@ public enum FewRowsLinear {
 /// with the kernels' usual 2^19, 113 with 2^21, 96 with no split at all).
 let fewRowsSplitMinimum = 1 << 21
 
-/// y[N, O] += x[N, I] · W[O, I]ᵀ for N ≤ FewRowsLinear.limit.
-func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int, outFeatures o: Int) {
+/// y[N, O] = x[N, I] · W[O, I]ᵀ + bias[O] (none: zero) for N ≤ FewRowsLinear.limit.
+func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias: ConstFloatPtr?, rows n: Int,
+                   inFeatures i: Int, outFeatures o: Int) {
+    @inline(__always) func initialize(_ j0: Int, _ cols: Int) {
+        for r in 0..<n {
+            if let bias { (y + r * o + j0).update(from: bias + j0, count: cols) }
+            else { (y + r * o + j0).update(repeating: 0, count: cols) }
+        }
+    }
+    if FewRowsLinear.useAVX512 && i % 16 == 0 && o >= 16 && (i <= 256 ? n >= 28 : n > 32) {
+        // Broadcast tiles from 28 rows (32 for rows longer than 256, whose W tiles must first be
+        // copied), measured against the dot-product tiles: at 32 rows 132-137 against 120 GFLOP/s (I = 256).
+        let main = o & ~15
+        if main < o { initialize(main, o - main) }
+        return broadcastLinear(y, x, w, bias, rows: n, inFeatures: i, outFeatures: o)
+    }
+    initialize(0, o)
     if n == 1 { return oneRowLinear(y, x, w, inFeatures: i, outFeatures: o) }
     // Up to 5 rows only stream W, which the one-W-row kernel does as well as the AVX-512 tiles.
     let wide = FewRowsLinear.useAVX512 && n >= 6
@@ -46,11 +61,6 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
     // a thread's share of W.
     let block = max(1, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count))
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
-    // Broadcast tiles from 28 rows (32 for rows longer than 256, whose W tiles must first be
-    // copied), measured against the dot-product tiles: at 32 rows 132-137 against 120 GFLOP/s (I = 256).
-    if wide && i % 16 == 0 && o >= 16 && (i <= 256 ? n >= 28 : n > 32) {
-        return broadcastLinear(y, x, w, rows: n, inFeatures: i, outFeatures: o, block: max(16, block & ~15))
-    }
     let blocks = (o + block - 1) / block
     parallelRows(blocks, cost: block * i * n, minimum: fewRowsSplitMinimum) { range in
         for b in range {
@@ -80,12 +90,16 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n
 /// The AVX-512 broadcast tiles (Seq2SeqKitAVX512/TileLinear.swift) for 33 or more rows: x
 /// transposed once into this thread's scratch, column blocks of W (multiples of 16 rows) split across
 /// threads, and the last o % 16 columns in dot-product tiles.
-private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, rows n: Int, inFeatures i: Int,
-                             outFeatures o: Int, block: Int) {
+/// y is written, not added to (bias included), which spares reading back and zeroing every row of
+/// logits. The last o % 16 columns must already hold their bias (or zero).
+private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias: ConstFloatPtr?, rows n: Int,
+                             inFeatures i: Int, outFeatures o: Int) {
+    let block = max(16, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count) & ~15)
     let ld = (n + 15) & ~15
     let scratch = ThreadScratch.buffer(i * ld)
     transposeRowsAVX512(scratch.pointer, ldxT: ld, x, rows: n, inFeatures: i)
     let yp = SendablePointer(y), tp = SendablePointer(scratch.pointer), wp = SendablePointer(w)
+    let bp = bias.map { SendablePointer($0) }
     let main = o & ~15
     let blocks = (main + block - 1) / block
     parallelRows(blocks, cost: block * i * n, minimum: fewRowsSplitMinimum) { range in
@@ -96,7 +110,8 @@ private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatP
             while k0 < i {
                 let piece = min(256, i - k0)
                 broadcastLinearAVX512(yp.p + j0, ldy: o, rows: n, UnsafePointer(tp.p + k0 * ld), ldxT: ld,
-                                      UnsafePointer(wp.p + j0 * i + k0), ldw: i, inFeatures: piece, columns: cols)
+                                      UnsafePointer(wp.p + j0 * i + k0), ldw: i, inFeatures: piece, columns: cols,
+                                      overwrite: k0 == 0, bias: bp.map { UnsafePointer($0.p + j0) })
                 k0 += piece
             }
         }

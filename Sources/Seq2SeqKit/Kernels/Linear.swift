@@ -6,14 +6,12 @@ public func linearForward(
     _ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ b: ConstFloatPtr?,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
+    if n <= FewRowsLinear.limit {
+        fewRowsLinear(y, x, w, b, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
+        return
+    }
     if let b {
         for r in 0..<n { (y + r * o).update(from: b, count: o) }
-    } else if n <= FewRowsLinear.limit {
-        for r in 0..<n { (y + r * o).update(repeating: 0, count: o) }
-    }
-    if n <= FewRowsLinear.limit {
-        fewRowsLinear(y, x, w, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
-        return
     }
     gemm(transA: false, transB: true, m: n, n: o, k: i, x, lda: i, w, ldb: i,
          beta: b == nil ? 0 : 1, y, ldc: o)
