@@ -32,14 +32,14 @@ final class KernelTests: XCTestCase {
     /// on one thread and split across two.
     func testFewRowsLinearEqualsGemm() {
         var rng = RNG(seed: 7)
-        let (initial, initialLimit) = (FewRowsLinear.useAVX512, FewRowsLinear.limit)
-        defer { Threads.set(1); FewRowsLinear.useAVX512 = initial; FewRowsLinear.limit = initialLimit }
+        let (initial, initialAllRows) = (FewRowsLinear.useAVX512, FewRowsLinear.allRows)
+        defer { Threads.set(1); FewRowsLinear.useAVX512 = initial; FewRowsLinear.allRows = initialAllRows }
         // Both kernels: AVX-512 tiles (where the processor has them; dot-product tiles to 27 rows,
         // broadcast tiles from 28 to 161) and the AVX2 one-W-row kernel (to 32 rows; sgemm beyond).
         for (threads, wide) in [(1, false), (2, false), (1, true), (2, true)] where !wide || CPUFeatures.hasAVX512 {
             Threads.set(threads)
             FewRowsLinear.useAVX512 = wide
-            FewRowsLinear.limit = wide ? 161 : 32
+            FewRowsLinear.allRows = wide
             let rowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161]
             // (512, 4101): one row large enough for the one-row kernel to split across threads.
             for (i, o, counts) in [(256, 1001, rowCounts), (13, 7, rowCounts), (1024, 256, rowCounts), (8, 1, rowCounts),

@@ -122,8 +122,8 @@ public enum KernelBenchmark {
     }
 
     /// Linear layers at decoding shapes: `rows` rows against W[out, in], W cold as when decoding (a
-    /// rotation of copies larger than L3), through `linearForward` (which sends ≤ FewRowsLinear.limit rows
-    /// to FewRowsLinear.swift) and through cblas_sgemm directly. GFLOP/s.
+    /// rotation of copies larger than L3), through `linearForward` (which sends the shapes that
+    /// `FewRowsLinear.takes` to FewRowsLinear.swift) and through cblas_sgemm directly. GFLOP/s.
     public static func decodingLinears(rows: [Int], d: Int = 256, minSeconds: Double) -> [String] {
         var rng = RNG(seed: 2)
         var lines = ["decoding linears, W from memory: GFLOP/s (linearForward | cblas_sgemm direct)"]

@@ -1,5 +1,5 @@
 // Linear layers applied to a few rows: decoding a batch of sentences, or one sentence's beams.
-// Dims legend: N rows (≤ FewRowsLinear.limit), I input features, O output features.
+// Dims legend: N rows, I input features, O output features.
 //
 // OpenBLAS 0.3.21 packs all of W (O × I) on every sgemm call. For a handful of rows that costs about
 // as much as the product itself (sgemm reaches 34 GFLOP/s at N = 5, 61 at 8, 83 at 16 on one core
@@ -20,13 +20,26 @@ public enum FewRowsLinear {
     /// AVX2 one-W-row kernel below. Tests switch it to cover both.
     nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
 
-    /// Largest row count that `linearForward` sends here rather than to sgemm: 32, or 160 (beam 5 at
-    /// batch 32) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels (an older OpenBLAS,
-    /// or OPENBLAS_CORETYPE set, as on the machine these figures come from). There the broadcast
-    /// tiles do 150-200 GFLOP/s at 64-160 rows against sgemm's 100-117, and beam 5 at batch 32 went
-    /// from 119 to 172 sentences/s; with OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows,
-    /// packing included) sgemm stays ahead (194 against 178 sentences/s).
-    nonisolated(unsafe) public static var limit = useAVX512 && !Threads.blasUsesAVX512 ? 160 : 32
+    /// Largest row count that `linearForward` sends here rather than to sgemm.
+    nonisolated(unsafe) public static var limit = 32
+
+    /// Every row count goes to the AVX-512 broadcast tiles (for the shapes they take: I a multiple of
+    /// 16, O ≥ 16) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels: an older OpenBLAS,
+    /// or OPENBLAS_CORETYPE set, as on the machine these figures come from. There the tiles do
+    /// 150-200 GFLOP/s at 64-160 rows against sgemm's 100-117; at 1 thread beam 5 at batch 32 went
+    /// from 119 to 180 sentences/s (168 with the encoder left to sgemm) and training 6,985 to 7,215
+    /// tokens/s. With OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows, packing included)
+    /// sgemm stays ahead: 194 against 178 sentences/s.
+    nonisolated(unsafe) public static var allRows = useAVX512 && !Threads.blasUsesAVX512
+
+    /// Whether `linearForward` of this shape runs here.
+    @inline(__always)
+    static func takes(rows n: Int, inFeatures i: Int, outFeatures o: Int) -> Bool {
+        n <= limit || (allRows && useAVX512 && broadcastShape(inFeatures: i, outFeatures: o))
+    }
+
+    @inline(__always)
+    static func broadcastShape(inFeatures i: Int, outFeatures o: Int) -> Bool { i % 16 == 0 && o >= 16 }
 }
 
 /// Multiply-adds below which a few-row product stays on one thread: splitting a decoding step's
@@ -34,7 +47,7 @@ public enum FewRowsLinear {
 /// with the kernels' usual 2^19, 113 with 2^21, 96 with no split at all).
 let fewRowsSplitMinimum = 1 << 21
 
-/// y[N, O] = x[N, I] · W[O, I]ᵀ + bias[O] (none: zero) for N ≤ FewRowsLinear.limit.
+/// y[N, O] = x[N, I] · W[O, I]ᵀ + bias[O] (none: zero), for the shapes `FewRowsLinear.takes`.
 func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias: ConstFloatPtr?, rows n: Int,
                    inFeatures i: Int, outFeatures o: Int) {
     @inline(__always) func initialize(_ j0: Int, _ cols: Int) {
@@ -43,7 +56,7 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias
             else { (y + r * o + j0).update(repeating: 0, count: cols) }
         }
     }
-    if FewRowsLinear.useAVX512 && i % 16 == 0 && o >= 16 && (i <= 256 ? n >= 28 : n > 32) {
+    if FewRowsLinear.useAVX512 && FewRowsLinear.broadcastShape(inFeatures: i, outFeatures: o) && (i <= 256 ? n >= 28 : n > 32) {
         // Broadcast tiles from 28 rows (32 for rows longer than 256, whose W tiles must first be
         // copied), measured against the dot-product tiles: at 32 rows 132-137 against 120 GFLOP/s (I = 256).
         let main = o & ~15

@@ -6,7 +6,7 @@ public func linearForward(
     _ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ b: ConstFloatPtr?,
     rows n: Int, inFeatures i: Int, outFeatures o: Int
 ) {
-    if n <= FewRowsLinear.limit {
+    if FewRowsLinear.takes(rows: n, inFeatures: i, outFeatures: o) {
         fewRowsLinear(y, x, w, b, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
         return
     }
