@@ -160,47 +160,64 @@ public func broadcastLinearAVX512(_ y: FloatPointer, ldy: Int, rows n: Int, _ xT
     precondition(columns % 16 == 0 && i <= 256, "columns must be a multiple of 16, inFeatures at most 256")
     withUnsafeTemporaryAllocation(of: Lane.self, capacity: 256) { packed in
         let wt = UnsafeMutableRawPointer(packed.baseAddress!).assumingMemoryBound(to: Float.self)
-        let pack = ldw > 256
         var j = 0
         while j < columns {
-            // W[j + c, k] at wk[c · step] with wk = base + k · stride.
-            let base: ConstFloatPointer, stride: Int, step: Int
-            if pack {
+            let out = y + j, b = bias.map { $0 + j }
+            // Constant W offsets where they can be (256 features, or the packed copy): with a run-time
+            // row step each broadcast's address came from a chain of adds.
+            if ldw > 256 {
                 packTile(wt, w + j * ldw, ldw: ldw, inFeatures: i)
-                (base, stride, step) = (UnsafePointer(wt), 16, 1)
+                BroadcastTile<1, 16>.run(out, ldy: ldy, rows: n, xT, ldxT: ldxT, UnsafePointer(wt), step: 1, stride: 16,
+                                         inFeatures: i, overwrite: overwrite, bias: b)
+            } else if ldw == 256 {
+                BroadcastTile<256, 1>.run(out, ldy: ldy, rows: n, xT, ldxT: ldxT, w + j * ldw, step: 256, stride: 1,
+                                          inFeatures: i, overwrite: overwrite, bias: b)
             } else {
-                (base, stride, step) = (w + j * ldw, 1, ldw)
-            }
-            var r0 = 0
-            while r0 < n {
-                var a0 = Lane(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
-                var a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0
-                var xp = xT + r0
-                for k in 0..<i {
-                    let xv = load(xp), wk = base + stride * k
-                    xp += ldxT
-                    @inline(__always) func b(_ c: Int) -> Lane { Lane(repeating: wk[c * step]) }
-                    a0 = a0.addingProduct(b(0), xv); a1 = a1.addingProduct(b(1), xv)
-                    a2 = a2.addingProduct(b(2), xv); a3 = a3.addingProduct(b(3), xv)
-                    a4 = a4.addingProduct(b(4), xv); a5 = a5.addingProduct(b(5), xv)
-                    a6 = a6.addingProduct(b(6), xv); a7 = a7.addingProduct(b(7), xv)
-                    a8 = a8.addingProduct(b(8), xv); a9 = a9.addingProduct(b(9), xv)
-                    a10 = a10.addingProduct(b(10), xv); a11 = a11.addingProduct(b(11), xv)
-                    a12 = a12.addingProduct(b(12), xv); a13 = a13.addingProduct(b(13), xv)
-                    a14 = a14.addingProduct(b(14), xv); a15 = a15.addingProduct(b(15), xv)
-                }
-                // a_c[lane r] is y[r0 + r, j + c]; transposed, m[r] holds row r0 + r's 16 outputs.
-                var m: [16 of Lane] = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15]
-                transpose16(&m)
-                let start = overwrite ? (bias.map { load($0 + j) } ?? Lane()) : Lane()
-                for r in 0..<min(16, n - r0) {
-                    let out = UnsafeMutableRawPointer(y + (r0 + r) * ldy + j)
-                    let before = overwrite ? start : out.loadUnaligned(as: Lane.self)
-                    out.storeBytes(of: before + m[r], as: Lane.self)
-                }
-                r0 += 16
+                BroadcastTile<0, 1>.run(out, ldy: ldy, rows: n, xT, ldxT: ldxT, w + j * ldw, step: ldw, stride: 1,
+                                        inFeatures: i, overwrite: overwrite, bias: b)
             }
             j += 16
+        }
+    }
+}
+
+/// One column tile: y[r, c] (+)= Σ_k W[c, k] · xT[k, r] for 16 columns c and every row r < rows, with
+/// W[c, k] at base[k · stride + c · step]; STEP and STRIDE fix step and stride at compile time when
+/// positive.
+enum BroadcastTile<let STEP: Int, let STRIDE: Int> {
+    @inline(never)
+    static func run(_ y: FloatPointer, ldy: Int, rows n: Int, _ xT: ConstFloatPointer, ldxT: Int, _ base: ConstFloatPointer,
+                    step runtimeStep: Int, stride runtimeStride: Int, inFeatures i: Int, overwrite: Bool,
+                    bias: ConstFloatPointer?) {
+        let step = STEP > 0 ? STEP : runtimeStep, stride = STRIDE > 0 ? STRIDE : runtimeStride
+        var r0 = 0
+        while r0 < n {
+            var a0 = Lane(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
+            var a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0
+            var xp = xT + r0
+            for k in 0..<i {
+                let xv = load(xp), wk = base + stride * k
+                xp += ldxT
+                @inline(__always) func b(_ c: Int) -> Lane { Lane(repeating: wk[c * step]) }
+                a0 = a0.addingProduct(b(0), xv); a1 = a1.addingProduct(b(1), xv)
+                a2 = a2.addingProduct(b(2), xv); a3 = a3.addingProduct(b(3), xv)
+                a4 = a4.addingProduct(b(4), xv); a5 = a5.addingProduct(b(5), xv)
+                a6 = a6.addingProduct(b(6), xv); a7 = a7.addingProduct(b(7), xv)
+                a8 = a8.addingProduct(b(8), xv); a9 = a9.addingProduct(b(9), xv)
+                a10 = a10.addingProduct(b(10), xv); a11 = a11.addingProduct(b(11), xv)
+                a12 = a12.addingProduct(b(12), xv); a13 = a13.addingProduct(b(13), xv)
+                a14 = a14.addingProduct(b(14), xv); a15 = a15.addingProduct(b(15), xv)
+            }
+            // a_c[lane r] is y[r0 + r, c]; transposed, m[r] holds row r0 + r's 16 outputs.
+            var m: [16 of Lane] = [a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15]
+            transpose16(&m)
+            let start = overwrite ? (bias.map { load($0) } ?? Lane()) : Lane()
+            for r in 0..<min(16, n - r0) {
+                let out = UnsafeMutableRawPointer(y + (r0 + r) * ldy)
+                let before = overwrite ? start : out.loadUnaligned(as: Lane.self)
+                out.storeBytes(of: before + m[r], as: Lane.self)
+            }
+            r0 += 16
         }
     }
 }
