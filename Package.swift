@@ -8,7 +8,7 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
 ]
 
-// The few-row decoding kernels in AVX-512 registers, called only on processors that have it.
+// The linear-layer tiles in AVX-512 registers (decoding), called only on processors that have it.
 let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
 
 let package = Package(

@@ -26,8 +26,9 @@ func accumulate(_ a: inout Quad, _ x: Lane, _ w0: Lane, _ w1: Lane, _ w2: Lane, 
 }
 
 /// [Σ a.0, Σ a.1, Σ a.2, Σ a.3]: halves added down to four SIMD4s, then two rounds of adjacent-pair
-/// sums (vhaddps). Lane extracts and hadds take no shuffle-index vectors, which would otherwise stay
-/// in registers across the main loop and push accumulators out to the stack.
+/// sums (vhaddps); Seq2SeqKit's `sums4` is the same, compiled for AVX2. Lane extracts and hadds take
+/// no shuffle-index vectors, which would otherwise stay in registers across the main loop and push
+/// accumulators out to the stack.
 @inline(__always)
 func reduce(_ a: Quad) -> SIMD4<Float> {
     @inline(__always) func fold(_ v: Lane) -> SIMD4<Float> {

@@ -10,8 +10,10 @@
 // From 6 rows on, processors with AVX-512 use tiles of 4 W rows × 6 input rows instead
 // (Seq2SeqKitAVX512/TileLinear.swift), which do 4 FMAs per load rather than about 1: at 32 rows
 // 120-150 GFLOP/s against 90-96 for the one-W-row kernel (`seq2seq bench kernels --decoding-only`).
-// Decoding test2016 on one thread, sending up to 32 rows here rather than 16 or 160 was fastest
-// (beam 5 at batch 32 has 160 rows per step, and those stay with sgemm); training steps never come here.
+// From 28 rows they use broadcast tiles (16 W rows × 16 input rows, no folding of accumulators).
+// With OpenBLAS's own AVX-512 kernels, sending up to 32 rows here was fastest (beam 5 at batch 32 has
+// 160 rows per step, and those stay with sgemm); where OpenBLAS runs AVX2 kernels on an AVX-512
+// processor, every row count comes here, training's forward products included (`FewRowsLinear.allRows`).
 
 import Seq2SeqKitAVX512
 
@@ -100,11 +102,11 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias
     }
 }
 
-/// The AVX-512 broadcast tiles (Seq2SeqKitAVX512/TileLinear.swift) for 33 or more rows: x
+/// The AVX-512 broadcast tiles (Seq2SeqKitAVX512/TileLinear.swift) for 28 or more rows: x
 /// transposed once into this thread's scratch, column blocks of W (multiples of 16 rows) split across
-/// threads, and the last o % 16 columns in dot-product tiles.
-/// y is written, not added to (bias included), which spares reading back and zeroing every row of
-/// logits. The last o % 16 columns must already hold their bias (or zero).
+/// threads, and the last o % 16 columns in dot-product tiles. y is written, not added to (bias
+/// included), which spares reading back and zeroing every row of logits; the last o % 16 columns
+/// must already hold their bias (or zero).
 private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias: ConstFloatPtr?, rows n: Int,
                              inFeatures i: Int, outFeatures o: Int) {
     let block = max(16, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count) & ~15)
