@@ -1,5 +1,5 @@
-// Few-row linear layers in AVX-512 registers (this module is compiled for x86-64-v4; Seq2SeqKit calls
-// it only when the processor reports avx512f/bw/cd/dq/vl, see Kernels/FewRowsLinear.swift).
+// Linear layers in AVX-512 registers (this module is compiled for skylake-avx512; Seq2SeqKit calls it
+// only when the processor reports avx512f/bw/cd/dq/vl, see Kernels/FewRowsLinear.swift).
 // Dims legend: R input rows (≤ 6), I input features, C output columns (rows of W[O, I]).
 //
 // A tile is 4 W rows × R input rows: per 16 features it loads 4 + R vectors and does 4R FMAs, so
@@ -108,7 +108,7 @@ enum Tile<let R: Int> {
     }
 }
 
-// MARK: - Broadcast tiles, for 33 to 160 rows
+// MARK: - Broadcast tiles, from 28 rows
 //
 // With many rows the dot-product tiles above spend a third of their time folding accumulators. Here
 // x is transposed once (xT [I, rows padded to 16]) and a tile holds 16 W rows × 16 input rows with no

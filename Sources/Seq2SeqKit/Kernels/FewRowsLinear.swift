@@ -23,7 +23,7 @@ public enum FewRowsLinear {
     nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
 
     /// Largest row count that `linearForward` sends here rather than to sgemm.
-    nonisolated(unsafe) public static var limit = 32
+    static let limit = 32
 
     /// Every row count goes to the AVX-512 broadcast tiles (for the shapes they take: I a multiple of
     /// 16, O ≥ 16) when the processor has AVX-512 but OpenBLAS runs AVX2 kernels: an older OpenBLAS,

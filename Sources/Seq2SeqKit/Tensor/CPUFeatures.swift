@@ -3,7 +3,8 @@ import Foundation
 /// What the processor offers beyond the AVX2/FMA baseline the package is compiled for, read once
 /// from /proc/cpuinfo (Linux lists an extension there only when the kernel saves its registers).
 public enum CPUFeatures {
-    /// The x86-64-v4 set (AVX-512 F, BW, CD, DQ, VL) that the Seq2SeqKitAVX512 module is compiled for.
+    /// The AVX-512 set (F, BW, CD, DQ, VL: x86-64-v4) of the skylake-avx512 target that the
+    /// Seq2SeqKitAVX512 module is compiled for.
     /// `SEQ2SEQ_NO_AVX512=1` in the environment turns it off (to compare, or to rule it out).
     public static let hasAVX512: Bool = {
         if let off = ProcessInfo.processInfo.environment["SEQ2SEQ_NO_AVX512"], off != "" && off != "0" { return false }
