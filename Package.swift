@@ -28,6 +28,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Open MPI (Debian's libopenmpi-dev): the C API plus inline functions for the handles that are
+        // macros (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM, ...). MPI is started only under mpirun.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
         // A plain C wrapper over ICU (see ../shared/PLATFORM.md: a system-library module for ICU
         // clashes with Foundation's private copy, so the public header uses only <stdint.h> types).
         .target(
@@ -40,7 +47,7 @@ let package = Package(
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CICU", "Seq2SeqKitAVX512",
+                "CBLAS", "CICU", "CMPI", "Seq2SeqKitAVX512",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             swiftSettings: numericSettings

@@ -74,6 +74,8 @@ struct Train: ParsableCommand {
     @Option(help: "Target-side validation text.") var validTgt: String?
     @Flag(help: "Train a decoder-only language model on --text.") var lm = false
     @Option(help: "Plain text for --lm.") var text: String?
+    @Option(help: "A corpus made by `seq2seq prepare` (instead of --src/--tgt, or of --text with --lm); memory-mapped.")
+    var data: String?
     @Option(help: "Model directory (created; holds config.json, train.json, the vocabulary, checkpoints, metrics).")
     var model: String
     @Option(help: "Vocabulary: a directory or tokenizer.json to use; or 'char' / 'bpe' to learn one (default: learn BPE, or char for --lm).")
@@ -120,10 +122,13 @@ struct Train: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        if data != nil && (src != nil || tgt != nil || text != nil) {
+            throw ValidationError("--data replaces --src/--tgt (and --text): give one or the other")
+        }
         if lm {
-            if text == nil { throw ValidationError("--lm needs --text FILE") }
-        } else if !resume && (src == nil || tgt == nil) {
-            throw ValidationError("give --src and --tgt (line-aligned training text), or --lm --text FILE")
+            if text == nil && data == nil && !resume { throw ValidationError("--lm needs --text FILE (or --data DIR from `seq2seq prepare --lm`)") }
+        } else if !resume && data == nil && (src == nil || tgt == nil) {
+            throw ValidationError("give --src and --tgt (line-aligned training text), --data DIR (from `seq2seq prepare`), or --lm --text FILE")
         }
         if (validSrc == nil) != (validTgt == nil) { throw ValidationError("give both --valid-src and --valid-tgt") }
         if let t = maxTime, parseDuration(t) == nil { throw ValidationError("--max-time '\(t)': use a duration like 90s, 60m or 1h30m") }
@@ -134,6 +139,7 @@ struct Train: ParsableCommand {
         s.mode = lm ? .languageModel : .translation
         s.source = lm ? nil : src
         s.target = lm ? text : tgt
+        s.data = data
         s.validSource = validSrc; s.validTarget = validTgt
         s.maxLength = maxLength; s.batchTokens = batchTokens; s.updateFreq = updateFreq
         s.blockSize = blockSize; s.batchSize = batchSize; s.validFraction = validFraction; s.evalBatches = evalBatches
@@ -165,12 +171,27 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        compute.apply()
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
+        // Under mpirun every process runs this command; MPI starts only then.
+        let world: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcess()
+        let mpi = world as? MPICommunicator
+        do {
+            try train(world)
+        } catch {
+            if let mpi, mpi.size > 1 {
+                // The other ranks may be waiting in a collective: end them all.
+                stderrLine("seq2seq train, rank \(mpi.rank) of \(mpi.size): error: \(error)")
+                mpi.abort(code: 1)
+            }
+            mpi?.finalize()
+            throw error
+        }
+        mpi?.finalize()
+    }
+
+    /// The settings of this run: the flags, or with --resume the saved ones (limits given now override them).
+    func runSettings() throws -> TrainSettings {
         var settings = settings()
         if resume {
-            // The saved settings rule; only limits given now override them.
             let path = "\(model)/\(TrainingFiles.settings)"
             guard let data = fm.contents(atPath: path), let saved = try? JSONDecoder().decode(TrainSettings.self, from: data) else {
                 throw InputError("\(path): missing or unreadable; --resume needs a directory that training wrote")
@@ -182,10 +203,120 @@ struct Train: ParsableCommand {
             if maxTime != nil { settings.maxSeconds = given.maxSeconds }
         }
         try settings.validate()
+        return settings
+    }
 
-        // Vocabulary: reuse the model directory's, or --vocab PATH, or learn one.
-        let vocabs = try resume || Vocabularies.exists(in: model) ? Vocabularies.load(from: model) : prepareVocabulary(settings)
-        let say = stderrLine
+    func train(_ world: Communicator) throws {
+        let main = world.isMain
+        let say: (String) -> Void = { if main { stderrLine($0) } }
+        if compute.threads == nil, let mpi = world as? MPICommunicator {
+            Threads.set(max(1, Threads.available / max(1, mpi.localSize)))  // ranks on one host share its cores
+        } else {
+            compute.apply()
+        }
+        if world.size > 1 {
+            stderrLine("rank \(world.rank) of \(world.size) on \(ProcessInfo.processInfo.hostName) (pid \(getpid())), \(Threads.count) threads")
+        }
+        // Rank 0 makes the model directory (vocabulary, prepared corpus, config.json, train.json);
+        // then every rank reads the same files, so all start from identical settings.
+        if main { try prepareDirectory(runSettings(), say: say) }
+        try world.barrier()
+        let settingsPath = "\(model)/\(TrainingFiles.settings)"
+        guard let saved = fm.contents(atPath: settingsPath), let settings = try? JSONDecoder().decode(TrainSettings.self, from: saved) else {
+            throw InputError("\(settingsPath): unreadable; with several machines the model directory must be on a shared file system")
+        }
+        let run = settings  // with the limits given now (rank 0 wrote them into train.json)
+        let vocabs = try Vocabularies.load(from: model)
+        let config = try ModelDirectory.loadConfig(model)
+        let net = try Transformer(config: config)
+        net.initialize(seed: run.seed)
+        if let from = initFrom, !resume {
+            let path = from.hasSuffix(".safetensors") ? from : "\(from)/\(ModelDirectory.weightsFile)"
+            try net.loadWeights(from: SafeTensors(contentsOf: path)) { $0.hasPrefix("optimizer.") }
+            say("initialized from \(path)")
+        }
+
+        // Data: the prepared corpus, memory-mapped.
+        let dataDir = run.data ?? "\(model)/\(TrainingCorpus.directoryName)"
+        let corpus = try PreparedCorpus(directory: dataDir)
+        try corpus.check(against: vocabs)
+        let stream: BatchStream
+        var validSources: [[Int32]] = [], validRefs: [String] = []
+        if run.mode == .languageModel {
+            guard corpus.header.kind == .text else {
+                throw InputError("\(dataDir): a parallel corpus; --lm trains on text prepared with `seq2seq prepare --lm --text FILE`")
+            }
+            let n = corpus.tokenCount
+            let cut = Int(Double(n) * (1 - run.validFraction))
+            guard cut > run.blockSize + 1 else {
+                throw InputError("\(dataDir): only \(n) tokens; an LM needs more than --block-size of training text")
+            }
+            say("text: \(n) tokens (\(cut) train, \(n - cut) validation), vocabulary \(vocabs.target.count)")
+            stream = BlockStream(train: TokenSlice(corpus, 0..<cut), valid: TokenSlice(corpus, cut..<n), blockSize: run.blockSize,
+                                 batchSize: run.batchSize, evalBatches: run.evalBatches, seed: run.seed)
+        } else {
+            guard corpus.header.kind == .parallel else {
+                throw InputError("\(dataDir): a text corpus for --lm; translation trains on a parallel corpus (`seq2seq prepare --src F --tgt F`)")
+            }
+            let h = corpus.header
+            say("training pairs: \(h.pairs) (skipped \(h.skippedEmpty) empty, \(h.skippedLong) longer than \(h.maxLength) tokens); \(h.sourceTokens + h.pairs) source and \(h.targetTokens + h.pairs) target tokens; memory-mapped from \(dataDir)")
+            var valid: ParallelData? = nil
+            // Only rank 0 validates.
+            if main, let vs = run.validSource, let vt = run.validTarget {
+                let s = try readText(vs, lenient: lenient), t = try readText(vt, lenient: lenient)
+                guard s.count == t.count else { throw TextError.lineCountMismatch(vs, s.count, vt, t.count) }
+                validSources = vocabs.source.encodeBatch(s)
+                validRefs = t
+                valid = ParallelData.make(sourceIds: validSources, targetIds: vocabs.target.encodeBatch(t), maxLength: run.maxLength)
+            }
+            stream = ParallelStream(data: corpus, valid: valid, batchTokens: run.batchTokens, seed: run.seed, config: config)
+        }
+
+        let trainer = try Trainer(model: net, settings: run, directory: model, stream: stream, vocabularies: vocabs,
+                                  validSources: validSources, validReferences: validRefs, resume: resume, communicator: world)
+        let layers = config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"
+        let ranks = world.size > 1 ? " × \(world.size) ranks" : ""
+        let resuming = resume ? "; resuming at step \(trainer.currentStep)" : ""
+        say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); \(Threads.count) threads\(ranks)\(resuming)")
+        let live = main && isatty(STDERR_FILENO) != 0
+        trainer.log = { line in
+            guard main else { return }
+            if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            say(line)
+        }
+        if live { trainer.status = { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } }
+        let summary = try trainer.run()
+        let best = summary.bestScore.map {
+            run.mode == .translation && !validSources.isEmpty ? String(format: "best BLEU %.2f at step %d", $0, summary.bestStep)
+                : String(format: "best validation loss %.4f at step %d", -$0, summary.bestStep)
+        } ?? "no validation data"
+        say(String(format: "done: %d steps, %d epochs, %.0f s; %@; model in %@", summary.steps, summary.epochs, summary.seconds, best, model))
+    }
+
+    /// Rank 0's part: the vocabulary, the prepared corpus, config.json and train.json, each checked
+    /// before the next is written.
+    func prepareDirectory(_ settings: TrainSettings, say: @escaping (String) -> Void) throws {
+        try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
+        // Vocabulary: the model directory's, or --vocab PATH, or the prepared corpus's, or learned.
+        let vocabs: Vocabularies
+        if resume || Vocabularies.exists(in: model) { vocabs = try Vocabularies.load(from: model) }
+        else if vocab == nil, let d = settings.data { vocabs = try Vocabularies.load(from: d) }
+        else { vocabs = try prepareVocabulary(settings) }
+
+        // Training data: --data as it is, or the text prepared into the model directory (once: a
+        // resumed run maps it again).
+        if settings.data == nil {
+            let dir = "\(model)/\(TrainingCorpus.directoryName)"
+            var p = CorpusPreparer()
+            p.maxLength = settings.maxLength; p.lenient = lenient; p.log = say
+            let files = settings.mode == .languageModel ? [settings.target!] : [settings.source!, settings.target!]
+            switch try TrainingCorpus.ensure(files: files, vocabularies: vocabs, preparer: p, directory: dir, resuming: resume, log: say) {
+            case .prepared(let h):
+                if h.repairedLines > 0 { say("replaced invalid UTF-8 on \(h.repairedLines) lines") }
+                say(String(format: "prepared the corpus in %.1f s into %@ (%.1f MB)", h.seconds, dir, Double(TrainingCorpus.diskBytes(dir)) / 1e6))
+            case .reused: say("using the corpus prepared in \(dir)")
+            }
+        }
 
         // Model configuration.
         var config: ModelConfig
@@ -200,61 +331,9 @@ struct Train: ParsableCommand {
             else { config.maxPositions = max(config.maxPositions, settings.maxLength + 2) }
             try config.validate()
         }
-        let net = try Transformer(config: config)
-        net.initialize(seed: settings.seed)
-        if let from = initFrom, !resume {
-            let path = from.hasSuffix(".safetensors") ? from : "\(from)/\(ModelDirectory.weightsFile)"
-            try net.loadWeights(from: SafeTensors(contentsOf: path)) { $0.hasPrefix("optimizer.") }
-            say("initialized from \(path)")
-        }
-        // Data (read and checked before anything is written into the model directory).
-        let stream: BatchStream
-        var validSources: [[Int32]] = [], validRefs: [String] = []
-        if settings.mode == .languageModel {
-            let raw = try TextFile.readLines(settings.target!, lenient: lenient).lines
-            let ids = vocabs.target.characterLevel
-                ? vocabs.target.encode(raw.joined(separator: "\n") + "\n")
-                : raw.flatMap { vocabs.target.encode($0) + [Int32(config.eosId)] }
-            let cut = Int(Double(ids.count) * (1 - settings.validFraction))
-            guard cut > settings.blockSize + 1 else {
-                throw InputError("\(settings.target!): only \(ids.count) tokens; an LM needs more than --block-size of training text")
-            }
-            say("text: \(ids.count) tokens (\(cut) train, \(ids.count - cut) validation), vocabulary \(vocabs.target.count)")
-            stream = BlockStream(train: Array(ids[..<cut]), valid: Array(ids[cut...]), blockSize: settings.blockSize,
-                                 batchSize: settings.batchSize, evalBatches: settings.evalBatches, seed: settings.seed)
-        } else {
-            let train = try ParallelData.load(source: settings.source!, target: settings.target!, vocabularies: vocabs,
-                                              maxLength: settings.maxLength, lenient: lenient)
-            say("training pairs: \(train.pairs.count) (skipped \(train.skippedEmpty) empty, \(train.skippedLong) longer than \(settings.maxLength) tokens); \(train.sourceTokens) source and \(train.targetTokens) target tokens")
-            var valid: ParallelData? = nil
-            if let vs = settings.validSource, let vt = settings.validTarget {
-                let s = try readText(vs, lenient: lenient), t = try readText(vt, lenient: lenient)
-                guard s.count == t.count else { throw TextError.lineCountMismatch(vs, s.count, vt, t.count) }
-                validSources = vocabs.source.encodeBatch(s)
-                validRefs = t
-                valid = ParallelData.make(sourceIds: validSources, targetIds: vocabs.target.encodeBatch(t), maxLength: settings.maxLength)
-            }
-            stream = ParallelStream(data: train, valid: valid, batchTokens: settings.batchTokens, seed: settings.seed, config: config)
-        }
-
         if !resume { try vocabs.save(to: model) }
         try writeAtomically(config.jsonData(), to: "\(model)/\(ModelDirectory.configFile)")
         try writeAtomically(settings.jsonData(), to: "\(model)/\(TrainingFiles.settings)")
-        let trainer = try Trainer(model: net, settings: settings, directory: model, stream: stream, vocabularies: vocabs,
-                                  validSources: validSources, validReferences: validRefs, resume: resume)
-        say("model: \(net.parameterCount) parameters, \(config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"), d \(config.dModel); \(Threads.count) threads\(resume ? "; resuming at step \(trainer.currentStep)" : "")")
-        let live = isatty(STDERR_FILENO) != 0
-        trainer.log = { line in
-            if live { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            say(line)
-        }
-        if live { trainer.status = { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } }
-        let summary = try trainer.run()
-        let best = summary.bestScore.map {
-            settings.mode == .translation && !validSources.isEmpty ? String(format: "best BLEU %.2f at step %d", $0, summary.bestStep)
-                : String(format: "best validation loss %.4f at step %d", -$0, summary.bestStep)
-        } ?? "no validation data"
-        say(String(format: "done: %d steps, %d epochs, %.0f s; %@; model in %@", summary.steps, summary.epochs, summary.seconds, best, model))
     }
 
     func prepareVocabulary(_ s: TrainSettings) throws -> Vocabularies {

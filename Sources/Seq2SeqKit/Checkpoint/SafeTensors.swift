@@ -190,11 +190,15 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
     do {
         try data.write(to: tmp)
+        // Durable: the data reaches the disk before the rename, and the rename before we return.
+        let fd = open(tmp.path, O_RDWR)
+        if fd >= 0 { fsync(fd); close(fd) }
         if rename(tmp.path, url.path) != 0 {
             let err = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: tmp)
             throw SafeTensors.Error.io(path, "cannot rename the temporary file into place: \(err)")
         }
+        syncDirectory(url.deletingLastPathComponent().path)
     } catch let e as SafeTensors.Error {
         throw e
     } catch {

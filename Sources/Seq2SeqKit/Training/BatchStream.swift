@@ -1,11 +1,30 @@
 /// Where training batches come from; the position is part of the saved trainer state, so a
 /// resumed run continues with exactly the batch it would have seen next.
 public protocol BatchStream {
-    /// The next training batch; `epochEnd` is true for the last batch of an epoch.
-    mutating func next() -> (batch: Batch, epochEnd: Bool)
+    /// The next training batch, or only its token counts when `materialize` is false (a rank of a
+    /// distributed run skips the batches other ranks take, without gathering them).
+    mutating func next(materialize: Bool) -> DrawnBatch
     var position: StreamPosition { get set }
     /// Batches for validation loss.
     func validationBatches() -> [Batch]
+}
+
+/// One draw from a stream. The counts come from sentence lengths, so every rank computes the
+/// same global count for batches it did not gather.
+public struct DrawnBatch {
+    public var batch: Batch?
+    /// Labels the loss averages over (target tokens + eos) and source tokens (+ eos).
+    public var targetTokens: Int
+    public var sourceTokens: Int
+    /// True for the last batch of an epoch.
+    public var epochEnd: Bool
+}
+
+extension BatchStream {
+    public mutating func next() -> (batch: Batch, epochEnd: Bool) {
+        let d = next(materialize: true)
+        return (d.batch!, d.epochEnd)
+    }
 }
 
 public struct StreamPosition: Codable, Equatable, Sendable {
@@ -14,90 +33,130 @@ public struct StreamPosition: Codable, Equatable, Sendable {
     public var rng: RNG? = nil
 }
 
-/// Translation: bucketed token-budget batches over a parallel corpus, epoch by epoch.
+/// Translation: bucketed token-budget batches over a parallel corpus (memory-mapped or in memory),
+/// epoch by epoch.
 public struct ParallelStream: BatchStream {
-    let data: ParallelData
-    let valid: ParallelData?
+    let data: PairSource
+    let valid: PairSource?
     let batcher: Batcher
     let config: ModelConfig
     public var position = StreamPosition()
     private var cachedEpoch = 0
-    private var order: [[Int]] = []
+    private var plan = Batcher.Plan()
 
-    public init(data: ParallelData, valid: ParallelData?, batchTokens: Int, seed: UInt64, config: ModelConfig) {
+    public init(data: PairSource, valid: PairSource?, batchTokens: Int, seed: UInt64, config: ModelConfig) {
         self.data = data; self.valid = valid; self.config = config
         batcher = Batcher(maxTokens: batchTokens, seed: seed)
     }
 
-    public var batchesPerEpoch: Int { mutating get { ensure(); return order.count } }
+    public var batchesPerEpoch: Int { mutating get { ensure(); return plan.count } }
 
     mutating func ensure() {
         if cachedEpoch != position.epoch {
-            order = batcher.epoch(position.epoch, lengths: data.pairs.map { ($0.src.count + 1, $0.tgt.count + 1) })
+            plan = Batcher.Plan()  // free the old plan before making the next
+            plan = batcher.plan(epoch: position.epoch, source: data)
             cachedEpoch = position.epoch
         }
     }
 
-    func make(_ indices: [Int], from d: ParallelData) -> Batch {
-        Batch(sources: indices.map { d.pairs[$0].src }, targets: indices.map { d.pairs[$0].tgt },
-              pad: Int32(config.padId), bos: Int32(config.bosId), eos: Int32(config.eosId))
+    /// A padded batch gathered from the corpus: src = x + [eos], tgtIn = [bos] + y, tgtOut = y + [eos].
+    static func gather(_ rows: ArraySlice<UInt32>, from d: PairSource, config: ModelConfig) -> Batch {
+        let pad = Int32(config.padId), bos = Int32(config.bosId), eos = Int32(config.eosId)
+        var s = 0, t = 0
+        for i in rows { let l = d.lengths(Int(i)); s = max(s, l.src + 1); t = max(t, l.tgt + 1) }
+        let b = rows.count
+        var src = [Int32](repeating: pad, count: b * s)
+        var tin = [Int32](repeating: pad, count: b * t), tout = tin
+        src.withUnsafeMutableBufferPointer { sp in
+            tin.withUnsafeMutableBufferPointer { ip in
+                tout.withUnsafeMutableBufferPointer { op in
+                    for (row, i) in rows.enumerated() {
+                        let l = d.lengths(Int(i))
+                        let sr = sp.baseAddress! + row * s, ir = ip.baseAddress! + row * t, or = op.baseAddress! + row * t
+                        d.copyPair(Int(i), source: sr, target: ir + 1)
+                        sr[l.src] = eos
+                        ir[0] = bos
+                        or.update(from: ir + 1, count: l.tgt)
+                        or[l.tgt] = eos
+                    }
+                }
+            }
+        }
+        return Batch(batchSize: b, srcLength: s, tgtLength: t, src: src, tgtIn: tin, tgtOut: tout)
     }
 
-    public mutating func next() -> (batch: Batch, epochEnd: Bool) {
+    public mutating func next(materialize: Bool) -> DrawnBatch {
         ensure()
-        let b = make(order[position.index], from: data)
+        let rows = plan.batch(position.index)
+        var st = 0, tt = 0
+        for i in rows { let l = data.lengths(Int(i)); st += l.src + 1; tt += l.tgt + 1 }
+        let b = materialize ? Self.gather(rows, from: data, config: config) : nil
         position.index += 1
-        let end = position.index >= order.count
+        let end = position.index >= plan.count
         if end { position.epoch += 1; position.index = 0 }
-        return (b, end)
+        return DrawnBatch(batch: b, targetTokens: tt, sourceTokens: st, epochEnd: end)
     }
 
     public func validationBatches() -> [Batch] {
         guard let valid else { return [] }
-        return Batcher(maxTokens: batcher.maxTokens, seed: 0).epoch(1, lengths: valid.pairs.map { ($0.src.count + 1, $0.tgt.count + 1) })
-            .map { make($0, from: valid) }
+        let p = Batcher(maxTokens: batcher.maxTokens, seed: 0).plan(epoch: 1, source: valid)
+        return (0..<p.count).map { Self.gather(p.batch($0), from: valid, config: config) }
     }
 }
 
 /// Language model: random contiguous blocks of a token stream, as nanoGPT samples them.
 /// An "epoch" is as many blocks as the training text holds.
 public struct BlockStream: BatchStream {
-    let train: [Int32], valid: [Int32]
+    let train: any TokenSource, valid: any TokenSource
     let blockSize: Int, batchSize: Int, evalBatches: Int
     public var position: StreamPosition
 
-    public init(train: [Int32], valid: [Int32], blockSize: Int, batchSize: Int, evalBatches: Int, seed: UInt64) {
+    public init(train: any TokenSource, valid: any TokenSource, blockSize: Int, batchSize: Int, evalBatches: Int, seed: UInt64) {
         self.train = train; self.valid = valid; self.blockSize = blockSize; self.batchSize = batchSize
         self.evalBatches = evalBatches
         position = StreamPosition(epoch: 1, index: 0, rng: RNG(seed: seed))
     }
 
-    public var batchesPerEpoch: Int { max(1, train.count / (blockSize * batchSize)) }
+    public init(train: [Int32], valid: [Int32], blockSize: Int, batchSize: Int, evalBatches: Int, seed: UInt64) {
+        self.init(train: TokenArray(train), valid: TokenArray(valid), blockSize: blockSize, batchSize: batchSize,
+                  evalBatches: evalBatches, seed: seed)
+    }
 
-    static func block(_ tokens: [Int32], _ rng: inout RNG, size t: Int, batch b: Int) -> Batch {
-        var x: [Int32] = [], y: [Int32] = []
-        x.reserveCapacity(b * t); y.reserveCapacity(b * t)
-        for _ in 0..<b {
-            let i = Int(rng.next() % UInt64(tokens.count - t))
-            x += tokens[i..<(i + t)]
-            y += tokens[(i + 1)..<(i + t + 1)]
+    public var batchesPerEpoch: Int { max(1, train.tokenCount / (blockSize * batchSize)) }
+
+    /// `b` blocks of `t` tokens at random starts; x is a block, y the same block one token later.
+    static func block(_ tokens: any TokenSource, _ rng: inout RNG, size t: Int, batch b: Int, materialize: Bool = true) -> Batch? {
+        guard materialize else {
+            for _ in 0..<b { _ = rng.next() }
+            return nil
+        }
+        var x = [Int32](repeating: 0, count: b * t), y = x
+        let span = UInt64(tokens.tokenCount - t)
+        var window = [Int32](repeating: 0, count: t + 1)
+        for r in 0..<b {
+            let i = Int(rng.next() % span)
+            window.withUnsafeMutableBufferPointer { w in
+                tokens.copyTokens(from: i, count: t + 1, into: w.baseAddress!)
+                x.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: r * t).update(from: w.baseAddress!, count: t) }
+                y.withUnsafeMutableBufferPointer { $0.baseAddress!.advanced(by: r * t).update(from: w.baseAddress! + 1, count: t) }
+            }
         }
         return Batch(batchSize: b, srcLength: 0, tgtLength: t, src: [], tgtIn: x, tgtOut: y)
     }
 
-    public mutating func next() -> (batch: Batch, epochEnd: Bool) {
+    public mutating func next(materialize: Bool) -> DrawnBatch {
         var rng = position.rng!
-        let b = Self.block(train, &rng, size: blockSize, batch: batchSize)
+        let b = Self.block(train, &rng, size: blockSize, batch: batchSize, materialize: materialize)
         position.rng = rng
         position.index += 1
         let end = position.index >= batchesPerEpoch
         if end { position.epoch += 1; position.index = 0 }
-        return (b, end)
+        return DrawnBatch(batch: b, targetTokens: blockSize * batchSize, sourceTokens: 0, epochEnd: end)
     }
 
     public func validationBatches() -> [Batch] {
-        guard valid.count > blockSize + 1 else { return [] }
+        guard valid.tokenCount > blockSize + 1 else { return [] }
         var rng = RNG(seed: 12345)
-        return (0..<evalBatches).map { _ in Self.block(valid, &rng, size: blockSize, batch: batchSize) }
+        return (0..<evalBatches).map { _ in Self.block(valid, &rng, size: blockSize, batch: batchSize)! }
     }
 }

@@ -11,6 +11,9 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var target: String? = nil
     public var validSource: String? = nil
     public var validTarget: String? = nil
+    /// A corpus made by `seq2seq prepare` (instead of source/target text, which training prepares
+    /// into the model directory itself).
+    public var data: String? = nil
     public var maxLength = 128
     public var batchTokens = 4096
     public var updateFreq = 1
@@ -47,7 +50,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case mode, source, target, validSource = "valid_source", validTarget = "valid_target", maxLength = "max_length"
+        case mode, source, target, data, validSource = "valid_source", validTarget = "valid_target", maxLength = "max_length"
         case batchTokens = "batch_tokens", updateFreq = "update_freq", blockSize = "block_size", batchSize = "batch_size"
         case validFraction = "valid_fraction", evalBatches = "eval_batches", optimizer, lr, minLR = "min_lr"
         case warmupSteps = "warmup_steps", schedule, beta1, beta2, adamEps = "adam_eps", weightDecay = "weight_decay"
@@ -68,6 +71,8 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if mode == .languageModel && !(0.0..<1.0).contains(validFraction) { throw fail("--valid-fraction must be in [0, 1)") }
         if schedule == .cosine && maxSteps <= 0 { throw fail("the cosine schedule needs --max-steps") }
         if maxSteps < 0 || maxEpochs < 0 || maxSeconds < 0 { throw fail("limits must not be negative") }
+        if maxLength < 1 || maxLength > Int(UInt16.max) { throw fail("--max-length must be between 1 and \(UInt16.max)") }
+        if logEvery < 1 { throw fail("--log-every must be at least 1") }
     }
 
     public func jsonData() throws -> Data {

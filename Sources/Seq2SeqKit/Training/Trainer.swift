@@ -3,6 +3,12 @@ import Foundation
 /// The training loop: batches → forward → label-smoothed loss → backward → clipping → Adam, with
 /// periodic validation (loss, perplexity, BLEU/chrF of translations), best/last checkpoints written
 /// atomically, early stopping, limits, NaN detection, metrics and a plot.
+///
+/// Data-parallel over a `Communicator` (MPI under mpirun): every rank walks the same batch sequence;
+/// of each update's `updateFreq × ranks` batches rank r gathers batches r, r + N, …; gradients are
+/// scaled by the global target-token count and summed across ranks, so every rank takes the same
+/// step and N ranks with --update-freq F are one process with --update-freq N·F. Rank 0 alone
+/// validates and writes files; the others wait for it in the next collective.
 public final class Trainer {
     public let model: Transformer
     public let settings: TrainSettings
@@ -14,7 +20,12 @@ public final class Trainer {
     let validSources: [[Int32]]
     let validReferences: [String]
     let vocabularies: Vocabularies?
-    var metrics: MetricsLog!
+    var metrics: MetricsLog?
+    public let communicator: Communicator
+    /// Steps between cross-rank parameter checks (distributed runs).
+    public var consistencyCheckEvery = 50
+    /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
+    var commSeconds = 0.0
     /// Progress and log lines (the CLI prints them; tests collect them).
     public var log: (String) -> Void = { _ in }
     /// A live status line (on a terminal); nil prints periodic log lines instead.
@@ -28,7 +39,7 @@ public final class Trainer {
 
     public init(model: Transformer, settings: TrainSettings, directory: String, stream: BatchStream,
                 vocabularies: Vocabularies?, validSources: [[Int32]] = [], validReferences: [String] = [],
-                resume: Bool) throws {
+                resume: Bool, communicator: Communicator = SingleProcess()) throws {
         try settings.validate()
         self.model = model
         self.settings = settings
@@ -37,14 +48,19 @@ public final class Trainer {
         self.vocabularies = vocabularies
         self.validSources = validSources
         self.validReferences = validReferences
+        self.communicator = communicator
         optimizer = AdamOptimizer(layout: model.layout, settings: .init(
             beta1: settings.beta1, beta2: settings.beta2, eps: settings.adamEps,
             weightDecay: settings.optimizer == .adamw ? settings.weightDecay : 0))
         state.dropoutRNG = RNG(seed: settings.seed &+ 17)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if communicator.isMain { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         if resume { try loadLast() }
+        if let was = state.worldSize, was != communicator.size {
+            log("note: the checkpoint was made on \(was) ranks, this run has \(communicator.size); the batch order is the same, an update now takes \(settings.updateFreq * communicator.size) batches")
+        }
+        state.worldSize = communicator.size
         self.stream.position = resume ? state.position : self.stream.position
-        metrics = try MetricsLog(directory: directory, keepUpTo: resume ? state.step : nil)
+        if communicator.isMain { metrics = try MetricsLog(directory: directory, keepUpTo: resume ? state.step : nil) }
     }
 
     public var currentStep: Int { state.step }
@@ -60,30 +76,45 @@ public final class Trainer {
         let start = Date().addingTimeInterval(-state.elapsedSeconds)
         var windowLoss = 0.0, windowTokens = 0, windowStart = Date(), windowTrainTokens = 0
         var stopReason = ""
-        let pad = Int32(model.config.padId)
         var lastValidLoss: Double? = nil
         var lastValidated = -1
+        let ranks = communicator.size, rank = communicator.rank
         outer: while true {
             if settings.maxSteps > 0 && state.step >= settings.maxSteps { stopReason = "reached --max-steps \(settings.maxSteps)"; break }
             if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { stopReason = "reached --max-epochs \(settings.maxEpochs)"; break }
-            if settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds { stopReason = "reached --max-time"; break }
+            // Clocks differ between ranks: rank 0's decides.
+            if settings.maxSeconds > 0 {
+                let late = Date().timeIntervalSince(start) >= settings.maxSeconds
+                if try ranks > 1 ? communicator.broadcast(late) : late { stopReason = "reached --max-time"; break }
+            }
 
-            // One update: `updateFreq` batches, gradients averaged over all their target tokens.
+            // One update: `updateFreq × ranks` batches, gradients averaged over all their target tokens.
             var group: [Batch] = []
             var epochEnded = false
-            for _ in 0..<settings.updateFreq {
-                let (b, end) = stream.next()
-                group.append(b)
-                if end { epochEnded = true; break }
+            var tokens = 0, batchTokens = 0
+            for k in 0..<(settings.updateFreq * ranks) {
+                let d = stream.next(materialize: k % ranks == rank)
+                if let b = d.batch { group.append(b) }
+                tokens += d.targetTokens
+                batchTokens += d.targetTokens + d.sourceTokens
+                if d.epochEnd { epochEnded = true; break }
             }
-            let tokens = group.reduce(0) { $0 + $1.targetTokens(pad: pad) }
             guard tokens > 0 else { continue }
             model.gradients.zero()
             var lossSum = 0.0
+            var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: rank)
             for b in group {
-                try model.forward(b, training: true, rng: &state.dropoutRNG)
+                try model.forward(b, training: true, rng: &rng)
                 lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(tokens)).sum
                 model.backward()
+            }
+            if ranks > 1 {
+                let t0 = Date()
+                try communicator.allreduceSum(model.gradients.pointer, count: model.gradients.count)
+                var l = [lossSum]
+                try communicator.allreduceSum(&l)
+                lossSum = l[0]
+                commSeconds += Date().timeIntervalSince(t0)
             }
             let norm = clipGradientNorm(model.gradients, maxNorm: settings.clipNorm)
             state.step += 1
@@ -98,29 +129,44 @@ public final class Trainer {
             }
             state.failedSteps = 0
             optimizer.update(model.parameters, model.gradients, lr: lr)
-            let batchTokens = group.reduce(0) { $0 + $1.sourceTokens(pad: pad) } + tokens
+            if ranks > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
             state.tokensSeen += batchTokens
             windowLoss += lossSum; windowTokens += tokens; windowTrainTokens += batchTokens
             let elapsed = Date().timeIntervalSince(start)
             state.elapsedSeconds = elapsed
             let tps = Double(windowTrainTokens) / max(1e-9, Date().timeIntervalSince(windowStart))
-            metrics.write(["step": state.step, "epoch": state.position.epoch - (epochEnded ? 1 : 0), "loss": loss,
-                           "lr": Double(lr), "grad_norm": Double(norm), "tokens": batchTokens,
-                           "elapsed": (elapsed * 100).rounded() / 100])
-            let line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", state.position.epoch - (epochEnded ? 1 : 0),
+            var record: [String: Any] = ["step": state.step, "epoch": state.position.epoch - (epochEnded ? 1 : 0), "loss": loss,
+                                         "lr": Double(lr), "grad_norm": Double(norm), "tokens": batchTokens,
+                                         "elapsed": (elapsed * 100).rounded() / 100]
+            if ranks > 1 { record["ranks"] = ranks }
+            metrics?.write(record)
+            var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", state.position.epoch - (epochEnded ? 1 : 0),
                               state.step, windowLoss / Double(max(1, windowTokens)), lr, tps, eta(elapsed))
+            if ranks > 1 {
+                let steps = state.step % settings.logEvery == 0 ? settings.logEvery : state.step % settings.logEvery
+                line += String(format: " | %d ranks, allreduce %.1f ms/step", ranks, commSeconds * 1000 / Double(max(1, steps)))
+            }
             if let status { status(line) } else if state.step % settings.logEvery == 0 { log(line) }
             if state.step % settings.logEvery == 0 {
-                windowLoss = 0; windowTokens = 0; windowTrainTokens = 0; windowStart = Date()
+                windowLoss = 0; windowTokens = 0; windowTrainTokens = 0; windowStart = Date(); commSeconds = 0
             }
 
             let validateNow = (settings.validateEvery > 0 && state.step % settings.validateEvery == 0) || epochEnded
             if validateNow {
-                let (improved, vloss) = try validate()
-                lastValidLoss = vloss
+                // Rank 0 validates and saves; the others wait for its verdict on early stopping.
+                var patienceOut = false
+                if communicator.isMain {
+                    let (improved, vloss) = try validate()
+                    lastValidLoss = vloss
+                    patienceOut = settings.patience > 0 && !improved && state.validationsWithoutImprovement >= settings.patience
+                    if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
+                }
                 lastValidated = state.step
-                if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
-                if settings.patience > 0 && !improved && state.validationsWithoutImprovement >= settings.patience {
+                if ranks > 1 {
+                    try checkRanksAgree()
+                    patienceOut = try communicator.broadcast(patienceOut)
+                }
+                if patienceOut {
                     stopReason = "no improvement in \(settings.patience) validations (--patience)"
                     break outer
                 }
@@ -129,14 +175,39 @@ public final class Trainer {
         }
         // Final state on disk.
         state.position = stream.position
-        if lastValidated != state.step {
+        if lastValidated != state.step && communicator.isMain {
             let (_, vloss) = try validate()
             lastValidLoss = vloss
         }
+        if ranks > 1 { try communicator.barrier() }
         log("stopped: \(stopReason)")
         return Summary(steps: state.step, epochs: state.position.epoch - 1, seconds: state.elapsedSeconds,
                        bestScore: state.bestScore, bestStep: state.bestStep, lastValidLoss: lastValidLoss,
                        stopReason: stopReason)
+    }
+
+    /// Dropout masks for one step on one rank: a function of (seed, step, rank) alone, so a resumed
+    /// run draws the same masks, whatever happened before.
+    static func dropoutRNG(seed: UInt64, step: Int, rank: Int) -> RNG {
+        RNG(seed: (seed &+ 17) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(step) &* 0xD1B5_4A32_D192_ED03 ^ UInt64(rank) &* 0x8CB9_2BA7_2F3D_8DD7)
+    }
+
+    /// Every rank must hold the same parameters after every step. A checksum (sum and a position-
+    /// weighted sum, in double) is compared across ranks; a difference stops the run on all of them.
+    func checkRanksAgree() throws {
+        let p = model.parameters.pointer
+        var sum = 0.0, weighted = 0.0
+        for i in 0..<model.parameters.count {
+            let v = Double(p[i])
+            sum += v
+            weighted += v * Double(i & 1023)
+        }
+        var hi = [sum, weighted, -sum, -weighted]
+        try communicator.allreduceMax(&hi)
+        let close = { (a: Double, b: Double) in abs(a - b) <= 1e-6 * max(1, abs(a), abs(b)) }
+        if !close(hi[0], -hi[2]) || !close(hi[1], -hi[3]) {
+            throw DistributedError.diverged(step: state.step, String(format: "parameter checksums range from %.9g to %.9g", -hi[2], hi[0]))
+        }
     }
 
     func eta(_ elapsed: Double) -> String {
@@ -197,11 +268,11 @@ public final class Trainer {
             try ModelDirectory.save(model, to: directory)  // nothing to compare: keep the latest
         }
         record["seconds"] = Date().timeIntervalSince(t0)
-        metrics.write(record)
+        metrics?.write(record)
         state.position = stream.position
         try saveLast()
         try saveStepCheckpoint()
-        metrics.plot(to: "\(directory)/\(TrainingFiles.plot)")
+        metrics?.plot(to: "\(directory)/\(TrainingFiles.plot)")
         log(message)
         return (improved, vloss)
     }

@@ -11,6 +11,8 @@ public struct TrainerState: Codable, Sendable {
     public var elapsedSeconds = 0.0
     public var tokensSeen = 0
     public var failedSteps = 0
+    /// Ranks of the run that wrote the checkpoint (nil before distributed training existed).
+    public var worldSize: Int? = nil
 }
 
 /// The files of a model directory that training writes.

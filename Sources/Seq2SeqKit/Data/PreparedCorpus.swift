@@ -1,0 +1,180 @@
+import Foundation
+
+/// The header of a prepared corpus (`header.json`): what it holds and what it was made from.
+public struct PreparedHeader: Codable, Sendable {
+    public enum Kind: String, Codable, Sendable { case parallel, text }
+    public struct SourceFile: Codable, Sendable {
+        public var role: String, path: String, bytes: Int, lines: Int, fingerprint: String
+    }
+    public var format = PreparedCorpus.formatName
+    public var version = PreparedCorpus.formatVersion
+    public var kind: Kind
+    /// "uint16" when every id fits (vocabularies up to 65,536), else "uint32".
+    public var tokenType: String
+    public var pairs: Int
+    public var tokens: Int
+    public var sourceTokens: Int
+    public var targetTokens: Int
+    public var skippedEmpty: Int
+    public var skippedLong: Int
+    public var maxLength: Int
+    public var repairedLines: Int
+    public var sourceVocabulary: String
+    public var targetVocabulary: String
+    public var vocabularySize: Int
+    public var files: [SourceFile]
+    public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case format, version, kind, tokenType = "token_type", pairs, tokens, sourceTokens = "source_tokens"
+        case targetTokens = "target_tokens", skippedEmpty = "skipped_empty", skippedLong = "skipped_long"
+        case maxLength = "max_length", repairedLines = "repaired_lines", sourceVocabulary = "source_vocabulary"
+        case targetVocabulary = "target_vocabulary", vocabularySize = "vocabulary_size", files, seconds
+    }
+
+    public var tokenWidth: Int { tokenType == "uint16" ? 2 : 4 }
+}
+
+public enum PreparedError: Error, CustomStringConvertible {
+    case notPrepared(String)
+    case damaged(String, String)
+    case vocabulary(String, String)
+    case exists(String)
+
+    public var description: String {
+        switch self {
+        case .notPrepared(let d): return "\(d): not a prepared corpus (no header.json); make one with `seq2seq prepare`"
+        case .damaged(let f, let m): return "\(f): \(m); the prepared corpus is damaged: prepare it again"
+        case .vocabulary(let d, let m): return "\(d): \(m)"
+        case .exists(let d): return "\(d): already exists and is not empty; choose another --output or pass --overwrite"
+        }
+    }
+}
+
+/// A corpus prepared once by `seq2seq prepare` (see `CorpusPreparer`) and memory-mapped:
+///
+///     header.json    counts, token type, vocabulary fingerprints, source files (PreparedHeader)
+///     tokens.bin     every id, little-endian UInt16 (or UInt32): pair i's source ids, then its target ids
+///     offsets.bin    UInt64 per pair: where pair i starts in tokens.bin (in ids)     (parallel only)
+///     lengths.bin    UInt16 × 2 per pair: source and target length, without eos     (parallel only)
+///     tokenizer.json the vocabulary it was encoded with (or source/target.tokenizer.json)
+///
+/// Nothing is allocated per sentence: batches are gathered straight from the map, so opening a
+/// corpus of millions of pairs takes the same time as a small one.
+public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable {
+    public static let formatName = "seq2seq-prepared"
+    public static let formatVersion = 1
+    public static let headerFile = "header.json", tokensFile = "tokens.bin"
+    public static let offsetsFile = "offsets.bin", lengthsFile = "lengths.bin"
+
+    public let directory: String
+    public let header: PreparedHeader
+    let tokenFile: MappedFile
+    let offsetFile: MappedFile?
+    let lengthFile: MappedFile?
+    let u16: UnsafePointer<UInt16>?
+    let u32: UnsafePointer<UInt32>?
+    let offsets: UnsafePointer<UInt64>?
+    let lens: UnsafePointer<UInt16>?
+
+    public static func isPrepared(_ dir: String) -> Bool {
+        FileManager.default.fileExists(atPath: "\(dir)/\(headerFile)")
+    }
+
+    public static func readHeader(_ dir: String) throws -> PreparedHeader {
+        let path = "\(dir)/\(headerFile)"
+        guard let data = FileManager.default.contents(atPath: path) else { throw PreparedError.notPrepared(dir) }
+        let h: PreparedHeader
+        do { h = try JSONDecoder().decode(PreparedHeader.self, from: data) } catch {
+            throw PreparedError.damaged(path, "not a prepared-corpus header (\(error))")
+        }
+        guard h.format == formatName else { throw PreparedError.damaged(path, "format '\(h.format)' is not \(formatName)") }
+        guard h.version == formatVersion else {
+            throw PreparedError.damaged(path, "format version \(h.version); this seq2seq reads version \(formatVersion)")
+        }
+        guard h.tokenType == "uint16" || h.tokenType == "uint32" else { throw PreparedError.damaged(path, "unknown token_type '\(h.tokenType)'") }
+        guard h.pairs >= 0, h.tokens >= 0, h.vocabularySize > 0 else { throw PreparedError.damaged(path, "negative counts") }
+        return h
+    }
+
+    /// Maps `dir` and checks that its files agree with the header and with each other (sizes,
+    /// offsets, lengths, every id below the vocabulary size): a damaged corpus is an error here,
+    /// never a read out of bounds later. The scan's pages are released afterwards.
+    public init(directory dir: String) throws {
+        directory = dir
+        header = try Self.readHeader(dir)
+        let h = header
+        tokenFile = try MappedFile("\(dir)/\(Self.tokensFile)")
+        guard tokenFile.count == h.tokens * h.tokenWidth else {
+            throw PreparedError.damaged(tokenFile.path, "\(tokenFile.count) bytes, but the header says \(h.tokens) ids of \(h.tokenWidth) bytes")
+        }
+        u16 = h.tokenWidth == 2 ? tokenFile.typed(UInt16.self).baseAddress : nil
+        u32 = h.tokenWidth == 4 ? tokenFile.typed(UInt32.self).baseAddress : nil
+        if h.kind == .parallel {
+            let o = try MappedFile("\(dir)/\(Self.offsetsFile)"), l = try MappedFile("\(dir)/\(Self.lengthsFile)")
+            guard o.count == h.pairs * 8 else { throw PreparedError.damaged(o.path, "\(o.count) bytes for \(h.pairs) pairs (8 each)") }
+            guard l.count == h.pairs * 4 else { throw PreparedError.damaged(l.path, "\(l.count) bytes for \(h.pairs) pairs (4 each)") }
+            offsetFile = o; lengthFile = l
+            offsets = o.typed(UInt64.self).baseAddress
+            lens = l.typed(UInt16.self).baseAddress
+            // Pairs lie back to back: each starts where the previous one ended, the last ends at the end.
+            var next: UInt64 = 0
+            for i in 0..<h.pairs {
+                guard offsets![i] == next else {
+                    throw PreparedError.damaged(o.path, "pair \(i + 1) starts at \(offsets![i]), expected \(next)")
+                }
+                next += UInt64(lens![2 * i]) + UInt64(lens![2 * i + 1])
+            }
+            guard next == UInt64(h.tokens) else { throw PreparedError.damaged(o.path, "the pairs hold \(next) ids, the header says \(h.tokens)") }
+            o.release(); l.release()
+        } else {
+            offsetFile = nil; lengthFile = nil; offsets = nil; lens = nil
+            guard h.pairs == 0 else { throw PreparedError.damaged("\(dir)/\(Self.headerFile)", "a text corpus has no pairs") }
+        }
+        if let bad = maxId(), bad >= h.vocabularySize {
+            throw PreparedError.damaged(tokenFile.path, "id \(bad) is beyond the vocabulary's \(h.vocabularySize) entries")
+        }
+        tokenFile.release()
+    }
+
+    private func maxId() -> Int? {
+        guard header.tokens > 0 else { return nil }
+        var m = 0
+        if let u16 { var v: UInt16 = 0; for i in 0..<header.tokens { v = max(v, u16[i]) }; m = Int(v) }
+        if let u32 { var v: UInt32 = 0; for i in 0..<header.tokens { v = max(v, u32[i]) }; m = Int(v) }
+        return m
+    }
+
+    /// Refuses a corpus encoded with another vocabulary than the model's.
+    public func check(against v: Vocabularies) throws {
+        if header.kind == .parallel {
+            if header.sourceVocabulary != v.source.fingerprint || header.targetVocabulary != v.target.fingerprint {
+                throw PreparedError.vocabulary(directory, "was prepared with another vocabulary than this model's (fingerprints \(header.sourceVocabulary)/\(header.targetVocabulary), the model's \(v.source.fingerprint)/\(v.target.fingerprint)); prepare it again with --vocab pointing at the model's vocabulary")
+            }
+        } else if header.targetVocabulary != v.target.fingerprint {
+            throw PreparedError.vocabulary(directory, "was prepared with another vocabulary than this model's (fingerprint \(header.targetVocabulary), the model's \(v.target.fingerprint)); prepare it again with --vocab pointing at the model's vocabulary")
+        }
+    }
+
+    // MARK: - PairSource
+
+    public var pairCount: Int { header.pairs }
+
+    @inline(__always) public func lengths(_ i: Int) -> (src: Int, tgt: Int) { (Int(lens![2 * i]), Int(lens![2 * i + 1])) }
+
+    public func copyPair(_ i: Int, source: UnsafeMutablePointer<Int32>, target: UnsafeMutablePointer<Int32>) {
+        let (s, t) = lengths(i)
+        let at = Int(offsets![i])
+        copyTokens(from: at, count: s, into: source)
+        copyTokens(from: at + s, count: t, into: target)
+    }
+
+    // MARK: - TokenSource
+
+    public var tokenCount: Int { header.tokens }
+
+    public func copyTokens(from: Int, count: Int, into: UnsafeMutablePointer<Int32>) {
+        if let u16 { for j in 0..<count { into[j] = Int32(u16[from + j]) } }
+        if let u32 { for j in 0..<count { into[j] = Int32(bitPattern: u32[from + j]) } }
+    }
+}

@@ -1,0 +1,88 @@
+import CMPI
+import Foundation
+
+/// MPI_COMM_WORLD of a process started by mpirun (Open MPI). MPI is initialized only when the
+/// launcher's environment says so, so a plain `seq2seq train` never starts it.
+public final class MPICommunicator: Communicator {
+    public let rank: Int
+    public let size: Int
+    /// Ranks on this host (for the default thread count).
+    public let localSize: Int
+    private let comm: MPI_Comm
+
+    /// True when this process was started by mpirun / srun under an MPI launcher.
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_SIZE"] != nil
+    }
+
+    /// Initializes MPI (once per process). Errors are returned, not fatal, so a failing call can
+    /// be reported with its name.
+    public init() throws {
+        var provided: Int32 = 0
+        var initialized: Int32 = 0
+        MPI_Initialized(&initialized)
+        if initialized == 0 {
+            let rc = MPI_Init_thread(nil, nil, s2s_mpi_thread_funneled(), &provided)
+            guard rc == MPI_SUCCESS else { throw DistributedError.mpi("MPI_Init_thread", rc) }
+        }
+        comm = s2s_mpi_comm_world()
+        MPI_Comm_set_errhandler(comm, s2s_mpi_errors_return())
+        var r: Int32 = 0, s: Int32 = 0
+        MPI_Comm_rank(comm, &r)
+        MPI_Comm_size(comm, &s)
+        rank = Int(r); size = Int(s)
+        let env = ProcessInfo.processInfo.environment
+        localSize = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+    }
+
+    /// Ends MPI cleanly (call once, at the end of the program).
+    public func finalize() { MPI_Finalize() }
+
+    /// Ends every rank at once (after an error on one of them: the others may be waiting in a collective).
+    public func abort(code: Int32) -> Never {
+        MPI_Abort(comm, code)
+        exit(code)
+    }
+
+    private func check(_ rc: Int32, _ call: String) throws {
+        if rc != MPI_SUCCESS { throw DistributedError.mpi(call, rc) }
+    }
+
+    public func allreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        // MPI counts are Int32: large buffers go in pieces.
+        var done = 0
+        while done < count {
+            let n = min(count - done, 1 << 30)
+            try check(MPI_Allreduce(s2s_mpi_in_place(), values + done, Int32(n), s2s_mpi_float(), s2s_mpi_sum(), comm), "MPI_Allreduce")
+            done += n
+        }
+    }
+
+    public func allreduceSum(_ values: inout [Double]) throws {
+        let n = Int32(values.count)
+        try values.withUnsafeMutableBufferPointer {
+            try check(MPI_Allreduce(s2s_mpi_in_place(), $0.baseAddress, n, s2s_mpi_double(), s2s_mpi_sum(), comm), "MPI_Allreduce")
+        }
+    }
+
+    public func allreduceMax(_ values: inout [Double]) throws {
+        let n = Int32(values.count)
+        try values.withUnsafeMutableBufferPointer {
+            try check(MPI_Allreduce(s2s_mpi_in_place(), $0.baseAddress, n, s2s_mpi_double(), s2s_mpi_max(), comm), "MPI_Allreduce")
+        }
+    }
+
+    public func broadcast(_ bytes: inout [UInt8]) throws {
+        var count = [Double(bytes.count)]
+        if rank != 0 { count[0] = 0 }
+        try allreduceSum(&count)
+        let n = Int(count[0])
+        if rank != 0 { bytes = [UInt8](repeating: 0, count: n) }
+        try bytes.withUnsafeMutableBufferPointer {
+            try check(MPI_Bcast($0.baseAddress, Int32(n), s2s_mpi_byte(), 0, comm), "MPI_Bcast")
+        }
+    }
+
+    public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
+}
