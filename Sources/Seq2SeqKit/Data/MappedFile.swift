@@ -30,9 +30,36 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Drops the resident pages (they are read again from the page cache or the disk when touched):
     /// after a one-off scan, so that scanning does not count in the process's resident memory.
-    public func release() {
+    public func release() { release(bytes: 0..<count) }
+
+    /// Tells the kernel that reads will be scattered (batches gather pairs from anywhere): no
+    /// read-ahead and no mapping of neighbouring pages on a fault, so residency tracks what was read.
+    public func adviseRandomAccess() {
         guard let bytes, count > 0 else { return }
-        madvise(UnsafeMutableRawPointer(mutating: bytes), count, Int32(MADV_DONTNEED))
+        madvise(UnsafeMutableRawPointer(mutating: bytes), count, Int32(MADV_RANDOM))
+    }
+
+    /// Drops the resident pages wholly inside `range` (byte offsets).
+    public func release(bytes range: Range<Int>) {
+        guard let bytes, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let lo = (range.lowerBound + page - 1) / page * page
+        let hi = range.upperBound >= count ? count : range.upperBound / page * page
+        guard hi > lo else { return }
+        madvise(UnsafeMutableRawPointer(mutating: bytes + lo), hi - lo, Int32(MADV_DONTNEED))
+    }
+
+    /// Visits the file in chunks of `chunk` elements of T, releasing each chunk's pages after the
+    /// visit, so that a full scan keeps at most one chunk resident.
+    public func scan<T>(_: T.Type, chunk: Int = 1 << 22, _ body: (UnsafeBufferPointer<T>) throws -> Void) rethrows {
+        let all = typed(T.self)
+        var start = 0
+        while start < all.count {
+            let n = min(chunk, all.count - start)
+            try body(UnsafeBufferPointer(rebasing: all[start..<(start + n)]))
+            release(bytes: (start * MemoryLayout<T>.stride)..<((start + n) * MemoryLayout<T>.stride))
+            start += n
+        }
     }
 
     deinit {

@@ -5,6 +5,12 @@ public protocol PairSource {
     func lengths(_ i: Int) -> (src: Int, tgt: Int)
     /// Writes pair i's source ids to `source` and its target ids to `target`.
     func copyPair(_ i: Int, source: UnsafeMutablePointer<Int32>, target: UnsafeMutablePointer<Int32>)
+    /// Called after each batch is gathered: a mapped corpus drops the pages it touched.
+    func batchGathered()
+}
+
+extension PairSource {
+    public func batchGathered() {}
 }
 
 /// A token stream that language-model blocks are cut from.
@@ -12,6 +18,11 @@ public protocol TokenSource {
     var tokenCount: Int { get }
     /// Writes tokens [from, from + count) to `into`.
     func copyTokens(from: Int, count: Int, into: UnsafeMutablePointer<Int32>)
+    func batchGathered()
+}
+
+extension TokenSource {
+    public func batchGathered() {}
 }
 
 extension ParallelData: PairSource {
@@ -42,4 +53,5 @@ public struct TokenSlice: TokenSource {
     public func copyTokens(from: Int, count: Int, into: UnsafeMutablePointer<Int32>) {
         base.copyTokens(from: range.lowerBound + from, count: count, into: into)
     }
+    public func batchGathered() { base.batchGathered() }
 }

@@ -91,6 +91,7 @@ public struct ParallelStream: BatchStream {
         var st = 0, tt = 0
         for i in rows { let l = data.lengths(Int(i)); st += l.src + 1; tt += l.tgt + 1 }
         let b = materialize ? Self.gather(rows, from: data, config: config) : nil
+        if materialize { data.batchGathered() }
         position.index += 1
         let end = position.index >= plan.count
         if end { position.epoch += 1; position.index = 0 }
@@ -147,6 +148,7 @@ public struct BlockStream: BatchStream {
     public mutating func next(materialize: Bool) -> DrawnBatch {
         var rng = position.rng!
         let b = Self.block(train, &rng, size: blockSize, batch: batchSize, materialize: materialize)
+        if materialize { train.batchGathered() }
         position.rng = rng
         position.index += 1
         let end = position.index >= batchesPerEpoch
