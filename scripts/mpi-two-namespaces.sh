@@ -7,11 +7,19 @@
 # mpirun starts in host-a and reaches host-b through a plm_rsh_agent that runs the command with
 # `ip netns exec` instead of ssh; each namespace gets a host name of its own (unshare --uts), so the
 # ranks really are on two "hosts" that talk only over the veth pair (btl tcp, no shared memory).
+# Both "hosts" share this machine's cores, so ranks are not bound to cores (each host would bind
+# its rank to its core 0: the same core).
 # Needs root, iproute2 and Open MPI (bash .ci/setup). Removes everything it made, on any exit.
 #
-#   bash scripts/mpi-two-namespaces.sh [path/to/seq2seq]
+#   bash scripts/mpi-two-namespaces.sh [--bench] [path/to/seq2seq]
+#
+# --bench also times MPI_Allreduce of the small and base presets' gradients across the two hosts
+# (`seq2seq bench allreduce`) and the `small` preset's training with and without overlapping the
+# reduction with the backward pass, when DATA names a prepared Multi30k corpus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH=0
+if [ "${1:-}" = "--bench" ]; then BENCH=1; shift; fi
 BIN=$(realpath "${1:-.build/release/seq2seq}")
 [ -x "$BIN" ] || { echo "no seq2seq binary at $BIN: build it with swift build -c release" >&2; exit 1; }
 command -v mpirun >/dev/null || { echo "mpirun not found: run bash .ci/setup" >&2; exit 1; }
@@ -59,11 +67,26 @@ echo "== one process, --update-freq 2"
 "$BIN" "${TRAIN[@]}" --model "$WORK/one" --update-freq 2 2>&1 | grep -E "^(model|stopped)"
 
 echo "== two hosts ($NET.1 in $A, $NET.2 in $B) over TCP, --update-freq 1"
-ip netns exec "$A" unshare --uts sh -c "hostname host-a; exec mpirun -np 2 --hostfile $WORK/hosts \
+ip netns exec "$A" unshare --uts sh -c "hostname host-a; exec mpirun -np 2 --bind-to none --hostfile $WORK/hosts \
     --mca plm_rsh_agent $WORK/netns-agent --mca plm_rsh_no_tree_spawn 1 \
     --mca btl tcp,self --mca btl_tcp_if_include $NET.0/24 --mca oob_tcp_if_include $NET.0/24 \
     -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \
     $BIN ${TRAIN[*]} --model $WORK/two" 2>&1 | grep -E "^(rank|model|epoch|stopped)"
+
+MPIRUN="mpirun -np 2 --bind-to none --hostfile $WORK/hosts --mca plm_rsh_agent $WORK/netns-agent --mca plm_rsh_no_tree_spawn 1 \
+    --mca btl tcp,self --mca btl_tcp_if_include $NET.0/24 --mca oob_tcp_if_include $NET.0/24 \
+    -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"
+if [ "$BENCH" = 1 ]; then
+    echo "== MPI_Allreduce across the two hosts"
+    ip netns exec "$A" unshare --uts sh -c "hostname host-a; exec $MPIRUN $BIN bench allreduce --repeats 5" 2>&1 | grep -E "allreduce median"
+    if [ -n "${DATA:-}" ]; then
+        for o in --overlap-reduction --no-overlap-reduction; do
+            echo "== small preset on $DATA, 2 hosts x 1 thread, $o"
+            ip netns exec "$A" unshare --uts sh -c "hostname host-a; exec $MPIRUN $BIN train --data $(realpath "$DATA") \
+                --model $WORK/bench$o --max-steps 30 --log-every 10 --threads 1 $o" 2>&1 | grep -E "step (10|20|30) "
+        done
+    fi
+fi
 
 # The two loss curves, step by step.
 losses() { grep -o '"loss":[^,]*,.*"step":[0-9]*' "$1/metrics.jsonl" | sed -E 's/"loss":([^,]*),.*"step":([0-9]+)/\2 \1/'; }

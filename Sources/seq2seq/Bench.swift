@@ -5,7 +5,7 @@ import Seq2SeqKit
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of kernels, training, tokenization and translation.",
-        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self, BenchTranslate.self]
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self, BenchTranslate.self, BenchAllreduce.self]
     )
 }
 
@@ -152,5 +152,41 @@ struct BenchTranslate: ParsableCommand {
             }
         }
         print(String(format: "peak RSS %.0f MB", peakRSSMegabytes()))
+    }
+}
+
+struct BenchAllreduce: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allreduce",
+        abstract: "Time MPI_Allreduce of the presets' gradient buffers; run it under mpirun (e.g. mpirun -np 2 seq2seq bench allreduce).",
+        discussion: "Reports the median over --repeats, the slowest rank's time each round, and the bus bandwidth 2(N-1)/N × bytes / time."
+    )
+
+    @Option(help: "Comma-separated presets whose parameter counts are reduced.")
+    var presets = "small,base"
+
+    @Option(help: "Timed repetitions per size.")
+    var repeats = 10
+
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
+        for p in presets.split(separator: ",") where ModelConfig.preset(String(p)) == nil {
+            throw ValidationError("unknown preset '\(p)'; choose from \(ModelConfig.presetNames.joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        guard MPICommunicator.launchedByMPI else {
+            throw ValidationError("run it under mpirun, e.g. mpirun -np 2 seq2seq bench allreduce")
+        }
+        let comm = try MPICommunicator()
+        defer { comm.finalize() }
+        for p in presets.split(separator: ",") {
+            var c = ModelConfig.preset(String(p))!
+            c.srcVocabSize = 8000; c.tgtVocabSize = 8000; c.shareEmbeddings = true
+            let floats = ParameterLayout(c).totalCount
+            let r = try AllreduceBenchmark.run(comm, name: "\(p) (vocabulary 8,000, shared embeddings)", floats: floats, repeats: repeats)
+            if comm.isMain { print(r) }
+        }
     }
 }

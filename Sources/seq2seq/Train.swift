@@ -119,6 +119,8 @@ struct Train: ParsableCommand {
     @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50
     @Flag(help: "Continue from checkpoint_last in --model with its settings.") var resume = false
     @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
+    @Flag(inversion: .prefixedNo, help: "Under mpirun: reduce each layer's gradients while the backward pass goes on (MPI_Iallreduce), instead of all of them after it.")
+    var overlapReduction = true
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -278,6 +280,7 @@ struct Train: ParsableCommand {
         let ranks = world.size > 1 ? " × \(world.size) ranks" : ""
         let resuming = resume ? "; resuming at step \(trainer.currentStep)" : ""
         say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); \(Threads.count) threads\(ranks)\(resuming)")
+        trainer.overlapReduction = overlapReduction
         let live = main && isatty(STDERR_FILENO) != 0
         trainer.log = { line in
             guard main else { return }

@@ -11,10 +11,22 @@ public protocol Communicator: AnyObject {
     /// Rank 0's bytes to every rank (the others' `bytes` are replaced).
     func broadcast(_ bytes: inout [UInt8]) throws
     func barrier() throws
+    /// Starts summing `count` floats across ranks in place and returns at once; the sum is there
+    /// after `finishReductions`. Ranks start the same reductions in the same order.
+    func startAllreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
+    /// Lets started reductions advance (MPI moves non-blocking collectives only inside MPI calls).
+    func progressReductions() throws
+    /// Waits for every started reduction.
+    func finishReductions() throws
 }
 
 extension Communicator {
     public var isMain: Bool { rank == 0 }
+
+    // Without non-blocking collectives, a reduction is done when started.
+    public func startAllreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws { try allreduceSum(values, count: count) }
+    public func progressReductions() throws {}
+    public func finishReductions() throws {}
 
     /// Rank 0's flag on every rank.
     public func broadcast(_ flag: Bool) throws -> Bool {

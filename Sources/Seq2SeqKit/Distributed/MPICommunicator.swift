@@ -9,6 +9,8 @@ public final class MPICommunicator: Communicator {
     /// Ranks on this host (for the default thread count).
     public let localSize: Int
     private let comm: MPI_Comm
+    /// Non-blocking reductions in flight.
+    private var requests: [MPI_Request?] = []
 
     /// True when this process was started by mpirun / srun under an MPI launcher.
     public static var launchedByMPI: Bool {
@@ -85,4 +87,34 @@ public final class MPICommunicator: Communicator {
     }
 
     public func barrier() throws { try check(MPI_Barrier(comm), "MPI_Barrier") }
+
+    public func startAllreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        var done = 0
+        while done < count {
+            let n = min(count - done, 1 << 30)
+            var r: MPI_Request? = s2s_mpi_request_null()
+            try check(MPI_Iallreduce(s2s_mpi_in_place(), values + done, Int32(n), s2s_mpi_float(), s2s_mpi_sum(), comm, &r), "MPI_Iallreduce")
+            requests.append(r)
+            done += n
+        }
+    }
+
+    public func progressReductions() throws {
+        guard !requests.isEmpty else { return }
+        var flag: Int32 = 0
+        let n = Int32(requests.count)
+        try requests.withUnsafeMutableBufferPointer {
+            try check(MPI_Testall(n, $0.baseAddress, &flag, s2s_mpi_statuses_ignore()), "MPI_Testall")
+        }
+        if flag != 0 { requests.removeAll(keepingCapacity: true) }
+    }
+
+    public func finishReductions() throws {
+        guard !requests.isEmpty else { return }
+        let n = Int32(requests.count)
+        try requests.withUnsafeMutableBufferPointer {
+            try check(MPI_Waitall(n, $0.baseAddress, s2s_mpi_statuses_ignore()), "MPI_Waitall")
+        }
+        requests.removeAll(keepingCapacity: true)
+    }
 }

@@ -67,5 +67,16 @@ public struct ParameterLayout: Sendable {
     }
 
     /// Number of real parameters (without alignment padding).
+    /// The part of the flat buffer that the tensors named `prefix…` occupy (with their alignment
+    /// padding), or nil if none is.
+    public func range(prefix: String) -> Range<Int>? {
+        var lo = Int.max, hi = 0
+        for e in entries where e.name.hasPrefix(prefix) {
+            lo = min(lo, e.offset)
+            hi = max(hi, e.offset + (e.count + 15) / 16 * 16)
+        }
+        return lo < hi ? lo..<hi : nil
+    }
+
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
 }

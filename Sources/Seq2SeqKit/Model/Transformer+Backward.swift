@@ -38,19 +38,19 @@ extension Transformer {
 
         if enc != nil { scratch.dMemory.zero() }
         stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
-                      memoryLength: enc?.length ?? 0, dropout: dropout)
+                      memoryLength: enc?.length ?? 0, dropout: dropout, layerRanges: decoderLayerRanges)
         if let enc, let ref = encoderRef {
             // dMemory is the encoder output's gradient; copy it into the residual buffer the stack starts from.
             let start = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
             start.update(from: scratch.dMemory.pointer, count: m * d)
-            stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout)
+            stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout, layerRanges: encoderLayerRanges)
         }
     }
 
     /// dOutput: gradient of the stack's output [N, D] (for pre-norm: before the final LayerNorm's
     /// backward; it must not be residualA/residualB then). Leaves parameter gradients accumulated.
     func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
-                       memoryLength keys: Int, dropout: Bool) {
+                       memoryLength keys: Int, dropout: Bool, layerRanges: [Range<Int>]) {
         let c = config, d = c.dModel, n = a.rows
         var dOut = scratch.residualA.pointer, dIn = scratch.residualB.pointer
         if let fn = ref.finalNorm {
@@ -90,6 +90,7 @@ extension Transformer {
                                   keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
             }
             swap(&dOut, &dIn)
+            onLayerGradients?(layerRanges[i])  // this layer's parameters get nothing more
         }
         // embeddings: undo dropout, scatter-add into the token (and learned position) tables
         if dropout {

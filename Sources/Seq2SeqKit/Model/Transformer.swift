@@ -25,6 +25,14 @@ public final class Transformer {
     var tgtOut: [Int32] = []
     var trainingPass = false
 
+    /// Called during `backward` as soon as a layer's parameter gradients are final, with that
+    /// layer's part of the flat gradient buffer, in `layerRangesInBackwardOrder`'s order: a
+    /// distributed trainer starts reducing them while the rest of the backward pass runs.
+    public var onLayerGradients: ((Range<Int>) -> Void)? = nil
+    /// Decoder layers top down, then encoder layers top down.
+    public let layerRangesInBackwardOrder: [Range<Int>]
+    let encoderLayerRanges: [Range<Int>], decoderLayerRanges: [Range<Int>]
+
     public init(config: ModelConfig) throws {
         try config.validate()
         self.config = config
@@ -40,6 +48,22 @@ public final class Transformer {
         }
         encoderActs = config.isDecoderOnly ? nil : StackActivations(layers: config.encoderLayers, cross: false)
         decoderActs = StackActivations(layers: config.decoderLayers, cross: !config.isDecoderOnly)
+        let l = layout
+        encoderLayerRanges = config.isDecoderOnly ? [] : (0..<config.encoderLayers).map { l.range(prefix: "encoder.layers.\($0).")! }
+        decoderLayerRanges = (0..<config.decoderLayers).map { l.range(prefix: "decoder.layers.\($0).")! }
+        layerRangesInBackwardOrder = decoderLayerRanges.reversed() + encoderLayerRanges.reversed()
+    }
+
+    /// The parts of the gradient buffer outside every layer (embeddings, final norms, lm_head),
+    /// final only when `backward` returns.
+    public var rangesOutsideLayers: [Range<Int>] {
+        var out: [Range<Int>] = [], at = 0
+        for r in layerRangesInBackwardOrder.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if r.lowerBound > at { out.append(at..<r.lowerBound) }
+            at = max(at, r.upperBound)
+        }
+        if at < layout.totalCount { out.append(at..<layout.totalCount) }
+        return out
     }
 
     public var parameterCount: Int { layout.parameterCount }

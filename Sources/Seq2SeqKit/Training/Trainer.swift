@@ -24,6 +24,9 @@ public final class Trainer {
     public let communicator: Communicator
     /// Steps between cross-rank parameter checks (distributed runs).
     public var consistencyCheckEvery = 50
+    /// Start each layer's gradient reduction during the backward pass (MPI_Iallreduce per layer)
+    /// instead of one MPI_Allreduce after it.
+    public var overlapReduction = true
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
     var commSeconds = 0.0
     /// Progress and log lines (the CLI prints them; tests collect them).
@@ -103,14 +106,36 @@ public final class Trainer {
             model.gradients.zero()
             var lossSum = 0.0
             var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: rank)
-            for b in group {
+            // With several ranks and overlap on, each layer's gradients start their reduction as
+            // soon as the last backward pass has finished that layer.
+            let overlap = ranks > 1 && overlapReduction
+            var commError: Error? = nil
+            let grads = model.gradients.pointer
+            let startLayer = { (r: Range<Int>) in
+                let t0 = Date()
+                do {
+                    try self.communicator.startAllreduceSum(grads + r.lowerBound, count: r.count)
+                    try self.communicator.progressReductions()
+                } catch { commError = commError ?? error }
+                self.commSeconds += Date().timeIntervalSince(t0)
+            }
+            for (j, b) in group.enumerated() {
                 try model.forward(b, training: true, rng: &rng)
                 lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(tokens)).sum
+                if overlap && j == group.count - 1 { model.onLayerGradients = startLayer }
                 model.backward()
+                model.onLayerGradients = nil
             }
+            if overlap && group.isEmpty { model.layerRangesInBackwardOrder.forEach(startLayer) }  // same reductions, same order
+            if let commError { throw commError }
             if ranks > 1 {
                 let t0 = Date()
-                try communicator.allreduceSum(model.gradients.pointer, count: model.gradients.count)
+                if overlap {
+                    for r in model.rangesOutsideLayers { try communicator.startAllreduceSum(grads + r.lowerBound, count: r.count) }
+                    try communicator.finishReductions()
+                } else {
+                    try communicator.allreduceSum(grads, count: model.gradients.count)
+                }
                 var l = [lossSum]
                 try communicator.allreduceSum(&l)
                 lossSum = l[0]
@@ -135,12 +160,12 @@ public final class Trainer {
             let elapsed = Date().timeIntervalSince(start)
             state.elapsedSeconds = elapsed
             let tps = Double(windowTrainTokens) / max(1e-9, Date().timeIntervalSince(windowStart))
-            var record: [String: Any] = ["step": state.step, "epoch": state.position.epoch - (epochEnded ? 1 : 0), "loss": loss,
+            var record: [String: Any] = ["step": state.step, "epoch": stream.position.epoch - (epochEnded ? 1 : 0), "loss": loss,
                                          "lr": Double(lr), "grad_norm": Double(norm), "tokens": batchTokens,
                                          "elapsed": (elapsed * 100).rounded() / 100]
             if ranks > 1 { record["ranks"] = ranks }
             metrics?.write(record)
-            var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", state.position.epoch - (epochEnded ? 1 : 0),
+            var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", stream.position.epoch - (epochEnded ? 1 : 0),
                               state.step, windowLoss / Double(max(1, windowTokens)), lr, tps, eta(elapsed))
             if ranks > 1 {
                 let steps = state.step % settings.logEvery == 0 ? settings.logEvery : state.step % settings.logEvery
