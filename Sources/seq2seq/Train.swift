@@ -98,7 +98,7 @@ struct Train: ParsableCommand {
     @Option(help: "Adam β2.") var beta2: Float?
     @Option(help: "Label smoothing.") var labelSmoothing: Float?
     @Option(help: "Tokens per batch and side (sentences × longest).") var batchTokens = 4096
-    @Option(help: "Batches per update (gradient accumulation).") var updateFreq = 1
+    @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
     @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
     // LM data
@@ -143,7 +143,7 @@ struct Train: ParsableCommand {
         s.target = lm ? text : tgt
         s.data = data
         s.validSource = validSrc; s.validTarget = validTgt
-        s.maxLength = maxLength; s.batchTokens = batchTokens; s.updateFreq = updateFreq
+        s.maxLength = maxLength; s.batchTokens = batchTokens; s.updateFreq = updateFreq ?? 1
         s.blockSize = blockSize; s.batchSize = batchSize; s.validFraction = validFraction; s.evalBatches = evalBatches
         if lm {  // nanoGPT's defaults
             s.optimizer = .adamw; s.schedule = .cosine; s.lr = 1e-3; s.minLR = 1e-4; s.warmupSteps = 100
@@ -203,6 +203,7 @@ struct Train: ParsableCommand {
             if maxSteps != nil { settings.maxSteps = given.maxSteps }
             if maxEpochs != nil { settings.maxEpochs = given.maxEpochs }
             if maxTime != nil { settings.maxSeconds = given.maxSeconds }
+            if updateFreq != nil { settings.updateFreq = given.updateFreq }
         }
         try settings.validate()
         return settings

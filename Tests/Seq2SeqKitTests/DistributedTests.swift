@@ -176,7 +176,7 @@ final class DistributedTests: XCTestCase {
     }
 }
 
-/// A second rank that disagrees: its parameter checksum is off by a little.
+/// A second rank that agrees at the start and then disagrees: its parameter checksum is off by a little.
 final class DisagreeingPeer: Communicator {
     var rank: Int { 0 }
     var size: Int { 2 }
@@ -187,7 +187,7 @@ final class DisagreeingPeer: Communicator {
     func allreduceSum(_ values: inout [Double]) throws { for i in values.indices { values[i] *= 2 } }
     func allreduceMax(_ values: inout [Double]) throws {
         checks += 1
-        values[0] = values[0] + 1e-3 * max(1, abs(values[0]))
+        if checks > 1 { values[0] = values[0] + 1e-3 * max(1, abs(values[0])) }
     }
     func broadcast(_ bytes: inout [UInt8]) throws {}
     func barrier() throws {}
@@ -215,6 +215,7 @@ final class ConsistencyCheckTests: XCTestCase {
         XCTAssertThrowsError(try trainer.run()) { e in
             guard case DistributedError.diverged(let step, _) = e else { return XCTFail("\(e)") }
             XCTAssertEqual(step, 3)
+            XCTAssertEqual(peer.checks, 2, "one check at the start, one at step 3")
             XCTAssertTrue("\(e)".contains("ranks diverged at step 3"), "\(e)")
         }
     }

@@ -27,6 +27,8 @@ public final class Trainer {
     /// Start each layer's gradient reduction during the backward pass (MPI_Iallreduce per layer)
     /// instead of one MPI_Allreduce after it.
     public var overlapReduction = true
+    /// The number of ranks of the run a resumed checkpoint came from, when it differs from this one's.
+    var resumedFromRanks: Int? = nil
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
     var commSeconds = 0.0
     /// Progress and log lines (the CLI prints them; tests collect them).
@@ -58,9 +60,7 @@ public final class Trainer {
         state.dropoutRNG = RNG(seed: settings.seed &+ 17)
         if communicator.isMain { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         if resume { try loadLast() }
-        if let was = state.worldSize, was != communicator.size {
-            log("note: the checkpoint was made on \(was) ranks, this run has \(communicator.size); the batch order is the same, an update now takes \(settings.updateFreq * communicator.size) batches")
-        }
+        if let was = state.worldSize, was != communicator.size { resumedFromRanks = was }
         state.worldSize = communicator.size
         self.stream.position = resume ? state.position : self.stream.position
         if communicator.isMain { metrics = try MetricsLog(directory: directory, keepUpTo: resume ? state.step : nil) }
@@ -82,6 +82,10 @@ public final class Trainer {
         var lastValidLoss: Double? = nil
         var lastValidated = -1
         let ranks = communicator.size, rank = communicator.rank
+        if let was = resumedFromRanks {
+            log("note: the checkpoint was made on \(was) rank\(was == 1 ? "" : "s"), this run has \(ranks); the batch order is the same, an update now takes \(settings.updateFreq * ranks) batches instead of \(settings.updateFreq * was) (change --update-freq to keep the global batch)")
+        }
+        if ranks > 1 { try checkRanksAgree() }  // same start everywhere (initialization, --init-from, --resume)
         outer: while true {
             if settings.maxSteps > 0 && state.step >= settings.maxSteps { stopReason = "reached --max-steps \(settings.maxSteps)"; break }
             if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { stopReason = "reached --max-epochs \(settings.maxEpochs)"; break }
