@@ -22,10 +22,12 @@ struct AttentionCommand: ParsableCommand {
     @Option(help: "Beam size for the translation when --tgt is not given.") var beam = 5
     @OptionGroup var compute: ComputeOptions
 
+    func validate() throws { try Check.int(beam, "--beam", 1...256) }
+
     func run() throws {
         compute.apply()
         let net = try ModelDirectory.load(model)
-        let vocabs = try Vocabularies.load(from: model)
+        let vocabs = try ModelDirectory.loadVocabularies(model, for: net.config)
         let source = net.config.isDecoderOnly ? [] : vocabs.source.encode(src)
         var target: [Int32]
         if net.config.isDecoderOnly {

@@ -27,6 +27,12 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Only the linear layers at decoding shapes (1 to 160 rows).")
     var decodingOnly = false
 
+    func validate() throws {
+        try Check.int(tokens, "--tokens", 1...1_000_000)
+        _ = try Check.list(threads, "--threads", 1...1024)
+        try Check.real(seconds, "--seconds", 0...3600, open: true)
+    }
+
     func run() throws {
         let counts = threads.split(separator: ",").compactMap { Int($0) }
         print("OpenBLAS core: \(Threads.blasCoreName), processors: \(Threads.available)")
@@ -67,6 +73,9 @@ struct BenchTrain: ParsableCommand {
         guard ModelConfig.preset(preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
         }
+        try Check.int(batchTokens, "--batch-tokens", 8...10_000_000)
+        try Check.int(steps, "--steps", 1...1_000_000)
+        try Check.int(warmup, "--warmup", 0...1_000_000)
     }
 
     func run() throws {
@@ -92,6 +101,8 @@ struct BenchBPE: ParsableCommand {
     var size = 8000
 
     @OptionGroup var compute: ComputeOptions
+
+    func validate() throws { try Check.int(size, "--size", (Vocabulary.firstPieceId + 1)...1_000_000) }
 
     func run() throws {
         compute.apply()
@@ -124,6 +135,15 @@ struct BenchTranslate: ParsableCommand {
     var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     @Option(help: "Timed repeats (best is reported).") var repeats = 3
 
+    func validate() throws {
+        _ = try Check.list(beams, "--beams", 1...256)
+        _ = try Check.list(batchSizes, "--batch-sizes", 1...65_536)
+        _ = try Check.list(threads, "--threads", 1...1024)
+        try Check.int(maxLen, "--max-len", 1...1_000_000)
+        try Check.real(lengthPenalty, "--length-penalty", 0...10)
+        try Check.int(repeats, "--repeats", 1...1000)
+    }
+
     func run() throws {
         let m30k = Corpora.multi30k()
         guard let src = input ?? m30k?.testSource else {
@@ -131,7 +151,7 @@ struct BenchTranslate: ParsableCommand {
         }
         let reference = ref ?? (input == nil ? m30k?.testTarget : nil)
         let net = try ModelDirectory.load(model)
-        let vocabs = try Vocabularies.load(from: model)
+        let vocabs = try ModelDirectory.loadVocabularies(model, for: net.config)
         let translator = Translator(model: net, vocabularies: vocabs, search: BeamSearch(beam: 1, lengthPenalty: lengthPenalty,
                                                                                       normalization: lengthNormalization))
         translator.maxOutput = maxLen

@@ -8,6 +8,13 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Sample only among the K most likely tokens (0: all).") var topK = 200
     @Option(help: "Nucleus sampling: the smallest set of tokens with this much probability (1: off).") var topP: Float = 1
     @Option(help: "Random seed.") var seed: UInt64 = 1337
+
+    func validate() throws {
+        try Check.int(maxTokens, "--max-tokens", 0...10_000_000)
+        try Check.real(temperature, "--temperature", 0...100)
+        try Check.int(topK, "--top-k", 0...Int.max)
+        try Check.real(topP, "--top-p", 0...1, open: true)
+    }
 }
 
 /// Loads a decoder-only model and its vocabulary.
@@ -16,7 +23,7 @@ func loadLanguageModel(_ dir: String) throws -> (Transformer, Vocabulary) {
     guard net.config.isDecoderOnly else {
         throw InputError("\(dir) is a translation model; use `seq2seq translate --model \(dir)`")
     }
-    return (net, try Vocabularies.load(from: dir).target)
+    return (net, try ModelDirectory.loadVocabularies(dir, for: net.config).target)
 }
 
 /// Samples a continuation of `prompt`, writing text to standard output as it is produced.
@@ -43,6 +50,8 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @OptionGroup var compute: ComputeOptions
 
+    func validate() throws { try Check.int(numSamples, "--num-samples", 1...100_000) }
+
     func run() throws {
         compute.apply()
         let (net, vocab) = try loadLanguageModel(model)
@@ -63,6 +72,11 @@ struct Average: ParsableCommand {
     @Option(help: "Model directory.") var model: String
     @Option(help: "How many of the newest checkpoint_step*.safetensors to average.") var last = 5
     @Option(help: "Output file name inside the model directory.") var output = "averaged.safetensors"
+
+    func validate() throws {
+        try Check.int(last, "--last", 1...100_000)
+        if output.isEmpty || output.contains("/") { throw ValidationError("--output must be a file name inside the model directory (got '\(output)')") }
+    }
 
     func run() throws {
         let files = Trainer.stepCheckpoints(in: model).suffix(last)

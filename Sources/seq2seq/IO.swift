@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Seq2SeqKit
 
@@ -113,4 +114,48 @@ final class LineSink {
 struct InputError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Flag checks: every numeric value a user can pass is checked against its range, and the message
+/// names the flag, the range and the value given.
+enum Check {
+    static func int(_ v: Int, _ flag: String, _ range: ClosedRange<Int>) throws {
+        guard range.contains(v) else {
+            let hi = range.upperBound == Int.max ? "" : " and \(range.upperBound)"
+            throw ValidationError(hi.isEmpty ? "\(flag) must be at least \(range.lowerBound) (got \(v))"
+                                             : "\(flag) must be between \(range.lowerBound)\(hi) (got \(v))")
+        }
+    }
+
+    static func int(_ v: Int?, _ flag: String, _ range: ClosedRange<Int>) throws {
+        if let v { try int(v, flag, range) }
+    }
+
+    /// A finite number in `range` (NaN and infinities are refused by name).
+    static func real<T: BinaryFloatingPoint>(_ v: T, _ flag: String, _ range: ClosedRange<Double>, open: Bool = false) throws {
+        let d = Double(v)
+        let inside = d.isFinite && range.contains(d) && !(open && d == range.lowerBound)
+        guard inside else {
+            throw ValidationError("\(flag) must be a finite number \(open ? "above" : "from") \(range.lowerBound) \(open ? "up to" : "to") \(range.upperBound) (got \(v))")
+        }
+    }
+
+    static func real<T: BinaryFloatingPoint>(_ v: T?, _ flag: String, _ range: ClosedRange<Double>, open: Bool = false) throws {
+        if let v { try real(v, flag, range, open: open) }
+    }
+
+    /// A comma-separated list of integers in `range`.
+    static func list(_ s: String, _ flag: String, _ range: ClosedRange<Int>) throws -> [Int] {
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false)
+        var out: [Int] = []
+        for p in parts {
+            guard let v = Int(p.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("\(flag) '\(s)': give comma-separated whole numbers, e.g. 1,2")
+            }
+            try int(v, flag, range)
+            out.append(v)
+        }
+        if out.isEmpty { throw ValidationError("\(flag) is empty") }
+        return out
+    }
 }

@@ -42,7 +42,7 @@ struct Quickstart: ParsableCommand {
         // A handful of held-out sentences, then the whole held-out set with beam search.
         let sources = try TextFile.lines(corpus.testSource), references = try TextFile.lines(corpus.testTarget)
         let net = try ModelDirectory.load(model)
-        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model), search: BeamSearch(beam: 5, lengthPenalty: 1.4))
+        let translator = Translator(model: net, vocabularies: try ModelDirectory.loadVocabularies(model, for: net.config), search: BeamSearch(beam: 5, lengthPenalty: 1.4))
         let outputs = try translator.translate(sources).map(\.text)
         print("\nSome held-out sentences:")
         for i in 0..<min(5, sources.count) {

@@ -15,6 +15,8 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for matrix products and row-parallel kernels (default: all cores).")
     var threads: Int?
 
+    func validate() throws { try Check.int(threads, "--threads", 1...1024) }
+
     func apply() {
         Threads.set(threads ?? Threads.available)
     }

@@ -133,6 +133,41 @@ struct Train: ParsableCommand {
             throw ValidationError("give --src and --tgt (line-aligned training text), --data DIR (from `seq2seq prepare`), or --lm --text FILE")
         }
         if (validSrc == nil) != (validTgt == nil) { throw ValidationError("give both --valid-src and --valid-tgt") }
+        // Model shape (config.json's own checks follow once the vocabulary is known).
+        let m = modelOptions
+        try Check.int(m.dModel, "--d-model", 1...65_536)
+        try Check.int(m.heads, "--heads", 1...1024)
+        try Check.int(m.dFF, "--d-ff", 1...1_048_576)
+        try Check.int(m.encoderLayers, "--encoder-layers", 0...256)
+        try Check.int(m.decoderLayers, "--decoder-layers", 1...256)
+        try Check.int(m.layers, "--layers", 1...256)
+        try Check.real(m.dropout, "--dropout", 0...0.95)
+        try Check.int(m.maxPositions, "--max-positions", 1...1_048_576)
+        // Optimization, data, limits.
+        try Check.int(vocabSize, "--vocab-size", (Vocabulary.firstPieceId + 1)...1_000_000)
+        try Check.int(maxLength, "--max-length", 1...65_535)
+        try Check.real(lr, "--lr", 0...10, open: true)
+        try Check.real(minLR, "--min-lr", 0...10)
+        try Check.int(warmupSteps, "--warmup-steps", 0...100_000_000)
+        try Check.real(weightDecay, "--weight-decay", 0...10)
+        try Check.real(beta2, "--beta2", 0...1, open: true)
+        if let b = beta2, b >= 1 { throw ValidationError("--beta2 must be below 1 (got \(b))") }
+        try Check.real(labelSmoothing, "--label-smoothing", 0...0.99)
+        try Check.int(batchTokens, "--batch-tokens", 8...10_000_000)
+        try Check.int(updateFreq, "--update-freq", 1...100_000)
+        try Check.real(clipNorm, "--clip-norm", 0...1e9)
+        try Check.int(blockSize, "--block-size", 1...1_048_576)
+        try Check.int(batchSize, "--batch-size", 1...1_000_000)
+        try Check.real(validFraction, "--valid-fraction", 0...0.99)
+        try Check.int(evalBatches, "--eval-batches", 0...1_000_000)
+        try Check.int(maxSteps, "--max-steps", 0...Int(Int32.max))
+        try Check.int(maxEpochs, "--max-epochs", 0...1_000_000)
+        try Check.int(validateEvery, "--validate-every", 0...Int(Int32.max))
+        try Check.int(patience, "--patience", 0...1_000_000)
+        try Check.int(keepLast, "--keep-last", 0...10_000)
+        try Check.int(validBeam, "--valid-beam", 1...256)
+        try Check.real(lengthPenalty, "--length-penalty", 0...10)
+        try Check.int(logEvery, "--log-every", 1...Int(Int32.max))
         if let t = maxTime, parseDuration(t) == nil { throw ValidationError("--max-time '\(t)': use a duration like 90s, 60m or 1h30m") }
     }
 

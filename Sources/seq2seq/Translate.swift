@@ -33,8 +33,13 @@ struct Translate: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
-        if beam < 1 { throw ValidationError("--beam must be at least 1") }
-        if nBest < 1 || nBest > beam { throw ValidationError("--n-best must be between 1 and --beam") }
+        try Check.int(beam, "--beam", 1...256)
+        if nBest < 1 || nBest > beam { throw ValidationError("--n-best must be between 1 and --beam (\(beam)) (got \(nBest))") }
+        try Check.int(batchSize, "--batch-size", 1...65_536)
+        try Check.real(lengthPenalty, "--length-penalty", 0...10)
+        try Check.real(maxLenA, "--max-len-a", 0...64)
+        try Check.int(maxLenB, "--max-len-b", 0...1_000_000)
+        if checkpoint.isEmpty { throw ValidationError("--checkpoint must name a file of the model directory") }
     }
 
     func run() throws {
@@ -51,7 +56,7 @@ struct Translate: ParsableCommand {
         guard !net.config.isDecoderOnly else {
             throw InputError("\(model) is a language model; use `seq2seq generate --model \(model)`")
         }
-        let translator = Translator(model: net, vocabularies: try Vocabularies.load(from: model),
+        let translator = Translator(model: net, vocabularies: try ModelDirectory.loadVocabularies(model, for: net.config),
                                     search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty,
                                                       normalization: lengthNormalization, nBest: nBest))
         translator.batchSize = batchSize

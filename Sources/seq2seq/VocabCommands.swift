@@ -43,7 +43,8 @@ struct VocabCommand: ParsableCommand {
     var lenient = false
 
     func validate() throws {
-        if size <= Vocabulary.firstPieceId { throw ValidationError("--size must exceed \(Vocabulary.firstPieceId) (specials and bytes)") }
+        if size <= Vocabulary.firstPieceId { throw ValidationError("--size must exceed \(Vocabulary.firstPieceId) (specials and bytes) (got \(size))") }
+        try Check.int(size, "--size", (Vocabulary.firstPieceId + 1)...1_000_000)
         if separate && src == nil { throw ValidationError("--separate needs --src") }
     }
 

@@ -59,7 +59,7 @@ final class ParityTests: XCTestCase {
             let shape = try file.tensor("greedy.prompt").shape
             let flat = try file.int64s("greedy.prompt").map(Int32.init)
             let prompts = (0..<shape[0]).map { Array(flat[($0 * shape[1])..<(($0 + 1) * shape[1])]) }
-            tokens = GreedyDecoder.complete(model, prompts: prompts, maxLength: maxLen)
+            tokens = try GreedyDecoder.complete(model, prompts: prompts, maxLength: maxLen)
         } else {
             let shape = try file.tensor("greedy.src_ids").shape
             tokens = try GreedyDecoder.translate(model, src: try file.int64s("greedy.src_ids").map(Int32.init),

@@ -95,11 +95,27 @@ public struct SafeTensors {
             guard offs[1] <= dataLength else {
                 throw Error.truncated(path, "tensor '\(name)' ends at byte \(offs[1]) of a \(dataLength)-byte data section")
             }
-            let t = Tensor(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
-            guard t.count * dtype.size == offs[1] - offs[0] else {
-                throw Error.tensor(path, name, "shape \(shape) of \(dt) needs \(t.count * dtype.size) bytes, data_offsets hold \(offs[1] - offs[0])")
+            // The byte size, refusing products that overflow (a header may claim any shape).
+            var need = dtype.size
+            for d in shape {
+                let (v, overflow) = need.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw Error.tensor(path, name, "shape \(shape) is too large to address") }
+                need = v
             }
-            tensors[name] = t
+            guard need == offs[1] - offs[0] else {
+                throw Error.tensor(path, name, "shape \(shape) of \(dt) needs \(need) bytes, data_offsets hold \(offs[1] - offs[0])")
+            }
+            tensors[name] = Tensor(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
+        }
+        // As the format requires, the tensors tile the data section: no overlaps, no holes.
+        var at = 0
+        for (name, t) in tensors.sorted(by: { ($0.value.range.lowerBound, $0.value.range.upperBound) < ($1.value.range.lowerBound, $1.value.range.upperBound) }) {
+            if t.range.lowerBound < at { throw Error.tensor(path, name, "data_offsets \(t.range) overlap the previous tensor's bytes (up to \(at))") }
+            if t.range.lowerBound > at { throw Error.tensor(path, name, "data_offsets start at \(t.range.lowerBound), leaving a hole after byte \(at)") }
+            at = t.range.upperBound
+        }
+        guard at == dataLength else {
+            throw Error.header(path, "the tensors cover \(at) of the \(dataLength) data bytes; the rest is not indexed")
         }
         self.metadata = meta
         self.tensors = tensors

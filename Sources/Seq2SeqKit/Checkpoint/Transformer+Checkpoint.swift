@@ -47,9 +47,29 @@ public enum ModelDirectory {
         return try ModelConfig.decode(data, source: path)
     }
 
+    /// Loads config.json and the weights. Every tensor's name and shape is checked against what
+    /// config.json implies before the model is allocated, so a config.json out of step with its
+    /// weights (or claiming an absurd size) is an error naming both files, not an allocation.
     public static func load(_ dir: String, weightsFile: String = weightsFile) throws -> Transformer {
-        let model = try Transformer(config: loadConfig(dir))
-        try model.loadWeights(from: SafeTensors(contentsOf: "\(dir)/\(weightsFile)"))
+        let config = try loadConfig(dir)
+        let file = try SafeTensors(contentsOf: "\(dir)/\(weightsFile)")
+        for e in ParameterLayout(config).entries {
+            guard let t = file.tensors[e.name], t.shape == e.shape else {
+                throw ModelError.badFile("\(dir)/\(configFile)", "describes \(e.name) as \(e.shape), but \(file.path) has \(file.tensors[e.name].map { "\($0.shape)" } ?? "no such tensor"); config.json and the weights are from different models")
+            }
+        }
+        let model = try Transformer(config: config)
+        try model.loadWeights(from: file)
         return model
+    }
+
+    /// The model directory's vocabulary, checked against the model: every id it can produce must be
+    /// one of the model's tokens.
+    public static func loadVocabularies(_ dir: String, for config: ModelConfig) throws -> Vocabularies {
+        let v = try Vocabularies.load(from: dir)
+        if v.target.count > config.tgtVocabSize || (!config.isDecoderOnly && v.source.count > config.srcVocabSize) {
+            throw ModelError.badFile(dir, "the vocabulary has \(v.source.count)/\(v.target.count) entries but the model only \(config.srcVocabSize)/\(config.tgtVocabSize) tokens; the tokenizer files are not this model's")
+        }
+        return v
     }
 }

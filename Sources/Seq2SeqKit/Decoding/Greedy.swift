@@ -1,6 +1,13 @@
 /// Greedy decoding as the spec's fixtures define it: each row starts with `bos` (encoder-decoder) or
 /// its prompt (decoder-only) and grows by the argmax token, never `pad` or `bos`, until it emits
 /// `eos` (kept) or holds `maxLength` tokens; a finished row is filled with `pad`.
+public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    case prompts(String)
+    public var description: String {
+        switch self { case .prompts(let m): return m }
+    }
+}
+
 public enum GreedyDecoder {
     /// Encoder-decoder: src [B, S] (padded with pad_id) → tokens [B, maxLength].
     public static func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int,
@@ -13,7 +20,17 @@ public enum GreedyDecoder {
     }
 
     /// Decoder-only: prompts of equal length → tokens [B, maxLength], the prompt included.
-    public static func complete(_ model: Transformer, prompts: [[Int32]], maxLength: Int) -> [[Int32]] {
+    public static func complete(_ model: Transformer, prompts: [[Int32]], maxLength: Int) throws -> [[Int32]] {
+        let plen = prompts.first?.count ?? 0
+        guard plen > 0, prompts.allSatisfy({ $0.count == plen }) else {
+            throw GenerationError.prompts("prompts must be non-empty and of one length (got lengths \(Set(prompts.map(\.count)).sorted()))")
+        }
+        guard maxLength <= model.config.maxPositions, plen < maxLength else {
+            throw GenerationError.prompts("prompts of \(plen) tokens and an output cap of \(maxLength) must fit the model's \(model.config.maxPositions) positions")
+        }
+        for p in prompts { for id in p where id < 0 || Int(id) >= model.config.tgtVocabSize {
+            throw GenerationError.prompts("token id \(id) is not in the model's vocabulary (0..<\(model.config.tgtVocabSize))")
+        } }
         let dec = IncrementalDecoder(model: model)
         dec.start(rows: prompts.count, capacity: maxLength)
         return run(dec, prefixes: prompts, maxLength: maxLength)

@@ -85,7 +85,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if maxPositions <= 0 { throw fail("max_positions must be positive") }
         if !(0..<1).contains(dropout) { throw fail("dropout must be in [0, 1) (got \(dropout))") }
-        if !(layerNormEps > 0) { throw fail("layer_norm_eps must be positive") }
+        if !(layerNormEps > 0) || !layerNormEps.isFinite { throw fail("layer_norm_eps must be positive") }
+        // Absurd sizes are refused before anything is allocated.
+        if dModel > 65_536 || nHeads > dModel || dFF > 1 << 20 { throw fail("d_model ≤ 65536, n_heads ≤ d_model and d_ff ≤ 1048576 (got \(dModel), \(nHeads), \(dFF))") }
+        if encoderLayers > 256 || decoderLayers > 256 { throw fail("at most 256 layers per stack (got \(encoderLayers) + \(decoderLayers))") }
+        if maxPositions > 1 << 20 { throw fail("max_positions must be at most 1048576 (got \(maxPositions))") }
+        if srcVocabSize < 0 || srcVocabSize > 1 << 24 || tgtVocabSize > 1 << 24 {
+            throw fail("vocabulary sizes must be between 0 and 16777216 (got \(srcVocabSize), \(tgtVocabSize))")
+        }
+        for (name, id) in [("pad_id", padId), ("bos_id", bosId), ("eos_id", eosId)] where id < 0 || id >= tgtVocabSize || (!isDecoderOnly && id >= srcVocabSize) {
+            throw fail("\(name) \(id) must be a token id of the vocabulary (0..<\(tgtVocabSize))")
+        }
+        if !dropout.isFinite { throw fail("dropout must be finite") }
+        // Parameters ≤ 2^32 floats (16 GB), computed without overflow from the bounds above.
+        let perLayer = 4 * dModel * dModel + 2 * dModel * dFF
+        let total = (encoderLayers + 2 * decoderLayers) * perLayer + (srcVocabSize + 2 * tgtVocabSize + maxPositions) * dModel
+        if total > 1 << 32 { throw fail("about \(total) parameters: more than this toolkit allocates (4,294,967,296)") }
     }
 
     public func jsonData() throws -> Data {

@@ -62,7 +62,18 @@ public struct TrainSettings: Codable, Equatable, Sendable {
 
     public func validate() throws {
         func fail(_ m: String) -> TrainError { .settings(m) }
-        if lr <= 0 { throw fail("--lr must be positive") }
+        if !(lr > 0) || !lr.isFinite { throw fail("--lr must be a positive finite number") }
+        if !(0..<1).contains(beta1) || !(0..<1).contains(beta2) { throw fail("Adam's β1 and β2 (--beta2) must be in [0, 1)") }
+        if !(adamEps > 0) || !adamEps.isFinite { throw fail("Adam's epsilon must be positive") }
+        if !(weightDecay >= 0) || !weightDecay.isFinite { throw fail("--weight-decay must be a finite number ≥ 0") }
+        if !(clipNorm >= 0) || !clipNorm.isFinite { throw fail("--clip-norm must be a finite number ≥ 0") }
+        if warmupSteps < 0 { throw fail("--warmup-steps must not be negative") }
+        if validateEvery < 0 || patience < 0 || keepLast < 0 { throw fail("--validate-every, --patience and --keep-last must not be negative") }
+        if validBeam < 1 || validBeam > 256 { throw fail("--valid-beam must be between 1 and 256") }
+        if !lengthPenalty.isFinite || lengthPenalty < 0 { throw fail("--length-penalty must be a finite number ≥ 0") }
+        if evalBatches < 0 { throw fail("--eval-batches must not be negative") }
+        if threads < 0 { throw fail("--threads must not be negative") }
+        if !maxSeconds.isFinite { throw fail("--max-time must be finite") }
         if minLR < 0 || minLR > lr { throw fail("--min-lr must be between 0 and --lr") }
         if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }
         if updateFreq < 1 { throw fail("--update-freq must be at least 1") }
@@ -99,7 +110,7 @@ public enum TrainError: Error, CustomStringConvertible {
 
 /// "90s", "60m", "1h30m", "2h", "45" (seconds) → seconds.
 public func parseDuration(_ s: String) -> Double? {
-    if let v = Double(s) { return v >= 0 ? v : nil }
+    if let v = Double(s) { return v >= 0 && v.isFinite ? v : nil }
     var total = 0.0, number = ""
     for ch in s {
         if ch.isNumber || ch == "." { number.append(ch); continue }
@@ -112,5 +123,5 @@ public func parseDuration(_ s: String) -> Double? {
         }
         number = ""
     }
-    return number.isEmpty ? total : nil
+    return number.isEmpty && total.isFinite ? total : nil
 }
