@@ -14,6 +14,8 @@ struct Quickstart: ParsableCommand {
     @Option(help: "Training time, e.g. 3m.") var time: String?
     @OptionGroup var compute: ComputeOptions
 
+    static let marker = ".seq2seq-quickstart"
+
     func run() throws {
         let say = stderrLine
         let corpus: Corpora.Parallel
@@ -33,7 +35,16 @@ struct Quickstart: ParsableCommand {
                     "--validate-every", "100"]
             if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { args += ["--vocab", "vocab"] }
         }
-        try? FileManager.default.removeItem(atPath: model)
+        // A directory is removed only if an earlier quickstart made it (it leaves a marker file).
+        let fm = FileManager.default, marker = "\(model)/\(Self.marker)"
+        if fm.fileExists(atPath: model) {
+            guard fm.fileExists(atPath: marker) else {
+                throw InputError("\(model) exists and was not made by quickstart; choose another --model (quickstart deletes only what it made)")
+            }
+            try fm.removeItem(atPath: model)
+        }
+        try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
+        _ = fm.createFile(atPath: marker, contents: Data("made by seq2seq quickstart; it may delete this directory\n".utf8))
         let train = try Train.parse(["--src", corpus.trainSource, "--tgt", corpus.trainTarget,
                                      "--valid-src", corpus.validSource, "--valid-tgt", corpus.validTarget,
                                      "--model", model] + args + (compute.threads.map { ["--threads", "\($0)"] } ?? []))

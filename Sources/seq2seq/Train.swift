@@ -118,6 +118,10 @@ struct Train: ParsableCommand {
     @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1.4
     @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50
     @Flag(help: "Continue from checkpoint_last in --model with its settings.") var resume = false
+    @Flag(help: "Start afresh in a --model directory that holds another run (its checkpoints, metrics and vocabulary are replaced).")
+    var overwrite = false
+    @Option(help: "Also write checkpoint_last every N updates, without validating (0: off).") var saveEvery = 0
+    @Option(help: "Also write checkpoint_last at least this often, e.g. 10m (0: off).") var saveInterval = "10m"
     @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
     @Flag(inversion: .prefixedNo, help: "Under mpirun: reduce each layer's gradients while the backward pass goes on (MPI_Iallreduce), instead of all of them after it.")
     var overlapReduction = true
@@ -169,6 +173,9 @@ struct Train: ParsableCommand {
         try Check.real(lengthPenalty, "--length-penalty", 0...10)
         try Check.int(logEvery, "--log-every", 1...Int(Int32.max))
         if let t = maxTime, parseDuration(t) == nil { throw ValidationError("--max-time '\(t)': use a duration like 90s, 60m or 1h30m") }
+        if parseDuration(saveInterval) == nil { throw ValidationError("--save-interval '\(saveInterval)': use a duration like 90s, 10m or 1h (0: off)") }
+        try Check.int(saveEvery, "--save-every", 0...Int(Int32.max))
+        if resume && overwrite { throw ValidationError("--resume continues a run, --overwrite starts over: give one of them") }
     }
 
     func settings() -> TrainSettings {
@@ -204,6 +211,7 @@ struct Train: ParsableCommand {
         if let v = validateEvery { s.validateEvery = v }
         s.patience = patience; s.keepLast = keepLast; s.validBeam = validBeam; s.lengthPenalty = lengthPenalty
         s.logEvery = logEvery; s.threads = compute.threads ?? 0
+        s.saveEvery = saveEvery; s.saveSeconds = parseDuration(saveInterval) ?? 600
         return s
     }
 
@@ -257,7 +265,10 @@ struct Train: ParsableCommand {
         }
         // Rank 0 makes the model directory (vocabulary, prepared corpus, config.json, train.json);
         // then every rank reads the same files, so all start from identical settings.
-        if main { try prepareDirectory(runSettings(), say: say) }
+        if main {
+            if resume { say("resuming with \(model)/\(TrainingFiles.settings)'s settings; applied from this command: --max-steps, --max-epochs, --max-time and --update-freq when given (other training flags are ignored)") }
+            try prepareDirectory(runSettings(), say: say)
+        }
         try world.barrier()
         let settingsPath = "\(model)/\(TrainingFiles.settings)"
         guard let saved = fm.contents(atPath: settingsPath), let settings = try? JSONDecoder().decode(TrainSettings.self, from: saved) else {
@@ -317,6 +328,8 @@ struct Train: ParsableCommand {
         let resuming = resume ? "; resuming at step \(trainer.currentStep)" : ""
         say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); \(Threads.count) threads\(ranks)\(resuming)")
         trainer.overlapReduction = overlapReduction
+        StopSignals.install()
+        trainer.stopRequest = StopSignals.reason
         let live = main && isatty(STDERR_FILENO) != 0
         trainer.log = { line in
             guard main else { return }
@@ -336,6 +349,21 @@ struct Train: ParsableCommand {
     /// before the next is written.
     func prepareDirectory(_ settings: TrainSettings, say: @escaping (String) -> Void) throws {
         try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
+        // Another run's work is never replaced by accident.
+        let trained = [TrainingFiles.last, ModelDirectory.weightsFile, TrainingFiles.settings].filter { fm.fileExists(atPath: "\(model)/\($0)") }
+        if !resume && !trained.isEmpty {
+            guard overwrite else {
+                throw InputError("\(model) holds another run (\(trained.joined(separator: ", "))); pass --resume to continue it, --overwrite to start over, or choose another --model")
+            }
+            let old = (try? fm.contentsOfDirectory(atPath: model)) ?? []
+            let ours = Set([TrainingFiles.last, ModelDirectory.weightsFile, ModelDirectory.configFile, TrainingFiles.settings,
+                            TrainingFiles.metrics, TrainingFiles.plot, Vocabulary.fileName, Vocabularies.sourceFile, Vocabularies.targetFile])
+            for f in old where ours.contains(f) || (f.hasPrefix("checkpoint_step") && f.hasSuffix(".safetensors")) {
+                try fm.removeItem(atPath: "\(model)/\(f)")
+            }
+            try? fm.removeItem(atPath: "\(model)/\(TrainingCorpus.directoryName)")
+            say("--overwrite: removed the previous run's files from \(model)")
+        }
         // Vocabulary: the model directory's, or --vocab PATH, or the prepared corpus's, or learned.
         let vocabs: Vocabularies
         if resume || Vocabularies.exists(in: model) { vocabs = try Vocabularies.load(from: model) }

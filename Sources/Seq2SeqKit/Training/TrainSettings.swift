@@ -46,6 +46,10 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var lengthPenalty: Float = 1.4
     public var logEvery = 50
     public var threads = 0
+    /// checkpoint_last every N updates without validating (0: off), and at least every so many
+    /// seconds of training (0: off), so that a crash loses little whatever the epoch's length.
+    public var saveEvery = 0
+    public var saveSeconds: Double = 600
 
     public init() {}
 
@@ -57,7 +61,29 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case clipNorm = "clip_norm", labelSmoothing = "label_smoothing", seed, maxSteps = "max_steps"
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
-        case threads
+        case threads, saveEvery = "save_every", saveSeconds = "save_seconds"
+    }
+
+    public init(from decoder: Decoder) throws {
+        // Every field is optional in train.json (older files lack the newer ones); absent ones keep the defaults.
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        var s = TrainSettings()
+        func get<T: Decodable>(_ k: CodingKeys, _ v: inout T) throws { if let x = try c.decodeIfPresent(T.self, forKey: k) { v = x } }
+        try get(.mode, &s.mode); s.source = try c.decodeIfPresent(String.self, forKey: .source)
+        s.target = try c.decodeIfPresent(String.self, forKey: .target); s.data = try c.decodeIfPresent(String.self, forKey: .data)
+        s.validSource = try c.decodeIfPresent(String.self, forKey: .validSource)
+        s.validTarget = try c.decodeIfPresent(String.self, forKey: .validTarget)
+        try get(.maxLength, &s.maxLength); try get(.batchTokens, &s.batchTokens); try get(.updateFreq, &s.updateFreq)
+        try get(.blockSize, &s.blockSize); try get(.batchSize, &s.batchSize); try get(.validFraction, &s.validFraction)
+        try get(.evalBatches, &s.evalBatches); try get(.optimizer, &s.optimizer); try get(.lr, &s.lr); try get(.minLR, &s.minLR)
+        try get(.warmupSteps, &s.warmupSteps); try get(.schedule, &s.schedule); try get(.beta1, &s.beta1); try get(.beta2, &s.beta2)
+        try get(.adamEps, &s.adamEps); try get(.weightDecay, &s.weightDecay); try get(.clipNorm, &s.clipNorm)
+        try get(.labelSmoothing, &s.labelSmoothing); try get(.seed, &s.seed); try get(.maxSteps, &s.maxSteps)
+        try get(.maxEpochs, &s.maxEpochs); try get(.maxSeconds, &s.maxSeconds); try get(.validateEvery, &s.validateEvery)
+        try get(.patience, &s.patience); try get(.keepLast, &s.keepLast); try get(.validBeam, &s.validBeam)
+        try get(.lengthPenalty, &s.lengthPenalty); try get(.logEvery, &s.logEvery); try get(.threads, &s.threads)
+        try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
+        self = s
     }
 
     public func validate() throws {
@@ -74,6 +100,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if evalBatches < 0 { throw fail("--eval-batches must not be negative") }
         if threads < 0 { throw fail("--threads must not be negative") }
         if !maxSeconds.isFinite { throw fail("--max-time must be finite") }
+        if saveEvery < 0 || !(saveSeconds >= 0) || !saveSeconds.isFinite { throw fail("--save-every and --save-interval must not be negative") }
         if minLR < 0 || minLR > lr { throw fail("--min-lr must be between 0 and --lr") }
         if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }
         if updateFreq < 1 { throw fail("--update-freq must be at least 1") }

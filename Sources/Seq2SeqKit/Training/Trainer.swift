@@ -27,6 +27,11 @@ public final class Trainer {
     /// Start each layer's gradient reduction during the backward pass (MPI_Iallreduce per layer)
     /// instead of one MPI_Allreduce after it.
     public var overlapReduction = true
+    /// Asked once per update: a reason to stop now (e.g. a signal arrived), or nil. On stopping,
+    /// checkpoint_last is written first. With several ranks, rank 0's answer rules.
+    public var stopRequest: () -> String? = { nil }
+    /// When checkpoint_last was last written (for --save-interval).
+    var lastSave = Date()
     /// The number of ranks of the run a resumed checkpoint came from, when it differs from this one's.
     var resumedFromRanks: Int? = nil
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
@@ -81,6 +86,7 @@ public final class Trainer {
         var stopReason = ""
         var lastValidLoss: Double? = nil
         var lastValidated = -1
+        var interrupted = false
         let ranks = communicator.size, rank = communicator.rank
         if let was = resumedFromRanks {
             log("note: the checkpoint was made on \(was) rank\(was == 1 ? "" : "s"), this run has \(ranks); the batch order is the same, an update now takes \(settings.updateFreq * ranks) batches instead of \(settings.updateFreq * was) (change --update-freq to keep the global batch)")
@@ -89,10 +95,20 @@ public final class Trainer {
         outer: while true {
             if settings.maxSteps > 0 && state.step >= settings.maxSteps { stopReason = "reached --max-steps \(settings.maxSteps)"; break }
             if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { stopReason = "reached --max-epochs \(settings.maxEpochs)"; break }
-            // Clocks differ between ranks: rank 0's decides.
-            if settings.maxSeconds > 0 {
-                let late = Date().timeIntervalSince(start) >= settings.maxSeconds
-                if try ranks > 1 ? communicator.broadcast(late) : late { stopReason = "reached --max-time"; break }
+            // Clocks and signals differ between ranks: rank 0's decide.
+            var request = stopRequest()
+            if request == nil && settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds {
+                request = "reached --max-time"
+            }
+            if ranks > 1 {
+                var b = Array((communicator.isMain ? request ?? "" : "").utf8)
+                try communicator.broadcast(&b)
+                request = b.isEmpty ? nil : String(decoding: b, as: UTF8.self)
+            }
+            if let request {
+                stopReason = request
+                if request != "reached --max-time" { interrupted = true }
+                break
             }
 
             // One update: `updateFreq × ranks` batches, gradients averaged over all their target tokens.
@@ -159,6 +175,13 @@ public final class Trainer {
             state.failedSteps = 0
             optimizer.update(model.parameters, model.gradients, lr: lr)
             if ranks > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
+            // checkpoint_last between validations (rank 0 only: it writes no collective).
+            if communicator.isMain && ((settings.saveEvery > 0 && state.step % settings.saveEvery == 0)
+                || (settings.saveSeconds > 0 && Date().timeIntervalSince(lastSave) >= settings.saveSeconds)) {
+                state.position = stream.position
+                state.elapsedSeconds = Date().timeIntervalSince(start)
+                try saveLast()
+            }
             state.tokensSeen += batchTokens
             windowLoss += lossSum; windowTokens += tokens; windowTrainTokens += batchTokens
             let elapsed = Date().timeIntervalSince(start)
@@ -204,7 +227,11 @@ public final class Trainer {
         }
         // Final state on disk.
         state.position = stream.position
-        if lastValidated != state.step && communicator.isMain {
+        if interrupted {
+            // Stopped by a signal: save where we are, skip the final validation.
+            if communicator.isMain { try saveLast() }
+            log("saved checkpoint_last at step \(state.step); continue with --resume")
+        } else if lastValidated != state.step && communicator.isMain {
             let (_, vloss) = try validate()
             lastValidLoss = vloss
         }

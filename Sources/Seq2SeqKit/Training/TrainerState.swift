@@ -35,6 +35,7 @@ extension Trainer {
         try SafeTensors.write(entries, metadata: ["format": "pt", "trainer_state": stateJSON,
                                                    "optimizer_step": String(optimizer.step)],
                               to: "\(directory)/\(TrainingFiles.last)")
+        lastSave = Date()
     }
 
     /// Restores weights, moments and state from checkpoint_last.safetensors.

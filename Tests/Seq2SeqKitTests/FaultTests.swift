@@ -1,0 +1,115 @@
+import Foundation
+import XCTest
+import Seq2SeqKit
+
+/// Faults during training: kill -9 at a random moment, SIGTERM and SIGINT; no work that was saved is lost
+/// and `--resume` continues exactly.
+final class FaultTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws {
+        guard CLI.binary != nil else { throw XCTSkip("the seq2seq binary is not built beside the tests") }
+        dir = NSTemporaryDirectory() + "seq2seq-fault-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    var sample: String { CLI.repository + "/corpora/sample" }
+
+    func args(_ model: String, steps: Int, extra: [String] = []) -> [String] {
+        [CLI.binary!, "train", "--src", "\(sample)/train.de", "--tgt", "\(sample)/train.en", "--model", model,
+         "--d-model", "32", "--d-ff", "64", "--layers", "1", "--heads", "2", "--vocab-size", "600", "--dropout", "0.1",
+         "--batch-tokens", "600", "--max-steps", "\(steps)", "--save-every", "7", "--log-every", "1", "--threads", "1"] + extra
+    }
+
+    func losses(_ model: String) throws -> [Int: Double] {
+        let text = try String(contentsOfFile: model + "/metrics.jsonl", encoding: .utf8)
+        var out: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            if let l = o["loss"] as? Double { out[o["step"] as! Int] = l }
+        }
+        return out
+    }
+
+    func savedStep(_ model: String) throws -> Int {
+        let f = try SafeTensors(contentsOf: "\(model)/checkpoint_last.safetensors")
+        let json = try XCTUnwrap(f.metadata["trainer_state"])
+        let o = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        return o["step"] as! Int
+    }
+
+    /// Waits until metrics.jsonl reaches `step` (or the process ends).
+    func wait(for step: Int, in model: String, _ p: Process) {
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline {
+            if let l = try? losses(model), (l.keys.max() ?? 0) >= step { return }
+            usleep(2_000)
+        }
+    }
+
+    /// kill -9 at a random step between two checkpoints, then --resume: the loss curve is the
+    /// uninterrupted run's, step for step (dropout on: its masks are a function of seed, step, rank).
+    func testKillNineAtARandomStepThenResume() throws {
+        let steps = 60
+        let ref = try CLI.run(args("\(dir)/ref", steps: steps), log: "\(dir)/ref.log")
+        XCTAssertEqual(ref.status, 0, ref.output)
+        var rng = SystemRandomNumberGenerator()
+        let target = Int.random(in: 9...45, using: &rng)
+        let model = "\(dir)/killed"
+        let p = try CLI.start(args(model, steps: 100_000), log: "\(dir)/killed.log")
+        wait(for: target, in: model, p)
+        XCTAssertTrue(p.isRunning, "the run ended before the kill")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        let saved = try savedStep(model)
+        XCTAssertGreaterThanOrEqual(saved, 7, "a checkpoint every 7 steps (killed near step \(target))")
+        let resumed = try CLI.run(args(model, steps: steps, extra: ["--resume"]), log: "\(dir)/resumed.log")
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming at step \(saved)"), resumed.output)
+        XCTAssertEqual(try losses(model), try losses("\(dir)/ref"), "killed near step \(target), resumed at \(saved)")
+    }
+
+    /// SIGTERM (and SIGINT) save checkpoint_last and exit 0; resuming continues exactly.
+    func testSignalsSaveAndStop() throws {
+        let steps = 40
+        let ref = try CLI.run(args("\(dir)/ref", steps: steps), log: "\(dir)/ref.log")
+        XCTAssertEqual(ref.status, 0, ref.output)
+        for (n, sig) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")].enumerated() {
+            let model = "\(dir)/sig\(n)"
+            let p = try CLI.start(args(model, steps: 100_000), log: "\(dir)/sig\(n).log")
+            wait(for: 10, in: model, p)
+            kill(p.processIdentifier, sig.0)
+            p.waitUntilExit()
+            let out = try String(contentsOfFile: "\(dir)/sig\(n).log", encoding: .utf8)
+            XCTAssertEqual(p.terminationReason, .exit, out)
+            XCTAssertEqual(p.terminationStatus, 0, out)
+            XCTAssertTrue(out.contains(sig.1), out)
+            let last = try XCTUnwrap(losses(model).keys.max())
+            XCTAssertEqual(try savedStep(model), last, "checkpoint_last holds the last finished update")
+            let resumed = try CLI.run(args(model, steps: steps, extra: ["--resume"]), log: "\(dir)/sigr\(n).log")
+            XCTAssertEqual(resumed.status, 0, resumed.output)
+            XCTAssertEqual(try losses(model), try losses("\(dir)/ref"))
+        }
+    }
+
+    /// A fresh run never replaces another run's work unless asked to.
+    func testFreshRunRefusesAnotherRunsDirectory() throws {
+        let model = "\(dir)/m"
+        XCTAssertEqual(try CLI.run(args(model, steps: 3), log: "\(dir)/a.log").status, 0)
+        let again = try CLI.run(args(model, steps: 3), log: "\(dir)/b.log")
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.output.contains("holds another run"), again.output)
+        let over = try CLI.run(args(model, steps: 3, extra: ["--overwrite"]), log: "\(dir)/c.log")
+        XCTAssertEqual(over.status, 0, over.output)
+        XCTAssertEqual(try losses(model).count, 3)
+        // quickstart deletes only a directory it made.
+        let mine = "\(dir)/mine"
+        try FileManager.default.createDirectory(atPath: mine, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(mine)/precious.txt", contents: Data("keep".utf8))
+        let q = try CLI.run([CLI.binary!, "quickstart", "--model", mine, "--time", "1s"], log: "\(dir)/q.log")
+        XCTAssertNotEqual(q.status, 0)
+        XCTAssertTrue(q.output.contains("was not made by quickstart"), q.output)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(mine)/precious.txt"))
+    }
+}
