@@ -20,79 +20,39 @@ func forEachInputLine(lenient: Bool, _ body: (String) throws -> String) throws {
     while let line = try StandardInput.shared.nextLine(lenient: lenient) { print(try body(line), to: &out) }
 }
 
-/// A buffered reader on file descriptor 0 that can tell whether a complete line is already waiting.
+/// Standard input, line by line, through `LineReader` (bounded memory, linear time on any line).
 final class StandardInput: @unchecked Sendable {
     static let shared = StandardInput()
-    private var buffer: [UInt8] = []
-    private var start = 0
-    private var eof = false
+    let reader = LineReader(fileDescriptor: 0, name: "<stdin>")
     /// The number of the line `nextLine` returned last (1-based), for error messages.
-    private(set) var lineNumber = 0
+    var lineNumber: Int { reader.lineNumber }
 
     /// The next line as text (see `TextFile.decodeLine`), nil at end of input.
-    func nextLine(lenient: Bool) throws -> String? {
-        guard let raw = readLine() else { return nil }
-        lineNumber += 1
-        return try raw.withUnsafeBufferPointer {
-            try TextFile.decodeLine($0, file: "<stdin>", line: lineNumber, lenient: lenient).text
-        }
-    }
-
-    /// One line as bytes (without "\n" or "\r\n"), nil at end of input.
-    private func readLine() -> [UInt8]? {
-        while true {
-            if let nl = buffer[start...].firstIndex(of: 0x0A) {
-                var line = Array(buffer[start..<nl])
-                start = nl + 1
-                if line.last == 0x0D { line.removeLast() }
-                return line
-            }
-            if eof {
-                guard start < buffer.count else { return nil }
-                var line = Array(buffer[start...])
-                start = buffer.count
-                if line.last == 0x0D { line.removeLast() }
-                return line
-            }
-            fill()
-        }
-    }
-
-    private func fill() {
-        if start > 0 { buffer.removeFirst(start); start = 0 }
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-        if n <= 0 { eof = true } else { buffer.append(contentsOf: chunk[0..<n]) }
-    }
+    func nextLine(lenient: Bool) throws -> String? { try reader.nextLine(lenient: lenient)?.text }
 
     /// A whole line is buffered, or the descriptor has data (or end of input) ready now.
-    var lineWaiting: Bool {
-        if buffer[start...].contains(0x0A) || eof { return true }
-        var p = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, 0) > 0
-    }
+    var lineWaiting: Bool { reader.lineReady }
 }
 
 extension FileHandle: @retroactive TextOutputStream {
     public func write(_ string: String) { write(Data(string.utf8)) }
 }
 
-/// Reads standard input and hands over lines in groups of up to `batch`: a group is cut early
-/// whenever no more input is waiting, so an interactive or line-buffered producer gets each
-/// translation as soon as its line is in.
-func forEachInputLineBatched(lenient: Bool, batch: Int, _ body: ([String]) throws -> Void) throws {
+/// Reads lines (standard input, or a file) and hands them over in groups of up to `batch`: a group
+/// is cut early whenever no more input is waiting, so an interactive or line-buffered producer gets
+/// each translation as soon as its line is in. Memory holds one group, whatever the input's length.
+func forEachInputLineBatched(_ reader: LineReader, lenient: Bool, batch: Int, _ body: ([String]) throws -> Void) throws {
     var group: [String] = []
-    while let line = try StandardInput.shared.nextLine(lenient: lenient) {
-        group.append(line)
-        if group.count >= batch || !inputWaiting() {
+    while let line = try reader.nextLine(lenient: lenient) {
+        group.append(line.text)
+        if group.count >= batch || !reader.lineReady {
             try body(group)
-            group = []
+            group.removeAll(keepingCapacity: true)
         }
     }
     if !group.isEmpty { try body(group) }
 }
 
-func inputWaiting() -> Bool { StandardInput.shared.lineWaiting }
 
 /// Output lines to a file or standard output, each written (and so flushed) as it comes.
 final class LineSink {

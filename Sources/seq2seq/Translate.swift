@@ -63,9 +63,19 @@ struct Translate: ParsableCommand {
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB
         let sink = try LineSink(path: output)
-        var all: [String] = []
+        // Scoring keeps only n-gram statistics; references are read in step with the translations.
+        let refReader = try ref.map { try LineReader($0) }
+        var scorer = StreamingEvaluation()
+        // A source is read at most to this many bytes: the model sees at most max_positions tokens,
+        // and a line of many megabytes must not cost more than linear time.
+        let byteLimit = max(4096, net.config.maxPositions * 16)
         var done = 0
         let handle: ([String]) throws -> Void = { lines in
+            var lines = lines
+            for i in lines.indices where lines[i].utf8.count > byteLimit {
+                stderrLine("line \(done + i + 1): \(lines[i].utf8.count) bytes, truncated to \(byteLimit) (the model reads at most \(net.config.maxPositions) tokens)")
+                lines[i] = truncateUTF8(lines[i], bytes: byteLimit)
+            }
             let results = try translator.translate(lines)
             for (i, r) in results.enumerated() {
                 if let n = r.truncatedFrom {
@@ -79,21 +89,36 @@ struct Translate: ParsableCommand {
                 } else {
                     sink.write(r.text)
                 }
-                all.append(r.text)
+                if let refReader {
+                    guard let line = try refReader.nextLine(lenient: self.lenient) else {
+                        throw InputError("\(refReader.path) has \(refReader.lineNumber) lines, fewer than the input; the files must be line-aligned")
+                    }
+                    scorer.add(hypothesis: r.text, references: [line.text])
+                }
             }
             done += results.count
         }
-        if let input {
-            try handle(try readText(input, lenient: lenient))
-        } else {
-            // Streams: translates what has arrived without waiting for the end of input. A group holds up
-            // to 16 batches, so piped files are still sorted by length across many lines.
-            try forEachInputLineBatched(lenient: lenient, batch: batchSize * 16, handle)
-        }
-        if let ref {
-            let refs = try readText(ref, lenient: lenient)
-            let report = try EvaluationReport.evaluate(hypotheses: all, references: [refs], names: ("translations", [ref]))
-            stderrLine(report.text)
+        // Translations are written group by group as they are ready (a group is up to 16 batches,
+        // so a piped file is still sorted by length across many lines); memory holds one group.
+        let reader = try input.map { try LineReader($0) } ?? StandardInput.shared.reader
+        try forEachInputLineBatched(reader, lenient: lenient, batch: batchSize * 16, handle)
+        if let refReader {
+            var extra = 0
+            while try refReader.next({ _ in }) { extra += 1 }
+            if extra > 0 {
+                throw InputError("\(refReader.path) has \(refReader.lineNumber) lines but the input \(done); the files must be line-aligned")
+            }
+            stderrLine(scorer.report().text)
         }
     }
+}
+
+/// The longest prefix of `s` of at most `bytes` UTF-8 bytes that ends on a character boundary.
+func truncateUTF8(_ s: String, bytes: Int) -> String {
+    let u = s.utf8
+    guard u.count > bytes else { return s }
+    var cut = bytes
+    // The first byte left out must start a character, not continue one.
+    while cut > 0 && u[u.index(u.startIndex, offsetBy: cut)] & 0xC0 == 0x80 { cut -= 1 }
+    return String(decoding: u.prefix(cut), as: UTF8.self)
 }

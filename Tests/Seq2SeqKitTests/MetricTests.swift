@@ -92,3 +92,26 @@ final class MetricTests: XCTestCase {
         XCTAssertEqual(try! TextFile.splitLines(Data("a\r\n\nb".utf8), name: "y", lenient: false).lines, ["a", "", "b"])
     }
 }
+
+final class StreamingEvaluationTests: XCTestCase {
+    /// Scoring segment by segment (what translate --ref does, in constant memory) equals scoring the corpus at once.
+    func testStreamingScoresEqualCorpusScores() throws {
+        var rng = RNG(seed: 21)
+        let words = ["a", "man", "dog", "runs", "in", "the", "park", ".", "Ein", "Hund", "läuft", ",", "über", "grünes", "Gras"]
+        func sentence() -> String { (0..<(1 + Int(rng.next() % 12))).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ") }
+        let hyps = (0..<300).map { _ in sentence() } + ["", "x"]
+        let refs = (0..<300).map { _ in sentence() } + ["a b", ""]
+        let all = try EvaluationReport.evaluate(hypotheses: hyps, references: [refs])
+        var s = StreamingEvaluation()
+        for (h, r) in zip(hyps, refs) { s.add(hypothesis: h, references: [r]) }
+        let streamed = s.report()
+        XCTAssertEqual(streamed.bleu, all.bleu, accuracy: 1e-12)
+        XCTAssertEqual(streamed.precisions, all.precisions)
+        XCTAssertEqual(streamed.sysLen, all.sysLen)
+        XCTAssertEqual(streamed.refLen, all.refLen)
+        XCTAssertEqual(streamed.chrf, all.chrf, accuracy: 1e-12)
+        XCTAssertEqual(streamed.chrfPlusPlus, all.chrfPlusPlus, accuracy: 1e-12)
+        XCTAssertEqual(streamed.signature, all.signature)
+        XCTAssertGreaterThan(all.bleu, 0)
+    }
+}

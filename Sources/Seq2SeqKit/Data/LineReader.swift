@@ -16,19 +16,40 @@ public final class LineReader {
     public private(set) var bytesRead = 0
     public private(set) var hasher = Hasher64()
 
+    private let ownsDescriptor: Bool
+
     public init(_ path: String, bufferSize: Int = 1 << 20) throws {
         self.path = path
         fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             throw TextError.cannotRead(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
         }
+        ownsDescriptor = true
+        capacity = bufferSize
+        buffer = .allocate(capacity: capacity)
+    }
+
+    /// Reads an open descriptor (standard input: `LineReader(fileDescriptor: 0, name: "<stdin>")`).
+    /// A read returns what has arrived, so a line typed at a terminal is returned when it is complete.
+    public init(fileDescriptor: Int32, name: String, bufferSize: Int = 1 << 16) {
+        path = name
+        fd = fileDescriptor
+        ownsDescriptor = false
         capacity = bufferSize
         buffer = .allocate(capacity: capacity)
     }
 
     deinit {
-        close(fd)
+        if ownsDescriptor { close(fd) }
         buffer.deallocate()
+    }
+
+    /// A whole line is buffered, the end of input was seen, or the descriptor has data ready now:
+    /// the next `next` will not wait for a producer.
+    public var lineReady: Bool {
+        if eof || memchr(buffer + start, 0x0A, end - start) != nil { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
     }
 
     /// Calls `body` with the next line's bytes (valid only during the call); false at end of file.
@@ -78,7 +99,8 @@ public final class LineReader {
             buffer.deallocate()
             buffer = bigger; capacity *= 2
         }
-        let n = read(fd, buffer + end, capacity - end)
+        var n = read(fd, buffer + end, capacity - end)
+        while n < 0 && errno == EINTR { n = read(fd, buffer + end, capacity - end) }
         if n < 0 { throw TextError.cannotRead(path, String(cString: strerror(errno))) }
         if n == 0 { eof = true; return }
         hasher.add(UnsafeRawBufferPointer(start: buffer + end, count: n))

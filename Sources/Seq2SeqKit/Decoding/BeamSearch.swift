@@ -48,9 +48,9 @@ public struct BeamSearch: Sendable {
     public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
                           decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
         let c = model.config, k = beam
-        let (memory, valid) = try model.encode(src: src, batch: b, length: s)
-        let cap = maxLength.max() ?? 1
         let dec = decoder ?? IncrementalDecoder(model: model)
+        let (memory, valid) = try model.encode(src: src, batch: b, length: s, workspace: dec.encoderWorkspace)
+        let cap = maxLength.max() ?? 1
         // One row per sentence until the first token; then rows b·k ..< (b+1)·k are sentence b's
         // beams, sharing its encoder output.
         dec.start(rows: b, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: 1,

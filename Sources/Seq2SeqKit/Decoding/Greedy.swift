@@ -12,8 +12,8 @@ public enum GreedyDecoder {
     /// Encoder-decoder: src [B, S] (padded with pad_id) → tokens [B, maxLength].
     public static func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int,
                                  maxLength: Int, decoder: IncrementalDecoder? = nil) throws -> [[Int32]] {
-        let (memory, valid) = try model.encode(src: src, batch: b, length: s)
         let dec = decoder ?? IncrementalDecoder(model: model)
+        let (memory, valid) = try model.encode(src: src, batch: b, length: s, workspace: dec.encoderWorkspace)
         dec.start(rows: b, capacity: maxLength, memory: memory, sourceLength: s, sourceValid: valid)
         let start = [[Int32]](repeating: [Int32(model.config.bosId)], count: b)
         return run(dec, prefixes: start, maxLength: maxLength)

@@ -33,8 +33,12 @@ public final class IncrementalDecoder {
     /// (layer, cross?, row, head, probabilities over keys). Off by default: no cost when nil.
     public var attentionObserver: ((Int, Bool, Int, Int, UnsafeBufferPointer<Float>) -> Void)?
 
+    /// The encoder's activations for this decoder's sources (each decoder owns one: see `Transformer.encode`).
+    public let encoderWorkspace: StackActivations?
+
     public init(model: Transformer) {
         self.model = model
+        encoderWorkspace = model.config.isDecoderOnly ? nil : StackActivations(layers: model.config.encoderLayers, cross: false)
         let n = model.config.decoderLayers
         selfK = (0..<n).map { _ in FloatBuffer(count: 0) }
         selfV = (0..<n).map { _ in FloatBuffer(count: 0) }

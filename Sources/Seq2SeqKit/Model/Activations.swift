@@ -53,7 +53,9 @@ final class LayerActivations {
     }
 }
 
-final class StackActivations {
+/// One stack's activations for a batch, a workspace grown on demand (a model has its own; every
+/// decoder owns one for its encoder, so translators on different threads share none).
+public final class StackActivations {
     let embedded = FloatBuffer(count: 0)  // [N, D] dropout(E[ids]·scale + P)
     let embedMask = FloatBuffer(count: 0) // [N, D]
     let layers: [LayerActivations]
