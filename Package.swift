@@ -15,6 +15,7 @@ let package = Package(
     name: "seq2seq",
     products: [
         .executable(name: "seq2seq", targets: ["seq2seq"]),
+        .executable(name: "seq2seq-fuzz", targets: ["seq2seq-fuzz"]),
         .library(name: "Seq2SeqKit", targets: ["Seq2SeqKit"]),
     ],
     dependencies: [
@@ -62,6 +63,9 @@ let package = Package(
             ],
             swiftSettings: numericSettings
         ),
+
+        // The readers of user files under libFuzzer (scripts/fuzz.sh), or replaying inputs (CI).
+        .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit"], swiftSettings: numericSettings),
 
         // MARK: - Tests
         .testTarget(

@@ -181,3 +181,16 @@ final class BadInputTests: XCTestCase {
         try expectError(["train", "--data", "\(dir)/nothing", "--model", "\(dir)/t4"], "nothing")
     }
 }
+
+/// The fuzz targets' seed corpora replayed through the same code libFuzzer drives (scripts/fuzz.sh).
+final class FuzzReplayTests: XCTestCase {
+    func testSeedCorporaReplayCleanly() throws {
+        guard let bin = CLI.binary.map({ URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("seq2seq-fuzz").path }),
+              FileManager.default.isExecutableFile(atPath: bin) else { throw XCTSkip("seq2seq-fuzz is not built beside the tests") }
+        for t in ["safetensors", "tokenizer", "config", "lines", "bpe"] {
+            let r = try CLI.run([bin, t, CLI.repository + "/scripts/fuzz/corpus/\(t)"], log: NSTemporaryDirectory() + "fuzz-\(t)-\(getpid()).log")
+            XCTAssertEqual(r.status, 0, r.output)
+            XCTAssertTrue(r.output.contains("replayed"), r.output)
+        }
+    }
+}

@@ -86,11 +86,16 @@ extension Vocabulary {
 
     /// Reads a tokenizer.json written by seq2seq; anything else (or a damaged file) is a clear error.
     public static func load(_ path: String) throws -> Vocabulary {
-        func bad(_ m: String) -> VocabularyError {
-            .file(path, "\(m); not a seq2seq vocabulary (or from an incompatible version): learn it again with `seq2seq vocab`")
-        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw VocabularyError.file(path, "not found")
+        }
+        return try load(data: data, path: path)
+    }
+
+    /// The same from the file's bytes (`path` names it in errors).
+    public static func load(data: Data, path: String) throws -> Vocabulary {
+        func bad(_ m: String) -> VocabularyError {
+            .file(path, "\(m); not a seq2seq vocabulary (or from an incompatible version): learn it again with `seq2seq vocab`")
         }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not valid JSON") }
         guard let model = root["model"] as? [String: Any], model["type"] as? String == "BPE",
