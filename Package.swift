@@ -2,14 +2,25 @@
 import PackageDescription
 
 // MARK: - Build settings
-// Numeric kernels are judged in release builds only; AVX2/FMA is on so that plain loops vectorize
-// (../shared/PLATFORM.md: baseline x86-64 is SSE only, 2-4x slower for softmax and LayerNorm).
-let numericSettings: [SwiftSetting] = [
+// Numeric kernels are judged in release builds only. On x86-64, AVX2/FMA is on so that plain loops
+// vectorize (../shared/PLATFORM.md: baseline x86-64 is SSE only, 2-4x slower for softmax and
+// LayerNorm), and the binary checks for them before main (Sources/CPUCheck). SEQ2SEQ_PORTABLE=1
+// builds for any x86-64. Elsewhere (arm64) the portable code paths are compiled: Swift's SIMD types
+// lower to NEON.
+import Foundation
+let portable = ProcessInfo.processInfo.environment["SEQ2SEQ_PORTABLE"] == "1"
+#if arch(x86_64)
+let numericSettings: [SwiftSetting] = portable ? [] : [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
 ]
-
-// The linear-layer tiles in AVX-512 registers (decoding), called only on processors that have it.
+let cpuCheckSettings: [CSetting] = portable ? [] : [.define("S2S_NEEDS_AVX2")]
+// The linear-layer tiles in AVX-512 registers, called only on processors that have it.
 let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
+#else
+let numericSettings: [SwiftSetting] = []
+let cpuCheckSettings: [CSetting] = []
+let avx512Settings: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "seq2seq",
@@ -43,6 +54,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("icui18n"), .linkedLibrary("icuuc"), .linkedLibrary("icudata")]
         ),
 
+        // Before main: does this processor run what the build was compiled for?
+        .target(name: "CPUCheck", cSettings: cpuCheckSettings),
+
         // MARK: - Library
         .target(name: "Seq2SeqKitAVX512", swiftSettings: avx512Settings),
         .target(
@@ -58,14 +72,14 @@ let package = Package(
         .executableTarget(
             name: "seq2seq",
             dependencies: [
-                "Seq2SeqKit",
+                "Seq2SeqKit", "CPUCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings
         ),
 
         // The readers of user files under libFuzzer (scripts/fuzz.sh), or replaying inputs (CI).
-        .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit"], swiftSettings: numericSettings),
+        .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit", "CPUCheck"], swiftSettings: numericSettings),
 
         // MARK: - Tests
         .testTarget(

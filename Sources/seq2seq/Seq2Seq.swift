@@ -1,5 +1,9 @@
 import ArgumentParser
+import CPUCheck
 import Seq2SeqKit
+
+/// Links the processor check that runs before main (Sources/CPUCheck).
+let processorSupported = s2s_cpu_supported() != 0
 
 @main
 struct Seq2Seq: ParsableCommand {
