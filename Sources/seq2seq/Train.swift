@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
     @Option(help: "Stop after this many epochs.") var maxEpochs: Int?
     @Option(help: "Stop after this long, e.g. 90s, 60m, 1h30m.") var maxTime: String?
-    @Option(help: "Validate every N updates as well as at each epoch end (default: epoch ends only; 250 for --lm).") var validateEvery: Int?
+    @Option(help: "Validate every N updates as well as at epoch ends (default: epoch ends only, at most every --min-validate-interval; 250 for --lm).") var validateEvery: Int?
     @Option(help: "Stop after N validations without a better score (0: never).") var patience = 0
     @Option(help: "Also keep the last N step checkpoints (for `seq2seq average`).") var keepLast = 0
     @Option(help: "Beam size for validation translations (1: greedy, fastest).") var validBeam = 1
@@ -122,6 +122,8 @@ struct Train: ParsableCommand {
     var overwrite = false
     @Option(help: "Also write checkpoint_last every N updates, without validating (0: off).") var saveEvery = 0
     @Option(help: "Also write checkpoint_last at least this often, e.g. 10m (0: off).") var saveInterval = "10m"
+    @Option(help: "Skip an epoch-end validation closer than this to the previous one, e.g. 60s (0: validate at every epoch end).")
+    var minValidateInterval = "60s"
     @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
     @Flag(inversion: .prefixedNo, help: "Under mpirun: reduce each layer's gradients while the backward pass goes on (MPI_Iallreduce), instead of all of them after it.")
     var overlapReduction = true
@@ -173,6 +175,7 @@ struct Train: ParsableCommand {
         try Check.real(lengthPenalty, "--length-penalty", 0...10)
         try Check.int(logEvery, "--log-every", 1...Int(Int32.max))
         if let t = maxTime, parseDuration(t) == nil { throw ValidationError("--max-time '\(t)': use a duration like 90s, 60m or 1h30m") }
+        if parseDuration(minValidateInterval) == nil { throw ValidationError("--min-validate-interval '\(minValidateInterval)': use a duration like 30s or 5m (0: every epoch end)") }
         if parseDuration(saveInterval) == nil { throw ValidationError("--save-interval '\(saveInterval)': use a duration like 90s, 10m or 1h (0: off)") }
         try Check.int(saveEvery, "--save-every", 0...Int(Int32.max))
         if resume && overwrite { throw ValidationError("--resume continues a run, --overwrite starts over: give one of them") }
@@ -212,6 +215,7 @@ struct Train: ParsableCommand {
         s.patience = patience; s.keepLast = keepLast; s.validBeam = validBeam; s.lengthPenalty = lengthPenalty
         s.logEvery = logEvery; s.threads = compute.threads ?? 0
         s.saveEvery = saveEvery; s.saveSeconds = parseDuration(saveInterval) ?? 600
+        s.minValidateSeconds = parseDuration(minValidateInterval) ?? 60
         return s
     }
 

@@ -50,6 +50,9 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// seconds of training (0: off), so that a crash loses little whatever the epoch's length.
     public var saveEvery = 0
     public var saveSeconds: Double = 600
+    /// An epoch-end validation closer than this to the previous validation is skipped (small
+    /// corpora end epochs every few seconds); validations due by `validateEvery` always run.
+    public var minValidateSeconds: Double = 60
 
     public init() {}
 
@@ -61,7 +64,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case clipNorm = "clip_norm", labelSmoothing = "label_smoothing", seed, maxSteps = "max_steps"
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
-        case threads, saveEvery = "save_every", saveSeconds = "save_seconds"
+        case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
     }
 
     public init(from decoder: Decoder) throws {
@@ -83,6 +86,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.patience, &s.patience); try get(.keepLast, &s.keepLast); try get(.validBeam, &s.validBeam)
         try get(.lengthPenalty, &s.lengthPenalty); try get(.logEvery, &s.logEvery); try get(.threads, &s.threads)
         try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
+        try get(.minValidateSeconds, &s.minValidateSeconds)
         self = s
     }
 
@@ -100,6 +104,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if evalBatches < 0 { throw fail("--eval-batches must not be negative") }
         if threads < 0 { throw fail("--threads must not be negative") }
         if !maxSeconds.isFinite { throw fail("--max-time must be finite") }
+        if !(minValidateSeconds >= 0) || !minValidateSeconds.isFinite { throw fail("--min-validate-interval must be a finite duration") }
         if saveEvery < 0 || !(saveSeconds >= 0) || !saveSeconds.isFinite { throw fail("--save-every and --save-interval must not be negative") }
         if minLR < 0 || minLR > lr { throw fail("--min-lr must be between 0 and --lr") }
         if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }

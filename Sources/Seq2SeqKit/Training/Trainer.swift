@@ -87,6 +87,7 @@ public final class Trainer {
         var lastValidLoss: Double? = nil
         var lastValidated = -1
         var interrupted = false
+        var lastValidation = Date()
         let ranks = communicator.size, rank = communicator.rank
         if let was = resumedFromRanks {
             log("note: the checkpoint was made on \(was) rank\(was == 1 ? "" : "s"), this run has \(ranks); the batch order is the same, an update now takes \(settings.updateFreq * ranks) batches instead of \(settings.updateFreq * was) (change --update-freq to keep the global batch)")
@@ -203,7 +204,10 @@ public final class Trainer {
                 windowLoss = 0; windowTokens = 0; windowTrainTokens = 0; windowStart = Date(); commSeconds = 0
             }
 
-            let validateNow = (settings.validateEvery > 0 && state.step % settings.validateEvery == 0) || epochEnded
+            let stepDue = settings.validateEvery > 0 && state.step % settings.validateEvery == 0
+            var validateNow = stepDue || (epochEnded && Date().timeIntervalSince(lastValidation) >= settings.minValidateSeconds)
+            if epochEnded && !stepDue && ranks > 1 { validateNow = try communicator.broadcast(validateNow) }  // rank 0's clock
+            if epochEnded && !validateNow { log("end of epoch \(stream.position.epoch - 1) (validation skipped: the last was under \(Int(settings.minValidateSeconds)) s ago; --min-validate-interval)") }
             if validateNow {
                 // Rank 0 validates and saves; the others wait for its verdict on early stopping.
                 var patienceOut = false
@@ -214,6 +218,7 @@ public final class Trainer {
                     if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
                 }
                 lastValidated = state.step
+                lastValidation = Date()
                 if ranks > 1 {
                     try checkRanksAgree()
                     patienceOut = try communicator.broadcast(patienceOut)
