@@ -3,6 +3,24 @@ import XCTest
 import Seq2SeqKit
 
 final class TextTests: XCTestCase {
+    /// A literal "</s>", "<pad>" or "<0x41>" in the text stays text: no learned piece is spelled
+    /// like a special or byte token, so encoding never yields their ids.
+    func testLiteralSpecialTokensStayText() throws {
+        var rng = RNG(seed: 3)
+        let stems = ["ab", "cd", "ef", "gh", "ij", "kl"], marks = ["</s>", "<s>", "<pad>", "<0x41>"]
+        let lines = (0..<1500).map { _ in (0..<5).map { _ in stems[Int(rng.next() % 6)] + marks[Int(rng.next() % 4)] + stems[Int(rng.next() % 6)] }.joined(separator: " ") }
+        let v = Vocabulary.learn(lines: lines, size: 400)
+        for m in marks { XCTAssertEqual(v.pieces.filter { $0 == m }.count, 1, "\(m) only as its token") }
+        for line in lines.prefix(50) + ["</s>", "x</s>y <pad> <0x41>"] {
+            let ids = v.encode(line)
+            XCTAssertFalse(ids.contains { $0 < Int32(Vocabulary.firstByteId) }, line)
+            XCTAssertEqual(v.decode(ids), line)
+        }
+        // A tokenizer.json whose merges spell a special token is refused.
+        XCTAssertThrowsError(try Vocabulary(normalizer: Normalizer(), alphabet: ["<", "/", "s", ">"],
+                                            merges: [("<", "/"), ("</", "s"), ("</s", ">")]))
+    }
+
     static let sample = [
         "Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "A man rides a bike.",
         "Die Straße ist nass, weil es regnet.", "Two dogs play in the snow.", "Eine Frau liest ein Buch im Café.",

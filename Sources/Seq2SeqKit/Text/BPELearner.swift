@@ -67,6 +67,9 @@ public struct BPELearner {
         // of the pairs around each occurrence: (l, a) and (b, r) lose, (l, new) and (new, r) gain.
         var merges: [(String, String)] = []
         var seen = [Int](repeating: 0, count: freqs.count)
+        // A piece spelled like a special or byte token ("</s>" inside "ab</s>cd") would share its id:
+        // such pairs are never merged, so text can never produce a special token.
+        var forbidden = Set<Int32>()
         while merges.count < numMerges, let top = heap.pop() {
             let p = Int(top.pair), current = pairs.count[p]
             if current != top.count {  // stale entry: counts of old pairs only fall
@@ -75,6 +78,8 @@ public struct BPELearner {
             }
             if current < 2 { break }
             let a = Int32(truncatingIfNeeded: top.key >> 32), b = Int32(truncatingIfNeeded: top.key & 0xFFFF_FFFF)
+            if forbidden.contains(top.pair) { continue }
+            if Vocabulary.reservedPieces.contains(symbols[Int(a)] + symbols[Int(b)]) { forbidden.insert(top.pair); continue }
             let newId = Int32(symbols.count)
             symbols.append(symbols[Int(a)] + symbols[Int(b)])
             merges.append((symbols[Int(a)], symbols[Int(b)]))

@@ -8,6 +8,8 @@ public final class Vocabulary: @unchecked Sendable {
     public static let padId: Int32 = 0, bosId: Int32 = 1, eosId: Int32 = 2
     public static let firstByteId = 3
     public static let firstPieceId = firstByteId + 256
+    /// The special and byte tokens' names: no learned piece may be spelled like one.
+    public static let reservedPieces = Set(specials + (0..<256).map { String(format: "<0x%02X>", $0) })
 
     public let normalizer: Normalizer
     /// Character level: the text is one stream (no word marks, whitespace kept), pieces are
@@ -36,6 +38,9 @@ public final class Vocabulary: @unchecked Sendable {
                 throw VocabularyError.corrupt("merge \(rank + 1) ('\(a)' '\(b)') uses a piece that is not defined before it")
             }
             let merged = a + b
+            if Self.reservedPieces.contains(merged) {
+                throw VocabularyError.corrupt("merge \(rank + 1) ('\(a)' '\(b)') makes '\(merged)', the name of a special or byte token")
+            }
             let id: Int32
             if let existing = ids[merged] { id = existing } else {
                 id = Int32(pieces.count)
