@@ -325,8 +325,16 @@ struct Train: ParsableCommand {
             stream = ParallelStream(data: corpus, valid: valid, batchTokens: run.batchTokens, seed: run.seed, config: config)
         }
 
+        // Fingerprints a resume must match: the corpus (its files' fingerprints and counts), the vocabulary, config.json.
+        var corpusPrint = Hasher64()
+        corpusPrint.add("\(corpus.header.kind) \(corpus.header.pairs) \(corpus.header.tokens) " + corpus.header.files.map(\.fingerprint).joined(separator: " "))
+        var configPrint = Hasher64()
+        configPrint.add(String(decoding: try config.jsonData(), as: UTF8.self))
+        let provenance = Provenance(corpus: corpusPrint.hex, vocabulary: vocabs.source.fingerprint + vocabs.target.fingerprint,
+                                    config: configPrint.hex)
         let trainer = try Trainer(model: net, settings: run, directory: model, stream: stream, vocabularies: vocabs,
-                                  validSources: validSources, validReferences: validRefs, resume: resume, communicator: world)
+                                  validSources: validSources, validReferences: validRefs, resume: resume, communicator: world,
+                                  provenance: provenance)
         let layers = config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"
         let ranks = world.size > 1 ? " × \(world.size) ranks" : ""
         let resuming = resume ? "; resuming at step \(trainer.currentStep)" : ""

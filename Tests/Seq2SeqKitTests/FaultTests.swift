@@ -112,4 +112,24 @@ final class FaultTests: XCTestCase {
         XCTAssertTrue(q.output.contains("was not made by quickstart"), q.output)
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(mine)/precious.txt"))
     }
+
+    /// --resume refuses a corpus that changed under the run (same vocabulary, other pairs).
+    func testResumeRefusesAnotherCorpus() throws {
+        let vocab = "\(dir)/vocab", data = "\(dir)/data", model = "\(dir)/m"
+        XCTAssertEqual(try CLI.run([CLI.binary!, "vocab", "--src", "\(sample)/train.de", "--tgt", "\(sample)/train.en",
+                                    "--size", "600", "--output", vocab], log: "\(dir)/v.log").status, 0)
+        func prepare(_ src: String, _ tgt: String) throws {
+            let r = try CLI.run([CLI.binary!, "prepare", "--src", src, "--tgt", tgt, "--vocab", vocab, "--output", data, "--overwrite"], log: "\(dir)/p.log")
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        try prepare("\(sample)/train.de", "\(sample)/train.en")
+        let train = [CLI.binary!, "train", "--data", data, "--model", model, "--d-model", "16", "--d-ff", "32", "--layers", "1",
+                     "--heads", "2", "--threads", "1", "--batch-tokens", "400"]
+        let first = try CLI.run(train + ["--max-steps", "3"], log: "\(dir)/t1.log")
+        XCTAssertEqual(first.status, 0, first.output)
+        try prepare("\(sample)/valid.de", "\(sample)/valid.en")
+        let resumed = try CLI.run([CLI.binary!, "train", "--model", model, "--resume", "--max-steps", "6", "--threads", "1"], log: "\(dir)/t2.log")
+        XCTAssertNotEqual(resumed.status, 0)
+        XCTAssertTrue(resumed.output.contains("was made with another corpus"), resumed.output)
+    }
 }

@@ -22,6 +22,8 @@ public final class Trainer {
     let vocabularies: Vocabularies?
     var metrics: MetricsLog?
     public let communicator: Communicator
+    /// The fingerprints this run checks a resumed checkpoint against and records in new ones.
+    let provenance: Provenance?
     /// Steps between cross-rank parameter checks (distributed runs).
     public var consistencyCheckEvery = 50
     /// Start each layer's gradient reduction during the backward pass (MPI_Iallreduce per layer)
@@ -49,7 +51,7 @@ public final class Trainer {
 
     public init(model: Transformer, settings: TrainSettings, directory: String, stream: BatchStream,
                 vocabularies: Vocabularies?, validSources: [[Int32]] = [], validReferences: [String] = [],
-                resume: Bool, communicator: Communicator = SingleProcess()) throws {
+                resume: Bool, communicator: Communicator = SingleProcess(), provenance: Provenance? = nil) throws {
         try settings.validate()
         self.model = model
         self.settings = settings
@@ -59,12 +61,14 @@ public final class Trainer {
         self.validSources = validSources
         self.validReferences = validReferences
         self.communicator = communicator
+        self.provenance = provenance
         optimizer = AdamOptimizer(layout: model.layout, settings: .init(
             beta1: settings.beta1, beta2: settings.beta2, eps: settings.adamEps,
             weightDecay: settings.optimizer == .adamw ? settings.weightDecay : 0))
         state.dropoutRNG = RNG(seed: settings.seed &+ 17)
         if communicator.isMain { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         if resume { try loadLast() }
+        if let provenance { state.provenance = provenance }
         if let was = state.worldSize, was != communicator.size { resumedFromRanks = was }
         state.worldSize = communicator.size
         self.stream.position = resume ? state.position : self.stream.position

@@ -13,6 +13,18 @@ public struct TrainerState: Codable, Sendable {
     public var failedSteps = 0
     /// Ranks of the run that wrote the checkpoint (nil before distributed training existed).
     public var worldSize: Int? = nil
+    /// What the run trains on and with: fingerprints of the corpus, the vocabulary and the model
+    /// configuration (nil in older checkpoints). A resume must see the same.
+    public var provenance: Provenance? = nil
+}
+
+public struct Provenance: Codable, Sendable, Equatable {
+    public var corpus: String
+    public var vocabulary: String
+    public var config: String
+    public init(corpus: String, vocabulary: String, config: String) {
+        self.corpus = corpus; self.vocabulary = vocabulary; self.config = config
+    }
 }
 
 /// The files of a model directory that training writes.
@@ -50,6 +62,12 @@ extension Trainer {
         guard let json = file.metadata["trainer_state"], let s = try? JSONDecoder().decode(TrainerState.self, from: Data(json.utf8)),
               let optStep = file.metadata["optimizer_step"].flatMap(Int.init) else {
             throw TrainError.checkpoint(path, "no trainer state in the metadata; it cannot be resumed (use --init-from to start from its weights)")
+        }
+        if let was = s.provenance, let now = provenance {
+            for (what, a, b) in [("corpus", was.corpus, now.corpus), ("vocabulary", was.vocabulary, now.vocabulary),
+                                 ("model configuration", was.config, now.config)] where a != b {
+                throw TrainError.checkpoint(path, "was made with another \(what) (fingerprint \(a), now \(b)); --resume continues a run only on what it started with (start a new run, or --init-from this checkpoint)")
+            }
         }
         state = s
         optimizer.restore(step: optStep)
