@@ -32,7 +32,7 @@ struct Quickstart: ParsableCommand {
             say("corpus: the bundled sample (\(root)); set SEQ2SEQ_CORPORA or run corpora/fetch.sh to use Multi30k")
             args = ["--d-model", "128", "--heads", "4", "--d-ff", "512", "--layers", "2", "--dropout", "0.1",
                     "--warmup-steps", "100", "--lr", "2e-3", "--batch-tokens", "1024", "--max-time", time ?? "3m",
-                    "--validate-every", "100"]
+                    "--validate-every", "250"]
             if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { args += ["--vocab", "vocab"] }
         }
         // A directory is removed only if an earlier quickstart made it (it leaves a marker file).
