@@ -170,6 +170,14 @@ final class BadInputTests: XCTestCase {
         try expectError(resume(try copy(m, "res2") { try write("\($0)/checkpoint_last.safetensors", "x") }), "checkpoint_last.safetensors")
         try expectError(resume(try copy(m, "res3") { try fm.removeItem(atPath: "\($0)/checkpoint_last.safetensors") }), "checkpoint_last.safetensors")
         try expectError(resume(try copy(m, "res4") { try write("\($0)/data/train/lengths.bin", "xyz") }), "lengths.bin")
+        // A damaged metrics.jsonl loses nothing that matters: the resume goes on and says what it dropped.
+        let res5 = try copy(m, "res5") { c in
+            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(c)/metrics.jsonl"))
+            h.seekToEndOfFile(); h.write(Data("{\"step\": 1, \"loss\": \n\u{0}garbage\n".utf8))
+        }
+        let r5 = try run(resume(res5))
+        XCTAssertEqual(r5.status, 0, r5.output)
+        XCTAssertTrue(r5.output.contains("dropped 2 damaged lines"), r5.output)
         // Training text that is not UTF-8, of different lengths, or that filtering empties.
         let latin1 = "\(dir)/latin1.de"
         try Data([0x4B, 0xE4, 0x73, 0x65, 0x0A]).write(to: URL(fileURLWithPath: latin1))

@@ -6,6 +6,8 @@ final class MetricsLog {
     let path: String
     var trainLoss: [Point] = [], validLoss: [Point] = [], bleu: [Point] = []
     private var handle: FileHandle?
+    /// Lines of an existing metrics.jsonl that were not JSON objects with a step (dropped on resume).
+    private(set) var damagedLines = 0
 
     init(directory: String, keepUpTo step: Int?) throws {
         path = "\(directory)/\(TrainingFiles.metrics)"
@@ -15,7 +17,8 @@ final class MetricsLog {
             // Resuming: keep what the checkpoint had seen, drop lines written after it.
             for line in text.split(separator: "\n") {
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let s = obj["step"] as? Int, s <= step else { continue }
+                      let s = obj["step"] as? Int else { damagedLines += 1; continue }
+                guard s <= step else { continue }
                 kept.append(String(line))
                 record(obj)
             }

@@ -93,6 +93,9 @@ public final class Trainer {
         var interrupted = false
         var lastValidation = Date()
         let ranks = communicator.size, rank = communicator.rank
+        if let m = metrics, m.damagedLines > 0 {
+            log("\(m.path): dropped \(m.damagedLines) damaged line\(m.damagedLines == 1 ? "" : "s") (not JSON with a step); the plot and the log go on from the rest")
+        }
         if let was = resumedFromRanks {
             log("note: the checkpoint was made on \(was) rank\(was == 1 ? "" : "s"), this run has \(ranks); the batch order is the same, an update now takes \(settings.updateFreq * ranks) batches instead of \(settings.updateFreq * was) (change --update-freq to keep the global batch)")
         }
