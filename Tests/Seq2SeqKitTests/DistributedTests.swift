@@ -28,6 +28,17 @@ enum CLI {
 
     struct Result { var status: Int32; var output: String }
 
+    /// The training loss per step from a model directory's metrics.jsonl.
+    static func losses(_ model: String) throws -> [Int: Double] {
+        let text = try String(contentsOfFile: model + "/metrics.jsonl", encoding: .utf8)
+        var out: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            if let l = o["loss"] as? Double { out[o["step"] as! Int] = l }
+        }
+        return out
+    }
+
     /// Starts `args` (the first is the program) with stdout and stderr captured in a file.
     static func start(_ args: [String], log: String) throws -> Process {
         let p = Process()
@@ -79,15 +90,7 @@ final class DistributedTests: XCTestCase {
          "--log-every", "1", "--threads", "1"] + extra
     }
 
-    func losses(_ model: String) throws -> [Int: Double] {
-        let text = try String(contentsOfFile: model + "/metrics.jsonl", encoding: .utf8)
-        var out: [Int: Double] = [:]
-        for line in text.split(separator: "\n") {
-            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            if let l = o["loss"] as? Double { out[o["step"] as! Int] = l }
-        }
-        return out
-    }
+    func losses(_ model: String) throws -> [Int: Double] { try CLI.losses(model) }
 
     func assertSameCurve(_ a: [Int: Double], _ b: [Int: Double], steps: Int, tolerance: Double, line: UInt = #line) {
         XCTAssertEqual(a.count, steps, line: line)

@@ -21,15 +21,7 @@ final class FaultTests: XCTestCase {
          "--batch-tokens", "600", "--max-steps", "\(steps)", "--save-every", "7", "--log-every", "1", "--threads", "1"] + extra
     }
 
-    func losses(_ model: String) throws -> [Int: Double] {
-        let text = try String(contentsOfFile: model + "/metrics.jsonl", encoding: .utf8)
-        var out: [Int: Double] = [:]
-        for line in text.split(separator: "\n") {
-            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            if let l = o["loss"] as? Double { out[o["step"] as! Int] = l }
-        }
-        return out
-    }
+    func losses(_ model: String) throws -> [Int: Double] { try CLI.losses(model) }
 
     func savedStep(_ model: String) throws -> Int {
         let f = try SafeTensors(contentsOf: "\(model)/checkpoint_last.safetensors")

@@ -29,15 +29,7 @@ final class TrainingTests: XCTestCase {
                            validSources: Self.pairs.map { v.encode($0.0) }, validReferences: Self.pairs.map(\.1), resume: resume)
     }
 
-    func losses(_ dir: String) throws -> [Int: Double] {
-        let text = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8)
-        var out: [Int: Double] = [:]
-        for line in text.split(separator: "\n") {
-            let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            if let l = o["loss"] as? Double { out[o["step"] as! Int] = l }
-        }
-        return out
-    }
+    func losses(_ dir: String) throws -> [Int: Double] { try CLI.losses(dir) }
 
     /// Training 12 steps in one go and 6 + 6 with --resume gives the identical loss curve
     /// (weights, Adam moments, schedule, dropout RNG and data position are all restored).
