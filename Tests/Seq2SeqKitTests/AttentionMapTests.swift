@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 import XCTest
 import Seq2SeqKit
 
@@ -88,5 +91,25 @@ final class AttentionMapTests: XCTestCase {
         XCTAssertTrue(m.contains("&lt;Mann&amp;&gt;"))
         XCTAssertTrue(m.contains("straße"))
         XCTAssertTrue(m.hasPrefix("<svg"))
+        // The files themselves: one SVG per head and a mean per layer for each kind of attention,
+        // each a well-formed XML document, and an index.html that shows every one of them.
+        for path in try Fixtures.all() {
+            let model = try Fixtures.model(SafeTensors(contentsOf: path))
+            let c = model.config
+            let maps = try AttentionMaps.capture(model: model, vocabularies: vocabularies(size: max(c.tgtVocabSize, 300)),
+                                                 source: c.isDecoderOnly ? [] : [5, 6, 7], target: [9, 10, 2])
+            let dir = NSTemporaryDirectory() + "seq2seq-svg-\(getpid())-\(UUID().uuidString.prefix(6))"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let written = try HeatmapSVG.writeAll(maps, to: dir, title: "t <&>")
+            let layers = c.isDecoderOnly ? c.decoderLayers : 2 * c.decoderLayers + c.encoderLayers  // cross, decoder, encoder
+            XCTAssertEqual(written.count, layers * (c.nHeads + 1), path)
+            let index = try String(contentsOfFile: "\(dir)/index.html", encoding: .utf8)
+            XCTAssertTrue(index.contains("<title>t &lt;&amp;&gt;</title>"))
+            for name in written {
+                XCTAssertTrue(index.contains("<img src=\"\(name)\""), name)
+                let data = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))
+                XCTAssertTrue(XMLParser(data: data).parse(), "\(name) is not well-formed XML")
+            }
+        }
     }
 }
