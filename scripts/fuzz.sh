@@ -18,10 +18,18 @@ FLAGS=(-c release --scratch-path .build-fuzz --sanitize fuzzer --sanitize addres
        -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table)
 swift build "${FLAGS[@]}" --product seq2seq-fuzz
 BIN=$(swift build "${FLAGS[@]}" --show-bin-path)/seq2seq-fuzz
+status=0
 for t in "${TARGETS[@]}"; do
     mkdir -p ".build-fuzz/corpus/$t"
     echo "== $t: $SECONDS_EACH s"
-    SEQ2SEQ_FUZZ_TARGET=$t "$BIN" ".build-fuzz/corpus/$t" "scripts/fuzz/corpus/$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 \
-        -max_len=65536 -artifact_prefix=".build-fuzz/crash-$t-" -print_final_stats=1 2>&1 \
-        | grep -E "^(#[0-9]+.*DONE|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR|SUMMARY|Done)|cov:" | tail -4
+    log=".build-fuzz/fuzz-$t.log"
+    if SEQ2SEQ_FUZZ_TARGET=$t "$BIN" ".build-fuzz/corpus/$t" "scripts/fuzz/corpus/$t" -max_total_time="$SECONDS_EACH" \
+        -rss_limit_mb=4096 -max_len=65536 -artifact_prefix=".build-fuzz/crash-$t-" -print_final_stats=1 > "$log" 2>&1; then
+        grep -E "DONE|stat::number_of_executed_units|stat::peak_rss" "$log" | tail -3 || true
+    else
+        echo "FAILED: $t (see $log; the input is in .build-fuzz/crash-$t-*)"
+        grep -E "==[0-9]+==ERROR|SUMMARY|Fatal error|deadly signal|crash-" "$log" | head -8 || true
+        status=1
+    fi
 done
+exit $status
