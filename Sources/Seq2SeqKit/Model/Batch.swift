@@ -19,24 +19,44 @@ public struct Batch: Sendable {
     /// Builds a padded batch from sentences: each source gets `</s>` appended when `srcEOS`;
     /// each target becomes tgtIn = [bos] + y and tgtOut = y + [eos].
     public init(sources: [[Int32]], targets: [[Int32]], pad: Int32, bos: Int32, eos: Int32, srcEOS: Bool = true) {
-        let b = targets.count
-        let s = sources.map { $0.count + (srcEOS ? 1 : 0) }.max() ?? 0
-        let t = (targets.map { $0.count }.max() ?? 0) + 1
+        self.init(rows: targets.count, hasSource: !sources.isEmpty, pad: pad, bos: bos, eos: eos, srcEOS: srcEOS,
+                  lengths: { (sources.isEmpty ? 0 : sources[$0].count, targets[$0].count) }) { r, src, tgt in
+            if let src { sources[r].withUnsafeBufferPointer { src.update(from: $0.baseAddress!, count: $0.count) } }
+            targets[r].withUnsafeBufferPointer { tgt.update(from: $0.baseAddress!, count: $0.count) }
+        }
+    }
+
+    /// The padded layout itself, for sentences held anywhere (arrays, a memory-mapped corpus):
+    /// `lengths(r)` gives row r's source and target lengths (without eos/bos) and `fill(r, src, tgt)`
+    /// writes its ids there (`src` is nil without a source side). Rows are as long as the longest.
+    public init(rows b: Int, hasSource: Bool, pad: Int32, bos: Int32, eos: Int32, srcEOS: Bool = true,
+                lengths: (Int) -> (src: Int, tgt: Int),
+                fill: (Int, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>) -> Void) {
+        var s = 0, t = 1
+        for r in 0..<b {
+            let l = lengths(r)
+            s = max(s, l.src + (srcEOS ? 1 : 0)); t = max(t, l.tgt + 1)
+        }
+        if !hasSource { s = 0 }
         var src = [Int32](repeating: pad, count: b * s)
         var tin = [Int32](repeating: pad, count: b * t), tout = tin
-        for i in 0..<b {
-            if !sources.isEmpty {
-                for (j, id) in sources[i].enumerated() { src[i * s + j] = id }
-                if srcEOS { src[i * s + sources[i].count] = eos }
+        src.withUnsafeMutableBufferPointer { sp in
+            tin.withUnsafeMutableBufferPointer { ip in
+                tout.withUnsafeMutableBufferPointer { op in
+                    for r in 0..<b {
+                        let l = lengths(r)
+                        let sr = hasSource ? sp.baseAddress! + r * s : nil
+                        let ir = ip.baseAddress! + r * t, or = op.baseAddress! + r * t
+                        fill(r, sr, ir + 1)
+                        if let sr, srcEOS { sr[l.src] = eos }
+                        ir[0] = bos
+                        or.update(from: ir + 1, count: l.tgt)
+                        or[l.tgt] = eos
+                    }
+                }
             }
-            tin[i * t] = bos
-            for (j, id) in targets[i].enumerated() {
-                tin[i * t + j + 1] = id
-                tout[i * t + j] = id
-            }
-            tout[i * t + targets[i].count] = eos
         }
-        self.init(batchSize: b, srcLength: sources.isEmpty ? 0 : s, tgtLength: t, src: src, tgtIn: tin, tgtOut: tout)
+        self.init(batchSize: b, srcLength: s, tgtLength: t, src: src, tgtIn: tin, tgtOut: tout)
     }
 
     /// Non-pad label count (the tokens the loss averages over).

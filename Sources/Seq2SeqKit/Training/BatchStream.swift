@@ -59,30 +59,13 @@ public struct ParallelStream: BatchStream {
         }
     }
 
-    /// A padded batch gathered from the corpus: src = x + [eos], tgtIn = [bos] + y, tgtOut = y + [eos].
+    /// A padded batch gathered straight from the corpus (see `Batch`'s layout).
     static func gather(_ rows: ArraySlice<UInt32>, from d: PairSource, config: ModelConfig) -> Batch {
-        let pad = Int32(config.padId), bos = Int32(config.bosId), eos = Int32(config.eosId)
-        var s = 0, t = 0
-        for i in rows { let l = d.lengths(Int(i)); s = max(s, l.src + 1); t = max(t, l.tgt + 1) }
-        let b = rows.count
-        var src = [Int32](repeating: pad, count: b * s)
-        var tin = [Int32](repeating: pad, count: b * t), tout = tin
-        src.withUnsafeMutableBufferPointer { sp in
-            tin.withUnsafeMutableBufferPointer { ip in
-                tout.withUnsafeMutableBufferPointer { op in
-                    for (row, i) in rows.enumerated() {
-                        let l = d.lengths(Int(i))
-                        let sr = sp.baseAddress! + row * s, ir = ip.baseAddress! + row * t, or = op.baseAddress! + row * t
-                        d.copyPair(Int(i), source: sr, target: ir + 1)
-                        sr[l.src] = eos
-                        ir[0] = bos
-                        or.update(from: ir + 1, count: l.tgt)
-                        or[l.tgt] = eos
-                    }
-                }
-            }
+        let first = rows.startIndex
+        return Batch(rows: rows.count, hasSource: true, pad: Int32(config.padId), bos: Int32(config.bosId), eos: Int32(config.eosId),
+                     lengths: { d.lengths(Int(rows[first + $0])) }) { r, src, tgt in
+            d.copyPair(Int(rows[first + r]), source: src!, target: tgt)
         }
-        return Batch(batchSize: b, srcLength: s, tgtLength: t, src: src, tgtIn: tin, tgtOut: tout)
     }
 
     public mutating func next(materialize: Bool) -> DrawnBatch {
