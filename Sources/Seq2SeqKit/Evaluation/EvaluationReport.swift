@@ -28,14 +28,9 @@ public struct EvaluationReport: Codable, Sendable {
             let name = k < names.refs.count ? names.refs[k] : "reference \(k + 1)"
             throw TextError.lineCountMismatch(names.hyp, hypotheses.count, name, r.count)
         }
-        let bleu = BLEU(tokenizer: tokenizer, lowercase: lowercase)
-        let b = bleu.corpusScore(hypotheses, references)
-        let chrf = CHRF(lowercase: lowercase), chrfpp = CHRF(wordOrder: 2, lowercase: lowercase)
-        var report = EvaluationReport(
-            bleu: b.score, precisions: b.precisions, bp: b.brevityPenalty, sysLen: b.sysLen, refLen: b.refLen,
-            signature: bleu.signature(references: references.count),
-            chrf: chrf.corpusScore(hypotheses, references), chrfSignature: chrf.signature(references: references.count),
-            chrfPlusPlus: chrfpp.corpusScore(hypotheses, references))
+        var scorer = StreamingEvaluation(references: references.count, tokenizer: tokenizer, lowercase: lowercase)
+        for (i, h) in hypotheses.enumerated() { scorer.add(hypothesis: h, references: references.map { $0[i] }) }
+        var report = scorer.report()
         if sentenceLevel {
             let sb = BLEU(tokenizer: tokenizer, lowercase: lowercase, effectiveOrder: true)
             report.sentenceBLEU = hypotheses.indices.map { i in sb.sentenceScore(hypotheses[i], references.map { $0[i] }).score }

@@ -1,6 +1,6 @@
 /// Corpus BLEU, chrF and chrF++ accumulated segment by segment: only the sufficient statistics
 /// are kept (n-gram match counts and lengths), so scoring a stream of any length takes constant
-/// memory. `report()` equals `EvaluationReport.evaluate` on all the segments at once.
+/// memory. `EvaluationReport.evaluate` scores a whole corpus through it.
 public struct StreamingEvaluation: Sendable {
     let bleu: BLEU, chrf: CHRF, chrfpp: CHRF
     var bleuStats = BLEU.Stats()
