@@ -29,9 +29,6 @@ final class StandardInput: @unchecked Sendable {
 
     /// The next line as text (see `TextFile.decodeLine`), nil at end of input.
     func nextLine(lenient: Bool) throws -> String? { try reader.nextLine(lenient: lenient)?.text }
-
-    /// A whole line is buffered, or the descriptor has data (or end of input) ready now.
-    var lineWaiting: Bool { reader.lineReady }
 }
 
 extension FileHandle: @retroactive TextOutputStream {

@@ -141,10 +141,7 @@ struct Train: ParsableCommand {
         if (validSrc == nil) != (validTgt == nil) { throw ValidationError("give both --valid-src and --valid-tgt") }
         // Model shape (config.json's own checks follow once the vocabulary is known).
         let m = modelOptions
-        if !lm && ModelConfig.preset(m.preset) == nil {
-            throw ValidationError("unknown preset '\(m.preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
-        }
-        if lm && m.preset != "small" && m.preset != "gpt-small" { throw ValidationError("--lm knows the preset small") }
+        _ = try m.config(lm: lm)  // an unknown preset is a flag error before any file is read
         try Check.int(m.dModel, "--d-model", 1...65_536)
         try Check.int(m.heads, "--heads", 1...1024)
         try Check.int(m.dFF, "--d-ff", 1...1_048_576)

@@ -65,7 +65,6 @@ public final class Trainer {
         optimizer = AdamOptimizer(layout: model.layout, settings: .init(
             beta1: settings.beta1, beta2: settings.beta2, eps: settings.adamEps,
             weightDecay: settings.optimizer == .adamw ? settings.weightDecay : 0))
-        state.dropoutRNG = RNG(seed: settings.seed &+ 17)
         if communicator.isMain { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         if resume { try loadLast() }
         if let provenance { state.provenance = provenance }
@@ -106,7 +105,7 @@ public final class Trainer {
             // Clocks and signals differ between ranks: rank 0's decide.
             var request = stopRequest()
             if request == nil && settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds {
-                request = "reached --max-time"
+                request = Self.maxTimeReason
             }
             if ranks > 1 {
                 var b = Array((communicator.isMain ? request ?? "" : "").utf8)
@@ -115,7 +114,7 @@ public final class Trainer {
             }
             if let request {
                 stopReason = request
-                if request != "reached --max-time" { interrupted = true }
+                interrupted = request != Self.maxTimeReason  // a signal: save and stop without validating
                 break
             }
 
@@ -253,6 +252,8 @@ public final class Trainer {
                        bestScore: state.bestScore, bestStep: state.bestStep, lastValidLoss: lastValidLoss,
                        stopReason: stopReason)
     }
+
+    static let maxTimeReason = "reached --max-time"
 
     /// Dropout masks for one step on one rank: a function of (seed, step, rank) alone, so a resumed
     /// run draws the same masks, whatever happened before.

@@ -4,7 +4,6 @@ import Foundation
 public struct TrainerState: Codable, Sendable {
     public var step = 0
     public var position = StreamPosition()
-    public var dropoutRNG = RNG(seed: 0)
     public var bestScore: Double? = nil
     public var bestStep = 0
     public var validationsWithoutImprovement = 0
