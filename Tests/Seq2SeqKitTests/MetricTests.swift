@@ -81,15 +81,20 @@ final class MetricTests: XCTestCase {
         }
     }
 
-    func testInvalidUTF8NamesFileAndLine() {
-        let data = Data("ok\nalso ok\nbad \u{FF}".utf8) + Data([0xFF, 0xFE]) + Data("\n".utf8)
-        XCTAssertThrowsError(try TextFile.splitLines(data, name: "x.txt", lenient: false)) { e in
-            XCTAssertEqual(e as? TextError, .invalidUTF8(file: "x.txt", line: 3))
+    func testInvalidUTF8NamesFileAndLine() throws {
+        let dir = NSTemporaryDirectory() + "seq2seq-utf8-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let x = "\(dir)/x.txt", y = "\(dir)/y"
+        try (Data("ok\nalso ok\nbad \u{FF}".utf8) + Data([0xFF, 0xFE]) + Data("\n".utf8)).write(to: URL(fileURLWithPath: x))
+        try Data("a\r\n\nb".utf8).write(to: URL(fileURLWithPath: y))
+        XCTAssertThrowsError(try TextFile.readLines(x, lenient: false)) { e in
+            XCTAssertEqual(e as? TextError, .invalidUTF8(file: x, line: 3))
         }
-        let (lines, repaired) = try! TextFile.splitLines(data, name: "x.txt", lenient: true)
+        let (lines, repaired) = try TextFile.readLines(x, lenient: true)
         XCTAssertEqual(lines.count, 3)
         XCTAssertEqual(repaired, 1)
-        XCTAssertEqual(try! TextFile.splitLines(Data("a\r\n\nb".utf8), name: "y", lenient: false).lines, ["a", "", "b"])
+        XCTAssertEqual(try TextFile.readLines(y, lenient: false).lines, ["a", "", "b"])
     }
 }
 

@@ -25,36 +25,12 @@ public enum TextFile {
     /// Lines of `path` ("-" reads standard input). Invalid UTF-8 is an error naming the line unless
     /// `lenient`, which replaces bad bytes with U+FFFD and counts the lines it repaired.
     public static func readLines(_ path: String, lenient: Bool = false) throws -> (lines: [String], repaired: Int) {
-        let data: Data
-        if path == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        } else {
-            guard let d = FileManager.default.contents(atPath: path) else {
-                throw TextError.cannotRead(path, FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
-            }
-            data = d
-        }
-        return try splitLines(data, name: path, lenient: lenient)
-    }
-
-    public static func splitLines(_ data: Data, name: String, lenient: Bool) throws -> (lines: [String], repaired: Int) {
+        let reader = path == "-" ? LineReader(fileDescriptor: 0, name: "<stdin>") : try LineReader(path)
         var lines: [String] = []
         var repaired = 0
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            var start = 0
-            let n = bytes.count
-            while start < n {
-                var end = start
-                while end < n && bytes[end] != 0x0A { end += 1 }
-                var stop = end
-                if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
-                let (line, bad) = try decodeLine(UnsafeBufferPointer(rebasing: bytes[start..<stop]), file: name,
-                                                 line: lines.count + 1, lenient: lenient)
-                lines.append(line)
-                if bad { repaired += 1 }
-                start = end + 1
-            }
+        while let l = try reader.nextLine(lenient: lenient) {
+            lines.append(l.text)
+            if l.repaired { repaired += 1 }
         }
         return (lines, repaired)
     }
