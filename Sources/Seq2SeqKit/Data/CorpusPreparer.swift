@@ -22,7 +22,7 @@ public struct CorpusPreparer {
         }
         let t0 = Date()
         let src = try LineReader(source), tgt = try LineReader(target)
-        let out = try Output(directory: output, width: Self.width(v))
+        let out = try Output(directory: output, width: Self.width(v), parallel: true)
         var h = Self.header(.parallel, v, width: out.width)
         h.maxLength = maxLength
         var srcLines: [String] = [], tgtLines: [String] = []
@@ -48,8 +48,8 @@ public struct CorpusPreparer {
             for (a, b) in zip(s, t) {
                 if a.isEmpty || b.isEmpty { h.skippedEmpty += 1; continue }
                 if a.count > maxLength || b.count > maxLength { h.skippedLong += 1; continue }
-                try out.offsets.append(offset)
-                try out.lengths.append(UInt16(a.count)); try out.lengths.append(UInt16(b.count))
+                try out.offsets!.append(offset)
+                try out.lengths!.append(UInt16(a.count)); try out.lengths!.append(UInt16(b.count))
                 try out.appendIds(a); try out.appendIds(b)
                 offset += UInt64(a.count + b.count)
                 h.pairs += 1; h.sourceTokens += a.count; h.targetTokens += b.count
@@ -75,7 +75,7 @@ public struct CorpusPreparer {
         let t0 = Date()
         let v = Vocabularies(joint: vocabulary)
         let reader = try LineReader(text)
-        let out = try Output(directory: output, width: Self.width(v))
+        let out = try Output(directory: output, width: Self.width(v), parallel: false)
         var h = Self.header(.text, v, width: out.width)
         h.maxLength = 0
         var chunk: [String] = []
@@ -122,10 +122,11 @@ public struct CorpusPreparer {
     final class Output {
         let directory: String
         let width: Int
-        let tokens: BufferedWriter, offsets: BufferedWriter, lengths: BufferedWriter
-        private var scratch: [UInt8] = []
+        let tokens: BufferedWriter
+        /// Per-pair offsets and lengths (parallel corpora only).
+        let offsets: BufferedWriter?, lengths: BufferedWriter?
 
-        init(directory: String, width: Int) throws {
+        init(directory: String, width: Int, parallel: Bool) throws {
             self.directory = directory
             self.width = width
             let fm = FileManager.default
@@ -133,8 +134,8 @@ public struct CorpusPreparer {
             // An unfinished or older corpus in the way goes first (its header first of all).
             try? fm.removeItem(atPath: "\(directory)/\(PreparedCorpus.headerFile)")
             tokens = try BufferedWriter("\(directory)/\(PreparedCorpus.tokensFile).partial")
-            offsets = try BufferedWriter("\(directory)/\(PreparedCorpus.offsetsFile).partial")
-            lengths = try BufferedWriter("\(directory)/\(PreparedCorpus.lengthsFile).partial")
+            offsets = parallel ? try BufferedWriter("\(directory)/\(PreparedCorpus.offsetsFile).partial") : nil
+            lengths = parallel ? try BufferedWriter("\(directory)/\(PreparedCorpus.lengthsFile).partial") : nil
         }
 
         func appendIds(_ ids: [Int32]) throws {
@@ -144,16 +145,11 @@ public struct CorpusPreparer {
 
         func finish(header h: PreparedHeader, vocabularies v: Vocabularies) throws {
             let fm = FileManager.default
-            var files = [(tokens, PreparedCorpus.tokensFile)]
-            if h.kind == .parallel { files += [(offsets, PreparedCorpus.offsetsFile), (lengths, PreparedCorpus.lengthsFile)] }
-            for (w, name) in files {
-                try w.finish(sync: true)
+            for (w, name) in [(tokens, PreparedCorpus.tokensFile), (offsets, PreparedCorpus.offsetsFile), (lengths, PreparedCorpus.lengthsFile)] {
                 let to = "\(directory)/\(name)"
+                guard let w else { try? fm.removeItem(atPath: to); continue }  // a text corpus: none (nor an older corpus's)
+                try w.finish(sync: true)
                 if rename(w.path, to) != 0 { throw TextError.cannotRead(to, "rename: \(String(cString: strerror(errno)))") }
-            }
-            if h.kind != .parallel {
-                for w in [offsets, lengths] { try w.finish(sync: false); try? fm.removeItem(atPath: w.path) }
-                for f in [PreparedCorpus.offsetsFile, PreparedCorpus.lengthsFile] { try? fm.removeItem(atPath: "\(directory)/\(f)") }
             }
             for f in [Vocabulary.fileName, Vocabularies.sourceFile, Vocabularies.targetFile] { try? fm.removeItem(atPath: "\(directory)/\(f)") }
             try v.save(to: directory)

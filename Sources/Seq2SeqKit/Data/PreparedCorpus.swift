@@ -129,7 +129,7 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
                 }
             }
             guard next == UInt64(h.tokens) else { throw PreparedError.damaged(o.path, "the pairs hold \(next) ids, the header says \(h.tokens)") }
-            o.release(); l.release()
+            l.release()  // the scan released the offsets' pages as it went
         } else {
             offsetFile = nil; lengthFile = nil; offsets = nil; lens = nil
             guard h.pairs == 0 else { throw PreparedError.damaged("\(dir)/\(Self.headerFile)", "a text corpus has no pairs") }

@@ -76,10 +76,9 @@ public final class MPICommunicator: Communicator {
     }
 
     public func broadcast(_ bytes: inout [UInt8]) throws {
-        var count = [Double(bytes.count)]
-        if rank != 0 { count[0] = 0 }
-        try allreduceSum(&count)
-        let n = Int(count[0])
+        var count = Int64(bytes.count)  // rank 0's length first, so the others can make room
+        try check(MPI_Bcast(&count, 1, s2s_mpi_int64(), 0, comm), "MPI_Bcast")
+        let n = Int(count)
         if rank != 0 { bytes = [UInt8](repeating: 0, count: n) }
         try bytes.withUnsafeMutableBufferPointer {
             try check(MPI_Bcast($0.baseAddress, Int32(n), s2s_mpi_byte(), 0, comm), "MPI_Bcast")
