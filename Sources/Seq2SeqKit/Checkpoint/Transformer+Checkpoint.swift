@@ -4,13 +4,8 @@ extension Transformer {
     /// Loads every parameter by its spec name, strictly: a missing tensor, a wrong dtype or shape,
     /// or (unless `allowExtra` accepts it) a tensor the configuration does not have is an error.
     public func loadWeights(from file: SafeTensors, allowExtra: (String) -> Bool = { _ in false }) throws {
-        for e in layout.entries {
-            guard let t = file.tensors[e.name] else { throw ModelError.missingTensor(file: file.path, name: e.name) }
-            guard t.shape == e.shape else {
-                throw ModelError.shapeMismatch(file: file.path, name: e.name, expected: e.shape, found: t.shape)
-            }
-            try file.readFloats(e.name, shape: e.shape, into: parameters.pointer + e.offset)
-        }
+        try layout.check(file)
+        for e in layout.entries { try file.readFloats(e.name, shape: e.shape, into: parameters.pointer + e.offset) }
         for name in file.names where layout.entry(name) == nil && !allowExtra(name) {
             throw ModelError.unexpectedTensor(file: file.path, name: name)
         }
@@ -25,6 +20,18 @@ extension Transformer {
     /// Writes model.safetensors (atomically) in the spec's names, loadable with safetensors.torch.load_file.
     public func saveWeights(to path: String) throws {
         try SafeTensors.write(weightEntries(), metadata: ["format": "pt"], to: path)
+    }
+}
+
+extension ParameterLayout {
+    /// Every tensor of the layout is in `file` with its shape (checked before anything is allocated or read).
+    public func check(_ file: SafeTensors) throws {
+        for e in entries {
+            guard let t = file.tensors[e.name] else { throw ModelError.missingTensor(file: file.path, name: e.name) }
+            guard t.shape == e.shape else {
+                throw ModelError.shapeMismatch(file: file.path, name: e.name, expected: e.shape, found: t.shape)
+            }
+        }
     }
 }
 
@@ -53,10 +60,8 @@ public enum ModelDirectory {
     public static func load(_ dir: String, weightsFile: String = weightsFile) throws -> Transformer {
         let config = try loadConfig(dir)
         let file = try SafeTensors(contentsOf: "\(dir)/\(weightsFile)")
-        for e in ParameterLayout(config).entries {
-            guard let t = file.tensors[e.name], t.shape == e.shape else {
-                throw ModelError.badFile("\(dir)/\(configFile)", "describes \(e.name) as \(e.shape), but \(file.path) has \(file.tensors[e.name].map { "\($0.shape)" } ?? "no such tensor"); config.json and the weights are from different models")
-            }
+        do { try ParameterLayout(config).check(file) } catch {
+            throw ModelError.badFile("\(dir)/\(configFile)", "\(error); config.json and the weights are from different models")
         }
         let model = try Transformer(config: config)
         try model.loadWeights(from: file)

@@ -9,7 +9,8 @@ public final class Vocabulary: @unchecked Sendable {
     public static let firstByteId = 3
     public static let firstPieceId = firstByteId + 256
     /// The special and byte tokens' names: no learned piece may be spelled like one.
-    public static let reservedPieces = Set(specials + (0..<256).map { String(format: "<0x%02X>", $0) })
+    public static let bytePieces = (0..<256).map { String(format: "<0x%02X>", $0) }
+    public static let reservedPieces = Set(specials + bytePieces)
 
     public let normalizer: Normalizer
     /// Character level: the text is one stream (no word marks, whitespace kept), pieces are
@@ -28,7 +29,7 @@ public final class Vocabulary: @unchecked Sendable {
     public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)], characterLevel: Bool = false) throws {
         self.normalizer = normalizer
         self.characterLevel = characterLevel
-        var pieces = Self.specials + (0..<256).map { String(format: "<0x%02X>", $0) }
+        var pieces = Self.specials + Self.bytePieces
         pieces += alphabet
         var ids: [String: Int32] = [:]
         for (i, p) in pieces.enumerated() { ids[p] = Int32(i) }
