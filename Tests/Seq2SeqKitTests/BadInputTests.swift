@@ -8,7 +8,7 @@ import Seq2SeqKit
 final class BadInputTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws {
-        guard CLI.binary != nil else { throw XCTSkip("the seq2seq binary is not built beside the tests") }
+        guard CLI.binary != nil else { throw CLI.Missing("the seq2seq binary is not built beside the tests (swift test builds it)") }
         dir = NSTemporaryDirectory() + "seq2seq-bad-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
@@ -198,7 +198,7 @@ final class BadInputTests: XCTestCase {
 final class FuzzReplayTests: XCTestCase {
     func testSeedCorporaReplayCleanly() throws {
         guard let bin = CLI.binary.map({ URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("seq2seq-fuzz").path }),
-              FileManager.default.isExecutableFile(atPath: bin) else { throw XCTSkip("seq2seq-fuzz is not built beside the tests") }
+              FileManager.default.isExecutableFile(atPath: bin) else { throw CLI.Missing("seq2seq-fuzz is not built beside the tests (swift test builds it)") }
         for t in ["safetensors", "tokenizer", "config", "lines", "bpe"] {
             let r = try CLI.run([bin, t, CLI.repository + "/scripts/fuzz/corpus/\(t)"], log: NSTemporaryDirectory() + "fuzz-\(t)-\(getpid()).log")
             XCTAssertEqual(r.status, 0, r.output)

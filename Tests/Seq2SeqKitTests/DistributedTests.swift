@@ -28,6 +28,12 @@ enum CLI {
 
     struct Result { var status: Int32; var output: String }
 
+    /// A component the tests need and `.ci/setup` installs: its absence fails the test, loudly.
+    struct Missing: Error, CustomStringConvertible {
+        let description: String
+        init(_ d: String) { description = d }
+    }
+
     /// The training loss per step from a model directory's metrics.jsonl.
     static func losses(_ model: String) throws -> [Int: Double] {
         let text = try String(contentsOfFile: model + "/metrics.jsonl", encoding: .utf8)
@@ -72,8 +78,8 @@ enum CLI {
 final class DistributedTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws {
-        guard CLI.which("mpirun") != nil else { throw XCTSkip("mpirun not installed (bash .ci/setup installs Open MPI)") }
-        guard CLI.binary != nil else { throw XCTSkip("the seq2seq binary is not built beside the tests") }
+        guard CLI.which("mpirun") != nil else { throw CLI.Missing("mpirun not found: bash .ci/setup installs Open MPI (openmpi-bin)") }
+        guard CLI.binary != nil else { throw CLI.Missing("the seq2seq binary is not built beside the tests (swift test builds it)") }
         dir = NSTemporaryDirectory() + "seq2seq-mpi-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }

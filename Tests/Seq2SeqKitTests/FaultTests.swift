@@ -7,7 +7,7 @@ import Seq2SeqKit
 final class FaultTests: XCTestCase {
     var dir = ""
     override func setUpWithError() throws {
-        guard CLI.binary != nil else { throw XCTSkip("the seq2seq binary is not built beside the tests") }
+        guard CLI.binary != nil else { throw CLI.Missing("the seq2seq binary is not built beside the tests (swift test builds it)") }
         dir = NSTemporaryDirectory() + "seq2seq-fault-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }
