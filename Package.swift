@@ -12,6 +12,8 @@ let portable = ProcessInfo.processInfo.environment["SEQ2SEQ_PORTABLE"] == "1"
 #if arch(x86_64)
 let numericSettings: [SwiftSetting] = portable ? [] : [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
+    // The int8 kernels written with AVX2 intrinsics (Kernels/Int8AVX2.swift) compile only then.
+    .define("S2S_AVX2"),
 ]
 let cpuCheckSettings: [CSetting] = portable ? [] : [.define("S2S_NEEDS_AVX2")]
 // The linear-layer tiles in AVX-512 registers, called only on processors that have it.
@@ -49,6 +51,11 @@ let package = Package(
         ),
         // A plain C wrapper over ICU (see ../shared/PLATFORM.md: a system-library module for ICU
         // clashes with Foundation's private copy, so the public header uses only <stdint.h> types).
+        // oneDNN (Debian's libdnnl-dev): int8 products of many rows (Tensor/Int8Gemm.swift).
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         .target(
             name: "CICU",
             linkerSettings: [.linkedLibrary("icui18n"), .linkedLibrary("icuuc"), .linkedLibrary("icudata")]
@@ -62,7 +69,7 @@ let package = Package(
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CICU", "CMPI", "Seq2SeqKitAVX512",
+                "CBLAS", "CDNNL", "CICU", "CMPI", "Seq2SeqKitAVX512",
                 .product(name: "RealModule", package: "swift-numerics"),
             ],
             swiftSettings: numericSettings

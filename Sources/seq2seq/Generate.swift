@@ -83,7 +83,11 @@ struct Average: ParsableCommand {
         guard files.count >= 1 else {
             throw InputError("\(model): no checkpoint_step*.safetensors; train with --keep-last N to keep them")
         }
-        let net = try Transformer(config: try ModelDirectory.loadConfig(model))
+        let config = try ModelDirectory.loadConfig(model)
+        if config.quantization != nil {
+            throw InputError("\(model) is an int8 model; average the float model's checkpoints, then quantize the result")
+        }
+        let net = try Transformer(config: config)
         let sum = FloatBuffer(count: net.layout.totalCount)
         for f in files {
             try net.loadWeights(from: SafeTensors(contentsOf: "\(model)/\(f.file)"))

@@ -6,13 +6,13 @@ import Foundation
 /// (and the tensor).
 public struct SafeTensors {
     public enum DType: String, Sendable {
-        case f32 = "F32", i64 = "I64", f16 = "F16", bf16 = "BF16", i32 = "I32", f64 = "F64", u8 = "U8", bool = "BOOL"
+        case f32 = "F32", i64 = "I64", f16 = "F16", bf16 = "BF16", i32 = "I32", f64 = "F64", u8 = "U8", i8 = "I8", bool = "BOOL"
         var size: Int {
             switch self {
             case .f64, .i64: return 8
             case .f32, .i32: return 4
             case .f16, .bf16: return 2
-            case .u8, .bool: return 1
+            case .u8, .i8, .bool: return 1
             }
         }
     }
@@ -131,11 +131,24 @@ public struct SafeTensors {
     /// Copies an F32 tensor into `destination` (count elements), checking dtype and shape.
     public func readFloats(_ name: String, shape: [Int]? = nil, into destination: FloatPtr) throws {
         let t = try tensor(name)
-        guard t.dtype == .f32 else { throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected F32") }
+        guard t.dtype == .f32 else {
+            let hint = t.dtype == .i8 ? " (an int8 tensor: is config.json's \"quantization\" missing, or is this a quantized model where a float one is needed?)" : ""
+            throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected F32\(hint)")
+        }
         if let shape, shape != t.shape { throw Error.tensor(path, name, "shape \(t.shape), expected \(shape)") }
         data.withUnsafeBytes { raw in
             let src = raw.baseAddress! + dataStart + t.range.lowerBound
             memcpy(destination, src, t.range.count)
+        }
+    }
+
+    /// Copies an I8 tensor into `destination` (count elements), checking dtype and shape.
+    public func readInt8s(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Int8>) throws {
+        let t = try tensor(name)
+        guard t.dtype == .i8 else { throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected I8 (a quantized model's matrix)") }
+        guard shape == t.shape else { throw Error.tensor(path, name, "shape \(t.shape), expected \(shape)") }
+        data.withUnsafeBytes { raw in
+            memcpy(destination, raw.baseAddress! + dataStart + t.range.lowerBound, t.range.count)
         }
     }
 
@@ -168,6 +181,12 @@ public struct SafeTensors {
         }
         public static func f32(_ name: String, _ shape: [Int], _ p: ConstFloatPtr) -> Entry {
             Entry(name: name, dtype: .f32, shape: shape, bytes: Data(bytes: p, count: shape.reduce(1, *) * 4))
+        }
+        public static func f32(_ name: String, _ shape: [Int], _ values: [Float]) -> Entry {
+            Entry(name: name, dtype: .f32, shape: shape, bytes: values.withUnsafeBytes { Data($0) })
+        }
+        public static func i8(_ name: String, _ shape: [Int], _ values: [Int8]) -> Entry {
+            Entry(name: name, dtype: .i8, shape: shape, bytes: values.withUnsafeBytes { Data($0) })
         }
         public static func i64(_ name: String, _ shape: [Int], _ values: [Int64]) -> Entry {
             Entry(name: name, dtype: .i64, shape: shape, bytes: values.withUnsafeBytes { Data($0) })

@@ -3,23 +3,63 @@ import Foundation
 extension Transformer {
     /// Loads every parameter by its spec name, strictly: a missing tensor, a wrong dtype or shape,
     /// or (unless `allowExtra` accepts it) a tensor the configuration does not have is an error.
+    /// An int8 configuration reads its matrices as I8 with F32 per-row scales (`NAME_scale`).
     public func loadWeights(from file: SafeTensors, allowExtra: (String) -> Bool = { _ in false }) throws {
         try layout.check(file)
-        for e in layout.entries { try file.readFloats(e.name, shape: e.shape, into: parameters.pointer + e.offset) }
-        for name in file.names where layout.entry(name) == nil && !allowExtra(name) {
+        let int8 = config.quantization == .int8
+        let quantizedNames = int8 ? Set(layout.quantizedEntries.map(\.name)) : []
+        var q: [Int: QuantizedMatrix] = [:]
+        for e in layout.entries {
+            if quantizedNames.contains(e.name) {
+                q[e.offset] = try file.readQuantized(e.name, rows: e.shape[0], columns: e.shape[1])
+            } else {
+                try file.readFloats(e.name, shape: e.shape, into: parameters.pointer + e.offset)
+            }
+        }
+        let scales = Set(quantizedNames.map(ParameterLayout.scaleName))
+        for name in file.names where layout.entry(name) == nil && !scales.contains(name) && !allowExtra(name) {
             throw ModelError.unexpectedTensor(file: file.path, name: name)
         }
+        for e in layout.quantizedEntries { if let m = q[e.offset] { installQuantized(m, for: e) } }
+        quantized = q
     }
 
-    /// The parameters as safetensors entries, in layout order, with the spec's names.
+    /// The parameters as safetensors entries, in layout order, with the spec's names; an int8
+    /// model's matrices as I8 with their F32 scales.
     public func weightEntries(from buffer: FloatBuffer? = nil, prefix: String = "") -> [SafeTensors.Entry] {
         let base = (buffer ?? parameters).pointer
-        return layout.entries.map { .f32(prefix + $0.name, $0.shape, base + $0.offset) }
+        return layout.entries.flatMap { e -> [SafeTensors.Entry] in
+            if buffer == nil, let m = quantized[e.offset] {
+                return [.i8(prefix + e.name, e.shape, m.denseValues()),
+                        .f32(prefix + ParameterLayout.scaleName(e.name), [m.rows], m.scales)]
+            }
+            return [.f32(prefix + e.name, e.shape, base + e.offset)]
+        }
     }
 
     /// Writes model.safetensors (atomically) in the spec's names, loadable with safetensors.torch.load_file.
     public func saveWeights(to path: String) throws {
         try SafeTensors.write(weightEntries(), metadata: ["format": "pt"], to: path)
+    }
+}
+
+extension SafeTensors {
+    /// An I8 matrix [rows, columns] and its F32 scales [rows] (finite, not negative).
+    func readQuantized(_ name: String, rows: Int, columns: Int) throws -> QuantizedMatrix {
+        let scaleName = ParameterLayout.scaleName(name)
+        guard let st = tensors[scaleName] else {
+            throw ModelError.missingTensor(file: path, name: scaleName)
+        }
+        guard st.shape == [rows] else {
+            throw ModelError.shapeMismatch(file: path, name: scaleName, expected: [rows], found: st.shape)
+        }
+        let scales = try floats(scaleName)
+        if let bad = scales.firstIndex(where: { !$0.isFinite || $0 < 0 }) {
+            throw Error.tensor(path, scaleName, "scale \(bad) is \(scales[bad]); scales must be finite and not negative (the file is damaged: quantize the model again)")
+        }
+        var values = [Int8](repeating: 0, count: rows * columns)
+        try values.withUnsafeMutableBufferPointer { try readInt8s(name, shape: [rows, columns], into: $0.baseAddress!) }
+        return values.withUnsafeBufferPointer { QuantizedMatrix(values: $0.baseAddress!, scales: scales, rows: rows, columns: columns) }
     }
 }
 

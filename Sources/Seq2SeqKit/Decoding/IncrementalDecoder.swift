@@ -110,8 +110,7 @@ public final class IncrementalDecoder {
                              beta: model.param(fn.bias), rows: b, dim: d, eps: c.layerNormEps)
             top = UnsafePointer(h.pointer)
         }
-        let v = c.tgtVocabSize
-        linearForward(logits.pointer, top, model.param(model.outputWeight), nil, rows: b, inFeatures: d, outFeatures: v)
+        model.projectOutput(logits.pointer, top, rows: b)
         length += 1
         return logits.pointer
     }

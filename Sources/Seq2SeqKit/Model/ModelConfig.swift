@@ -4,6 +4,9 @@ import Foundation
 public struct ModelConfig: Codable, Equatable, Sendable {
     public enum Norm: String, Codable, Sendable, CaseIterable { case pre, post }
     public enum Positional: String, Codable, Sendable, CaseIterable { case sinusoidal, learned }
+    /// How model.safetensors stores the matrices: absent for float32; "int8" for per-row int8 weights
+    /// with float32 scales (`seq2seq quantize`, Model/Transformer+Quantization.swift).
+    public enum Quantization: String, Codable, Sendable, CaseIterable { case int8 }
 
     public var srcVocabSize: Int
     public var tgtVocabSize: Int
@@ -24,13 +27,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var padId: Int
     public var bosId: Int
     public var eosId: Int
+    public var quantization: Quantization? = nil
 
     enum CodingKeys: String, CodingKey {
         case srcVocabSize = "src_vocab_size", tgtVocabSize = "tgt_vocab_size", dModel = "d_model"
         case nHeads = "n_heads", dFF = "d_ff", encoderLayers = "encoder_layers", decoderLayers = "decoder_layers"
         case maxPositions = "max_positions", positional, norm, activation, scaleEmbedding = "scale_embedding"
         case shareEmbeddings = "share_embeddings", tieOutput = "tie_output", layerNormEps = "layer_norm_eps"
-        case dropout, padId = "pad_id", bosId = "bos_id", eosId = "eos_id"
+        case dropout, padId = "pad_id", bosId = "bos_id", eosId = "eos_id", quantization
     }
 
     public init(

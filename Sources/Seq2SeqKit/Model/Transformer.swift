@@ -4,7 +4,7 @@ import RealModule
 /// one set of blocks. Parameters and gradients are two flat buffers with one layout; activations live
 /// in stack workspaces planned from the batch shape.
 public final class Transformer {
-    public let config: ModelConfig
+    public internal(set) var config: ModelConfig
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
@@ -13,6 +13,9 @@ public final class Transformer {
     let decoderRef: StackRef
     /// Output projection [V_tgt, D]: the decoder token table when tied, else lm_head.
     let outputWeight: Int
+    /// int8 matrices by the offset of the float tensor they replace (empty for a float model; see
+    /// Transformer+Quantization.swift). Their float storage is then never read, nor made resident.
+    var quantized: [Int: QuantizedMatrix] = [:]
     /// Sinusoidal table [max_positions, D] (zeros for learned positions, which live in the parameters).
     let sinusoid: FloatBuffer
 
@@ -90,6 +93,12 @@ public final class Transformer {
     }
 
     @inline(__always) func param(_ offset: Int) -> FloatPtr { parameters.pointer + offset }
+
+    /// logits [N, V] = h [N, D] · W_out [V, D]ᵀ for the few rows of a decoding step.
+    func projectOutput(_ logits: FloatPtr, _ h: ConstFloatPtr, rows n: Int) {
+        if let q = quantized[outputWeight] { return int8LinearForward(logits, h, q, nil, rows: n) }
+        linearForward(logits, h, param(outputWeight), nil, rows: n, inFeatures: config.dModel, outFeatures: config.tgtVocabSize)
+    }
     @inline(__always) func grad(_ offset: Int) -> FloatPtr { gradients.pointer + offset }
 
     /// Rejects batches the model cannot take (positions beyond max_positions, ids outside the vocabulary).
@@ -133,8 +142,12 @@ public final class Transformer {
         logits.reserve(n * v)
         rowLoss.reserve(n)
         // logits [N, V] = h [N, D] · W_out [V, D]ᵀ
-        gemm(transA: false, transB: true, m: n, n: v, k: d, decoderActs.output(c.norm), lda: d,
-             param(outputWeight), ldb: d, logits.pointer, ldc: v)
+        if let q = quantized[outputWeight] {
+            int8LinearForward(logits.pointer, decoderActs.output(c.norm), q, nil, rows: n)
+        } else {
+            gemm(transA: false, transB: true, m: n, n: v, k: d, decoderActs.output(c.norm), lda: d,
+                 param(outputWeight), ldb: d, logits.pointer, ldc: v)
+        }
         tgtOut = batch.tgtOut
         return UnsafeBufferPointer(start: logits.pointer, count: n * v)
     }
@@ -236,6 +249,9 @@ public final class Transformer {
 
     @inline(__always)
     func linear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+        if let q = quantized[w.weight] {
+            return int8LinearForward(y, x, q, w.bias.map { UnsafePointer(param($0)) }, rows: n)
+        }
         linearForward(y, x, param(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
                       inFeatures: w.inFeatures, outFeatures: w.outFeatures)
     }

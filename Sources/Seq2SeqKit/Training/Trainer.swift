@@ -53,6 +53,9 @@ public final class Trainer {
                 vocabularies: Vocabularies?, validSources: [[Int32]] = [], validReferences: [String] = [],
                 resume: Bool, communicator: Communicator = SingleProcess(), provenance: Provenance? = nil) throws {
         try settings.validate()
+        if model.isQuantized || model.config.quantization != nil {
+            throw ModelError.invalidInput("an int8 model cannot be trained: train (or resume) the float model, then run `seq2seq quantize`")
+        }
         self.model = model
         self.settings = settings
         self.directory = directory

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Linear layers with int8 weights (QuantizedMatrix): activations are quantized per row on the fly,
+// the product runs in integers (Tensor/Int8Gemm.swift), and dequantization is fused with the bias.
+// Dims legend: N rows, I input features (K = I padded to 32), O output features.
+//
+//   xu[r, k] = round(x[r, k] / sx[r]) + z,   sx[r] = max_k |x[r, k]| / L,  z = L + 1
+//   y[r, j]  = sx[r] · sw[j] · (Σ_k xu[r, k] · q[j, k] − z · Σ_k q[j, k]) + b[j]
+//
+// with L = 63 (`Int8Activations.levels`): xu stays in [1, 127], so that no engine's int16 pair sums
+// saturate (see Int8Gemm.swift), and the integer sums are exact on every path. The error against
+// the float product is that of rounding x to L levels and W to 127 (bounded in Int8LinearTests).
+
+/// One thread's room for quantized activations and int32 products, kept for the thread's life.
+final class Int8Scratch: @unchecked Sendable {
+    private(set) var bytes: UnsafeMutablePointer<UInt8> = .allocate(capacity: 1)
+    private(set) var scales: UnsafeMutablePointer<Float> = .allocate(capacity: 1)
+    private(set) var sums: UnsafeMutablePointer<Int32> = .allocate(capacity: 1)
+    private var byteCapacity = 1, scaleCapacity = 1, sumCapacity = 1
+
+    func reserve(bytes b: Int, rows: Int, sums s: Int) {
+        if b > byteCapacity { bytes.deallocate(); bytes = .allocate(capacity: b); byteCapacity = b }
+        if rows > scaleCapacity { scales.deallocate(); scales = .allocate(capacity: rows); scaleCapacity = rows }
+        if s > sumCapacity { sums.deallocate(); sums = .allocate(capacity: s); sumCapacity = s }
+    }
+
+    deinit { bytes.deallocate(); scales.deallocate(); sums.deallocate() }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in if let p { Unmanaged<Int8Scratch>.fromOpaque(p).release() } }
+        return k
+    }()
+
+    static var current: Int8Scratch {
+        if let p = pthread_getspecific(key) { return Unmanaged<Int8Scratch>.fromOpaque(p).takeUnretainedValue() }
+        let s = Int8Scratch()
+        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
+        return s
+    }
+}
+
+public enum Int8Activations {
+    /// Quantization levels on each side of zero.
+    public static let levels: Float = 63
+    /// The zero point: xu = round(x / sx) + zeroPoint.
+    public static let zeroPoint: Int32 = 64
+
+    /// xu[N, K] and sx[N] from x[N, I] (row stride I); K − I trailing bytes of each row are zero.
+    static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int,
+                         into xu: UnsafeMutablePointer<UInt8>, scales sx: UnsafeMutablePointer<Float>) {
+        let vectorEnd = i & ~15
+        for r in 0..<n {
+            let row = x + r * i, out = xu + r * k
+            var m16 = SIMD16<Float>()
+            var t = 0
+            while t < vectorEnd { let v = load16(row + t); m16 = pointwiseMax(m16, pointwiseMax(v, -v)); t += 16 }
+            var m = m16.max()
+            for t in vectorEnd..<i { m = max(m, abs(row[t])) }
+            // A zero row (or one of NaNs, which compare false) quantizes to the zero point with scale 0.
+            let scale: Float = m > 0 && m.isFinite ? m / levels : 0
+            sx[r] = scale
+            let inv: Float = scale > 0 ? levels / m : 0
+            let z = SIMD16<Float>(repeating: Float(zeroPoint)), vi = SIMD16<Float>(repeating: inv)
+            t = 0
+            while t < vectorEnd {
+                let q = (load16(row + t) * vi).rounded(.toNearestOrEven) + z
+                let b = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(q))
+                UnsafeMutableRawPointer(out + t).storeBytes(of: b, as: SIMD16<UInt8>.self)
+                t += 16
+            }
+            for t in vectorEnd..<i { out[t] = UInt8(Int32((row[t] * inv).rounded(.toNearestOrEven)) + zeroPoint) }
+            if k > i { (out + i).update(repeating: 0, count: k - i) }
+        }
+    }
+}
+
+/// y[N, O] = dequantize(quantize(x[N, I]) · Wqᵀ) + bias[O] (none: zero).
+public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedMatrix, _ bias: ConstFloatPtr?,
+                              rows n: Int) {
+    let i = w.columns, o = w.rows, k = w.stride
+    if n == 0 || o == 0 { return }
+    let scratch = Int8Scratch.current
+    let engine = Int8Gemm.engine(rows: n)
+    scratch.reserve(bytes: n * k, rows: n, sums: engine == .avx2 ? 1 : n * o)
+    Int8Activations.quantize(x, rows: n, features: i, stride: k, into: scratch.bytes, scales: scratch.scales)
+    let out = Int8Output(y: y, xScales: UnsafePointer(scratch.scales), bias: bias, matrix: w)
+    switch engine {
+    case .avx2:
+        #if S2S_AVX2
+        int8TilesAVX2(out, UnsafePointer(scratch.bytes), rows: n)
+        #else
+        preconditionFailure("the AVX2 int8 engine is not in this build")
+        #endif
+    case .onednn:
+        Int8Gemm.oneDNN(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
+        out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
+    case .portable:
+        Int8Gemm.portable(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
+        out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
+    }
+}
+
+/// Where an int8 product's sums go: y[r, j] = sx[r] · sw[j] · (s − z · rowSum[j]) + b[j].
+struct Int8Output: @unchecked Sendable {
+    let y: FloatPtr
+    let xScales: UnsafePointer<Float>
+    let bias: ConstFloatPtr?
+    let matrix: QuantizedMatrix
+
+    /// One value from its integer sum.
+    @inline(__always)
+    func store(_ s: Int32, row r: Int, column j: Int) {
+        let w = matrix
+        let v = Float(s &- Int32(Int8Activations.zeroPoint) &* w.rowSums[j]) * (xScales[r] * w.scales[j])
+        y[r * w.rows + j] = v + (bias?[j] ?? 0)
+    }
+
+    /// Rows of int32 sums c[N, O] to y.
+    func dequantize(_ c: UnsafePointer<Int32>, rows: Range<Int>) {
+        let o = matrix.rows
+        matrix.scales.withUnsafeBufferPointer { ws in
+            matrix.rowSums.withUnsafeBufferPointer { rs in
+                for r in rows {
+                    let sx = xScales[r], cr = c + r * o, yr = y + r * o
+                    for j in 0..<o {
+                        let v = Float(cr[j] &- Int32(Int8Activations.zeroPoint) &* rs[j]) * (sx * ws[j])
+                        yr[j] = v + (bias?[j] ?? 0)
+                    }
+                }
+            }
+        }
+    }
+}

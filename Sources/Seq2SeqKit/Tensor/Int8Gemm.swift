@@ -1,0 +1,96 @@
+import CDNNL
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The one door to int8 products: C[N, O] (int32) = Xu[N, K] (u8) · Wq[O, K]ᵀ (s8), exactly, by one of
+// three engines. Dims legend: N rows, O output features, K the padded row length (a multiple of 32).
+//
+// Unsigned activations times signed weights is what the x86 instructions take (vpmaddubsw,
+// vpdpbusd). Without VNNI, vpmaddubsw adds two u8 · s8 products into a saturating int16: with
+// activations below 128 (7 bits) and weights in [-127, 127] a pair stays below 2 · 127 · 127 = 32,258,
+// so the sums are exact. oneDNN's AVX2 kernels use the same instruction and carry the same limit
+// (its dev guide, "Int8 computation aspects"). The activation range is chosen for that
+// (`Int8Activations.levels`), so every engine computes the same integers.
+
+public enum Int8Engine: String, CaseIterable, Sendable {
+    /// Plain Swift loops over integers: any processor.
+    case portable
+    /// Our tiles with AVX2 intrinsics (Kernels/Int8AVX2.swift): the few rows of decoding.
+    case avx2
+    /// oneDNN's dnnl_gemm_u8s8s32: many rows (encoder, batched beam search), where it packs both
+    /// operands into its own blocked layouts.
+    case onednn
+
+    /// Whether this build and processor can run it.
+    public var isAvailable: Bool {
+        switch self {
+        case .portable, .onednn: return true
+        case .avx2:
+            #if S2S_AVX2
+            return true
+            #else
+            return false
+            #endif
+        }
+    }
+}
+
+public enum Int8Gemm {
+    /// Forces one engine for every shape (tests cover each path this way; `SEQ2SEQ_INT8_ENGINE`
+    /// does the same from the environment, for benchmarks). nil: chosen by shape.
+    nonisolated(unsafe) public static var forced: Int8Engine? = {
+        guard let name = ProcessInfo.processInfo.environment["SEQ2SEQ_INT8_ENGINE"], !name.isEmpty else { return nil }
+        return Int8Engine(rawValue: name)
+    }()
+
+    /// Row counts from which oneDNN is used rather than our tiles (measured: see Int8Linear.swift).
+    nonisolated(unsafe) public static var oneDNNFromRows = 96
+
+    /// The engine for a product of `n` rows.
+    @inline(__always)
+    static func engine(rows n: Int) -> Int8Engine {
+        if let f = forced, f.isAvailable { return f }
+        let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
+        return n >= oneDNNFromRows ? .onednn : own
+    }
+
+    /// oneDNN runs on OpenMP threads. Their number is a per-thread setting in OpenMP, so it is set
+    /// to `Threads.count` before every call (a store into the caller's thread state). libgomp arrives
+    /// with libdnnl; omp_set_num_threads is looked up rather than linked, so that the build needs no
+    /// OpenMP development files.
+    private static let setOMPThreads: (@convention(c) (Int32) -> Void)? = {
+        guard let sym = dlsym(nil /* RTLD_DEFAULT */, "omp_set_num_threads")
+        else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)
+    }()
+
+    /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O).
+    static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix, rows n: Int) {
+        var zero: Int32 = 0
+        let k = w.stride
+        setOMPThreads?(Int32(Threads.count))
+        let status = dnnl_gemm_u8s8s32(
+            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+            dnnl_dim_t(n), dnnl_dim_t(w.rows), dnnl_dim_t(k), 1, xu, dnnl_dim_t(k), 0,
+            w.values, dnnl_dim_t(k), 0, 0, c, dnnl_dim_t(w.rows), &zero)
+        // The arguments are ours and checked; a failure here is a bug, not a user's input.
+        precondition(status == dnnl_success, "dnnl_gemm_u8s8s32 failed with status \(status.rawValue)")
+    }
+
+    /// C[N, O] in plain integer loops: the reference the other engines are tested against.
+    static func portable(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix,
+                         rows n: Int, columns: Range<Int>? = nil) {
+        let k = w.stride, cols = columns ?? 0..<w.rows
+        for r in 0..<n {
+            let x = xu + r * k
+            for j in cols {
+                let wr = w.values + j * k
+                var s: Int32 = 0
+                for t in 0..<k { s &+= Int32(x[t]) &* Int32(wr[t]) }
+                c[r * w.rows + j] = s
+            }
+        }
+    }
+}

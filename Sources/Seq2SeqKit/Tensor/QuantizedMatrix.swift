@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A weight matrix W[O, I] in int8, quantized per output row as CTranslate2 does: row j holds
+/// round(W[j, :] / scale[j]) in [-127, 127], scale[j] = max |W[j, :]| / 127. Rows are stored with a
+/// stride of I rounded up to 32 bytes (zeros beyond I), the width of one AVX2 load, so that the
+/// kernels never need a tail; `rowSums` (Σ_k q[j, k]) serves the zero-point correction of unsigned
+/// activations (Kernels/Int8Linear.swift).
+/// Dims legend: O rows (output features), I columns (input features).
+public final class QuantizedMatrix: @unchecked Sendable {
+    public let rows: Int, columns: Int
+    /// Row stride in bytes: columns rounded up to a multiple of 32.
+    public let stride: Int
+    public let values: UnsafeMutablePointer<Int8>   // [O, stride]
+    public let scales: [Float]                       // [O]
+    public let rowSums: [Int32]                      // [O]
+
+    public static func stride(columns: Int) -> Int { (columns + 31) & ~31 }
+
+    /// Quantizes W[O, I] (row-major, row stride `ld`, default I).
+    public convenience init(quantizing w: ConstFloatPtr, rows o: Int, columns i: Int, ld: Int? = nil) {
+        let ld = ld ?? i
+        var scales = [Float](repeating: 0, count: o)
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: max(1, o * i))
+        defer { q.deallocate() }
+        for j in 0..<o {
+            let row = w + j * ld
+            var m: Float = 0
+            for k in 0..<i { m = max(m, abs(row[k])) }
+            // An all-zero row keeps scale 0: its products are 0 whatever q holds.
+            scales[j] = m / 127
+            let inv: Float = m > 0 ? 127 / m : 0
+            for k in 0..<i { q[j * i + k] = Int8(max(-127, min(127, (row[k] * inv).rounded()))) }
+        }
+        self.init(values: UnsafePointer(q), scales: scales, rows: o, columns: i)
+    }
+
+    /// Takes stored values q[O, I] (dense, as in a safetensors I8 tensor) and their scales [O].
+    public init(values q: UnsafePointer<Int8>, scales: [Float], rows o: Int, columns i: Int) {
+        precondition(scales.count == o, "one scale per row")
+        rows = o; columns = i
+        stride = QuantizedMatrix.stride(columns: i)
+        let bytes = max(1, o * stride)
+        var raw: UnsafeMutableRawPointer? = nil
+        posix_memalign(&raw, 64, bytes)
+        values = raw!.bindMemory(to: Int8.self, capacity: bytes)
+        values.initialize(repeating: 0, count: bytes)
+        var sums = [Int32](repeating: 0, count: o)
+        for j in 0..<o {
+            (values + j * stride).update(from: q + j * i, count: i)
+            var s: Int32 = 0
+            for k in 0..<i { s += Int32(q[j * i + k]) }
+            sums[j] = s
+        }
+        self.scales = scales
+        rowSums = sums
+    }
+
+    deinit { free(values) }
+
+    /// The stored values densely, [O, I] (what a safetensors I8 tensor holds).
+    public func denseValues() -> [Int8] {
+        var out = [Int8](repeating: 0, count: rows * columns)
+        for j in 0..<rows { for k in 0..<columns { out[j * columns + k] = values[j * stride + k] } }
+        return out
+    }
+
+    /// Row j back in float: q[j, :] · scale[j] into `out` [I].
+    @inline(__always)
+    public func dequantizeRow(_ j: Int, into out: FloatPtr) {
+        let s = scales[j], row = values + j * stride
+        for k in 0..<columns { out[k] = Float(row[k]) * s }
+    }
+}

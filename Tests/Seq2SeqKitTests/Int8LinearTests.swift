@@ -1,0 +1,102 @@
+import XCTest
+@testable import Seq2SeqKit
+
+/// The int8 linear layer on every engine this machine runs, against the float product within the
+/// bound that quantization implies, and the engines against each other (their integer sums are exact).
+final class Int8LinearTests: XCTestCase {
+    override func setUp() { Threads.set(1) }
+    override func tearDown() { Int8Gemm.forced = nil; Threads.set(1) }
+
+    /// Shapes with odd sizes and tails: I not a multiple of 32 (or of 16), O odd, 1-3 rows (the
+    /// one-row tiles), rows not a multiple of 4, and rows above oneDNN's threshold.
+    let shapes: [(n: Int, i: Int, o: Int)] = [
+        (1, 256, 1024), (1, 37, 5), (2, 64, 9), (3, 100, 17), (4, 256, 256), (5, 33, 31), (7, 1, 3),
+        (13, 250, 63), (32, 256, 8001), (97, 129, 70), (160, 256, 1024), (200, 1024, 40),
+    ]
+
+    func engines() -> [Int8Engine] { Int8Engine.allCases.filter(\.isAvailable) }
+
+    func testEveryEngineMatchesTheFloatProductWithinTheQuantizationBound() {
+        var rng = RNG(seed: 7)
+        for (n, i, o) in shapes {
+            let x = (0..<(n * i)).map { _ in rng.nextGaussian() * 2 }
+            var w = (0..<(o * i)).map { _ in rng.nextGaussian() * 0.1 }
+            if o > 3 { for k in 0..<i { w[2 * i + k] = 0 } }  // an all-zero weight row
+            let b = (0..<o).map { _ in rng.nextGaussian() }
+            let q = w.withUnsafeBufferPointer { QuantizedMatrix(quantizing: $0.baseAddress!, rows: o, columns: i) }
+            // Float reference and the bound: |Δ| ≤ Σ_k (|w_k| · sx/2 + |x_k| · sw/2 + sx · sw / 4).
+            var reference = [Float](repeating: 0, count: n * o), bound = [Float](repeating: 0, count: n * o)
+            for r in 0..<n {
+                let sx = (0..<i).map { abs(x[r * i + $0]) }.max()! / Int8Activations.levels
+                for j in 0..<o {
+                    var s: Double = Double(b[j]), e: Double = 0
+                    for k in 0..<i {
+                        s += Double(x[r * i + k]) * Double(w[j * i + k])
+                        e += Double(abs(w[j * i + k]) * sx / 2 + abs(x[r * i + k]) * q.scales[j] / 2 + sx * q.scales[j] / 4)
+                    }
+                    reference[r * o + j] = Float(s)
+                    bound[r * o + j] = Float(e) * 1.001 + 1e-5
+                }
+            }
+            var outputs: [Int8Engine: [Float]] = [:]
+            for engine in engines() {
+                for threads in [1, 2] {
+                    Threads.set(threads)
+                    Int8Gemm.forced = engine
+                    var y = [Float](repeating: .nan, count: n * o)
+                    x.withUnsafeBufferPointer { xp in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
+                        int8LinearForward(yp.baseAddress!, xp.baseAddress!, q, bp.baseAddress!, rows: n)
+                    } } }
+                    var worst: Float = 0
+                    for t in 0..<(n * o) {
+                        let err = abs(y[t] - reference[t])
+                        XCTAssert(err <= bound[t], "\(engine) \(n)×\(i)×\(o) [\(t / o), \(t % o)]: |\(y[t]) − \(reference[t])| > \(bound[t])")
+                        worst = max(worst, err / bound[t])
+                        if err > bound[t] { break }
+                    }
+                    // The bound is not vacuous: errors reach a real part of it.
+                    if n * o >= 64 { XCTAssertGreaterThan(worst, 0.01, "\(engine) \(n)×\(i)×\(o)") }
+                    if let first = outputs[engine] { XCTAssertEqual(first, y, "\(engine): 1 and 2 threads differ") }
+                    outputs[engine] = y
+                }
+            }
+            // Integer sums are exact on every engine, so their outputs agree to the last bit but for
+            // the order of the final float multiply-add, which is the same code everywhere.
+            let portable = outputs[.portable]!
+            for (engine, y) in outputs { XCTAssertEqual(y, portable, "\(engine) differs from the portable path at \(n)×\(i)×\(o)") }
+        }
+    }
+
+    func testAutomaticChoiceUsesOurTilesForFewRowsAndOneDNNForMany() {
+        Int8Gemm.forced = nil
+        let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
+        XCTAssertEqual(Int8Gemm.engine(rows: 1), own)
+        XCTAssertEqual(Int8Gemm.engine(rows: Int8Gemm.oneDNNFromRows - 1), own)
+        XCTAssertEqual(Int8Gemm.engine(rows: Int8Gemm.oneDNNFromRows), .onednn)
+    }
+
+    func testQuantizationIsPerRowSymmetricAndRoundTrips() {
+        let w: [Float] = [0.5, -1, 0.25, 0, 0, 0, 3, 1.5, -3]
+        let q = w.withUnsafeBufferPointer { QuantizedMatrix(quantizing: $0.baseAddress!, rows: 3, columns: 3) }
+        XCTAssertEqual(q.scales, [1 / 127, 0, 3 / 127])
+        XCTAssertEqual(q.denseValues(), [64, -127, 32, 0, 0, 0, 127, 64, -127])  // 63.5 rounds away from zero
+        XCTAssertEqual(q.rowSums, [-31, 0, 64])
+        XCTAssertEqual(q.stride, 32)
+        let again = q.denseValues().withUnsafeBufferPointer { QuantizedMatrix(values: $0.baseAddress!, scales: q.scales, rows: 3, columns: 3) }
+        XCTAssertEqual(again.denseValues(), q.denseValues())
+        var row = [Float](repeating: 0, count: 3)
+        row.withUnsafeMutableBufferPointer { q.dequantizeRow(2, into: $0.baseAddress!) }
+        XCTAssertEqual(row, [Float(127) * q.scales[2], Float(64) * q.scales[2], Float(-127) * q.scales[2]])
+    }
+
+    func testActivationsUseSevenBitsAroundTheZeroPoint() {
+        let x: [Float] = [1, -0.5, 0.25, 0, -1, 0.999]
+        var xu = [UInt8](repeating: 99, count: 32), s: Float = 0
+        x.withUnsafeBufferPointer { xp in xu.withUnsafeMutableBufferPointer { up in
+            Int8Activations.quantize(xp.baseAddress!, rows: 1, features: 6, stride: 32, into: up.baseAddress!, scales: &s)
+        } }
+        XCTAssertEqual(s, 1 / 63)
+        XCTAssertEqual(Array(xu[0..<6]), [127, 32, 80, 64, 1, 127])  // −0.5 · 63 = −31.5 → −32 (to even)
+        XCTAssertEqual(Array(xu[6...]), [UInt8](repeating: 0, count: 26))
+    }
+}
