@@ -27,6 +27,9 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Only the linear layers at decoding shapes (1 to 160 rows).")
     var decodingOnly = false
 
+    @Flag(help: "Only the int8 linear layers, on each engine, at 1 to 640 rows.")
+    var int8 = false
+
     func validate() throws {
         try Check.int(tokens, "--tokens", 1...1_000_000)
         _ = try Check.list(threads, "--threads", 1...1024)
@@ -39,6 +42,12 @@ struct BenchKernels: ParsableCommand {
         for t in counts {
             Threads.set(t)
             print("\n== \(t) thread\(t == 1 ? "" : "s") ==")
+            if int8 {
+                for report in KernelBenchmark.int8Linears(rows: [1, 2, 5, 8, 16, 32, 64, 96, 160, 640], minSeconds: seconds) {
+                    print(report)
+                }
+                continue
+            }
             if !decodingOnly {
                 for report in KernelBenchmark.run(tokens: tokens, minSeconds: seconds) { print(report) }
             }

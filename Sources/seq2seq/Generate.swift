@@ -98,3 +98,30 @@ struct Average: ParsableCommand {
         stderrLine("averaged steps \(files.map { String($0.step) }.joined(separator: ", ")) → \(model)/\(output) (translate with --checkpoint \(output))")
     }
 }
+
+struct Perplexity: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A language model's mean token loss and perplexity on a text file (float or int8 model).",
+        discussion: "Example: seq2seq perplexity --model runs/shakespeare --text valid.txt"
+    )
+
+    @Option(help: "Language model directory (train --lm).") var model: String
+    @Option(help: "Text file, encoded as train --lm encodes its text.") var text: String
+    @Option(help: "Tokens of context per block (default: the model's max positions, at most 256).") var block: Int?
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws { try Check.int(block, "--block", 1...1_000_000) }
+
+    func run() throws {
+        compute.apply()
+        let net = try ModelDirectory.load(model)
+        guard net.config.isDecoderOnly else { throw InputError("\(model) is a translation model; perplexity scores language models (train --lm)") }
+        let vocab = try ModelDirectory.loadVocabularies(model, for: net.config).target
+        let b = block ?? min(256, net.config.maxPositions)
+        if b > net.config.maxPositions { throw ValidationError("--block \(b) exceeds the model's \(net.config.maxPositions) positions") }
+        let ids = LanguageModelLoss.encode(lines: try TextFile.lines(text), vocabulary: vocab)
+        if ids.count < 2 { throw InputError("\(text): fewer than 2 tokens to score") }
+        let r = try LanguageModelLoss.evaluate(net, tokens: ids, block: b)
+        print(String(format: "%@: loss %.4f, perplexity %.3f over %d tokens (blocks of %d, %.2f s)", text, r.loss, r.perplexity, r.tokens, b, r.seconds))
+    }
+}

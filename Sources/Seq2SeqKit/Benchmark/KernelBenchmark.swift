@@ -153,6 +153,39 @@ public enum KernelBenchmark {
         return lines
     }
 
+    /// int8 linear layers (Kernels/Int8Linear.swift, activation quantization and dequantization
+    /// included) at decoding and encoding shapes, each engine forced in turn, beside the float
+    /// `linearForward`. W warm in cache (a whole int8 model fits this machine's L3). GOP/s.
+    public static func int8Linears(rows: [Int], d: Int = 256, minSeconds: Double) -> [String] {
+        var rng = RNG(seed: 3)
+        let engines = Int8Engine.allCases.filter(\.isAvailable)
+        var lines = ["int8 linears, GOP/s (" + engines.map(\.rawValue).joined(separator: " | ") + " | float linearForward)"]
+        let saved = Int8Gemm.forced
+        defer { Int8Gemm.forced = saved }
+        for (name, o, i) in [("q/k/v/out proj", d, d), ("fc1", 4 * d, d), ("fc2", d, 4 * d), ("output proj", 8000, d)] {
+            let w = FloatBuffer(count: o * i)
+            for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
+            let q = QuantizedMatrix(quantizing: w.pointer, rows: o, columns: i)
+            var cells: [String] = []
+            for n in rows {
+                let x = FloatBuffer(count: n * i), y = FloatBuffer(count: n * o)
+                for j in 0..<x.count { x[j] = rng.nextFloat() * 2 - 1 }
+                let ops = 2.0 * Double(n) * Double(o) * Double(i)
+                var rates: [String] = []
+                for e in engines {
+                    Int8Gemm.forced = e
+                    let t = time(minSeconds) { int8LinearForward(y.pointer, x.pointer, q, nil, rows: n) }
+                    rates.append(String(format: "%.0f", ops / t / 1e9))
+                }
+                let tf = time(minSeconds) { linearForward(y.pointer, x.pointer, w.pointer, nil, rows: n, inFeatures: i, outFeatures: o) }
+                rates.append(String(format: "%.0f", ops / tf / 1e9))
+                cells.append("\(n): " + rates.joined(separator: " | "))
+            }
+            lines.append(String(format: "  %-14@ %5d x %4d   ", name, o, i) + cells.joined(separator: "   "))
+        }
+        return lines
+    }
+
     private static func ns(_ name: String, _ f: Double, _ b: Double, _ count: Int) -> String {
         String(format: "    %-28@ %6.3f | %6.3f", name, f * 1e9 / Double(count), b * 1e9 / Double(count))
     }

@@ -31,6 +31,37 @@ import _Builtin_intrinsics.intel
     return lo &+ hi
 }
 
+/// max |x[t]| over t below n rounded down to 8 (NaNs dropped, as vmaxps keeps its second
+/// operand), and how many were read.
+@inline(__always)
+func maxAbsAVX2(_ x: ConstFloatPtr, _ n: Int) -> (Float, Int) {
+    let signless = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff))
+    var m = _mm256_setzero_ps()
+    var t = 0
+    while t + 8 <= n { m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + t), signless), m); t += 8 }
+    let v = unsafeBitCast(m, to: SIMD8<Float>.self)
+    return (max(max(max(v[0], v[1]), max(v[2], v[3])), max(max(v[4], v[5]), max(v[6], v[7]))), t)
+}
+
+/// out[t] = round(x[t] · inv) + z for t below n rounded down to 8 (vcvtps2dq rounds to nearest
+/// even, as the scalar tail does); returns how many were done.
+@inline(__always)
+func quantizeRowAVX2(_ x: ConstFloatPtr, _ n: Int, _ inv: Float, _ out: UnsafeMutablePointer<UInt8>) -> Int {
+    let vi = _mm256_set1_ps(inv), z = _mm256_set1_epi32(Int8Activations.zeroPoint)
+    // After the two packs, bytes 0-3 of 32-bit lane 0 and of lane 4 hold the 8 results.
+    let gather = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4)
+    var t = 0
+    while t + 8 <= n {
+        let f = _mm256_loadu_ps(x + t)
+        let q = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(f, vi)), z)
+        let w16 = _mm256_packs_epi32(q, q)
+        let b8 = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(w16, w16), gather)
+        _mm_storel_epi64(UnsafeMutableRawPointer(out + t).assumingMemoryBound(to: __m128i.self), _mm256_castsi256_si128(b8))
+        t += 8
+    }
+    return t
+}
+
 /// y = dequantize(xu[N, K] · Wqᵀ) for all N rows (see Int8Linear.swift).
 func int8TilesAVX2(_ out: Int8Output, _ xu: UnsafePointer<UInt8>, rows n: Int) {
     let w = out.matrix, o = w.rows, k = w.stride

@@ -51,29 +51,32 @@ public enum Int8Activations {
     /// xu[N, K] and sx[N] from x[N, I] (row stride I); K − I trailing bytes of each row are zero.
     static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int,
                          into xu: UnsafeMutablePointer<UInt8>, scales sx: UnsafeMutablePointer<Float>) {
-        let vectorEnd = i & ~15
         for r in 0..<n {
             let row = x + r * i, out = xu + r * k
-            var m16 = SIMD16<Float>()
-            var t = 0
-            while t < vectorEnd { let v = load16(row + t); m16 = pointwiseMax(m16, pointwiseMax(v, -v)); t += 16 }
-            var m = m16.max()
-            for t in vectorEnd..<i { m = max(m, abs(row[t])) }
+            let m = maxAbs(row, i)
             // A zero row (or one of NaNs, which compare false) quantizes to the zero point with scale 0.
             let scale: Float = m > 0 && m.isFinite ? m / levels : 0
             sx[r] = scale
             let inv: Float = scale > 0 ? levels / m : 0
-            let z = SIMD16<Float>(repeating: Float(zeroPoint)), vi = SIMD16<Float>(repeating: inv)
-            t = 0
-            while t < vectorEnd {
-                let q = (load16(row + t) * vi).rounded(.toNearestOrEven) + z
-                let b = SIMD16<UInt8>(truncatingIfNeeded: SIMD16<Int32>(q))
-                UnsafeMutableRawPointer(out + t).storeBytes(of: b, as: SIMD16<UInt8>.self)
-                t += 16
-            }
-            for t in vectorEnd..<i { out[t] = UInt8(Int32((row[t] * inv).rounded(.toNearestOrEven)) + zeroPoint) }
+            #if S2S_AVX2
+            let done = quantizeRowAVX2(row, i, inv, out)
+            #else
+            let done = 0
+            #endif
+            for t in done..<i { out[t] = UInt8(truncatingIfNeeded: Int32((row[t] * inv).rounded(.toNearestOrEven)) + zeroPoint) }
             if k > i { (out + i).update(repeating: 0, count: k - i) }
         }
+    }
+
+    @inline(__always)
+    static func maxAbs(_ p: ConstFloatPtr, _ n: Int) -> Float {
+        #if S2S_AVX2
+        var (m, t) = maxAbsAVX2(p, n)
+        #else
+        var m: Float = 0, t = 0
+        #endif
+        while t < n { m = max(m, abs(p[t])); t += 1 }
+        return m
     }
 }
 
@@ -114,22 +117,19 @@ struct Int8Output: @unchecked Sendable {
     @inline(__always)
     func store(_ s: Int32, row r: Int, column j: Int) {
         let w = matrix
-        let v = Float(s &- Int32(Int8Activations.zeroPoint) &* w.rowSums[j]) * (xScales[r] * w.scales[j])
+        let v = Float(s &- w.correction[j]) * (xScales[r] * w.scalePointer[j])
         y[r * w.rows + j] = v + (bias?[j] ?? 0)
     }
 
     /// Rows of int32 sums c[N, O] to y.
     func dequantize(_ c: UnsafePointer<Int32>, rows: Range<Int>) {
-        let o = matrix.rows
-        matrix.scales.withUnsafeBufferPointer { ws in
-            matrix.rowSums.withUnsafeBufferPointer { rs in
-                for r in rows {
-                    let sx = xScales[r], cr = c + r * o, yr = y + r * o
-                    for j in 0..<o {
-                        let v = Float(cr[j] &- Int32(Int8Activations.zeroPoint) &* rs[j]) * (sx * ws[j])
-                        yr[j] = v + (bias?[j] ?? 0)
-                    }
-                }
+        let o = matrix.rows, ws = matrix.scalePointer, cs = matrix.correction
+        for r in rows {
+            let sx = xScales[r], cr = c + r * o, yr = y + r * o
+            if let bias {
+                for j in 0..<o { yr[j] = Float(cr[j] &- cs[j]) * (sx * ws[j]) + bias[j] }
+            } else {
+                for j in 0..<o { yr[j] = Float(cr[j] &- cs[j]) * (sx * ws[j]) + 0 }
             }
         }
     }

@@ -45,8 +45,11 @@ public enum Int8Gemm {
         return Int8Engine(rawValue: name)
     }()
 
-    /// Row counts from which oneDNN is used rather than our tiles (measured: see Int8Linear.swift).
-    nonisolated(unsafe) public static var oneDNNFromRows = 96
+    /// Row counts from which oneDNN is used rather than our tiles. Measured on an AVX2 processor
+    /// (AMD EPYC, Zen 3; `seq2seq bench kernels --int8`, 1 thread, GOP/s, ours | oneDNN): at 1 row
+    /// 47-79 | 20-33 (oneDNN's call and packing dominate), at 2 rows 49-81 | 34-39, at 5 rows
+    /// 45-84 | 61-88, from 8 rows 65-133 | 84-157.
+    nonisolated(unsafe) public static var oneDNNFromRows = 4
 
     /// The engine for a product of `n` rows.
     @inline(__always)

@@ -15,6 +15,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>   // [O, stride]
     public let scales: [Float]                       // [O]
     public let rowSums: [Int32]                      // [O]
+    /// The kernels' copies: scales, and z · rowSums for activations of zero point z
+    /// (`Int8Activations.zeroPoint`), read through pointers in the inner loops.
+    let scalePointer: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>
 
     public static func stride(columns: Int) -> Int { (columns + 31) & ~31 }
 
@@ -55,9 +58,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
         }
         self.scales = scales
         rowSums = sums
+        scalePointer = .allocate(capacity: max(1, o))
+        scalePointer.initialize(from: scales, count: o)
+        correction = .allocate(capacity: max(1, o))
+        for j in 0..<o { correction[j] = Int8Activations.zeroPoint &* sums[j] }
     }
 
-    deinit { free(values) }
+    deinit { free(values); scalePointer.deallocate(); correction.deallocate() }
 
     /// The stored values densely, [O, I] (what a safetensors I8 tensor holds).
     public func denseValues() -> [Int8] {
