@@ -142,21 +142,28 @@ final class ModelTests: XCTestCase {
             let batch = Self.tinyBatch(decoderOnly: dec)
             var rng = RNG(seed: 0)
             let full = Array(try model.forward(batch, training: false, rng: &rng))
-            let v = model.config.tgtVocabSize, t = batch.tgtLength
-            let inc = IncrementalDecoder(model: model)
-            if dec {
-                inc.start(rows: 2, capacity: t)
-            } else {
-                let (mem, valid) = try model.encode(src: batch.src, batch: 2, length: batch.srcLength)
-                inc.start(rows: 2, capacity: t, memory: mem, sourceLength: batch.srcLength, sourceValid: valid)
-            }
-            for s in 0..<t {
-                let logits = inc.step([batch.tgtIn[s], batch.tgtIn[t + s]])
-                for r in 0..<2 where batch.tgtIn[r * t + s] != 0 {
-                    let got = Array(UnsafeBufferPointer(start: logits + r * v, count: v))
-                    let want = Array(full[((r * t + s) * v)..<((r * t + s + 1) * v)])
-                    assertClose(got, want, relative: 1e-5, "\(path) step \(s) row \(r)")
-                }
+            try Self.assertIncrementalDecodingMatches(model, batch, full: full, relative: 1e-5, path)
+        }
+    }
+
+    /// Feeds the two rows of `batch` to an IncrementalDecoder one token at a time and compares each
+    /// step's logits with the full forward pass's `full` [2·T, V] (padded positions skipped).
+    static func assertIncrementalDecodingMatches(_ model: Transformer, _ batch: Batch, full: [Float], relative: Float,
+                                                 _ name: String) throws {
+        let v = model.config.tgtVocabSize, t = batch.tgtLength
+        let inc = IncrementalDecoder(model: model)
+        if model.config.isDecoderOnly {
+            inc.start(rows: 2, capacity: t)
+        } else {
+            let (mem, valid) = try model.encode(src: batch.src, batch: 2, length: batch.srcLength)
+            inc.start(rows: 2, capacity: t, memory: mem, sourceLength: batch.srcLength, sourceValid: valid)
+        }
+        for s in 0..<t {
+            let logits = inc.step([batch.tgtIn[s], batch.tgtIn[t + s]])
+            for r in 0..<2 where batch.tgtIn[r * t + s] != 0 {
+                let got = Array(UnsafeBufferPointer(start: logits + r * v, count: v))
+                let want = Array(full[((r * t + s) * v)..<((r * t + s + 1) * v)])
+                assertClose(got, want, relative: relative, "\(name) step \(s) row \(r)")
             }
         }
     }

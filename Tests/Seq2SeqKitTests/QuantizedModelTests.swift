@@ -56,22 +56,8 @@ final class QuantizedModelTests: XCTestCase {
             XCTAssertLessThan(worst, 0.05 * scale, "\(name): int8 logits too far from float")
             XCTAssertGreaterThan(worst, 0, "\(name): int8 logits equal float ones: the int8 path did not run")
 
-            // Greedy decoding: the incremental decoder agrees with the int8 full forward pass.
-            let inc = IncrementalDecoder(model: loaded)
-            let t = batch.tgtLength, v = config.tgtVocabSize
-            if config.isDecoderOnly {
-                inc.start(rows: 2, capacity: t)
-            } else {
-                let (mem, valid) = try loaded.encode(src: batch.src, batch: 2, length: batch.srcLength)
-                inc.start(rows: 2, capacity: t, memory: mem, sourceLength: batch.srcLength, sourceValid: valid)
-            }
-            for s in 0..<t {
-                let logits = inc.step([batch.tgtIn[s], batch.tgtIn[t + s]])
-                for row in 0..<2 where batch.tgtIn[row * t + s] != 0 {
-                    let got = Array(UnsafeBufferPointer(start: logits + row * v, count: v))
-                    assertClose(got, Array(b[((row * t + s) * v)..<((row * t + s + 1) * v)]), relative: 1e-4, "\(name) step \(s)")
-                }
-            }
+            // The incremental decoder agrees with the int8 full forward pass.
+            try ModelTests.assertIncrementalDecodingMatches(loaded, batch, full: b, relative: 1e-4, name)
         }
     }
 

@@ -127,7 +127,7 @@ public enum KernelBenchmark {
     public static func decodingLinears(rows: [Int], d: Int = 256, minSeconds: Double) -> [String] {
         var rng = RNG(seed: 2)
         var lines = ["decoding linears, W from memory: GFLOP/s (linearForward | cblas_sgemm direct)"]
-        for (name, o, i) in [("q/k/v/out proj", d, d), ("fc1", 4 * d, d), ("fc2", d, 4 * d), ("output proj", 8000, d)] {
+        for (name, o, i) in decodingShapes(d) {
             let copies = max(2, 64 * 1024 * 1024 / (4 * o * i))
             let w = FloatBuffer(count: copies * o * i)
             for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
@@ -153,6 +153,11 @@ public enum KernelBenchmark {
         return lines
     }
 
+    /// The linear layers of one decoder layer and the output projection: (name, O, I).
+    private static func decodingShapes(_ d: Int) -> [(String, Int, Int)] {
+        [("q/k/v/out proj", d, d), ("fc1", 4 * d, d), ("fc2", d, 4 * d), ("output proj", 8000, d)]
+    }
+
     /// int8 linear layers (Kernels/Int8Linear.swift, activation quantization and dequantization
     /// included) at decoding and encoding shapes, each engine forced in turn, beside the float
     /// `linearForward`. W warm in cache (a whole int8 model fits this machine's L3). GOP/s.
@@ -162,7 +167,7 @@ public enum KernelBenchmark {
         var lines = ["int8 linears, GOP/s (" + engines.map(\.rawValue).joined(separator: " | ") + " | float linearForward)"]
         let saved = Int8Gemm.forced
         defer { Int8Gemm.forced = saved }
-        for (name, o, i) in [("q/k/v/out proj", d, d), ("fc1", 4 * d, d), ("fc2", d, 4 * d), ("output proj", 8000, d)] {
+        for (name, o, i) in decodingShapes(d) {
             let w = FloatBuffer(count: o * i)
             for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
             let q = QuantizedMatrix(quantizing: w.pointer, rows: o, columns: i)

@@ -148,7 +148,7 @@ public struct SafeTensors {
         guard t.dtype == .i8 else { throw Error.tensor(path, name, "dtype \(t.dtype.rawValue), expected I8 (a quantized model's matrix)") }
         guard shape == t.shape else { throw Error.tensor(path, name, "shape \(t.shape), expected \(shape)") }
         data.withUnsafeBytes { raw in
-            memcpy(destination, raw.baseAddress! + dataStart + t.range.lowerBound, t.range.count)
+            _ = memcpy(destination, raw.baseAddress! + dataStart + t.range.lowerBound, t.range.count)
         }
     }
 

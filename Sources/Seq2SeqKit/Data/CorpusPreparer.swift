@@ -86,12 +86,11 @@ public struct CorpusPreparer {
             while chunk.count < chunkLines {
                 guard let l = try reader.nextLine(lenient: lenient) else { done = true; break }
                 if l.repaired { h.repairedLines += 1 }
-                chunk.append(vocabulary.characterLevel ? l.text + "\n" : l.text)
+                chunk.append(l.text)
             }
-            for ids in vocabulary.encodeBatch(chunk) {
+            for ids in vocabulary.encodeTextLines(chunk) {
                 try out.appendIds(ids)
                 h.tokens += ids.count
-                if !vocabulary.characterLevel { try out.appendIds([Vocabulary.eosId]); h.tokens += 1 }
             }
         }
         if reader.lineNumber == 0 { throw TextError.empty(text) }

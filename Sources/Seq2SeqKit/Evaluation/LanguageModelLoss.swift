@@ -12,12 +12,7 @@ public enum LanguageModelLoss {
 
     /// The ids of a text, line by line, as the LM corpora hold them.
     public static func encode(lines: [String], vocabulary v: Vocabulary) -> [Int32] {
-        var ids: [Int32] = []
-        for line in v.encodeBatch(lines.map { v.characterLevel ? $0 + "\n" : $0 }) {
-            ids += line
-            if !v.characterLevel { ids.append(Vocabulary.eosId) }
-        }
-        return ids
+        Array(v.encodeTextLines(lines).joined())
     }
 
     public static func evaluate(_ model: Transformer, tokens: [Int32], block: Int, batch: Int = 16) throws -> Result {

@@ -39,7 +39,7 @@ func maxAbsAVX2(_ x: ConstFloatPtr, _ n: Int) -> (Float, Int) {
     var m = _mm256_setzero_ps()
     var t = 0
     while t + 8 <= n { m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + t), signless), m); t += 8 }
-    let v = unsafeBitCast(m, to: SIMD8<Float>.self)
+    let v: SIMD8<Float> = m
     return (max(max(max(v[0], v[1]), max(v[2], v[3])), max(max(v[4], v[5]), max(v[6], v[7]))), t)
 }
 

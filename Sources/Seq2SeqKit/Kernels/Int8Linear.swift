@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 // Linear layers with int8 weights (QuantizedMatrix): activations are quantized per row on the fly,
 // the product runs in integers (Tensor/Int8Gemm.swift), and dequantization is fused with the bias.
 // Dims legend: N rows, I input features (K = I padded to 32), O output features.
@@ -28,18 +24,8 @@ final class Int8Scratch: @unchecked Sendable {
 
     deinit { bytes.deallocate(); scales.deallocate(); sums.deallocate() }
 
-    private static let key: pthread_key_t = {
-        var k = pthread_key_t()
-        pthread_key_create(&k) { p in if let p { Unmanaged<Int8Scratch>.fromOpaque(p).release() } }
-        return k
-    }()
-
-    static var current: Int8Scratch {
-        if let p = pthread_getspecific(key) { return Unmanaged<Int8Scratch>.fromOpaque(p).takeUnretainedValue() }
-        let s = Int8Scratch()
-        pthread_setspecific(key, Unmanaged.passRetained(s).toOpaque())
-        return s
-    }
+    private static let local = ThreadLocal { Int8Scratch() }
+    static var current: Int8Scratch { local.value }
 }
 
 public enum Int8Activations {

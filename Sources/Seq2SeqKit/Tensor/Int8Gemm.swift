@@ -83,12 +83,11 @@ public enum Int8Gemm {
     }
 
     /// C[N, O] in plain integer loops: the reference the other engines are tested against.
-    static func portable(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix,
-                         rows n: Int, columns: Range<Int>? = nil) {
-        let k = w.stride, cols = columns ?? 0..<w.rows
+    static func portable(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix, rows n: Int) {
+        let k = w.stride
         for r in 0..<n {
             let x = xu + r * k
-            for j in cols {
+            for j in 0..<w.rows {
                 let wr = w.values + j * k
                 var s: Int32 = 0
                 for t in 0..<k { s &+= Int32(x[t]) &* Int32(wr[t]) }

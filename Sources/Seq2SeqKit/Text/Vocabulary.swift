@@ -127,6 +127,14 @@ public final class Vocabulary: @unchecked Sendable {
         return out
     }
 
+    /// Lines of a language model's text as its token stream holds them (`prepare --lm`, `train --lm`,
+    /// `perplexity`): a character vocabulary keeps each line's newline, a subword one ends each line
+    /// with eos.
+    public func encodeTextLines(_ lines: [String]) -> [[Int32]] {
+        if characterLevel { return encodeBatch(lines.map { $0 + "\n" }) }
+        return encodeBatch(lines).map { $0 + [Vocabulary.eosId] }
+    }
+
     /// Normalizes and encodes a line to ids (no bos/eos). Each raw space-separated word is normalized
     /// and segmented once and cached (see `wordCounts` for why that equals normalizing the line).
     public func encode(_ line: String) -> [Int32] {
