@@ -76,6 +76,9 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Untimed warm-up steps.")
     var warmup = 3
 
+    @Option(help: "Matrix products in float32 or bf16 (as train --precision).")
+    var precision: Precision = .float32
+
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -90,10 +93,11 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         compute.apply()
         let config = ModelConfig.preset(preset)!
-        let r = try TrainBenchmark.run(config: config, batchTokens: batchTokens, steps: steps, warmup: warmup)
-        print(String(format: "preset %@ (%d parameters), %d threads: %.0f tokens/s, %.3f steps/s, %.0f tokens/step, peak RSS %.0f MB",
-                     preset, r.parameters, Threads.count, r.tokensPerSecond, r.stepsPerSecond, r.tokensPerStep,
-                     r.peakRSSMegabytes))
+        let r = try TrainBenchmark.run(config: config, batchTokens: batchTokens, steps: steps, warmup: warmup,
+                                       precision: precision)
+        print(String(format: "preset %@ (%d parameters), %@, %d threads, products %@: %.0f tokens/s, %.3f steps/s, %.0f tokens/step, peak RSS %.0f MB",
+                     preset, r.parameters, precision.rawValue, Threads.count, GemmDispatch.engine.rawValue,
+                     r.tokensPerSecond, r.stepsPerSecond, r.tokensPerStep, r.peakRSSMegabytes))
     }
 }
 

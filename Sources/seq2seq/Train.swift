@@ -8,6 +8,7 @@ extension Activation: ExpressibleByArgument {}
 extension BeamSearch.LengthNormalization: ExpressibleByArgument {}
 extension LRSchedule: ExpressibleByArgument {}
 extension TrainSettings.Optimizer: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}
 
 /// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
 struct ModelOptions: ParsableArguments {
@@ -101,6 +102,7 @@ struct Train: ParsableCommand {
     @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
     @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
+    @Option(help: "Matrix products in float32 (default) or bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512). With --resume it may change.") var precision: Precision?
     // LM data
     @Option(help: "--lm: tokens per training block.") var blockSize = 64
     @Option(help: "--lm: blocks per batch.") var batchSize = 12
@@ -209,6 +211,7 @@ struct Train: ParsableCommand {
         if let v = beta2 { s.beta2 = v }
         if let v = labelSmoothing { s.labelSmoothing = v }
         s.clipNorm = clipNorm; s.seed = seed
+        if let v = precision { s.precision = v }
         if let v = maxSteps { s.maxSteps = v }
         if let v = maxEpochs { s.maxEpochs = v }
         if let t = maxTime { s.maxSeconds = parseDuration(t)! }
@@ -252,6 +255,7 @@ struct Train: ParsableCommand {
             if maxEpochs != nil { settings.maxEpochs = given.maxEpochs }
             if maxTime != nil { settings.maxSeconds = given.maxSeconds }
             if updateFreq != nil { settings.updateFreq = given.updateFreq }
+            if precision != nil { settings.precision = given.precision }
         }
         try settings.validate()
         return settings
@@ -271,7 +275,7 @@ struct Train: ParsableCommand {
         // Rank 0 makes the model directory (vocabulary, prepared corpus, config.json, train.json);
         // then every rank reads the same files, so all start from identical settings.
         if main {
-            if resume { say("resuming with \(model)/\(TrainingFiles.settings)'s settings; applied from this command: --max-steps, --max-epochs, --max-time and --update-freq when given (other training flags are ignored)") }
+            if resume { say("resuming with \(model)/\(TrainingFiles.settings)'s settings; applied from this command: --max-steps, --max-epochs, --max-time, --update-freq and --precision when given (other training flags are ignored)") }
             try prepareDirectory(runSettings(), say: say)
         }
         try world.barrier()

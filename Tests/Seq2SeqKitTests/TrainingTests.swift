@@ -14,15 +14,18 @@ final class TrainingTests: XCTestCase {
         ("Die Katze sitzt auf dem Tisch.", "The cat sits on the table."), ("Zwei Männer arbeiten.", "Two men are working."),
     ]
 
-    func makeTrainer(dir: String, steps: Int, resume: Bool) throws -> Trainer {
+    /// A small translation run on `pairs`; `configure` changes its settings and model before it starts.
+    static func makeTrainer(dir: String, steps: Int, resume: Bool,
+                     configure: (inout TrainSettings, inout ModelConfig) -> Void = { _, _ in }) throws -> Trainer {
         let v = Vocabulary.learn(lines: Self.pairs.map(\.0) + Self.pairs.map(\.1), size: 300)
         let vocabs = Vocabularies(joint: v)
-        let config = ModelConfig(srcVocabSize: v.count, tgtVocabSize: v.count, dModel: 16, nHeads: 2, dFF: 32,
+        var config = ModelConfig(srcVocabSize: v.count, tgtVocabSize: v.count, dModel: 16, nHeads: 2, dFF: 32,
                                  encoderLayers: 1, decoderLayers: 1, maxPositions: 32, shareEmbeddings: true, dropout: 0.1)
-        let model = try Transformer(config: config)
-        model.initialize(seed: 5)
         var s = TrainSettings()
         s.batchTokens = 40; s.maxSteps = steps; s.validateEvery = 3; s.warmupSteps = 2; s.lr = 3e-3; s.logEvery = 1
+        configure(&s, &config)
+        let model = try Transformer(config: config)
+        model.initialize(seed: 5)
         let data = ParallelData.make(sourceIds: Self.pairs.map { v.encode($0.0) }, targetIds: Self.pairs.map { v.encode($0.1) }, maxLength: 64)
         let stream = ParallelStream(data: data, valid: data, batchTokens: s.batchTokens, seed: s.seed, config: config)
         return try Trainer(model: model, settings: s, directory: dir, stream: stream, vocabularies: vocabs,
@@ -36,11 +39,11 @@ final class TrainingTests: XCTestCase {
     func testResumeReproducesTheLossCurve() throws {
         let base = NSTemporaryDirectory() + "seq2seq-resume-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: base) }
-        let once = try makeTrainer(dir: base + "/once", steps: 12, resume: false)
+        let once = try Self.makeTrainer(dir: base + "/once", steps: 12, resume: false)
         let a = try once.run()
         XCTAssertEqual(a.steps, 12)
-        _ = try makeTrainer(dir: base + "/twice", steps: 6, resume: false).run()
-        let second = try makeTrainer(dir: base + "/twice", steps: 12, resume: true)
+        _ = try Self.makeTrainer(dir: base + "/twice", steps: 6, resume: false).run()
+        let second = try Self.makeTrainer(dir: base + "/twice", steps: 12, resume: true)
         XCTAssertEqual(second.currentStep, 6)
         _ = try second.run()
         let l1 = try losses(base + "/once"), l2 = try losses(base + "/twice")

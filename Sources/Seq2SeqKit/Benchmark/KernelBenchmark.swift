@@ -33,30 +33,44 @@ public enum KernelBenchmark {
         }
         for d in [256, 512] {
             let ff = 4 * d, vocab = 8000
-            lines.append("d_model \(d), d_ff \(ff), \(n) tokens: GEMM GFLOP/s (wrapper | cblas_sgemm direct)")
-            // (rows, out, in): x[N, in] · W[out, in]ᵀ, the forward of each linear layer of a step.
-            let shapes: [(String, Int, Int, Int)] = [
-                ("q/k/v/out proj  ", n, d, d), ("fc1             ", n, ff, d),
-                ("fc2             ", n, d, ff), ("output proj     ", n, vocab, d),
-                ("fc1 weight grad ", ff, d, n),
+            lines.append("d_model \(d), d_ff \(ff), \(n) tokens: GEMM GFLOP/s (the door's choice, \(GemmDispatch.engine.rawValue) | OpenBLAS \(Threads.blasCoreName) | oneDNN | oneDNN bf16)")
+            // (name, transA, transB, M, N, K): each linear layer's forward x[N, in] · W[out, in]ᵀ and its
+            // two backward products, dx = dy · W and dW = dyᵀ · x; the output projection; one head's
+            // attention products at 30 tokens.
+            let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
+                ("q/k/v/out proj  ", false, true, n, d, d), ("fc1             ", false, true, n, ff, d),
+                ("fc2             ", false, true, n, d, ff), ("output proj     ", false, true, n, vocab, d),
+                ("fc1 input grad  ", false, false, n, d, ff), ("fc2 input grad  ", false, false, n, ff, d),
+                ("fc1 weight grad ", true, false, ff, d, n), ("fc2 weight grad ", true, false, d, ff, n),
+                ("output grad     ", false, false, n, d, vocab), ("output w grad   ", true, false, vocab, d, n),
+                ("attention QKᵀ   ", false, true, 30, 30, d / 8), ("attention PV    ", false, false, 30, d / 8, 30),
             ]
             var layerGemmSeconds = 0.0
-            for (name, m, o, i) in shapes {
-                let a = random(m * i), w = random(o * i), c = FloatBuffer(count: m * o)
-                let flops = 2.0 * Double(m) * Double(o) * Double(i)
-                let tw = time(minSeconds) {
-                    gemm(transA: false, transB: true, m: m, n: o, k: i, a.pointer, lda: i, w.pointer, ldb: i,
-                         c.pointer, ldc: o)
+            for (name, ta, tb, m, nn, k) in shapes {
+                let a = random(m * k), b = random(k * nn), c = FloatBuffer(count: m * nn)
+                let a16 = BF16Buffer(count: m * k), b16 = BF16Buffer(count: k * nn)
+                convertToBF16(a16.pointer, a.pointer, count: m * k)
+                convertToBF16(b16.pointer, b.pointer, count: k * nn)
+                let (lda, ldb) = (ta ? m : k, tb ? k : nn)
+                let flops = 2.0 * Double(m) * Double(nn) * Double(k)
+                func timed(_ engine: GemmEngine?) -> Double {
+                    let was = GemmDispatch.forced
+                    defer { GemmDispatch.forced = was }
+                    GemmDispatch.forced = engine ?? was
+                    return time(minSeconds) {
+                        gemm(transA: ta, transB: tb, m: m, n: nn, k: k, a.pointer, lda: lda, b.pointer, ldb: ldb, c.pointer, ldc: nn)
+                    }
                 }
-                let tb = time(minSeconds) {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(o), Int32(i), 1,
-                                a.pointer, Int32(i), w.pointer, Int32(i), 0, c.pointer, Int32(o))
-                }
-                lines.append(String(format: "  %@ %5d x %5d x %5d   %7.1f | %7.1f", name, m, o, i,
-                                    flops / tw / 1e9, flops / tb / 1e9))
+                let chosen = timed(nil), blas = timed(.openblas), dnnl = timed(.onednn)
+                let half = BF16Gemm.isAvailable ? time(minSeconds) {
+                    gemmBF16(transA: ta, transB: tb, m: m, n: nn, k: k, a16.pointer, lda: lda, b16.pointer, ldb: ldb,
+                             accumulate: false, c.pointer, ldc: nn)
+                } : .infinity
+                lines.append(String(format: "  %@ %@%@ %5d x %5d x %5d   %7.1f | %7.1f | %7.1f | %7.1f", name, ta ? "T" : "N", tb ? "T" : "N",
+                                    m, nn, k, flops / chosen / 1e9, flops / blas / 1e9, flops / dnnl / 1e9, flops / half / 1e9))
                 // A layer's step (encoder layer): 4 projections + fc1 + fc2, forward and 2 backward GEMMs each.
-                if name.hasPrefix("q/k") { layerGemmSeconds += 4 * 3 * tw }
-                if name.hasPrefix("fc1 ") || name.hasPrefix("fc2") { layerGemmSeconds += 3 * tw }
+                if name.hasPrefix("q/k") { layerGemmSeconds += 4 * 3 * chosen }
+                if name.hasPrefix("fc1 ") || name.hasPrefix("fc2 ") { layerGemmSeconds += chosen }
             }
 
             lines.append("  elementwise, ns per element (forward | backward)")

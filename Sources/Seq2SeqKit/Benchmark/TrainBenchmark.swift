@@ -42,10 +42,11 @@ public enum TrainBenchmark {
         return out
     }
 
-    public static func run(config: ModelConfig, batchTokens: Int, steps: Int, warmup: Int,
+    public static func run(config: ModelConfig, batchTokens: Int, steps: Int, warmup: Int, precision: Precision = .float32,
                            log: (String) -> Void = { _ in }) throws -> Result {
         let model = try Transformer(config: config)
         model.initialize(seed: 1)
+        try model.setPrecision(precision)
         let opt = AdamOptimizer(layout: model.layout, settings: .init())
         let data = batches(config: config, batchTokens: batchTokens, seed: 7)
         var rng = RNG(seed: 11)

@@ -32,7 +32,7 @@ public enum FewRowsLinear {
     /// from 119 to 180 sentences/s (168 with the encoder left to sgemm) and training 6,985 to 7,215
     /// tokens/s. With OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows, packing included)
     /// sgemm stays ahead: 194 against 178 sentences/s.
-    nonisolated(unsafe) public static var allRows = useAVX512 && !Threads.blasUsesAVX512
+    nonisolated(unsafe) public static var allRows = useAVX512 && !Threads.blasUsesAVX512 && GemmDispatch.engine == .openblas
 
     /// Whether `linearForward` of this shape runs here.
     @inline(__always)

@@ -20,7 +20,7 @@ extension Transformer {
     public func backward() {
         let c = config, d = c.dModel
         let dec = decoderActs
-        let n = dec.rows, v = c.tgtVocabSize
+        let n = dec.rows
         let enc = encoderActs
         let m = enc?.rows ?? 0
         let maxProbs = max(dec.batch * c.nHeads * dec.length * max(dec.length, enc?.length ?? 0),
@@ -31,10 +31,7 @@ extension Transformer {
         // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
         let h = dec.output(c.norm)
         let dTop = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
-        gemm(transA: false, transB: false, m: n, n: d, k: v, logits.pointer, lda: v, param(outputWeight), ldb: d,
-             beta: 0, dTop, ldc: d)
-        gemm(transA: true, transB: false, m: v, n: d, k: n, logits.pointer, lda: v, h, ldb: d, beta: 1,
-             grad(outputWeight), ldc: d)
+        outputProjectionBackward(dh: dTop, logits.pointer, h, rows: n)
 
         if enc != nil { scratch.dMemory.zero() }
         stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
@@ -167,11 +164,5 @@ extension Transformer {
         dHid.update(repeating: 0, count: n * f)
         activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
         linearGrad(dx: dX, dHid, x, w.fc1, rows: n)
-    }
-
-    @inline(__always)
-    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
-        linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
-                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
     }
 }

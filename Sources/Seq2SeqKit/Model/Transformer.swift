@@ -27,6 +27,11 @@ public final class Transformer {
     let rowLoss = FloatBuffer(count: 0)  // [B·T]
     var tgtOut: [Int32] = []
     var trainingPass = false
+    /// The format of training passes' products (Transformer+Precision.swift); `bf16Pass` is whether
+    /// the last forward pass (and so its backward) uses bf16, `bf16` its operand copies.
+    public internal(set) var precision: Precision = .float32
+    var bf16Pass = false
+    let bf16 = BF16Workspace()
 
     /// Called during `backward` as soon as a layer's parameter gradients are final, with that
     /// layer's part of the flat gradient buffer, in `layerRangesInBackwardOrder`'s order: a
@@ -123,9 +128,10 @@ public final class Transformer {
     @discardableResult
     public func forward(_ batch: Batch, training: Bool, rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
         try check(batch)
-        let c = config, d = c.dModel
+        let c = config
         let dropout = training && c.dropout > 0
         trainingPass = training
+        beginPass(training: training)
         let b = batch.batchSize, s = batch.srcLength, t = batch.tgtLength
         encoderActs?.reserve(batch: b, length: s, memoryLength: 0, config: c, dropout: dropout)
         decoderActs.reserve(batch: b, length: t, memoryLength: s, config: c, dropout: dropout)
@@ -142,12 +148,7 @@ public final class Transformer {
         logits.reserve(n * v)
         rowLoss.reserve(n)
         // logits [N, V] = h [N, D] · W_out [V, D]ᵀ
-        if let q = quantized[outputWeight] {
-            int8LinearForward(logits.pointer, decoderActs.output(c.norm), q, nil, rows: n)
-        } else {
-            gemm(transA: false, transB: true, m: n, n: v, k: d, decoderActs.output(c.norm), lda: d,
-                 param(outputWeight), ldb: d, logits.pointer, ldc: v)
-        }
+        passOutputProjection(logits.pointer, decoderActs.output(c.norm), rows: n)
         tgtOut = batch.tgtOut
         return UnsafeBufferPointer(start: logits.pointer, count: n * v)
     }
@@ -227,9 +228,9 @@ public final class Transformer {
         rng: inout RNG
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
-        linear(a.q.pointer, x, w.q, rows: n)
-        linear(a.k.pointer, memory, w.k, rows: m)
-        linear(a.v.pointer, memory, w.v, rows: m)
+        passLinear(a.q.pointer, x, w.q, rows: n)
+        passLinear(a.k.pointer, memory, w.k, rows: m)
+        passLinear(a.v.pointer, memory, w.v, rows: m)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         keyValid.withUnsafeBufferPointer { kv in
             attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,
@@ -237,14 +238,14 @@ public final class Transformer {
                              q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, keyValid: kv.baseAddress, causal: causal,
                              shape: shape, dropout: dropout ? config.dropout : 0, rng: &rng)
         }
-        linear(out, a.ctx.pointer, w.out, rows: n)
+        passLinear(out, a.ctx.pointer, w.out, rows: n)
     }
 
     /// out [N, D] = fc2(act(fc1(x)))
     func feedForwardSublayer(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, rows n: Int, out: FloatPtr) {
-        linear(l.ffnHidden.pointer, x, w.fc1, rows: n)
+        passLinear(l.ffnHidden.pointer, x, w.fc1, rows: n)
         activationForward(l.ffnActivated.pointer, l.ffnHidden.pointer, count: n * config.dFF, config.activation)
-        linear(out, l.ffnActivated.pointer, w.fc2, rows: n)
+        passLinear(out, l.ffnActivated.pointer, w.fc2, rows: n)
     }
 
     @inline(__always)

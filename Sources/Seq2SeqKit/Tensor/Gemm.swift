@@ -1,8 +1,34 @@
 import CBLAS
+import Foundation
 
-/// The one door to OpenBLAS. Row-major C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
+/// The engines a float32 product can run on.
+public enum GemmEngine: String, CaseIterable, Sendable {
+    /// OpenBLAS's sgemm, with the kernels it was built for or told to use (OPENBLAS_CORETYPE).
+    case openblas
+    /// oneDNN's sgemm, with the kernels of this processor (AVX-512 where it has it).
+    case onednn
+}
+
+/// Which engine runs a float32 product, chosen once from the processor and OpenBLAS's kernels.
+public enum GemmDispatch {
+    /// Forces one engine (tests cover each path this way; `SEQ2SEQ_GEMM_ENGINE=openblas|onednn`
+    /// does the same from the environment, for benchmarks). nil: the measured choice below.
+    nonisolated(unsafe) public static var forced: GemmEngine? = {
+        guard let name = ProcessInfo.processInfo.environment["SEQ2SEQ_GEMM_ENGINE"], !name.isEmpty else { return nil }
+        return GemmEngine(rawValue: name)
+    }()
+
+    /// The engine of every product when none is forced. RULE_PLACEHOLDER
+    public static let preferred: GemmEngine = CPUFeatures.hasAVX512 ? .onednn : .openblas
+
+    @inline(__always)
+    public static var engine: GemmEngine { forced ?? preferred }
+}
+
+/// The one door to float32 matrix products. Row-major C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
 /// where op transposes when asked. Leading dimensions are row strides in elements, so a head's
-/// columns inside a [T, d] activation can be addressed in place (lda = d).
+/// columns inside a [T, d] activation can be addressed in place (lda = d). The engine is
+/// `GemmDispatch.engine`'s.
 @inline(__always)
 public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
@@ -15,6 +41,10 @@ public func gemm(
         if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
+    }
+    if GemmDispatch.engine == .onednn {
+        return OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                            beta: beta, c, ldc: ldc)
     }
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
@@ -51,4 +81,32 @@ public func gemv(trans: Bool, rows: Int, cols: Int, alpha: Float = 1, _ a: Const
     if rows == 0 || cols == 0 { return }
     cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(rows), Int32(cols), alpha, a, Int32(lda),
                 x, 1, beta, y, 1)
+}
+
+/// The door to mixed-precision products: C[m, n] = alpha · op(A) · op(B) (+ C when `accumulate`),
+/// A and B in bfloat16, C and every sum in float32, through oneDNN's matmul (its AVX512_BF16 kernels
+/// where the processor has them). Callers check `BF16Gemm.isAvailable` first (train --precision bf16 does).
+@inline(__always)
+public func gemmBF16(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, accumulate: Bool, _ c: FloatPtr, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    if k == 0 {
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                    accumulate: accumulate, c, ldc: ldc)
+}
+
+public enum BF16Gemm {
+    /// Whether oneDNN has a bf16 matmul on this processor (AVX-512 at least; the AVX512_BF16 and AMX
+    /// instructions make it fast). Asked once, by making a small product's primitive.
+    public static let isAvailable: Bool = OneDNN.canMakeBF16Matmul()
+
+    /// The kernel oneDNN runs for a bf16 product of rows × cols × inner (for logs and benchmarks).
+    public static func implementation(rows: Int, cols: Int, inner: Int) -> String {
+        isAvailable ? OneDNN.matmulImplementation(m: rows, n: cols, k: inner) : "none"
+    }
 }

@@ -59,21 +59,11 @@ public enum Int8Gemm {
         return n >= oneDNNFromRows ? .onednn : own
     }
 
-    /// oneDNN runs on OpenMP threads. Their number is a per-thread setting in OpenMP, so it is set
-    /// to `Threads.count` before every call (a store into the caller's thread state). libgomp arrives
-    /// with libdnnl; omp_set_num_threads is looked up rather than linked, so that the build needs no
-    /// OpenMP development files.
-    private static let setOMPThreads: (@convention(c) (Int32) -> Void)? = {
-        guard let sym = dlsym(nil /* RTLD_DEFAULT */, "omp_set_num_threads")
-        else { return nil }
-        return unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)
-    }()
-
     /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O).
     static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix, rows n: Int) {
         var zero: Int32 = 0
         let k = w.stride
-        setOMPThreads?(Int32(Threads.count))
+        OneDNN.prepareThreads()
         let status = dnnl_gemm_u8s8s32(
             CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
             dnnl_dim_t(n), dnnl_dim_t(w.rows), dnnl_dim_t(k), 1, xu, dnnl_dim_t(k), 0,

@@ -15,7 +15,11 @@ func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Rang
         let box = UncheckedBox(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
+            let worker = ParallelWorker.local.value
+            let outer = worker.active
+            worker.active = true
             box.value(lo..<hi)
+            worker.active = outer
         }
     }
 }
@@ -23,4 +27,12 @@ func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Rang
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+/// Whether the current thread runs a chunk of `parallelRows`: a product it calls then runs on one
+/// thread (Tensor/OneDNN.swift), since the chunks already keep every core busy.
+enum ParallelWorker {
+    final class State { var active = false }
+    static let local = ThreadLocal { State() }
+    static var isActive: Bool { local.value.active }
 }

@@ -35,6 +35,8 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var clipNorm: Float = 1
     public var labelSmoothing: Float = 0.1
     public var seed: UInt64 = 1
+    /// The format of the matrix products (float32, or bf16 operands with float32 sums and master weights).
+    public var precision: Precision = .float32
     // limits and evaluation
     public var maxSteps = 0
     public var maxEpochs = 0
@@ -65,6 +67,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
         case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
+        case precision
     }
 
     public init(from decoder: Decoder) throws {
@@ -86,7 +89,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.patience, &s.patience); try get(.keepLast, &s.keepLast); try get(.validBeam, &s.validBeam)
         try get(.lengthPenalty, &s.lengthPenalty); try get(.logEvery, &s.logEvery); try get(.threads, &s.threads)
         try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
-        try get(.minValidateSeconds, &s.minValidateSeconds)
+        try get(.minValidateSeconds, &s.minValidateSeconds); try get(.precision, &s.precision)
         self = s
     }
 

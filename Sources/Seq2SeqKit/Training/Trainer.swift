@@ -56,6 +56,7 @@ public final class Trainer {
         if model.isQuantized || model.config.quantization != nil {
             throw ModelError.invalidInput("an int8 model cannot be trained: train (or resume) the float model, then run `seq2seq quantize`")
         }
+        try model.setPrecision(settings.precision)
         self.model = model
         self.settings = settings
         self.directory = directory

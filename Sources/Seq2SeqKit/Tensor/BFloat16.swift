@@ -1,0 +1,66 @@
+// bfloat16: the top 16 bits of a float32 (sign, 8-bit exponent, 7-bit mantissa), the operand type
+// of mixed-precision matrix products. Swift has no BFloat16 type on x86-64 (../shared/PLATFORM.md),
+// so values are UInt16 bit patterns; conversion rounds to nearest, ties to even, as PyTorch and
+// oneDNN do (NaN stays NaN).
+
+public typealias BF16Ptr = UnsafeMutablePointer<UInt16>
+public typealias ConstBF16Ptr = UnsafePointer<UInt16>
+
+public enum BFloat16 {
+    /// The nearest bfloat16 of `x` (ties to even).
+    @inline(__always)
+    public static func from(_ x: Float) -> UInt16 {
+        let u = x.bitPattern
+        if x.isNaN { return UInt16(truncatingIfNeeded: u >> 16) | 0x40 }  // quiet NaN
+        return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+    }
+
+    @inline(__always)
+    public static func float(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
+
+    /// Unit roundoff of bfloat16: |bf16(x) − x| ≤ 2⁻⁸ |x| (8 significant bits).
+    public static let unitRoundoff: Float = 1.0 / 256
+}
+
+/// dst[i] = bf16(src[i]) for i < count. Sixteen lanes at a time: this runs over every operand of
+/// every bf16 product, so it must go at memory speed.
+public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
+    var i = 0
+    let rawSrc = UnsafeRawPointer(src), rawDst = UnsafeMutableRawPointer(dst)
+    while i + 16 <= count {
+        let v = rawSrc.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
+        let f = rawSrc.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        var r = (v &+ 0x7FFF &+ ((v &>> 16) & 1)) &>> 16
+        // NaN (exponent all ones, mantissa non-zero) keeps its high half, made quiet.
+        let nan = f .!= f
+        r.replace(with: (v &>> 16) | 0x40, where: nan)
+        rawDst.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: r), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
+        i += 16
+    }
+    while i < count { dst[i] = BFloat16.from(src[i]); i += 1 }
+}
+
+/// Copies a [rows, cols] block with row stride `ld` into a dense bf16 [rows, cols] array.
+public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, rows: Int, cols: Int, ld: Int) {
+    if ld == cols { return convertToBF16(dst, src, count: rows * cols) }
+    for r in 0..<rows { convertToBF16(dst + r * cols, src + r * ld, count: cols) }
+}
+
+/// An owned, growable bf16 buffer, kept in a FloatBuffer's storage (two values per float: same
+/// alignment, same mapping of large buffers, nothing allocated once large enough).
+public final class BF16Buffer: @unchecked Sendable {
+    private let storage = FloatBuffer(count: 0)
+    public private(set) var count = 0
+
+    public init(count: Int = 0) { reserve(count) }
+
+    public var pointer: BF16Ptr {
+        UnsafeMutableRawPointer(storage.pointer).assumingMemoryBound(to: UInt16.self)
+    }
+
+    /// Room for `n` values (contents undefined after a reallocation).
+    public func reserve(_ n: Int) {
+        count = n
+        storage.reserve((n + 1) / 2)
+    }
+}
