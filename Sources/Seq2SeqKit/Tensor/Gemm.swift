@@ -18,11 +18,31 @@ public enum GemmDispatch {
         return GemmEngine(rawValue: name)
     }()
 
-    /// The engine of every product when none is forced. RULE_PLACEHOLDER
+    /// The engine of large products when none is forced: oneDNN on processors with AVX-512, where
+    /// it runs twice as fast as OpenBLAS's Haswell kernels (pinned by OPENBLAS_CORETYPE here, or
+    /// picked by an OpenBLAS older than the processor) and level with OpenBLAS's own AVX-512 ones
+    /// (`seq2seq bench kernels`: 1 thread, 210-235 against 103-117 GFLOP/s at training's shapes;
+    /// `bench train` 10,700 against 6,500 tokens/s pinned, 10,200-10,700 unpinned). With AVX2 only,
+    /// OpenBLAS: oneDNN's AVX2 kernels are level at best and reach 62-74 GFLOP/s against 100-112 for
+    /// the weight gradients' transposed products (measured with ONEDNN_MAX_CPU_ISA=AVX2).
     public static let preferred: GemmEngine = CPUFeatures.hasAVX512 ? .onednn : .openblas
 
+    /// Multiply-adds below which a product stays with OpenBLAS whatever the preferred engine: one
+    /// attention head's products (30 × 30 × 64) and decoding's one-row products cost more in
+    /// oneDNN's OpenMP start-up than they gain (2 threads, greedy at batch 1: 140 against 177
+    /// sentences/s when every product went to oneDNN).
+    public static let oneDNNMinimumWork = 1 << 18
+
+    /// The engine of the current default: `preferred` unless forced.
     @inline(__always)
     public static var engine: GemmEngine { forced ?? preferred }
+
+    /// The engine of one product of m × n × k multiply-adds.
+    @inline(__always)
+    static func engine(m: Int, n: Int, k: Int) -> GemmEngine {
+        if let f = forced { return f }
+        return preferred == .onednn && m * n * k >= oneDNNMinimumWork ? .onednn : .openblas
+    }
 }
 
 /// The one door to float32 matrix products. Row-major C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
@@ -42,7 +62,7 @@ public func gemm(
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
-    if GemmDispatch.engine == .onednn {
+    if GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         return OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                             beta: beta, c, ldc: ldc)
     }

@@ -1,8 +1,16 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Splits `0..<count` rows into one contiguous chunk per thread when the work (`count × cost`
 /// elements) is large enough to pay for the ~1 µs dispatch; runs inline otherwise.
 /// ../shared/PLATFORM.md: a split pays from about 1M elements.
+///
+/// The chunks run on OpenMP's team when oneDNN computes the large products (Tensor/Gemm.swift):
+/// its threads wait for work by spinning for a while after each product, so a second pool
+/// (Dispatch's) would find the cores taken and a chunk could wait a whole scheduler slice for one.
+/// One pool for both keeps a thread per core. Elsewhere Dispatch's `concurrentPerform` runs them.
 @inline(__always)
 func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Range<Int>) -> Void) {
     let threads = Threads.count
@@ -12,14 +20,56 @@ func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Rang
     }
     let chunks = min(threads, count)
     withoutActuallyEscaping(body) { body in
+        if OpenMPTeam.inUse, let parallel = OpenMPTeam.parallel {
+            var work = OpenMPTeam.Work(body: body, count: count, chunks: chunks)
+            withUnsafeMutablePointer(to: &work) { parallel(OpenMPTeam.runChunk, $0, UInt32(chunks), 0) }
+            return
+        }
         let box = UncheckedBox(body)
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
-            let lo = count * c / chunks, hi = count * (c + 1) / chunks
-            let worker = ParallelWorker.local.value
-            let outer = worker.active
-            worker.active = true
-            box.value(lo..<hi)
-            worker.active = outer
+            ParallelWorker.run(box.value, count * c / chunks ..< count * (c + 1) / chunks)
+        }
+    }
+}
+
+/// libgomp (loaded with oneDNN) entered through its ABI: `GOMP_parallel` is what
+/// `#pragma omp parallel num_threads(n)` compiles to. Looked up, not linked, as in Tensor/OneDNN.swift.
+enum OpenMPTeam {
+    typealias Body = @convention(c) (UnsafeMutableRawPointer?) -> Void
+    static let parallel: (@convention(c) (Body, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void)? = {
+        guard let sym = dlsym(nil, "GOMP_parallel") else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) (Body, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self)
+    }()
+    static let threadNumber: (@convention(c) () -> Int32)? = {
+        guard let sym = dlsym(nil, "omp_get_thread_num") else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)
+    }()
+    /// Whether row-parallel kernels run on the team: when oneDNN is the engine of large products
+    /// (`SEQ2SEQ_ROW_THREADS=dispatch` keeps them on Dispatch, to compare).
+    nonisolated(unsafe) static var inUse: Bool = {
+        if let v = getenv("SEQ2SEQ_ROW_THREADS"), String(cString: v) == "dispatch" { return false }
+        return GemmDispatch.preferred == .onednn && parallel != nil && threadNumber != nil && teamSize != nil
+    }()
+
+    struct Work {
+        let body: (Range<Int>) -> Void
+        let count: Int, chunks: Int
+    }
+
+    static let teamSize: (@convention(c) () -> Int32)? = {
+        guard let sym = dlsym(nil, "omp_get_num_threads") else { return nil }
+        return unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)
+    }()
+
+    /// One team thread's share of `Work`: chunks t, t + team, … (a team may have fewer threads than
+    /// asked for, e.g. inside another parallel region; then its threads take several chunks).
+    static let runChunk: Body = { raw in
+        let w = raw!.assumingMemoryBound(to: Work.self).pointee
+        let team = max(1, Int(OpenMPTeam.teamSize!()))
+        var c = Int(OpenMPTeam.threadNumber!())
+        while c < w.chunks {
+            ParallelWorker.run(w.body, w.count * c / w.chunks ..< w.count * (c + 1) / w.chunks)
+            c += team
         }
     }
 }
@@ -35,4 +85,13 @@ enum ParallelWorker {
     final class State { var active = false }
     static let local = ThreadLocal { State() }
     static var isActive: Bool { local.value.active }
+
+    @inline(__always)
+    static func run(_ body: (Range<Int>) -> Void, _ range: Range<Int>) {
+        let worker = local.value
+        let outer = worker.active
+        worker.active = true
+        body(range)
+        worker.active = outer
+    }
 }
