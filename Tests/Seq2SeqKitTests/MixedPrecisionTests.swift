@@ -275,4 +275,19 @@ final class MixedPrecisionTests: XCTestCase {
         XCTAssertNotEqual(f, b, "the two runs are identical: bf16 did not run")
         print("bf16 vs float32 over 300 steps: smoothed curve within \(curve * 100)%, single steps within \(step * 100)%; final \(fs[299]) / \(bs[299])")
     }
+
+    /// Training 12 steps in bf16 in one go and 6 + 6 with --resume gives the identical loss curve
+    /// (the bf16 weights are made from the restored float32 ones at every forward pass).
+    func testBF16ResumeReproducesTheLossCurve() throws {
+        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        let base = NSTemporaryDirectory() + "seq2seq-bf16-resume-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let bf16: (inout TrainSettings, inout ModelConfig) -> Void = { s, _ in s.precision = .bf16 }
+        _ = try TrainingTests.makeTrainer(dir: base + "/once", steps: 12, resume: false, configure: bf16).run()
+        _ = try TrainingTests.makeTrainer(dir: base + "/twice", steps: 6, resume: false, configure: bf16).run()
+        _ = try TrainingTests.makeTrainer(dir: base + "/twice", steps: 12, resume: true, configure: bf16).run()
+        let once = try CLI.losses(base + "/once"), twice = try CLI.losses(base + "/twice")
+        XCTAssertEqual(once.count, 12)
+        XCTAssertEqual(once, twice, "bf16 loss curves differ after resuming")
+    }
 }
