@@ -77,15 +77,15 @@ def marian_vocab(*spm_paths, size=None):
 
 # Random weights N(0, 0.5²) (token embeddings N(0, embed²)) from `seed`, and an eos logit bias:
 # random decoders tend to repeat a token forever or stop at once; these settings (found with
-# --search) give outputs that end at 2-6 tokens and others that run to the 40-token cap, so both the
-# eos bookkeeping and the cap of beam search are compared.
+# --search NAME...) give outputs that end after 1-11 tokens and others that run to the 40-token cap,
+# so both the eos bookkeeping and the cap of beam search are compared.
 CONFIGS = {
     "separate": dict(shared=False, d=16, heads=2, ff=32, enc=2, dec=1, dtype=torch.float32,
-                     seed=sum(map(ord, "separate")), embed=0.5, eos_bias=4.5),
+                     seed=0, embed=0.25, eos_bias=2.5),
     "shared-bf16": dict(shared=True, d=24, heads=4, ff=40, enc=1, dec=2, dtype=torch.bfloat16,
-                        seed=sum(map(ord, "shared-bf16")), embed=0.5, eos_bias=8.0),
+                        seed=2, embed=0.5, eos_bias=6.0),
     "shared-f16": dict(shared=True, d=16, heads=4, ff=24, enc=2, dec=2, dtype=torch.float16,
-                       seed=4, embed=0.25, eos_bias=3.0),
+                       seed=0, embed=0.5, eos_bias=0.0),
 }
 
 
@@ -134,9 +134,9 @@ def make_model(name, spec, de, en, lines_de, lines_en, search):
                           separate_vocabs=not spec["shared"])
     tok.save_pretrained(folder)  # what a Hub folder holds (tokenizer_config.json, special_tokens_map.json)
     srcs = lines_de[:7] + [">>fra<< " + lines_de[7]]
-    # Teacher-forced logits for four sentences, targets cut to 12 pieces (the fixture stays small).
-    tgts = [" ".join(l.split()[:6]) for l in lines_en[:4]]
-    batch = tok(srcs[:4], text_target=tgts, padding=True, return_tensors="pt")
+    # Teacher-forced logits for two sentences, targets cut to six words (the fixture stays small).
+    tgts = [" ".join(l.split()[:6]) for l in lines_en[:2]]
+    batch = tok(srcs[:2], text_target=tgts, padding=True, return_tensors="pt")
     gen_batch = tok(srcs, padding=True, return_tensors="pt")
     labels = batch["labels"]
     labels[labels == pad] = tvocab["<pad>"]
@@ -148,20 +148,20 @@ def make_model(name, spec, de, en, lines_de, lines_en, search):
     # Random weights (N(0, scale²)) and an eos logit bias chosen so that outputs end at varied
     # lengths (most before the cap; one that runs to the cap is fine: both sides then stop at
     # max_new_tokens). The fixture's dtype rounds the weights; references use the rounded weights.
-    def run(model, bias):
+    def run(model, bias, beam=True):
         with torch.no_grad():
             model.final_logits_bias[0, 0] = bias
             g = model.generate(num_beams=1, **common)
-            b = model.generate(num_beams=4, **common)
+            b = model.generate(num_beams=4, **common) if beam else g
         lengths = [r[1:].index(0) + 1 if 0 in r[1:] else 41 for r in g.tolist() + b.tolist()]
         return len(set(lengths)) + sum(2 <= n <= 39 for n in lengths), g, b
-    if search:
+    if search and name in search:
         best = None
-        for seed in range(4):
-            for embed in [0.5, 0.25]:
+        for seed in range(3):
+            for embed in [0.25]:
                 model = random_model(seed, embed).to(spec["dtype"]).float().eval()
-                for bias in np.arange(0.0, 8.01, 1.0):
-                    score = run(model, float(bias))[0]
+                for bias in np.arange(2.0, 6.01, 0.5):
+                    score = run(model, float(bias), beam=False)[0]  # greedy only: the search stays quick
                     if best is None or score > best[0]:
                         best = (score, seed, embed, float(bias))
         _, seed, embed, eos_bias = best
@@ -171,7 +171,9 @@ def make_model(name, spec, de, en, lines_de, lines_en, search):
     with torch.no_grad():
         model.final_logits_bias[0, 0] = eos_bias
     model.save_pretrained(folder, safe_serialization=True)
-    model = model.float().eval()
+    # The references come from the saved folder loaded in float32, as a user would load it: weights
+    # upcast exactly, sinusoids rebuilt in float32 (they are never saved).
+    model = MarianMTModel.from_pretrained(folder, dtype=torch.float32).eval()
     _, greedy, beam = run(model, eos_bias)
     with torch.no_grad():
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], decoder_input_ids=tgt_in)
@@ -225,7 +227,7 @@ def side_outputs(tok, sp, line, target):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--search", action="store_true", help="search the seed and eos bias again (slow)")
+    ap.add_argument("--search", nargs="*", default=[], help="search the seed and eos bias of these configurations again")
     ap.add_argument("--models-only", action="store_true", help="skip the Multi30k references")
     ap.add_argument("--dump", help="also write every line's ids, pieces and text to this folder")
     args = ap.parse_args()

@@ -88,7 +88,7 @@ enum MarianFixtures {
         let fm = FileManager.default
         let dir = NSTemporaryDirectory() + "marian-hf-\(name)-\(UUID().uuidString)"
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for f in try fm.contentsOfDirectory(atPath: "\(root)/\(name)") where f != "expected.safetensors" {
+        for f in try fm.contentsOfDirectory(atPath: "\(root)/\(name)") where f != "expected.safetensors" && !f.hasSuffix(".spm") {
             try fm.copyItem(atPath: "\(root)/\(name)/\(f)", toPath: "\(dir)/\(f)")
         }
         try fm.copyItem(atPath: "\(root)/spm/de.spm", toPath: "\(dir)/source.spm")

@@ -35,6 +35,11 @@ extension Transformer {
              beta: 0, dTop, ldc: d)
         gemm(transA: true, transB: false, m: v, n: d, k: n, logits.pointer, lda: v, h, ldb: d, beta: 1,
              grad(outputWeight), ldc: d)
+        if let ob = outputBias {
+            // d final_logits_bias [V] += Σ_rows dLogits
+            let g = grad(ob), dl = logits.pointer
+            for r in 0..<n { let row = dl + r * v; for j in 0..<v { g[j] += row[j] } }
+        }
 
         if enc != nil { scratch.dMemory.zero() }
         stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
