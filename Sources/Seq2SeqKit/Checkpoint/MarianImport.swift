@@ -44,8 +44,10 @@ public enum MarianImport {
             throw ModelError.badFile("\(hf)/\(f)", "not found; a Marian folder holds source.spm, target.spm and vocab.json beside the weights (download the whole model repository)")
         }
         let file = try SafeTensors(contentsOf: weightsPath)
+        // Names and shapes are checked before the model is allocated.
+        let sources = try tensorNames(file, layout: ParameterLayout(config), config: config)
         let model = try Transformer(config: config)
-        let dtypes = try loadWeights(file, into: model)
+        let dtypes = try loadWeights(file, sources: sources, into: model)
 
         try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
         // A shared vocabulary has no target_vocab.json in use (MarianTokenizer reads it only with separate_vocabs).
@@ -116,14 +118,13 @@ public enum MarianImport {
         return config
     }
 
-    /// Fills the model's parameters from a Hugging Face state dict; returns dtype → tensor count.
-    static func loadWeights(_ file: SafeTensors, into model: Transformer) throws -> [String: Int] {
-        let c = model.config
-        var dtypes: [String: Int] = [:]
-        var used = Set<String>()
+    /// The Hugging Face tensor that holds each of our parameters (layout entry name → file name),
+    /// each checked for its element count and shape ([1, V] and [V] are the same shape here).
+    static func tensorNames(_ file: SafeTensors, layout: ParameterLayout, config c: ModelConfig) throws -> [String: String] {
+        var out: [String: String] = [:]
         /// The first of `names` the file holds.
         func find(_ names: [String]) -> String? { names.first { file.tensors[$0] != nil } }
-        for e in model.layout.entries {
+        for e in layout.entries {
             var candidates = ["model.\(e.name)", e.name]
             switch e.name {
             case "encoder.embed_tokens.weight":
@@ -137,12 +138,29 @@ public enum MarianImport {
                 candidates = ["final_logits_bias", "model.final_logits_bias"]
             default: break
             }
+            // transformers loads a missing final_logits_bias as zeros (it is in _keys_to_ignore_on_load_missing).
+            if e.name == "final_logits_bias" && find(candidates) == nil { out[e.name] = ""; continue }
             guard let name = find(candidates) else { throw ModelError.missingTensor(file: file.path, name: candidates[0]) }
             let t = file.tensors[name]!
             // final_logits_bias is [1, V] in Hugging Face's files, [V] in ours.
             guard t.count == e.count, t.shape.filter({ $0 != 1 }) == e.shape.filter({ $0 != 1 }) else {
                 throw ModelError.shapeMismatch(file: file.path, name: name, expected: e.shape, found: t.shape)
             }
+            out[e.name] = name
+        }
+        return out
+    }
+
+    /// Fills the model's parameters from a Hugging Face state dict (`sources` from `tensorNames`);
+    /// returns dtype → tensor count.
+    static func loadWeights(_ file: SafeTensors, sources: [String: String], into model: Transformer) throws -> [String: Int] {
+        let c = model.config
+        var dtypes: [String: Int] = [:]
+        var used = Set<String>()
+        for e in model.layout.entries {
+            let name = sources[e.name]!  // tensorNames maps every entry
+            if name.isEmpty { (model.parameters.pointer + e.offset).update(repeating: 0, count: e.count); continue }
+            let t = file.tensors[name]!
             try file.readConverting(name, into: model.parameters.pointer + e.offset)
             dtypes[t.dtype.rawValue, default: 0] += 1
             used.insert(name)
