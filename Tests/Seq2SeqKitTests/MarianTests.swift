@@ -6,6 +6,7 @@ import XCTest
 /// with transformers 5.24: `seq2seq import` of tiny random models in F32, BF16 and F16 with shared and
 /// separate vocabularies, their logits, greedy and beam outputs, and what import refuses.
 final class MarianTests: XCTestCase {
+    override class func tearDown() { MarianFixtures.removeFolders() }
     static let configs = ["separate", "shared-bf16", "shared-f16"]
 
     static func imported(_ name: String) throws -> (Transformer, Vocabularies, String) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import Seq2SeqKit
 
@@ -6,6 +7,7 @@ import XCTest
 /// and sentencepiece 0.2.3, through references made by scripts/make-marian-fixtures.py: tricky lines
 /// here, every line of Multi30k when ../shared is present.
 final class SentencePieceTests: XCTestCase {
+    override class func tearDown() { MarianFixtures.removeFolders() }
     // MARK: - Tokenizer
 
     func testTokenizerMatchesMarianTokenizerOnTrickyLines() throws {
@@ -80,6 +82,18 @@ final class SentencePieceTests: XCTestCase {
 
 /// The Marian fixtures (scripts/make-marian-fixtures.py) under Fixtures/marian.
 enum MarianFixtures {
+    /// Folders made by `huggingFaceFolder`, removed (with their "-…" siblings) by `removeFolders`.
+    static let made = Mutex<[String]>([])
+
+    static func removeFolders() {
+        let fm = FileManager.default
+        for dir in made.withLock({ d in defer { d.removeAll() }; return d }) {
+            let parent = (dir as NSString).deletingLastPathComponent, base = (dir as NSString).lastPathComponent
+            for f in (try? fm.contentsOfDirectory(atPath: parent)) ?? [] where f.hasPrefix(base) {
+                try? fm.removeItem(atPath: "\(parent)/\(f)")
+            }
+        }
+    }
     static var root: String { Fixtures.directory + "/marian" }
 
     /// A Hugging Face folder for a fixture configuration: its files plus the two .spm models
@@ -88,6 +102,7 @@ enum MarianFixtures {
         let fm = FileManager.default
         let dir = NSTemporaryDirectory() + "marian-hf-\(name)-\(UUID().uuidString)"
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        made.withLock { $0.append(dir) }
         for f in try fm.contentsOfDirectory(atPath: "\(root)/\(name)") where f != "expected.safetensors" && !f.hasSuffix(".spm") {
             try fm.copyItem(atPath: "\(root)/\(name)/\(f)", toPath: "\(dir)/\(f)")
         }
