@@ -146,6 +146,7 @@ struct BenchTranslate: ParsableCommand {
     @Option(help: "Length penalty α.") var lengthPenalty: Float = 1
     @Option(help: "gnmt: ((5 + len) / 6)^α; power: len^α, as nmt_translate_bench.py's PyTorch and CTranslate2 runs.")
     var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
+    @Option(help: "fairseq or huggingface beam search (see translate --help).") var beamStyle: BeamSearch.Style = .fairseq
     @Option(help: "Timed repeats (best is reported).") var repeats = 3
 
     func validate() throws {
@@ -168,6 +169,7 @@ struct BenchTranslate: ParsableCommand {
         let translator = Translator(model: net, vocabularies: vocabs, search: BeamSearch(beam: 1, lengthPenalty: lengthPenalty,
                                                                                       normalization: lengthNormalization))
         translator.maxOutput = maxLen
+        translator.search.style = beamStyle
         let sources = try TextFile.lines(src).map { vocabs.source.encode($0) }
         let refs = try reference.map { try TextFile.lines($0) }
         func list(_ s: String) -> [Int] { s.split(separator: ",").compactMap { Int($0) } }

@@ -6,6 +6,7 @@ extension ModelConfig.Norm: ExpressibleByArgument {}
 extension ModelConfig.Positional: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension BeamSearch.LengthNormalization: ExpressibleByArgument {}
+extension BeamSearch.Style: ExpressibleByArgument {}
 extension LRSchedule: ExpressibleByArgument {}
 extension TrainSettings.Optimizer: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}

@@ -23,6 +23,8 @@ struct Translate: ParsableCommand {
     @Option(help: "Length penalty α (0: none; 1.4 was best on Multi30k val with gnmt).") var lengthPenalty: Float = 1.4
     @Option(help: "Score divided by ((5 + len) / 6)^α (gnmt) or len^α (power: fairseq, Marian, CTranslate2).")
     var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
+    @Option(help: "fairseq (the first k ended hypotheses) or huggingface (transformers' generate: ended hypotheses compete by len^α-normalized score).")
+    var beamStyle: BeamSearch.Style = .fairseq
     @Option(help: "Output cap: a · source length + b tokens (a).") var maxLenA: Double = 2
     @Option(help: "Output cap: a · source length + b tokens (b).") var maxLenB = 10
     @Option(help: "Reference translation: print BLEU and chrF on standard error afterwards.") var ref: String?
@@ -59,6 +61,7 @@ struct Translate: ParsableCommand {
         let translator = Translator(model: net, vocabularies: try ModelDirectory.loadVocabularies(model, for: net.config),
                                     search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty,
                                                       normalization: lengthNormalization, nBest: nBest))
+        translator.search.style = beamStyle
         translator.batchSize = batchSize
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB

@@ -12,8 +12,10 @@ public enum TranslateBenchmark {
 
     public static func run(translator: Translator, sources: [[Int32]], references: [String]?, beam: Int, batchSize: Int,
                            repeats: Int) throws -> Row {
+        let style = translator.search.style
         translator.search = BeamSearch(beam: beam, lengthPenalty: translator.search.lengthPenalty,
                                        normalization: translator.search.normalization)
+        translator.search.style = style
         translator.batchSize = batchSize
         _ = try translator.translate(ids: Array(sources.prefix(batchSize)))  // warm-up
         var best = Double.infinity

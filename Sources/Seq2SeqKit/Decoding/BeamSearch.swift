@@ -15,7 +15,18 @@ public struct BeamSearch: Sendable {
         case power
     }
 
+    /// Which beam search: fairseq's (the default) or Hugging Face's `generate` (`huggingface`).
+    public enum Style: String, Sendable, CaseIterable {
+        /// Finished hypotheses are the first k to end; stop when k have ended or none can improve.
+        case fairseq
+        /// transformers' `generate(num_beams=k, early_stopping=False)`: ended hypotheses compete for
+        /// k slots by score; a sentence stops once all slots are full and the best live hypothesis,
+        /// normalized by its current length, scores no better than the worst slot.
+        case huggingface
+    }
+
     public var beam: Int = 5
+    public var style: Style = .fairseq
     public var lengthPenalty: Float = 1.0
     public var normalization: LengthNormalization = .gnmt
     /// Hypotheses returned per sentence (≤ beam).
@@ -55,7 +66,79 @@ public struct BeamSearch: Sendable {
         // beams, sharing its encoder output.
         dec.start(rows: b, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: 1,
                   maxRows: b * k)
+        if style == .huggingface { return searchHuggingFace(dec, sentences: b, start: Int32(c.bosId), maxLength: maxLength) }
         return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength)
+    }
+
+    /// Hugging Face's beam search (generation/utils.py, `_beam_search`, early_stopping=False), on a
+    /// started decoder with one row per sentence. Each step: the 2k best (beam, token) candidates by
+    /// summed log-probability (log-softmax over the whole vocabulary, then pad and bos banned); those
+    /// ending in eos (or reaching the cap) among the first k are scored logProb / len^α and merged
+    /// into the sentence's k finished slots, best first; the k best others live on. A sentence is
+    /// done when its slots are full and its best live logProb / (generated length)^α is no better
+    /// than the worst slot, or at the cap. Scores always use len^α (`normalization` is ignored).
+    func searchHuggingFace(_ dec: IncrementalDecoder, sentences: Int, start: Int32, maxLength: [Int]) -> [[Hypothesis]] {
+        let c = dec.model.config, v = c.tgtVocabSize, k = beam
+        let pad = c.padId, bos = c.bosId, eos = Int32(c.eosId)
+        func normalized(_ logProb: Float, _ length: Int) -> Float {
+            logProb / Float(Double.pow(Double(length), Double(lengthPenalty)))
+        }
+        var active = Array(0..<sentences)
+        var live = [[Hypothesis]](repeating: [Hypothesis(tokens: [], logProb: 0, score: 0)], count: sentences)
+        var finished = [[Hypothesis]](repeating: [], count: sentences)
+        var width = 1
+        var logits = dec.step([Int32](repeating: start, count: sentences))
+        var generated = 0  // tokens generated before this step
+        while !active.isEmpty {
+            var nextLive: [[Hypothesis]] = [], order: [Int] = [], stillActive: [Int] = []
+            for (slot, sent) in active.enumerated() {
+                var best = TopK(capacity: 2 * k)
+                for (j, h) in live[sent].enumerated() where h.logProb > -.infinity {
+                    let row = logits + (slot * width + j) * v
+                    let lse = logSumExp(row, v)
+                    for t in 0..<v where t != pad && t != bos {
+                        let lp = h.logProb + (row[t] - lse)
+                        if lp > best.threshold { best.insert(lp, beam: j, token: t) }
+                    }
+                }
+                let length = generated + 1
+                let atCap = length >= maxLength[sent]
+                var kept: [Hypothesis] = [], keptRows: [Int] = []
+                var ended: [Hypothesis] = []
+                for (rank, cand) in best.sorted().enumerated() {
+                    let tokens = live[sent][cand.beam].tokens + [Int32(cand.token)]
+                    if Int32(cand.token) == eos || atCap {
+                        if rank < k { ended.append(Hypothesis(tokens: tokens, logProb: cand.score, score: normalized(cand.score, length))) }
+                    } else if kept.count < k {
+                        kept.append(Hypothesis(tokens: tokens, logProb: cand.score, score: normalized(cand.score, length)))
+                        keptRows.append(slot * width + cand.beam)
+                    }
+                }
+                // The k best of the old slots and the new ones (old ones first on equal scores).
+                var merged = finished[sent] + ended
+                merged = merged.enumerated().sorted { $0.element.score != $1.element.score ? $0.element.score > $1.element.score : $0.offset < $1.offset }.map(\.element)
+                finished[sent] = Array(merged.prefix(k))
+                let full = finished[sent].count >= k
+                let bestLive = kept.first.map { normalized($0.logProb, length) } ?? -.infinity
+                let worst = finished[sent].last?.score ?? -.infinity
+                if atCap || kept.isEmpty || (full && bestLive <= worst) { continue }
+                while kept.count < k {  // rows for the missing beams, never extended (logProb -inf)
+                    kept.append(Hypothesis(tokens: kept[0].tokens, logProb: -.infinity, score: -.infinity))
+                    keptRows.append(keptRows[0])
+                }
+                stillActive.append(sent)
+                nextLive.append(kept)
+                order += keptRows
+            }
+            generated += 1
+            if stillActive.isEmpty { break }
+            for (i, sent) in stillActive.enumerated() { live[sent] = nextLive[i] }
+            active = stillActive
+            dec.reorder(order, group: k)
+            width = k
+            logits = dec.step(nextLive.flatMap { $0.map { $0.tokens.last! } })
+        }
+        return finished.map { Array($0.prefix(nBest)) }
     }
 
     /// The search proper, on a started decoder with one row per sentence (widened to `beam` rows

@@ -28,6 +28,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var bosId: Int
     public var eosId: Int
     public var quantization: Quantization? = nil
+    /// A learned bias added to the logits (`final_logits_bias` [V_tgt], Hugging Face's Marian/BART
+    /// name); absent (nil) means none, as the spec's models.
+    public var finalLogitsBias: Bool? = nil
 
     enum CodingKeys: String, CodingKey {
         case srcVocabSize = "src_vocab_size", tgtVocabSize = "tgt_vocab_size", dModel = "d_model"
@@ -35,6 +38,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case maxPositions = "max_positions", positional, norm, activation, scaleEmbedding = "scale_embedding"
         case shareEmbeddings = "share_embeddings", tieOutput = "tie_output", layerNormEps = "layer_norm_eps"
         case dropout, padId = "pad_id", bosId = "bos_id", eosId = "eos_id", quantization
+        case finalLogitsBias = "final_logits_bias"
     }
 
     public init(

@@ -48,6 +48,7 @@ public struct ParameterLayout: Sendable {
         }
         stack("decoder", layers: c.decoderLayers, vocab: c.tgtVocabSize, embed: true, cross: !c.isDecoderOnly)
         if !c.tieOutput { add("lm_head.weight", [c.tgtVocabSize, d]) }
+        if c.finalLogitsBias == true { add("final_logits_bias", [c.tgtVocabSize]) }
     }
 
     private mutating func add(_ name: String, _ shape: [Int]) {

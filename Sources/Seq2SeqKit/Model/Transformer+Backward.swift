@@ -20,7 +20,7 @@ extension Transformer {
     public func backward() {
         let c = config, d = c.dModel
         let dec = decoderActs
-        let n = dec.rows
+        let n = dec.rows, v = c.tgtVocabSize
         let enc = encoderActs
         let m = enc?.rows ?? 0
         let maxProbs = max(dec.batch * c.nHeads * dec.length * max(dec.length, enc?.length ?? 0),
@@ -32,6 +32,11 @@ extension Transformer {
         let h = dec.output(c.norm)
         let dTop = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
         outputProjectionBackward(dh: dTop, logits.pointer, h, rows: n)
+        if let ob = outputBias {
+            // d final_logits_bias [V] += Σ_rows dLogits
+            let g = grad(ob), dl = logits.pointer
+            for r in 0..<n { let row = dl + r * v; for j in 0..<v { g[j] += row[j] } }
+        }
 
         if enc != nil { scratch.dMemory.zero() }
         stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },

@@ -13,6 +13,8 @@ public final class Transformer {
     let decoderRef: StackRef
     /// Output projection [V_tgt, D]: the decoder token table when tied, else lm_head.
     let outputWeight: Int
+    /// Offset of `final_logits_bias` [V_tgt] when the configuration has one.
+    let outputBias: Int?
     /// int8 matrices by the offset of the float tensor they replace (empty for a float model; see
     /// Transformer+Quantization.swift). Their float storage is then never read, nor made resident.
     var quantized: [Int: QuantizedMatrix] = [:]
@@ -50,6 +52,7 @@ public final class Transformer {
         encoderRef = config.isDecoderOnly ? nil : layout.stackRef("encoder", layers: config.encoderLayers, config: config)
         decoderRef = layout.stackRef("decoder", layers: config.decoderLayers, config: config)
         outputWeight = config.tieOutput ? layout.offset("decoder.embed_tokens.weight") : layout.offset("lm_head.weight")
+        outputBias = layout.entry("final_logits_bias")?.offset
         sinusoid = FloatBuffer(count: config.maxPositions * config.dModel)
         if config.positional == .sinusoidal {
             sinusoidalPositions(sinusoid.pointer, positions: config.maxPositions, dModel: config.dModel)
@@ -101,8 +104,9 @@ public final class Transformer {
 
     /// logits [N, V] = h [N, D] · W_out [V, D]ᵀ for the few rows of a decoding step.
     func projectOutput(_ logits: FloatPtr, _ h: ConstFloatPtr, rows n: Int) {
-        if let q = quantized[outputWeight] { return int8LinearForward(logits, h, q, nil, rows: n) }
-        linearForward(logits, h, param(outputWeight), nil, rows: n, inFeatures: config.dModel, outFeatures: config.tgtVocabSize)
+        let bias = outputBias.map { UnsafePointer(param($0)) }
+        if let q = quantized[outputWeight] { return int8LinearForward(logits, h, q, bias, rows: n) }
+        linearForward(logits, h, param(outputWeight), bias, rows: n, inFeatures: config.dModel, outFeatures: config.tgtVocabSize)
     }
     @inline(__always) func grad(_ offset: Int) -> FloatPtr { gradients.pointer + offset }
 
@@ -149,6 +153,11 @@ public final class Transformer {
         rowLoss.reserve(n)
         // logits [N, V] = h [N, D] · W_out [V, D]ᵀ
         passOutputProjection(logits.pointer, decoderActs.output(c.norm), rows: n)
+        if let ob = outputBias {
+            // logits[r, :] += final_logits_bias [V]
+            let bias = param(ob), l = logits.pointer
+            for r in 0..<n { let row = l + r * v; for j in 0..<v { row[j] += bias[j] } }
+        }
         tgtOut = batch.tgtOut
         return UnsafeBufferPointer(start: logits.pointer, count: n * v)
     }
@@ -162,6 +171,9 @@ public final class Transformer {
         // Reuses the mask's storage: a steady training loop allocates nothing here.
         a.keyValid.removeAll(keepingCapacity: true)
         for id in ids { a.keyValid.append(id == Int32(c.padId) ? 0 : 1) }
+        // A causal stack's first position holds its start token, never padding, even when that
+        // token is spelled pad (Marian's decoder starts from <pad>, and Hugging Face masks nothing there).
+        if causal { for r in 0..<a.batch where a.length > 0 { a.keyValid[r * a.length] = 1 } }
         let positions = ref.embedPositions.map { UnsafePointer(param($0)) } ?? UnsafePointer(sinusoid.pointer)
         ids.withUnsafeBufferPointer { idp in
             embeddingForward(a.embedded.pointer, ids: idp.baseAddress!, table: param(ref.embedTokens),

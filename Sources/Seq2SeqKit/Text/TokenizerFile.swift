@@ -155,10 +155,12 @@ public struct Vocabularies {
     public static func exists(in dir: String) -> Bool {
         let fm = FileManager.default
         return fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") || fm.fileExists(atPath: "\(dir)/\(targetFile)")
+            || fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)")
     }
 
     public static func load(from dir: String) throws -> Vocabularies {
         let fm = FileManager.default
+        if fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)") { return try loadMarian(from: dir) }
         if fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") {
             return Vocabularies(joint: try Vocabulary.load("\(dir)/\(Vocabulary.fileName)"))
         }
@@ -172,7 +174,9 @@ public struct Vocabularies {
 
     public func save(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        if joint {
+        if let s = source.sentencePiece, let t = target.sentencePiece {
+            for (name, data) in s.files + t.files { try writeAtomically(data, to: "\(dir)/\(name)") }
+        } else if joint {
             try source.save(to: "\(dir)/\(Vocabulary.fileName)")
         } else {
             try source.save(to: "\(dir)/\(Vocabularies.sourceFile)")

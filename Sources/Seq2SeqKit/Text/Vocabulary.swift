@@ -23,8 +23,23 @@ public final class Vocabulary: @unchecked Sendable {
     /// (left id, right id) → (rank, merged id)
     let mergeTable: [UInt64: (rank: Int32, id: Int32)]
     private let cache = WordCache()
+    /// Set for a SentencePiece vocabulary (an imported Marian model's side): encoding, decoding and
+    /// the pieces are then its own (Text/SentencePieceVocabulary.swift), and there are no merges.
+    public let sentencePiece: SentencePieceVocabulary?
 
     public var count: Int { pieces.count }
+
+    /// A SentencePiece vocabulary in the place of a BPE one.
+    public init(sentencePiece sp: SentencePieceVocabulary) {
+        normalizer = Normalizer(form: .none, lowercase: false, cleanWhitespace: false)
+        characterLevel = false
+        pieces = sp.pieces
+        merges = []
+        pieceId = sp.ids
+        charId = [:]
+        mergeTable = [:]
+        sentencePiece = sp
+    }
 
     public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)], characterLevel: Bool = false) throws {
         self.normalizer = normalizer
@@ -61,6 +76,7 @@ public final class Vocabulary: @unchecked Sendable {
         self.pieceId = ids
         self.charId = chars
         self.mergeTable = table
+        self.sentencePiece = nil
     }
 
     @inline(__always) static func pairKey(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
@@ -138,6 +154,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// Normalizes and encodes a line to ids (no bos/eos). Each raw space-separated word is normalized
     /// and segmented once and cached (see `wordCounts` for why that equals normalizing the line).
     public func encode(_ line: String) -> [Int32] {
+        if let sp = sentencePiece { return sp.encode(line) }
         if characterLevel { return BPE.encode(normalizer(line), vocabulary: self) }
         var out: [Int32] = []
         for raw in line.split(separator: " ") {
@@ -160,6 +177,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// ids → text: byte tokens are reassembled into UTF-8 (invalid sequences become U+FFFD),
     /// "▁" becomes a space and the leading space is dropped. Special tokens are skipped.
     public func decode(_ ids: [Int32]) -> String {
+        if let sp = sentencePiece { return sp.decode(ids) }
         var bytes: [UInt8] = []
         for id in ids {
             let i = Int(id)

@@ -1,0 +1,151 @@
+import Foundation
+import XCTest
+@testable import Seq2SeqKit
+
+/// Hugging Face Marian (OPUS-MT) support against references made by scripts/make-marian-fixtures.py
+/// with transformers 5.24: `seq2seq import` of tiny random models in F32, BF16 and F16 with shared and
+/// separate vocabularies, their logits, greedy and beam outputs, and what import refuses.
+final class MarianTests: XCTestCase {
+    override class func tearDown() { MarianFixtures.removeFolders() }
+    static let configs = ["separate", "shared-bf16", "shared-f16"]
+
+    static func imported(_ name: String) throws -> (Transformer, Vocabularies, String) {
+        let hf = try MarianFixtures.huggingFaceFolder(name)
+        let out = hf + "-imported"
+        _ = try MarianImport.run(from: hf, to: out)
+        let model = try ModelDirectory.load(out)
+        return (model, try ModelDirectory.loadVocabularies(out, for: model.config), out)
+    }
+
+    // MARK: - Import and parity
+
+    func testImportedModelsMatchHuggingFace() throws {
+        for name in Self.configs {
+            let (model, vocabs, _) = try Self.imported(name)
+            let c = model.config
+            let expected = try SafeTensors(contentsOf: "\(MarianFixtures.root)/\(name)/expected.safetensors")
+            XCTAssertEqual(c.norm, .post); XCTAssertEqual(c.activation, .silu); XCTAssertEqual(c.finalLogitsBias, true)
+            XCTAssertEqual(c.eosId, 0); XCTAssertEqual(c.padId, c.tgtVocabSize - 1); XCTAssertEqual(c.bosId, c.padId)
+            XCTAssertEqual(c.shareEmbeddings, name != "separate")
+
+            // The sinusoid table, exactly as transformers builds it.
+            let table = try expected.floats("sinusoid")
+            let ours = Array(UnsafeBufferPointer(start: model.sinusoid.pointer, count: table.count))
+            let tableError = zip(ours, table).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(tableError, 1e-7, "\(name): sinusoid table")
+
+            // Logits of the decoder inputs <pad> y (teacher forcing), at every position up to </s>.
+            let logitShape = try expected.tensor("logits_src_ids").shape, tgtShape = try expected.tensor("tgt_in").shape
+            let t = tgtShape[1], v = c.tgtVocabSize
+            let tgtIn = try expected.int64s("tgt_in").map(Int32.init)
+            var rng = RNG(seed: 1)
+            let batch = Batch(batchSize: logitShape[0], srcLength: logitShape[1], tgtLength: t,
+                              src: try expected.int64s("logits_src_ids").map(Int32.init), tgtIn: tgtIn, tgtOut: tgtIn)
+            let logits = Array(try model.forward(batch, training: false, rng: &rng))
+            let reference = try expected.floats("logits")
+            var got: [Float] = [], want: [Float] = []
+            for r in 0..<logitShape[0] {
+                for p in 0..<t where p == 0 || tgtIn[r * t + p] != Int32(c.padId) {
+                    got += logits[((r * t + p) * v)..<((r * t + p + 1) * v)]
+                    want += reference[((r * t + p) * v)..<((r * t + p + 1) * v)]
+                }
+            }
+            let scale = want.map(abs).max()!
+            let logitError = zip(got, want).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(logitError, 1e-4 * scale, "\(name): logits")
+            print("\(name): \(got.count / v) logit rows, max error \(logitError) (largest logit \(scale)), sinusoid error \(tableError)")
+
+            // generate(num_beams=1) and generate(num_beams=4, length_penalty=1, early_stopping=False), 40 new tokens.
+            let maxNew = Int(expected.metadata["max_new_tokens"] ?? "40")!
+            let srcShape = try expected.tensor("src_ids").shape, b = srcShape[0], s = srcShape[1]
+            let src = try expected.int64s("src_ids").map(Int32.init)
+            func rows(_ key: String) throws -> [[Int32]] {
+                let shape = try expected.tensor(key).shape, flat = try expected.int64s(key)
+                return (0..<shape[0]).map { r in flat[(r * shape[1])..<((r + 1) * shape[1])].filter { $0 >= 0 }.map(Int32.init) }
+            }
+            let greedy = try GreedyDecoder.translate(model, src: src, batch: b, srcLength: s, maxLength: maxNew + 1)
+            let ourGreedy = greedy.map { row -> [Int32] in
+                let body = Array(row.dropFirst())
+                return body.firstIndex(of: Int32(c.eosId)).map { Array(body[...$0]) } ?? body
+            }
+            XCTAssertEqual(ourGreedy, try rows("greedy"), "\(name): greedy")
+            var search = BeamSearch(beam: 4, lengthPenalty: 1, normalization: .power)
+            search.style = .huggingface
+            let beams = try search.translate(model, src: src, batch: b, srcLength: s, maxLength: [Int](repeating: maxNew, count: b))
+            XCTAssertEqual(beams.map { $0[0].tokens }, try rows("beam"), "\(name): beam 4")
+
+            // The translator end to end: text in, Hugging Face's decoded greedy output out.
+            if let texts = expected.metadata["greedy_text"], let sources = expected.metadata["sources"] {
+                let want = try JSONSerialization.jsonObject(with: Data(texts.utf8)) as! [String]
+                let lines = try JSONSerialization.jsonObject(with: Data(sources.utf8)) as! [String]
+                let translator = Translator(model: model, vocabularies: vocabs, search: BeamSearch(beam: 1))
+                translator.maxOutput = maxNew
+                XCTAssertEqual(try translator.translate(lines).map(\.text), want, "\(name): translated text")
+            }
+        }
+    }
+
+    func testImportRefusesWhatItCannotRun() throws {
+        let fm = FileManager.default
+        func folder(_ edit: (String) throws -> Void) throws -> String {
+            let dir = try MarianFixtures.huggingFaceFolder("shared-f16")
+            try edit(dir)
+            return dir
+        }
+        func config(_ dir: String, _ change: (inout [String: Any]) -> Void) throws {
+            var c = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/config.json"))) as! [String: Any]
+            change(&c)
+            try JSONSerialization.data(withJSONObject: c).write(to: URL(fileURLWithPath: "\(dir)/config.json"))
+        }
+        let cases: [(String, (String) throws -> Void, String)] = [
+            ("no safetensors", { try fm.removeItem(atPath: "\($0)/model.safetensors") }, "save_pretrained"),
+            ("not marian", { try config($0) { $0["model_type"] = "bart" } }, "only Marian"),
+            ("pre-norm", { try config($0) { $0["normalize_before"] = true } }, "normalize_before"),
+            ("learned positions", { try config($0) { $0["static_position_embeddings"] = false } }, "static_position_embeddings"),
+            ("activation", { try config($0) { $0["activation_function"] = "tanh" } }, "activation_function"),
+            ("no vocab.json", { try fm.removeItem(atPath: "\($0)/vocab.json") }, "vocab.json"),
+            ("damaged spm", { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\($0)/target.spm")) }, "target.spm"),
+            ("wrong sizes", { try config($0) { $0["d_model"] = 32 } }, "shape"),
+            ("no config", { try fm.removeItem(atPath: "\($0)/config.json") }, "config.json"),
+        ]
+        for (what, edit, mention) in cases {
+            let dir = try folder(edit)
+            XCTAssertThrowsError(try MarianImport.run(from: dir, to: dir + "-out"), what) { e in
+                XCTAssertTrue("\(e)".contains(mention), "\(what): \(e)")
+            }
+        }
+        XCTAssertThrowsError(try MarianImport.run(from: "/nonexistent-folder", to: "/tmp/x")) { e in
+            XCTAssertTrue("\(e)".contains("not a folder"), "\(e)")
+        }
+    }
+
+    /// final_logits_bias is a parameter like any other: its gradient is the column sum of dLogits.
+    func testFinalLogitsBiasGradient() throws {
+        var config = ModelConfig(srcVocabSize: 11, tgtVocabSize: 11, dModel: 8, nHeads: 2, dFF: 16, encoderLayers: 1,
+                                 decoderLayers: 1, maxPositions: 16, norm: .post, activation: .silu, dropout: 0, padId: 10, bosId: 10, eosId: 0)
+        config.finalLogitsBias = true
+        let model = try Transformer(config: config)
+        model.initialize(seed: 3)
+        let bias = model.layout.entry("final_logits_bias")!
+        for i in 0..<11 { model.parameters.pointer[bias.offset + i] = Float(i) * 0.1 - 0.5 }
+        let batch = Batch(batchSize: 2, srcLength: 3, tgtLength: 3, src: [4, 5, 0, 6, 0, 10], tgtIn: [10, 3, 7, 10, 2, 10],
+                          tgtOut: [3, 7, 0, 2, 0, 10])
+        var rng = RNG(seed: 1)
+        func loss() throws -> Float {
+            try model.forward(batch, training: true, rng: &rng)
+            let l = model.loss(smoothing: 0.1, computeGradient: false)
+            return Float(l.sum / Double(l.count))
+        }
+        model.gradients.zero()
+        try model.forward(batch, training: true, rng: &rng)
+        model.loss(smoothing: 0.1)
+        model.backward()
+        for i in [0, 3, 10] {
+            let p = model.parameters.pointer + bias.offset + i, x = p.pointee, h: Float = 1e-2
+            p.pointee = x + h; let up = try loss()
+            p.pointee = x - h; let down = try loss()
+            p.pointee = x
+            XCTAssertEqual(model.gradients.pointer[bias.offset + i], (up - down) / (2 * h), accuracy: 2e-3, "d bias[\(i)]")
+        }
+    }
+}
