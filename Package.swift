@@ -34,6 +34,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // The HTTP service (Sources/Seq2SeqServer) only; the library never depends on them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -75,11 +78,22 @@ let package = Package(
             swiftSettings: numericSettings
         ),
 
+        // MARK: - HTTP service
+        // `seq2seq serve`: Hummingbird routes in front of one batching worker that owns the model.
+        .target(
+            name: "Seq2SeqServer",
+            dependencies: [
+                "Seq2SeqKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
         // MARK: - Command-line tool
         .executableTarget(
             name: "seq2seq",
             dependencies: [
-                "Seq2SeqKit", "CPUCheck",
+                "Seq2SeqKit", "Seq2SeqServer", "CPUCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings
