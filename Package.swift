@@ -9,6 +9,12 @@ import PackageDescription
 // lower to NEON.
 import Foundation
 let portable = ProcessInfo.processInfo.environment["SEQ2SEQ_PORTABLE"] == "1"
+// SEQ2SEQ_STATIC=1 (scripts/build-static.sh): the single-file build, linked against static archives.
+// Debian ships none for oneDNN or Open MPI, so that build leaves both out: int8 products of many
+// rows use our AVX2 tiles, and training under mpirun is refused with an error.
+let staticBuild = ProcessInfo.processInfo.environment["SEQ2SEQ_STATIC"] == "1"
+let optionalLibraries: [Target.Dependency] = staticBuild ? [] : ["CDNNL", "CMPI"]
+let optionalLibrarySettings: [SwiftSetting] = staticBuild ? [.define("S2S_NO_ONEDNN"), .define("S2S_NO_MPI")] : []
 #if arch(x86_64)
 let numericSettings: [SwiftSetting] = portable ? [] : [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
@@ -72,10 +78,10 @@ let package = Package(
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CDNNL", "CICU", "CMPI", "Seq2SeqKitAVX512",
+                "CBLAS", "CICU", "Seq2SeqKitAVX512",
                 .product(name: "RealModule", package: "swift-numerics"),
-            ],
-            swiftSettings: numericSettings
+            ] + optionalLibraries,
+            swiftSettings: numericSettings + optionalLibrarySettings
         ),
 
         // MARK: - HTTP service
