@@ -28,7 +28,17 @@ link "$gcc_dir/libgfortran.a" libgfortran-12-dev
 link "$gcc_dir/libquadmath.a" libgfortran-12-dev
 link "$gcc_dir/libstdc++.a" libstdc++-12-dev
 
-SEQ2SEQ_STATIC=1 swift build -c release --product seq2seq --scratch-path "$scratch" \
+# OpenBLAS comes through pkg-config (Sources/CBLAS), whose -L would find the shared library first:
+# this openblas.pc points at the archives instead, with what the static library needs after it.
+cat > "$archives/openblas.pc" <<PC
+Name: openblas
+Description: OpenBLAS, static (scripts/build-static.sh)
+Version: 0.3.21
+Cflags: $(pkg-config --cflags openblas)
+Libs: -L$PWD/$archives -lopenblas -lgfortran -lquadmath -lm
+PC
+
+PKG_CONFIG_PATH="$PWD/$archives${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" SEQ2SEQ_STATIC=1 swift build -c release --product seq2seq --scratch-path "$scratch" \
     --static-swift-stdlib \
     -Xswiftc -L -Xswiftc "$PWD/$archives" \
     -Xlinker -lgfortran -Xlinker -lquadmath -Xlinker -lm
