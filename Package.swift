@@ -9,6 +9,12 @@ import PackageDescription
 // lower to NEON.
 import Foundation
 let portable = ProcessInfo.processInfo.environment["SEQ2SEQ_PORTABLE"] == "1"
+// SEQ2SEQ_STATIC=1 (scripts/build-static.sh): the single-file build, linked against static archives.
+// Debian ships none for oneDNN or Open MPI, so that build leaves both out: int8 products of many
+// rows use our AVX2 tiles, and training under mpirun is refused with an error.
+let staticBuild = ProcessInfo.processInfo.environment["SEQ2SEQ_STATIC"] == "1"
+let optionalLibraries: [Target.Dependency] = staticBuild ? [] : ["CDNNL", "CMPI"]
+let optionalLibrarySettings: [SwiftSetting] = staticBuild ? [.define("S2S_NO_ONEDNN"), .define("S2S_NO_MPI")] : []
 #if arch(x86_64)
 let numericSettings: [SwiftSetting] = portable ? [] : [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
@@ -34,6 +40,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // The HTTP service (Sources/Seq2SeqServer) only; the library never depends on them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -69,17 +78,28 @@ let package = Package(
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CDNNL", "CICU", "CMPI", "Seq2SeqKitAVX512",
+                "CBLAS", "CICU", "Seq2SeqKitAVX512",
                 .product(name: "RealModule", package: "swift-numerics"),
-            ],
-            swiftSettings: numericSettings
+            ] + optionalLibraries,
+            swiftSettings: numericSettings + optionalLibrarySettings
+        ),
+
+        // MARK: - HTTP service
+        // `seq2seq serve`: Hummingbird routes in front of one batching worker that owns the model.
+        .target(
+            name: "Seq2SeqServer",
+            dependencies: [
+                "Seq2SeqKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "seq2seq",
             dependencies: [
-                "Seq2SeqKit", "CPUCheck",
+                "Seq2SeqKit", "Seq2SeqServer", "CPUCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: numericSettings

@@ -10,7 +10,7 @@ struct Seq2Seq: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seq2seq",
         abstract: "Train and run Transformer translation and language models on the CPU.",
-        subcommands: [Quickstart.self, Prepare.self, Train.self, Translate.self, Generate.self, Average.self, Quantize.self, Import.self, Perplexity.self, AttentionCommand.self, VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
+        subcommands: [Quickstart.self, Prepare.self, Train.self, Translate.self, Generate.self, Average.self, Quantize.self, Import.self, Perplexity.self, AttentionCommand.self, Serve.self, VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
     )
 }
 

@@ -7,7 +7,9 @@ public final class Translator {
     public let model: Transformer
     public let vocabularies: Vocabularies
     public var search: BeamSearch
-    /// Output cap per batch: min(maxLenA × longest source + maxLenB, max_positions - 1).
+    /// Output cap per sentence: min(maxLenA × its source length + maxLenB, max_positions - 1). Per
+    /// sentence, not per batch, so that a sentence's translation does not depend on its neighbours
+    /// (the cap also bounds beam search's early stop), as `seq2seq serve`'s dynamic batches need.
     public var maxLenA: Double = 2
     public var maxLenB: Int = 10
     /// Absolute cap on generated tokens (eos included); nil: max_positions - 1.
@@ -31,6 +33,12 @@ public final class Translator {
         self.vocabularies = vocabularies
         self.search = search
         decoder = IncrementalDecoder(model: model)
+    }
+
+    /// Generated tokens allowed (eos included) for a source of `n` tokens (</s> included).
+    func outputCap(sourceTokens n: Int) -> Int {
+        let c = model.config
+        return max(1, min(Int(maxLenA * Double(n) + Double(maxLenB)), maxOutput ?? c.maxPositions - 1, c.maxPositions - 1))
     }
 
     /// Longest source (in tokens, </s> included) the model takes.
@@ -60,9 +68,8 @@ public final class Translator {
             let s = chunk.map(\.ids.count).max()!
             var src = [Int32](repeating: Int32(c.padId), count: chunk.count * s)
             for (r, item) in chunk.enumerated() { for (j, id) in item.ids.enumerated() { src[r * s + j] = id } }
-            let cap = min(Int(maxLenA * Double(s) + Double(maxLenB)), maxOutput ?? c.maxPositions - 1, c.maxPositions - 1)
             let hyps = try search.translate(model, src: src, batch: chunk.count, srcLength: s,
-                                            maxLength: [Int](repeating: max(1, cap), count: chunk.count), decoder: decoder)
+                                            maxLength: chunk.map { outputCap(sourceTokens: $0.ids.count) }, decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
                 outputs[item.index].tokens = h.first?.tokens ?? []
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }

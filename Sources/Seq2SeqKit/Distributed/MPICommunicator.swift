@@ -1,5 +1,9 @@
+#if !S2S_NO_MPI
 import CMPI
+#endif
 import Foundation
+
+#if !S2S_NO_MPI
 
 /// MPI_COMM_WORLD of a process started by mpirun (Open MPI). MPI is initialized only when the
 /// launcher's environment says so, so a plain `seq2seq train` never starts it.
@@ -117,3 +121,27 @@ public final class MPICommunicator: Communicator {
         requests.removeAll(keepingCapacity: true)
     }
 }
+#else
+/// A build without Open MPI (`SEQ2SEQ_STATIC=1`, scripts/build-static.sh: Debian ships no static
+/// libmpi): the same interface, but starting it under mpirun is an error that says which build to use.
+public final class MPICommunicator: Communicator {
+    public let rank = 0, size = 1, localSize = 1
+
+    public static var launchedByMPI: Bool {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_SIZE"] != nil
+    }
+
+    public init() throws {
+        throw DistributedError.mismatch("this seq2seq was built without MPI (the static single-file build); run data-parallel training with the normal build (swift build -c release)")
+    }
+
+    public func finalize() {}
+    public func abort(code: Int32) -> Never { exit(code) }
+    public func allreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws {}
+    public func allreduceSum(_ values: inout [Double]) throws {}
+    public func allreduceMax(_ values: inout [Double]) throws {}
+    public func broadcast(_ bytes: inout [UInt8]) throws {}
+    public func barrier() throws {}
+}
+#endif

@@ -7,6 +7,15 @@ public enum GemmEngine: String, CaseIterable, Sendable {
     case openblas
     /// oneDNN's sgemm, with the kernels of this processor (AVX-512 where it has it).
     case onednn
+
+    /// Whether this build has it (the static build, SEQ2SEQ_STATIC=1, has no oneDNN).
+    public var isAvailable: Bool {
+        #if S2S_NO_ONEDNN
+        return self == .openblas
+        #else
+        return true
+        #endif
+    }
 }
 
 /// Which engine runs a float32 product, chosen once from the processor and OpenBLAS's kernels.
@@ -15,7 +24,7 @@ public enum GemmDispatch {
     /// does the same from the environment, for benchmarks). nil: the measured choice below.
     nonisolated(unsafe) public static var forced: GemmEngine? = {
         guard let name = ProcessInfo.processInfo.environment["SEQ2SEQ_GEMM_ENGINE"], !name.isEmpty else { return nil }
-        return GemmEngine(rawValue: name)
+        return GemmEngine(rawValue: name).flatMap { $0.isAvailable ? $0 : nil }
     }()
 
     /// The engine of large products when none is forced: oneDNN on processors with AVX-512, where
@@ -25,7 +34,7 @@ public enum GemmDispatch {
     /// `bench train` 10,700 against 6,500 tokens/s pinned, 10,200-10,700 unpinned). With AVX2 only,
     /// OpenBLAS: oneDNN's AVX2 kernels are level at best and reach 62-74 GFLOP/s against 100-112 for
     /// the weight gradients' transposed products (measured with ONEDNN_MAX_CPU_ISA=AVX2).
-    public static let preferred: GemmEngine = CPUFeatures.hasAVX512 ? .onednn : .openblas
+    public static let preferred: GemmEngine = CPUFeatures.hasAVX512 && GemmEngine.onednn.isAvailable ? .onednn : .openblas
 
     /// Multiply-adds below which a product stays with OpenBLAS whatever the preferred engine: one
     /// attention head's products (30 × 30 × 64) and decoding's one-row products cost more in
@@ -62,10 +71,12 @@ public func gemm(
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
+    #if !S2S_NO_ONEDNN
     if GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         return OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                             beta: beta, c, ldc: ldc)
     }
+    #endif
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -116,17 +127,22 @@ public func gemmBF16(
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
         return
     }
+    #if S2S_NO_ONEDNN
+    preconditionFailure("this build has no bf16 products (BF16Gemm.isAvailable is false)")
+    #else
     OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                     accumulate: accumulate, c, ldc: ldc)
+    #endif
 }
 
 public enum BF16Gemm {
     /// Whether oneDNN has a bf16 matmul on this processor (AVX-512 at least; the AVX512_BF16 and AMX
     /// instructions make it fast). Asked once, by making a small product's primitive.
-    public static let isAvailable: Bool = OneDNN.canMakeBF16Matmul()
-
-    /// The kernel oneDNN runs for a bf16 product of rows × cols × inner (for logs and benchmarks).
-    public static func implementation(rows: Int, cols: Int, inner: Int) -> String {
-        isAvailable ? OneDNN.matmulImplementation(m: rows, n: cols, k: inner) : "none"
-    }
+    public static let isAvailable: Bool = {
+        #if S2S_NO_ONEDNN
+        return false
+        #else
+        return OneDNN.canMakeBF16Matmul()
+        #endif
+    }()
 }

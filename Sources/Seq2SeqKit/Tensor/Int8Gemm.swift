@@ -1,4 +1,6 @@
+#if !S2S_NO_ONEDNN
 import CDNNL
+#endif
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -26,7 +28,14 @@ public enum Int8Engine: String, CaseIterable, Sendable {
     /// Whether this build and processor can run it.
     public var isAvailable: Bool {
         switch self {
-        case .portable, .onednn: return true
+        case .portable: return true
+        case .onednn:
+            // The static single-file build (SEQ2SEQ_STATIC=1) has no oneDNN: Debian ships no static libdnnl.
+            #if S2S_NO_ONEDNN
+            return false
+            #else
+            return true
+            #endif
         case .avx2:
             #if S2S_AVX2
             return true
@@ -56,11 +65,14 @@ public enum Int8Gemm {
     static func engine(rows n: Int) -> Int8Engine {
         if let f = forced, f.isAvailable { return f }
         let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
-        return n >= oneDNNFromRows ? .onednn : own
+        return n >= oneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : own
     }
 
     /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O).
     static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix, rows n: Int) {
+        #if S2S_NO_ONEDNN
+        portable(c, xu, w, rows: n)  // never chosen: `engine(rows:)` asks isAvailable
+        #else
         var zero: Int32 = 0
         let k = w.stride
         OneDNN.prepareThreads()
@@ -70,6 +82,7 @@ public enum Int8Gemm {
             w.values, dnnl_dim_t(k), 0, 0, c, dnnl_dim_t(w.rows), &zero)
         // The arguments are ours and checked; a failure here is a bug, not a user's input.
         precondition(status == dnnl_success, "dnnl_gemm_u8s8s32 failed with status \(status.rawValue)")
+        #endif
     }
 
     /// C[N, O] in plain integer loops: the reference the other engines are tested against.

@@ -1,3 +1,5 @@
+// The static single-file build (SEQ2SEQ_STATIC=1) has no oneDNN: Debian ships no static libdnnl.
+#if !S2S_NO_ONEDNN
 import CDNNL
 import Foundation
 #if canImport(Glibc)
@@ -142,19 +144,6 @@ enum OneDNN {
         return Matmul(primitive: primitive!, src: src!, weights: weights!, dst: dst!)
     }
 
-    /// The name of the kernel oneDNN runs for a bf16 product of this shape (e.g. "brg:avx512_core_bf16").
-    static func matmulImplementation(m: Int, n: Int, k: Int) -> String {
-        let key = MatmulKey(transA: false, transB: true, m: m, n: n, k: k, lda: k, ldb: k, ldc: n, alpha: 1, accumulate: false)
-        let (mm, _) = matmul(key)
-        var pd: const_dnnl_primitive_desc_t? = nil
-        dnnl_primitive_get_primitive_desc(mm.primitive, &pd)
-        var name: UnsafePointer<CChar>? = nil
-        withUnsafeMutablePointer(to: &name) { p in
-            _ = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, UnsafeMutableRawPointer(p))
-        }
-        return name.map { String(cString: $0) } ?? "unknown"
-    }
-
     private static func matmul(_ key: MatmulKey) -> (Matmul, dnnl_stream_t) {
         let cache = matmuls.value
         if let m = cache.byKey[key] { return (m, cache.stream) }
@@ -185,3 +174,4 @@ enum OneDNN {
         precondition(status == dnnl_success, "oneDNN bf16 matmul failed with status \(status.rawValue)")
     }
 }
+#endif
