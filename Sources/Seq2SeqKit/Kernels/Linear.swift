@@ -10,9 +10,7 @@ public func linearForward(
         fewRowsLinear(y, x, w, b, rows: n, inFeatures: i, outFeatures: o)  // see FewRowsLinear.swift
         return
     }
-    if let b {
-        for r in 0..<n { (y + r * o).update(from: b, count: o) }
-    }
+    if let b { fillRows(y, with: b, rows: n, cols: o) }
     gemm(transA: false, transB: true, m: n, n: o, k: i, x, lda: i, w, ldb: i,
          beta: b == nil ? 0 : 1, y, ldc: o)
 }
@@ -28,10 +26,20 @@ public func linearBackward(
         gemm(transA: false, transB: false, m: n, n: i, k: o, dy, lda: o, w, ldb: i, beta: 1, dx, ldc: i)
     }
     gemm(transA: true, transB: false, m: o, n: i, k: n, dy, lda: o, x, ldb: i, beta: 1, dw, ldc: i)
-    if let db {
-        for r in 0..<n {
-            let row = dy + r * o
-            for j in 0..<o { db[j] += row[j] }
-        }
+    if let db { addColumnSums(db, dy, rows: n, cols: o) }
+}
+
+/// y[r, :] = b for each of `rows` rows of width `cols` (a bias the product then accumulates onto).
+@inline(__always)
+func fillRows(_ y: FloatPtr, with b: ConstFloatPtr, rows n: Int, cols o: Int) {
+    for r in 0..<n { (y + r * o).update(from: b, count: o) }
+}
+
+/// db[O] += Σ_rows dy[N, O]: a bias's gradient.
+@inline(__always)
+func addColumnSums(_ db: FloatPtr, _ dy: ConstFloatPtr, rows n: Int, cols o: Int) {
+    for r in 0..<n {
+        let row = dy + r * o
+        for j in 0..<o { db[j] += row[j] }
     }
 }

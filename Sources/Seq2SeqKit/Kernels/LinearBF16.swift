@@ -14,9 +14,7 @@ public func linearForwardBF16(
     if n == 0 { return }
     scratch.reserve(n * i)
     convertToBF16(scratch.pointer, x, count: n * i)
-    if let b {
-        for r in 0..<n { (y + r * o).update(from: b, count: o) }
-    }
+    if let b { fillRows(y, with: b, rows: n, cols: o) }
     gemmBF16(transA: false, transB: true, m: n, n: o, k: i, scratch.pointer, lda: i, w, ldb: i,
              accumulate: b != nil, y, ldc: o)
 }
@@ -39,10 +37,5 @@ public func linearBackwardBF16(
     convertToBF16(scratchB.pointer, x, count: n * i)
     gemmBF16(transA: true, transB: false, m: o, n: i, k: n, scratchA.pointer, lda: o, scratchB.pointer, ldb: i,
              accumulate: true, dw, ldc: i)
-    if let db {
-        for r in 0..<n {
-            let row = dy + r * o
-            for j in 0..<o { db[j] += row[j] }
-        }
-    }
+    if let db { addColumnSums(db, dy, rows: n, cols: o) }
 }

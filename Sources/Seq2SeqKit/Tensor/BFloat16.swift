@@ -40,12 +40,6 @@ public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
     while i < count { dst[i] = BFloat16.from(src[i]); i += 1 }
 }
 
-/// Copies a [rows, cols] block with row stride `ld` into a dense bf16 [rows, cols] array.
-public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, rows: Int, cols: Int, ld: Int) {
-    if ld == cols { return convertToBF16(dst, src, count: rows * cols) }
-    for r in 0..<rows { convertToBF16(dst + r * cols, src + r * ld, count: cols) }
-}
-
 /// An owned, growable bf16 buffer, kept in a FloatBuffer's storage (two values per float: same
 /// alignment, same mapping of large buffers, nothing allocated once large enough).
 public final class BF16Buffer: @unchecked Sendable {

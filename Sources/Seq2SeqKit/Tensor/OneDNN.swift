@@ -17,16 +17,11 @@ enum OneDNN {
     /// before every call (a store into the caller's thread state). Inside `parallelRows` (the
     /// per-head products of attention) each worker runs its product on one thread, as OpenBLAS does
     /// for such small products; otherwise OpenMP would start a team per worker on the same cores.
-    /// libgomp arrives with libdnnl; omp_set_num_threads is looked up rather than linked, so that
-    /// the build needs no OpenMP development files.
-    private static let setOMPThreads: (@convention(c) (Int32) -> Void)? = {
-        guard let sym = dlsym(nil /* RTLD_DEFAULT */, "omp_set_num_threads") else { return nil }
-        return unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)
-    }()
-
+    /// libgomp arrives with libdnnl; its functions are looked up rather than linked
+    /// (`OpenMPTeam`), so that the build needs no OpenMP development files.
     @inline(__always)
     static func prepareThreads() {
-        setOMPThreads?(Int32(ParallelWorker.isActive ? 1 : Threads.count))
+        OpenMPTeam.setThreadCount?(Int32(ParallelWorker.isActive ? 1 : Threads.count))
     }
 
     /// C[M, N] = alpha · op(A) · op(B) + beta · C in float32 (dnnl_sgemm).

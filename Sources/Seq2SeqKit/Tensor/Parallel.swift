@@ -33,17 +33,21 @@ func parallelRows(_ count: Int, cost: Int, minimum: Int = 1 << 19, _ body: (Rang
 }
 
 /// libgomp (loaded with oneDNN) entered through its ABI: `GOMP_parallel` is what
-/// `#pragma omp parallel num_threads(n)` compiles to. Looked up, not linked, as in Tensor/OneDNN.swift.
+/// `#pragma omp parallel num_threads(n)` compiles to. Looked up, not linked (no OpenMP development files needed).
 enum OpenMPTeam {
     typealias Body = @convention(c) (UnsafeMutableRawPointer?) -> Void
-    static let parallel: (@convention(c) (Body, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void)? = {
-        guard let sym = dlsym(nil, "GOMP_parallel") else { return nil }
-        return unsafeBitCast(sym, to: (@convention(c) (Body, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self)
-    }()
-    static let threadNumber: (@convention(c) () -> Int32)? = {
-        guard let sym = dlsym(nil, "omp_get_thread_num") else { return nil }
-        return unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)
-    }()
+
+    /// A libgomp function by name, or nil when libgomp is not loaded (no oneDNN in this build).
+    private static func function<F>(_ name: String, as type: F.Type) -> F? {
+        dlsym(nil /* RTLD_DEFAULT */, name).map { unsafeBitCast($0, to: type) }
+    }
+    static let parallel = function("GOMP_parallel",
+                                   as: (@convention(c) (Body, UnsafeMutableRawPointer?, UInt32, UInt32) -> Void).self)
+    static let threadNumber = function("omp_get_thread_num", as: (@convention(c) () -> Int32).self)
+    static let teamSize = function("omp_get_num_threads", as: (@convention(c) () -> Int32).self)
+    /// The caller's OpenMP thread count, a per-thread setting (Tensor/OneDNN.swift sets it before each product).
+    static let setThreadCount = function("omp_set_num_threads", as: (@convention(c) (Int32) -> Void).self)
+
     /// Whether row-parallel kernels run on the team: when oneDNN is the engine of large products
     /// (`SEQ2SEQ_ROW_THREADS=dispatch` keeps them on Dispatch, to compare).
     nonisolated(unsafe) static var inUse: Bool = {
@@ -55,11 +59,6 @@ enum OpenMPTeam {
         let body: (Range<Int>) -> Void
         let count: Int, chunks: Int
     }
-
-    static let teamSize: (@convention(c) () -> Int32)? = {
-        guard let sym = dlsym(nil, "omp_get_num_threads") else { return nil }
-        return unsafeBitCast(sym, to: (@convention(c) () -> Int32).self)
-    }()
 
     /// One team thread's share of `Work`: chunks t, t + team, … (a team may have fewer threads than
     /// asked for, e.g. inside another parallel region; then its threads take several chunks).
