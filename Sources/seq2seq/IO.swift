@@ -116,31 +116,3 @@ enum Check {
         return out
     }
 }
-
-/// SIGINT and SIGTERM during training: the first asks the trainer to save checkpoint_last and stop
-/// after the current update; a second exits at once.
-enum StopSignals {
-    nonisolated(unsafe) static var received: Int32 = 0
-    nonisolated(unsafe) static var count: Int32 = 0
-
-    static func install() {
-        for s in [SIGINT, SIGTERM] {
-            signal(s) { sig in
-                StopSignals.count += 1
-                StopSignals.received = sig
-                if StopSignals.count > 1 { _exit(128 + sig) }
-                let note = "\nseq2seq: stopping after this update and saving checkpoint_last (again to quit at once)\n"
-                _ = note.withCString { write(2, $0, strlen($0)) }
-            }
-        }
-    }
-
-    static func reason() -> String? {
-        switch received {
-        case 0: return nil
-        case SIGINT: return "interrupted (SIGINT)"
-        case SIGTERM: return "terminated (SIGTERM)"
-        default: return "signal \(received)"
-        }
-    }
-}

@@ -50,6 +50,8 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
+        // Before any thread starts: the model worker runs oneDNN, which a handler must not interrupt (StopSignals).
+        StopSignals.blockOnThisAndLaterThreads()
         compute.apply()
         var c = ServiceConfiguration()
         c.host = host; c.port = port

@@ -225,6 +225,8 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        // Before any thread starts (MPI's, OpenMP's): see StopSignals.
+        StopSignals.install()
         // Under mpirun every process runs this command; MPI starts only then.
         let world: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcess()
         let mpi = world as? MPICommunicator
@@ -346,7 +348,6 @@ struct Train: ParsableCommand {
         let resuming = resume ? "; resuming at step \(trainer.currentStep)" : ""
         say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); \(Threads.count) threads\(ranks)\(resuming)")
         trainer.overlapReduction = overlapReduction
-        StopSignals.install()
         trainer.stopRequest = StopSignals.reason
         let live = main && isatty(STDERR_FILENO) != 0
         trainer.log = { line in
@@ -355,6 +356,8 @@ struct Train: ParsableCommand {
             say(line)
         }
         if live { trainer.status = { FileHandle.standardError.write(Data(("\r\u{1B}[K" + $0).utf8)) } }
+        StopSignals.arm()
+        defer { StopSignals.disarm() }
         let summary = try trainer.run()
         let best = summary.bestScore.map {
             run.mode == .translation && !validSources.isEmpty ? String(format: "best BLEU %.2f at step %d", $0, summary.bestStep)
