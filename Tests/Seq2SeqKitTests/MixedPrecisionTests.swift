@@ -290,4 +290,66 @@ final class MixedPrecisionTests: XCTestCase {
         XCTAssertEqual(once.count, 12)
         XCTAssertEqual(once, twice, "bf16 loss curves differ after resuming")
     }
+
+    /// The loss kernel's bf16 copy of its gradient (what the output projection's backward reads in a
+    /// bf16 pass) is exactly the rounding of its float32 gradient, pad rows included, on 1 and 2 threads.
+    func testLossKernelWritesTheRoundedGradient() {
+        let n = 200, v = 1001
+        var rng = RNG(seed: 11)
+        let logits = (0..<(n * v)).map { _ in rng.nextFloat() * 8 - 4 }
+        let targets = (0..<n).map { r in Int32(r % 17 == 0 ? 0 : 1 + Int(rng.next() % UInt64(v - 1))) }
+        for threads in [1, 2] {
+            Threads.set(threads)
+            var d = [Float](repeating: 0, count: n * v), d16 = [UInt16](repeating: 0xFFFF, count: n * v)
+            var rows = [Float](repeating: 0, count: n)
+            let out = crossEntropyForwardBackward(dLogits: &d, dLogits16: &d16, rowLoss: &rows, logits, targets: targets,
+                                                  rows: n, vocab: v, smoothing: 0.1, padId: 0, gradScale: 0.01)
+            XCTAssertEqual(out.count, n - (n + 16) / 17)
+            XCTAssertEqual(d16, d.map(BFloat16.from), "\(threads) threads")
+            XCTAssertTrue(d16[0..<v].allSatisfy { $0 == 0 } && d[0..<v].allSatisfy { $0 == 0 }, "a pad row has no gradient")
+        }
+    }
+
+    /// The kernels split over threads give the same bits on one and two threads (each sum keeps its
+    /// order), so a run's numbers do not depend on --threads: LayerNorm's backward, the bf16
+    /// conversion, dropout, the element-wise sums and products.
+    func testSplitKernelsGiveTheSameBitsOnOneAndTwoThreads() {
+        let n = 3000, d = 256, count = n * d
+        var rng = RNG(seed: 5)
+        let x = (0..<count).map { _ in rng.nextFloat() * 4 - 2 }
+        let dy = (0..<count).map { _ in rng.nextFloat() - 0.5 }
+        let gamma = (0..<d).map { _ in 0.5 + rng.nextFloat() }, beta = (0..<d).map { _ in rng.nextFloat() - 0.5 }
+        var outputs: [[[Float]]] = []
+        var halves: [[UInt16]] = [], states: [[UInt64]] = []
+        for threads in [1, 2] {
+            Threads.set(threads)
+            var y = [Float](repeating: 0, count: count), mean = [Float](repeating: 0, count: n), rstd = mean
+            layerNormForward(&y, mean: &mean, rstd: &rstd, x, gamma: gamma, beta: beta, rows: n, dim: d, eps: 1e-5)
+            var dx = dy, dg = [Float](repeating: 0.25, count: d), db = dg
+            layerNormBackward(dx: &dx, dGamma: &dg, dBeta: &db, dy, x, mean: mean, rstd: rstd, gamma: gamma, rows: n, dim: d)
+            var dropped = [Float](repeating: 0, count: count), mask = dropped
+            var r = RNG(seed: 9)
+            dropoutForward(&dropped, mask: &mask, x, count: count, p: 0.1, rng: &r)
+            var sum = [Float](repeating: 0, count: count), product = sum, acc = dy
+            addElementwise(&sum, x, dy, count: count)
+            multiplyElementwise(&product, x, dy, count: count)
+            accumulateElementwise(&acc, x, count: count)
+            var h = [UInt16](repeating: 0, count: count)
+            convertToBF16(&h, x, count: count)
+            outputs.append([y, dx, dg, db, dropped, mask, sum, product, acc])
+            halves.append(h)
+            states.append(r.state)
+        }
+        let names = ["layerNorm y", "dx", "dgamma", "dbeta", "dropout", "mask", "sum", "product", "accumulate"]
+        for (i, name) in names.enumerated() {
+            XCTAssertEqual(outputs[0][i].map(\.bitPattern), outputs[1][i].map(\.bitPattern), name)
+        }
+        XCTAssertEqual(halves[0], halves[1], "bf16 conversion")
+        XCTAssertEqual(states[0], states[1], "the generator after dropout")
+        XCTAssertEqual(halves[0], x.map(BFloat16.from))
+        // Dropout kept about 90%, and the mask scales what it keeps by 1 / 0.9.
+        let kept = outputs[0][5].filter { $0 != 0 }
+        XCTAssertEqual(Double(kept.count) / Double(count), 0.9, accuracy: 0.005)
+        XCTAssertTrue(kept.allSatisfy { abs($0 - 1 / 0.9) < 1e-6 })
+    }
 }

@@ -6,14 +6,17 @@ import RealModule
 ///
 /// logits[N, V] in, targets[N] (Int32) in. Writes rowLoss[N] (0 for pad rows) and, when `dLogits`
 /// is given, dLogits[N, V] = gradient · gradScale (0 for pad rows); `dLogits` may alias `logits`.
+/// With `dLogits16` (and `dLogits`) each gradient row is also rounded to bf16 there while it is
+/// still in cache, for a mixed-precision backward pass (it would otherwise read [N, V] again).
 /// Returns (Σ rowLoss, number of non-pad rows). The mean loss is sum / count; pass
 /// gradScale = 1 / count for the mean's gradient.
 @discardableResult
 public func crossEntropyForwardBackward(
-    dLogits: FloatPtr?, rowLoss: FloatPtr, _ logits: ConstFloatPtr, targets: UnsafePointer<Int32>,
-    rows n: Int, vocab v: Int, smoothing e: Float, padId: Int32, gradScale: Float
+    dLogits: FloatPtr?, dLogits16: BF16Ptr? = nil, rowLoss: FloatPtr, _ logits: ConstFloatPtr,
+    targets: UnsafePointer<Int32>, rows n: Int, vocab v: Int, smoothing e: Float, padId: Int32, gradScale: Float
 ) -> (sum: Double, count: Int) {
     let dp = dLogits.map { SendablePointer($0) }, lp = SendablePointer(logits)
+    let d16 = dLogits16.map { SendablePointer($0) }
     let rp = SendablePointer(rowLoss), tp = SendablePointer(targets)
     parallelRows(n, cost: v * 4) { range in
         for r in range {
@@ -22,6 +25,7 @@ public func crossEntropyForwardBackward(
             if y == padId {
                 rp.p[r] = 0
                 if let dp { (dp.p + r * v).update(repeating: 0, count: v) }
+                if let d16 { (d16.p + r * v).update(repeating: 0, count: v) }
                 continue
             }
             var sumX: Float = 0
@@ -46,6 +50,7 @@ public func crossEntropyForwardBackward(
                 let inv = gradScale / s, off = gradScale * e / Float(v)
                 for j in 0..<v { d[j] = d[j] * inv - off }
                 d[Int(y)] -= gradScale * (1 - e)
+                if let d16 { convertToBF16Serial(d16.p + r * v, d, count: v) }
             }
         }
     }

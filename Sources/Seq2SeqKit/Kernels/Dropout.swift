@@ -7,20 +7,27 @@ public func dropoutForward(_ y: FloatPtr, mask: FloatPtr, _ x: ConstFloatPtr, co
         return
     }
     let keep = 1 / (1 - p)
-    for i in 0..<n {
-        let m: Float = rng.nextFloat() < p ? 0 : keep
-        mask[i] = m
-        y[i] = x[i] * m
+    rng.withRegisters { g in
+        for i in 0..<n {
+            let m: Float = g.nextFloat() < p ? 0 : keep
+            mask[i] = m
+            y[i] = x[i] * m
+        }
     }
 }
 
 /// Fills only the mask (for callers that apply it themselves, e.g. attention probabilities).
 public func dropoutMask(_ mask: FloatPtr, count n: Int, p: Float, rng: inout RNG) {
     let keep = 1 / (1 - p)
-    for i in 0..<n { mask[i] = rng.nextFloat() < p ? 0 : keep }
+    rng.withRegisters { g in
+        for i in 0..<n { mask[i] = g.nextFloat() < p ? 0 : keep }
+    }
 }
 
 /// dx += dy ∘ mask
 public func dropoutBackward(dx: FloatPtr, _ dy: ConstFloatPtr, mask: ConstFloatPtr, count n: Int) {
-    for i in 0..<n { dx[i] += dy[i] * mask[i] }
+    let dxp = SendablePointer(dx), dyp = SendablePointer(dy), mp = SendablePointer(mask)
+    parallelRows(n, cost: 1) { r in
+        for i in r { dxp.p[i] += dyp.p[i] * mp.p[i] }
+    }
 }

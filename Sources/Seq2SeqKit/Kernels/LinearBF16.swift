@@ -7,13 +7,17 @@
 // which costs N·I (or N·O) element copies against the product's N·I·O multiply-adds.
 
 /// y[N, O] = bf16(x)[N, I] · W16[O, I]ᵀ + b[O]
+/// `xIsConverted`: scratch already holds bf16(x) (layers that share an input convert it once).
 public func linearForwardBF16(
     _ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstBF16Ptr, _ b: ConstFloatPtr?,
-    rows n: Int, inFeatures i: Int, outFeatures o: Int, scratch: BF16Buffer
+    rows n: Int, inFeatures i: Int, outFeatures o: Int, scratch: BF16Buffer, xIsConverted: Bool = false
 ) {
     if n == 0 { return }
-    scratch.reserve(n * i)
-    convertToBF16(scratch.pointer, x, count: n * i)
+    if !xIsConverted {
+        scratch.reserve(n * i)
+        convertToBF16(scratch.pointer, x, count: n * i)
+    }
+    precondition(scratch.count >= n * i, "linearForwardBF16: bf16(x) has \(scratch.count) values, not \(n * i)")
     if let b { fillRows(y, with: b, rows: n, cols: o) }
     gemmBF16(transA: false, transB: true, m: n, n: o, k: i, scratch.pointer, lda: i, w, ldb: i,
              accumulate: b != nil, y, ldc: o)
@@ -21,20 +25,29 @@ public func linearForwardBF16(
 
 /// Backward of `linearForwardBF16`, accumulating:
 /// dx[N, I] += bf16(dy)[N, O] · W16[O, I];  dW[O, I] += bf16(dy)ᵀ · bf16(x);  db[O] += Σ_rows dy.
+/// `dyIsConverted`: scratchA already holds bf16(dy) (the loss kernel wrote it); `xIsConverted`:
+/// scratchB holds bf16(x) (layers that share an input convert it once); else they are made here.
 public func linearBackwardBF16(
     dx: FloatPtr?, dw: FloatPtr, db: FloatPtr?,
     _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: ConstBF16Ptr,
-    rows n: Int, inFeatures i: Int, outFeatures o: Int, scratchA: BF16Buffer, scratchB: BF16Buffer
+    rows n: Int, inFeatures i: Int, outFeatures o: Int, scratchA: BF16Buffer, scratchB: BF16Buffer,
+    dyIsConverted: Bool = false, xIsConverted: Bool = false
 ) {
     if n == 0 { return }
-    scratchA.reserve(n * o)
-    convertToBF16(scratchA.pointer, dy, count: n * o)
+    if !dyIsConverted {
+        scratchA.reserve(n * o)
+        convertToBF16(scratchA.pointer, dy, count: n * o)
+    }
+    precondition(scratchA.count >= n * o, "linearBackwardBF16: bf16(dy) has \(scratchA.count) values, not \(n * o)")
     if let dx {
         gemmBF16(transA: false, transB: false, m: n, n: i, k: o, scratchA.pointer, lda: o, w, ldb: i,
                  accumulate: true, dx, ldc: i)
     }
-    scratchB.reserve(n * i)
-    convertToBF16(scratchB.pointer, x, count: n * i)
+    if !xIsConverted {
+        scratchB.reserve(n * i)
+        convertToBF16(scratchB.pointer, x, count: n * i)
+    }
+    precondition(scratchB.count >= n * i, "linearBackwardBF16: bf16(x) has \(scratchB.count) values, not \(n * i)")
     gemmBF16(transA: true, transB: false, m: o, n: i, k: n, scratchA.pointer, lda: o, scratchB.pointer, ldb: i,
              accumulate: true, dw, ldc: i)
     if let db { addColumnSums(db, dy, rows: n, cols: o) }

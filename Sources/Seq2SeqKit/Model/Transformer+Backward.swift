@@ -8,8 +8,13 @@ extension Transformer {
         let pad = Int32(config.padId)
         let count = tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) }
         let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
+        // A mixed-precision pass gets bf16(dLogits) from the same sweep, for the output projection's backward.
+        let convert = computeGradient && bf16Pass
+        if convert { bf16.a.reserve(n * v) }
+        bf16.dLogitsInA = convert
         return tgtOut.withUnsafeBufferPointer { tp in
-            crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil, rowLoss: rowLoss.pointer,
+            crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil,
+                                        dLogits16: convert ? bf16.a.pointer : nil, rowLoss: rowLoss.pointer,
                                         logits.pointer, targets: tp.baseAddress!, rows: n, vocab: v,
                                         smoothing: smoothing, padId: pad, gradScale: scale)
         }
@@ -96,8 +101,7 @@ extension Transformer {
         }
         // embeddings: undo dropout, scatter-add into the token (and learned position) tables
         if dropout {
-            let mask = a.embedMask.pointer
-            for j in 0..<(n * d) { dOut[j] *= mask[j] }
+            multiplyElementwise(dOut, dOut, a.embedMask.pointer, count: n * d)
         }
         a.ids.withUnsafeBufferPointer { idp in
             embeddingBackward(dTable: grad(ref.embedTokens), dPositions: ref.embedPositions.map { grad($0) }, dOut,
@@ -121,11 +125,11 @@ extension Transformer {
             layerNormBackward(dx: dSum, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dOut, r.sum.pointer,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
         }
-        for i in 0..<count { dIn[i] += dSum[i] }  // the residual path
+        accumulateElementwise(dIn, dSum, count: count)  // the residual path
         var dSub = UnsafePointer(dSum)
         if dropout {
-            let ds = scratch.dSub.pointer, mask = r.dropMask.pointer
-            for i in 0..<count { ds[i] = dSum[i] * mask[i] }
+            let ds = scratch.dSub.pointer
+            multiplyElementwise(ds, dSum, r.dropMask.pointer, count: count)
             dSub = UnsafePointer(ds)
         }
         if c.norm == .pre {
@@ -156,9 +160,13 @@ extension Transformer {
             dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
             v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
             dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
-        linearGrad(dx: dX, dq, x, w.q, rows: n)
-        linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
-        linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
+        if memory == x {  // self-attention (dMemory == dX)
+            linearGrads(x, rows: n, [(dX, UnsafePointer(dq), w.q), (dMemory, UnsafePointer(dk), w.k),
+                                     (dMemory, UnsafePointer(dv), w.v)])
+        } else {
+            linearGrad(dx: dX, dq, x, w.q, rows: n)
+            linearGrads(memory, rows: m, [(dMemory, UnsafePointer(dk), w.k), (dMemory, UnsafePointer(dv), w.v)])
+        }
     }
 
     func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr, rows n: Int) {

@@ -15,6 +15,8 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
 final class BF16Workspace {
     let parameters = BF16Buffer()
     let a = BF16Buffer(), b = BF16Buffer()
+    /// `a` holds bf16(dLogits), written by the loss for the output projection's backward.
+    var dLogitsInA = false
 }
 
 extension Transformer {
@@ -34,6 +36,7 @@ extension Transformer {
     /// in bf16, and if so refreshes the bf16 weights from the float32 ones.
     func beginPass(training: Bool) {
         bf16Pass = training && precision == .bf16
+        bf16.dLogitsInA = false
         if bf16Pass {
             bf16.parameters.reserve(layout.totalCount)
             convertToBF16(bf16.parameters.pointer, parameters.pointer, count: layout.totalCount)
@@ -48,6 +51,22 @@ extension Transformer {
         guard bf16Pass else { return linear(y, x, w, rows: n) }
         linearForwardBF16(y, x, param16(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
                           inFeatures: w.inFeatures, outFeatures: w.outFeatures, scratch: bf16.a)
+    }
+
+    /// Linear layers of the full forward pass that read the same input x [N, I] (q, k and v of
+    /// self-attention; k and v of cross-attention): a mixed-precision pass rounds x to bf16 once.
+    func passLinears(_ x: ConstFloatPtr, rows n: Int, _ layers: [(y: FloatPtr, w: LinearRef)]) {
+        guard bf16Pass, let first = layers.first else {
+            for l in layers { linear(l.y, x, l.w, rows: n) }
+            return
+        }
+        bf16.a.reserve(n * first.w.inFeatures)
+        convertToBF16(bf16.a.pointer, x, count: n * first.w.inFeatures)
+        for l in layers {
+            precondition(l.w.inFeatures == first.w.inFeatures, "passLinears: layers of one input have one width")
+            linearForwardBF16(l.y, x, param16(l.w.weight), l.w.bias.map { UnsafePointer(param($0)) }, rows: n,
+                              inFeatures: l.w.inFeatures, outFeatures: l.w.outFeatures, scratch: bf16.a, xIsConverted: true)
+        }
     }
 
     /// logits [N, V] = h [N, D] · W_out [V, D]ᵀ of the full forward pass.
@@ -66,8 +85,10 @@ extension Transformer {
         let d = config.dModel, v = config.tgtVocabSize
         if bf16Pass {
             dh.update(repeating: 0, count: n * d)
+            defer { bf16.dLogitsInA = false }
             return linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, h, param16(outputWeight),
-                                      rows: n, inFeatures: d, outFeatures: v, scratchA: bf16.a, scratchB: bf16.b)
+                                      rows: n, inFeatures: d, outFeatures: v, scratchA: bf16.a, scratchB: bf16.b,
+                                      dyIsConverted: bf16.dLogitsInA)
         }
         gemm(transA: false, transB: false, m: n, n: d, k: v, dLogits, lda: v, param(outputWeight), ldb: d,
              beta: 0, dh, ldc: d)
@@ -85,5 +106,22 @@ extension Transformer {
         }
         linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
                        rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+    }
+
+    /// Backward of `passLinears`: layers that read the same x [N, I], each with its output gradient
+    /// and the buffer its input gradient accumulates into; a mixed-precision pass rounds x once.
+    func linearGrads(_ x: ConstFloatPtr, rows n: Int, _ layers: [(dx: FloatPtr?, dy: ConstFloatPtr, w: LinearRef)]) {
+        guard bf16Pass, let first = layers.first else {
+            for l in layers { linearGrad(dx: l.dx, l.dy, x, l.w, rows: n) }
+            return
+        }
+        bf16.b.reserve(n * first.w.inFeatures)
+        convertToBF16(bf16.b.pointer, x, count: n * first.w.inFeatures)
+        for l in layers {
+            precondition(l.w.inFeatures == first.w.inFeatures, "linearGrads: layers of one input have one width")
+            linearBackwardBF16(dx: l.dx, dw: grad(l.w.weight), db: l.w.bias.map { grad($0) }, l.dy, x, param16(l.w.weight),
+                               rows: n, inFeatures: l.w.inFeatures, outFeatures: l.w.outFeatures,
+                               scratchA: bf16.a, scratchB: bf16.b, xIsConverted: true)
+        }
     }
 }

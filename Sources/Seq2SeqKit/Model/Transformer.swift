@@ -224,10 +224,9 @@ public final class Transformer {
         if dropout {
             dropoutForward(r.sub.pointer, mask: r.dropMask.pointer, r.sub.pointer, count: n * d, p: c.dropout, rng: &rng)
         }
-        let sum = r.sum.pointer, sub = r.sub.pointer
-        for i in 0..<(n * d) { sum[i] = x[i] + sub[i] }
+        addElementwise(r.sum.pointer, x, r.sub.pointer, count: n * d)
         if c.norm == .post {
-            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, sum, gamma: param(norm.weight),
+            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, r.sum.pointer, gamma: param(norm.weight),
                              beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
         }
         return UnsafePointer(r.output(c.norm))
@@ -240,9 +239,12 @@ public final class Transformer {
         rng: inout RNG
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
-        passLinear(a.q.pointer, x, w.q, rows: n)
-        passLinear(a.k.pointer, memory, w.k, rows: m)
-        passLinear(a.v.pointer, memory, w.v, rows: m)
+        if memory == x {  // self-attention: one input for the three
+            passLinears(x, rows: n, [(a.q.pointer, w.q), (a.k.pointer, w.k), (a.v.pointer, w.v)])
+        } else {
+            passLinear(a.q.pointer, x, w.q, rows: n)
+            passLinears(memory, rows: m, [(a.k.pointer, w.k), (a.v.pointer, w.v)])
+        }
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         keyValid.withUnsafeBufferPointer { kv in
             attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,

@@ -22,9 +22,19 @@ public enum BFloat16 {
     public static let unitRoundoff: Float = 1.0 / 256
 }
 
-/// dst[i] = bf16(src[i]) for i < count. Sixteen lanes at a time: this runs over every operand of
-/// every bf16 product, so it must go at memory speed.
+/// dst[i] = bf16(src[i]) for i < count. Sixteen lanes at a time, split over the threads from 256K
+/// values: this runs over every operand of every bf16 product (millions of values per training
+/// step), so it must go at memory speed.
 public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
+    let d = SendablePointer(dst), s = SendablePointer(src)
+    parallelRows(count, cost: 2, minimum: 1 << 19) { r in
+        convertToBF16Serial(d.p + r.lowerBound, s.p + r.lowerBound, count: r.count)
+    }
+}
+
+/// `convertToBF16` on the calling thread (for kernels that convert rows inside their own split).
+@inline(__always)
+func convertToBF16Serial(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
     var i = 0
     let rawSrc = UnsafeRawPointer(src), rawDst = UnsafeMutableRawPointer(dst)
     while i + 16 <= count {

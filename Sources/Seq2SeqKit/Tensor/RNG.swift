@@ -18,21 +18,23 @@ public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
 
     @inline(__always)
     public mutating func next() -> UInt64 {
-        let result = rotl(state[1] &* 5, 7) &* 9
-        let t = state[1] << 17
-        state[2] ^= state[0]
-        state[3] ^= state[1]
-        state[1] ^= state[2]
-        state[0] ^= state[3]
-        state[2] ^= t
-        state[3] = rotl(state[3], 45)
-        return result
+        withRegisters { $0.next() }
     }
 
     /// Uniform in [0, 1) with 24 random bits.
     @inline(__always)
     public mutating func nextFloat() -> Float {
-        Float(next() >> 40) * (1.0 / 16_777_216.0)
+        withRegisters { $0.nextFloat() }
+    }
+
+    /// Runs `body` on the same stream with the state held in four locals, written back at the end:
+    /// loops that draw once per element (dropout masks, millions of draws per training step) would
+    /// otherwise pay the Array behind `state` a uniqueness and a bounds check per draw.
+    @inline(__always)
+    public mutating func withRegisters<R>(_ body: (inout Xoshiro256) throws -> R) rethrows -> R {
+        var g = Xoshiro256(state[0], state[1], state[2], state[3])
+        defer { state[0] = g.s0; state[1] = g.s1; state[2] = g.s2; state[3] = g.s3 }
+        return try body(&g)
     }
 
     /// Standard normal (Box-Muller), for initialization.
@@ -42,7 +44,36 @@ public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
         return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
     }
 
-    @inline(__always) private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+}
+
+/// xoshiro256** itself, on a state in registers (`RNG.withRegisters` lends one).
+public struct Xoshiro256 {
+    @usableFromInline var s0, s1, s2, s3: UInt64
+
+    @inlinable init(_ s0: UInt64, _ s1: UInt64, _ s2: UInt64, _ s3: UInt64) {
+        self.s0 = s0; self.s1 = s1; self.s2 = s2; self.s3 = s3
+    }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        let result = Self.rotl(s1 &* 5, 7) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = Self.rotl(s3, 45)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 24 random bits.
+    @inline(__always)
+    public mutating func nextFloat() -> Float {
+        Float(next() >> 40) * (1.0 / 16_777_216.0)
+    }
+
+    @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
 
 import RealModule
