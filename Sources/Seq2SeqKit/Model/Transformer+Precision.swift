@@ -46,26 +46,26 @@ extension Transformer {
     @inline(__always) func param16(_ offset: Int) -> ConstBF16Ptr { UnsafePointer(bf16.parameters.pointer + offset) }
 
     /// A linear layer of the full forward pass: bf16 in a mixed-precision training pass, else `linear`.
+    /// `xIsConverted`: bf16.a already holds bf16(x) (`passLinears`).
     @inline(__always)
-    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int, xIsConverted: Bool = false) {
         guard bf16Pass else { return linear(y, x, w, rows: n) }
         linearForwardBF16(y, x, param16(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
-                          inFeatures: w.inFeatures, outFeatures: w.outFeatures, scratch: bf16.a)
+                          inFeatures: w.inFeatures, outFeatures: w.outFeatures, scratch: bf16.a, xIsConverted: xIsConverted)
     }
 
     /// Linear layers of the full forward pass that read the same input x [N, I] (q, k and v of
     /// self-attention; k and v of cross-attention): a mixed-precision pass rounds x to bf16 once.
     func passLinears(_ x: ConstFloatPtr, rows n: Int, _ layers: [(y: FloatPtr, w: LinearRef)]) {
         guard bf16Pass, let first = layers.first else {
-            for l in layers { linear(l.y, x, l.w, rows: n) }
+            for l in layers { passLinear(l.y, x, l.w, rows: n) }
             return
         }
         bf16.a.reserve(n * first.w.inFeatures)
         convertToBF16(bf16.a.pointer, x, count: n * first.w.inFeatures)
         for l in layers {
             precondition(l.w.inFeatures == first.w.inFeatures, "passLinears: layers of one input have one width")
-            linearForwardBF16(l.y, x, param16(l.w.weight), l.w.bias.map { UnsafePointer(param($0)) }, rows: n,
-                              inFeatures: l.w.inFeatures, outFeatures: l.w.outFeatures, scratch: bf16.a, xIsConverted: true)
+            passLinear(l.y, x, l.w, rows: n, xIsConverted: true)
         }
     }
 
@@ -97,12 +97,14 @@ extension Transformer {
     }
 
     /// Backward of `passLinear` (bf16 in a mixed-precision pass, else float32), accumulating into dx and the layer's gradients.
+    /// `xIsConverted`: bf16.b already holds bf16(x) (`linearGrads`).
     @inline(__always)
-    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int,
+                    xIsConverted: Bool = false) {
         if bf16Pass {
             return linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param16(w.weight),
                                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures,
-                                      scratchA: bf16.a, scratchB: bf16.b)
+                                      scratchA: bf16.a, scratchB: bf16.b, xIsConverted: xIsConverted)
         }
         linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
                        rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
@@ -119,9 +121,7 @@ extension Transformer {
         convertToBF16(bf16.b.pointer, x, count: n * first.w.inFeatures)
         for l in layers {
             precondition(l.w.inFeatures == first.w.inFeatures, "linearGrads: layers of one input have one width")
-            linearBackwardBF16(dx: l.dx, dw: grad(l.w.weight), db: l.w.bias.map { grad($0) }, l.dy, x, param16(l.w.weight),
-                               rows: n, inFeatures: l.w.inFeatures, outFeatures: l.w.outFeatures,
-                               scratchA: bf16.a, scratchB: bf16.b, xIsConverted: true)
+            linearGrad(dx: l.dx, l.dy, x, l.w, rows: n, xIsConverted: true)
         }
     }
 }
