@@ -17,15 +17,8 @@ final class BadInputTests: XCTestCase {
     struct Outcome { var status: Int32; var reason: Process.TerminationReason; var output: String }
 
     func run(_ args: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary!)
-        p.arguments = args
         let log = "\(dir)/out-\(UUID().uuidString.prefix(6)).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        p.standardOutput = h; p.standardError = h
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try CLI.start([CLI.binary!] + args, log: log)
         p.waitUntilExit()
         return Outcome(status: p.terminationStatus, reason: p.terminationReason,
                        output: (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")

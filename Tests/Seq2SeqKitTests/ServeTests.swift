@@ -275,15 +275,8 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     static func start(_ args: [String], dir: String) throws -> ServerProcess {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: CLI.binary!)
-        p.arguments = ["serve", "--port", "0"] + args
         let logPath = "\(dir)/serve-\(UUID().uuidString.prefix(6)).log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        p.standardOutput = h; p.standardError = h
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try CLI.start([CLI.binary!, "serve", "--port", "0"] + args, log: logPath)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
