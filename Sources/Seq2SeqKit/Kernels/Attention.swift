@@ -19,6 +19,7 @@ public struct AttentionShape: Sendable {
 /// mask: -inf where keyValid[b, j] == 0 (padding) and, when `causal`, where j > i.
 /// With dropout p > 0, `dropMask` [B, H, Tq, Tk] receives the mask and `dropped` the masked
 /// probabilities (both kept for backward); otherwise both may be nil.
+/// The two products run over all heads at once (`batchedGemm`); the masks and the softmax per row.
 public func attentionForward(
     ctx: FloatPtr, probs: FloatPtr, dropped: FloatPtr?, dropMask: FloatPtr?,
     q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
@@ -29,17 +30,19 @@ public func attentionForward(
     let scale = 1 / Float(dh).squareRoot()
     let useDropout = p > 0 && dropped != nil && dropMask != nil
     if useDropout { dropoutMask(dropMask!, count: s.probCount, p: p, rng: &rng) }
-    let P = SendablePointer(probs), Q = SendablePointer(q), K = SendablePointer(k), V = SendablePointer(v)
-    let C = SendablePointer(ctx)
+    let queries = BatchedLayout.headsOf(length: tq, dModel: d, headDim: dh)
+    let keys = BatchedLayout.headsOf(length: tk, dModel: d, headDim: dh)
+    let scores = BatchedLayout.dense(heads: s.heads, rows: tq, cols: tk)
+    // probs [B, H, Tq, Tk] = Q_bh [Tq, Dh] · K_bhᵀ [Dh, Tk] / √Dh
+    batchedGemm(batch: s.batch, heads: s.heads, m: tq, n: tk, k: dh, alpha: scale, q, queries, k, keys.transposed,
+                probs, scores)
+    let P = SendablePointer(probs)
     let M = keyValid.map { SendablePointer($0) }
     let Dr = useDropout ? SendablePointer(dropped!) : nil, DM = useDropout ? SendablePointer(dropMask!) : nil
-    parallelRows(s.batch * s.heads, cost: tq * tk * dh) { range in
+    parallelRows(s.batch * s.heads, cost: tq * tk * 8) { range in
         for bh in range {
-            let b = bh / s.heads, h = bh % s.heads
+            let b = bh / s.heads
             let pb = P.p + bh * tq * tk
-            let qb = Q.p + b * tq * d + h * dh, kb = K.p + b * tk * d + h * dh, vb = V.p + b * tk * d + h * dh
-            gemm(transA: false, transB: true, m: tq, n: tk, k: dh, alpha: scale, qb, lda: d, kb, ldb: d,
-                 beta: 0, pb, ldc: tk)
             for i in 0..<tq {
                 let row = pb + i * tk
                 if let M {
@@ -51,21 +54,20 @@ public func attentionForward(
                 }
                 softmaxRow(row, row, tk)
             }
-            var used = UnsafePointer(pb)
             if let Dr, let DM {
                 let db = Dr.p + bh * tq * tk, mb = DM.p + bh * tq * tk
                 for i in 0..<(tq * tk) { db[i] = pb[i] * mb[i] }
-                used = UnsafePointer(db)
             }
-            gemm(transA: false, transB: false, m: tq, n: dh, k: tk, used, lda: tk, vb, ldb: d,
-                 beta: 0, C.p + b * tq * d + h * dh, ldc: d)
         }
     }
+    // ctx_bh [Tq, Dh] = P'_bh [Tq, Tk] · V_bh [Tk, Dh]   (P' the dropped probabilities)
+    batchedGemm(batch: s.batch, heads: s.heads, m: tq, n: dh, k: tk, useDropout ? UnsafePointer(dropped!) : UnsafePointer(probs),
+                scores, v, keys, ctx, queries)
 }
 
-/// Backward of `attentionForward`, accumulating into dq [B·Tq, D], dk and dv [B·Tk, D]:
-///   dP' = dctx · Vᵀ;  dV += P'ᵀ · dctx;  dP = dP' ∘ mask;  dS = P ∘ (dP - rowsum(dP ∘ P)) / √Dh;
-///   dQ += dS · K;  dK += dSᵀ · Q.      P' is the dropped probabilities (P without dropout).
+/// Backward of `attentionForward`, writing dq [B·Tq, D], dk and dv [B·Tk, D] (overwritten):
+///   dP' = dctx · Vᵀ;  dV = P'ᵀ · dctx;  dP = dP' ∘ mask;  dS = P ∘ (dP - rowsum(dP ∘ P)) / √Dh;
+///   dQ = dS · K;  dK = dSᵀ · Q.      P' is the dropped probabilities (P without dropout).
 /// `scratch` holds [B, H, Tq, Tk] floats.
 public func attentionBackward(
     dq: FloatPtr, dk: FloatPtr, dv: FloatPtr, scratch: FloatPtr,
@@ -74,23 +76,20 @@ public func attentionBackward(
 ) {
     let tq = s.queries, tk = s.keys, d = s.dModel, dh = s.headDim
     let scale = 1 / Float(dh).squareRoot()
-    let DQ = SendablePointer(dq), DK = SendablePointer(dk), DV = SendablePointer(dv), S = SendablePointer(scratch)
-    let DC = SendablePointer(dctx), Q = SendablePointer(q), K = SendablePointer(k), V = SendablePointer(v)
-    let P = SendablePointer(probs)
-    let Dr = dropped.map { SendablePointer($0) }, DM = dropMask.map { SendablePointer($0) }
-    parallelRows(s.batch * s.heads, cost: tq * tk * dh * 2) { range in
+    let queries = BatchedLayout.headsOf(length: tq, dModel: d, headDim: dh)
+    let keys = BatchedLayout.headsOf(length: tk, dModel: d, headDim: dh)
+    let scores = BatchedLayout.dense(heads: s.heads, rows: tq, cols: tk)
+    let (bs, hs) = (s.batch, s.heads)
+    // dP' [Tq, Tk] = dctx_bh [Tq, Dh] · V_bhᵀ
+    batchedGemm(batch: bs, heads: hs, m: tq, n: tk, k: dh, dctx, queries, v, keys.transposed, scratch, scores)
+    // dV_bh [Tk, Dh] = P'ᵀ · dctx_bh
+    batchedGemm(batch: bs, heads: hs, m: tk, n: dh, k: tq, dropped ?? probs, scores.transposed, dctx, queries, dv, keys)
+    let S = SendablePointer(scratch), P = SendablePointer(probs)
+    let DM = dropMask.map { SendablePointer($0) }
+    parallelRows(bs * hs, cost: tq * tk * 4) { range in
         for bh in range {
-            let b = bh / s.heads, h = bh % s.heads
             let off = bh * tq * tk
             let pb = P.p + off, sb = S.p + off
-            let used = Dr.map { $0.p + off } ?? pb
-            let qo = b * tq * d + h * dh, ko = b * tk * d + h * dh
-            // dP' [Tq, Tk] = dctx_bh [Tq, Dh] · V_bhᵀ
-            gemm(transA: false, transB: true, m: tq, n: tk, k: dh, DC.p + qo, lda: d, V.p + ko, ldb: d,
-                 beta: 0, sb, ldc: tk)
-            // dV_bh [Tk, Dh] += P'ᵀ · dctx_bh
-            gemm(transA: true, transB: false, m: tk, n: dh, k: tq, used, lda: tk, DC.p + qo, ldb: d,
-                 beta: 1, DV.p + ko, ldc: d)
             if let DM {
                 let mb = DM.p + off
                 for i in 0..<(tq * tk) { sb[i] *= mb[i] }
@@ -101,11 +100,9 @@ public func attentionBackward(
                 for j in 0..<tk { dot = Relaxed.multiplyAdd(g[j], pr[j], dot) }
                 for j in 0..<tk { g[j] = pr[j] * (g[j] - dot) }
             }
-            // dQ_bh += dS · K_bh · scale;  dK_bh += dSᵀ · Q_bh · scale
-            gemm(transA: false, transB: false, m: tq, n: dh, k: tk, alpha: scale, sb, lda: tk, K.p + ko, ldb: d,
-                 beta: 1, DQ.p + qo, ldc: d)
-            gemm(transA: true, transB: false, m: tk, n: dh, k: tq, alpha: scale, sb, lda: tk, Q.p + qo, ldb: d,
-                 beta: 1, DK.p + ko, ldc: d)
         }
     }
+    // dQ_bh = dS · K_bh · scale;  dK_bh = dSᵀ · Q_bh · scale
+    batchedGemm(batch: bs, heads: hs, m: tq, n: dh, k: tk, alpha: scale, scratch, scores, k, keys, dq, queries)
+    batchedGemm(batch: bs, heads: hs, m: tk, n: dh, k: tq, alpha: scale, scratch, scores.transposed, q, queries, dk, keys)
 }

@@ -152,9 +152,6 @@ extension Transformer {
         let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
         dctx.update(repeating: 0, count: n * d)
         linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n)
-        dq.update(repeating: 0, count: n * d)
-        dk.update(repeating: 0, count: m * d)
-        dv.update(repeating: 0, count: m * d)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         Seq2SeqKit.attentionBackward(
             dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,

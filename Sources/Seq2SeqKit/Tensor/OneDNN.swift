@@ -71,6 +71,7 @@ enum OneDNN {
     /// Primitives by shape, per thread (memory objects carry the data pointers set before each run).
     private final class MatmulCache {
         var byKey: [MatmulKey: Matmul] = [:]
+        var batched: [BatchedKey: Matmul] = [:]
         /// This thread's in-order stream.
         let stream: dnnl_stream_t = {
             var stream: dnnl_stream_t? = nil
@@ -111,16 +112,24 @@ enum OneDNN {
         var a = descriptor(rows: key.m, cols: key.k, ld: key.lda, trans: key.transA, type: dnnl_bf16)
         var b = descriptor(rows: key.k, cols: key.n, ld: key.ldb, trans: key.transB, type: dnnl_bf16)
         var c = descriptor(rows: key.m, cols: key.n, ld: key.ldc, trans: false, type: dnnl_f32)
+        return makePrimitive(&a, &b, &c, alpha: key.alpha, accumulate: key.accumulate)
+    }
+
+    /// A matmul primitive C = alpha · A · B (+ C when `accumulate`) for the given operand
+    /// descriptors, with memory objects for its three operands; nil when oneDNN has no
+    /// implementation (no bf16 without AVX-512).
+    private static func makePrimitive(_ a: inout dnnl_memory_desc_t, _ b: inout dnnl_memory_desc_t,
+                                      _ c: inout dnnl_memory_desc_t, alpha: Float, accumulate: Bool) -> Matmul? {
         var desc = dnnl_matmul_desc_t()
         precondition(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success, "oneDNN: matmul descriptor")
         var attr: dnnl_primitive_attr_t? = nil
         dnnl_primitive_attr_create(&attr)
         defer { dnnl_primitive_attr_destroy(attr) }
-        if key.alpha != 1 {
-            var alpha = key.alpha
+        if alpha != 1 {
+            var alpha = alpha
             dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha)
         }
-        if key.accumulate {
+        if accumulate {
             var ops: dnnl_post_ops_t? = nil
             dnnl_post_ops_create(&ops)
             dnnl_post_ops_append_sum(ops, 1)
@@ -157,16 +166,70 @@ enum OneDNN {
         let key = MatmulKey(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
                             alpha: alpha, accumulate: accumulate)
         let (mm, stream) = matmul(key)
+        run(mm, stream, a, b, c)
+    }
+
+    /// Runs a primitive on this thread's stream with its operands at a, b and c.
+    private static func run(_ mm: Matmul, _ stream: dnnl_stream_t, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
+                            _ c: UnsafeMutableRawPointer) {
         dnnl_memory_set_data_handle(mm.src, UnsafeMutableRawPointer(mutating: a))
         dnnl_memory_set_data_handle(mm.weights, UnsafeMutableRawPointer(mutating: b))
-        dnnl_memory_set_data_handle(mm.dst, UnsafeMutableRawPointer(c))
+        dnnl_memory_set_data_handle(mm.dst, c)
         var args = [
             dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: mm.src),
             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: mm.weights),
             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: mm.dst),
         ]
         let status = dnnl_primitive_execute(mm.primitive, stream, Int32(args.count), &args)
-        precondition(status == dnnl_success, "oneDNN bf16 matmul failed with status \(status.rawValue)")
+        precondition(status == dnnl_success, "oneDNN matmul failed with status \(status.rawValue)")
+    }
+
+    // MARK: - Batched float32 products (attention's heads)
+
+    /// What identifies one batched product (Tensor/BatchedGemm.swift): its sizes, the operands'
+    /// strides, alpha and the threads it was made for.
+    struct BatchedKey: Hashable {
+        var batch: Int, heads: Int, m: Int, n: Int, k: Int
+        var a: BatchedLayout, b: BatchedLayout, c: BatchedLayout
+        var alpha: Float, accumulate: Bool
+        var threads = ParallelWorker.isActive ? 1 : Threads.count
+    }
+
+    /// A 4-D descriptor [batch, heads, rows, cols] with the layout's strides.
+    private static func descriptor(batch: Int, heads: Int, rows: Int, cols: Int, _ l: BatchedLayout) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        var dims: [dnnl_dim_t] = [batch, heads, rows, cols].map { dnnl_dim_t($0) }
+        var strides: [dnnl_dim_t] = [l.batchStride, l.headStride, l.rowStride, l.columnStride].map { dnnl_dim_t($0) }
+        let status = dnnl_memory_desc_init_by_strides(&md, 4, &dims, dnnl_f32, &strides)
+        precondition(status == dnnl_success, "oneDNN: bad memory descriptor \(batch)×\(heads)×\(rows)×\(cols) \(l)")
+        return md
+    }
+
+    /// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`) for every b < batch and
+    /// h < heads, in float32, as one primitive that splits the matrices over the threads.
+    static func batchedSgemm(batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
+                             _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
+                             accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout) {
+        prepareThreads()
+        let key = BatchedKey(batch: batch, heads: heads, m: m, n: n, k: k, a: la, b: lb, c: lc, alpha: alpha,
+                             accumulate: accumulate)
+        let cache = matmuls.value
+        let mm: Matmul
+        if let found = cache.batched[key] {
+            mm = found
+        } else {
+            if cache.batched.count >= cacheLimit { cache.batched.removeAll() }
+            var da = descriptor(batch: batch, heads: heads, rows: m, cols: k, la)
+            var db = descriptor(batch: batch, heads: heads, rows: k, cols: n, lb)
+            var dc = descriptor(batch: batch, heads: heads, rows: m, cols: n, lc)
+            // float32 matmul exists on every x86-64 oneDNN supports: a failure is a bug.
+            guard let made = makePrimitive(&da, &db, &dc, alpha: alpha, accumulate: accumulate) else {
+                preconditionFailure("oneDNN: no batched matmul for \(key)")
+            }
+            cache.batched[key] = made
+            mm = made
+        }
+        run(mm, cache.stream, a, b, c)
     }
 }
 #endif

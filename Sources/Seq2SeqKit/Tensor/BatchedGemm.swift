@@ -1,0 +1,84 @@
+// Batched float32 products: one small product per (batch, head) pair, as attention has
+// (B·H products of [T, Dh] by [Dh, T] and back). Row-major, dims legend: M rows of C, N columns
+// of C, K the inner dimension; B batch, H heads.
+
+/// Where matrix (b, h)'s element (r, c) of one operand sits: at
+/// base + b·batchStride + h·headStride + r·rowStride + c·columnStride. A head's columns inside a
+/// [B·T, D] activation are addressed in place (rowStride D, headStride Dh); a transposed read swaps
+/// the row and column strides.
+public struct BatchedLayout: Hashable, Sendable, CustomStringConvertible {
+    public var batchStride: Int, headStride: Int, rowStride: Int, columnStride: Int
+    public init(batchStride: Int, headStride: Int, rowStride: Int, columnStride: Int) {
+        self.batchStride = batchStride; self.headStride = headStride
+        self.rowStride = rowStride; self.columnStride = columnStride
+    }
+
+    /// The same elements read transposed (row r, column c of the result is element (c, r)).
+    public var transposed: BatchedLayout {
+        BatchedLayout(batchStride: batchStride, headStride: headStride, rowStride: columnStride, columnStride: rowStride)
+    }
+
+    /// Dense [B, H, rows, cols] tensors (attention probabilities).
+    public static func dense(heads: Int, rows: Int, cols: Int) -> BatchedLayout {
+        BatchedLayout(batchStride: heads * rows * cols, headStride: rows * cols, rowStride: cols, columnStride: 1)
+    }
+
+    /// Heads in place in a [B·T, D] activation: matrix (b, h) is rows b·T ..< (b+1)·T, columns h·Dh ..< (h+1)·Dh.
+    public static func headsOf(length t: Int, dModel d: Int, headDim dh: Int) -> BatchedLayout {
+        BatchedLayout(batchStride: t * d, headStride: dh, rowStride: d, columnStride: 1)
+    }
+
+    public var description: String { "[\(batchStride), \(headStride), \(rowStride), \(columnStride)]" }
+}
+
+/// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`, else overwritten), A [M, K],
+/// B [K, N], C [M, N] in the given layouts; every matrix needs one unit stride (each operand is
+/// read row- or column-major; C is written row-major).
+///
+/// Engines: with oneDNN preferred (Tensor/Gemm.swift), one oneDNN matmul for all B·H products
+/// (its AVX-512 kernels, the matrices split over the threads); otherwise one OpenBLAS call per
+/// matrix, the matrices split over the threads. A head's product (30 × 30 × 64 in training) is too
+/// small for either library to split, and OpenBLAS's Haswell kernels plus its per-call packing ran
+/// these at 58-84 GFLOP/s (`bench kernels`), the slowest products of a training step.
+public func batchedGemm(
+    batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
+    accumulate: Bool = false, _ c: FloatPtr, _ lc: BatchedLayout
+) {
+    if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
+    precondition(lc.columnStride == 1, "batchedGemm: C is written row-major")
+    precondition((la.columnStride == 1 || la.rowStride == 1) && (lb.columnStride == 1 || lb.rowStride == 1),
+                 "batchedGemm: every operand needs one unit stride")
+    #if !S2S_NO_ONEDNN
+    if k > 0 && BatchedGemmDispatch.engine(products: batch * heads, m: m, n: n, k: k) == .onednn {
+        return OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
+                                   accumulate: accumulate, c, lc)
+    }
+    #endif
+    let A = SendablePointer(a), B = SendablePointer(b), C = SendablePointer(c)
+    parallelRows(batch * heads, cost: m * n * max(k, 1)) { range in
+        for bh in range {
+            let bi = bh / heads, h = bh % heads
+            let pa = A.p + bi * la.batchStride + h * la.headStride
+            let pb = B.p + bi * lb.batchStride + h * lb.headStride
+            let pc = C.p + bi * lc.batchStride + h * lc.headStride
+            gemm(transA: la.columnStride != 1, transB: lb.columnStride != 1, m: m, n: n, k: k, alpha: alpha,
+                 pa, lda: la.columnStride != 1 ? la.columnStride : la.rowStride,
+                 pb, ldb: lb.columnStride != 1 ? lb.columnStride : lb.rowStride,
+                 beta: accumulate ? 1 : 0, pc, ldc: lc.rowStride)
+        }
+    }
+}
+
+/// Which engine runs a batched product.
+public enum BatchedGemmDispatch {
+    /// Multiply-adds of all the matrices together below which the per-matrix loop runs: oneDNN's
+    /// primitive call and OpenMP start cost more than a few small products.
+    public static let oneDNNMinimumWork = 1 << 18
+
+    @inline(__always)
+    static func engine(products: Int, m: Int, n: Int, k: Int) -> GemmEngine {
+        if let f = GemmDispatch.forced { return f }
+        return GemmDispatch.preferred == .onednn && products * m * n * k >= oneDNNMinimumWork ? .onednn : .openblas
+    }
+}
