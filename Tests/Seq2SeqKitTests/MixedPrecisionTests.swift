@@ -165,13 +165,15 @@ final class MixedPrecisionTests: XCTestCase {
         func r(_ v: [Float]) -> [Float] { v.map { BFloat16.float(BFloat16.from($0)) } }
         let (xr, wr, dyr) = (r(x), r(w), r(dy))
         let w16 = w.map(BFloat16.from)
-        let s1 = BF16Buffer(), s2 = BF16Buffer()
+        let s1 = BF16Buffer(count: n * i), s2 = BF16Buffer(count: n * o)
         var y = [Float](repeating: 0, count: n * o), yRef = y
         var dx = [Float](repeating: 0.5, count: n * i), dxRef = dx
         var dw = [Float](repeating: 0.25, count: o * i), dwRef = dw
         var db = [Float](repeating: 1, count: o), dbRef = db
-        linearForwardBF16(&y, x, w16, b, rows: n, inFeatures: i, outFeatures: o, scratch: s1)
-        linearBackwardBF16(dx: &dx, dw: &dw, db: &db, dy, x, w16, rows: n, inFeatures: i, outFeatures: o, scratchA: s1, scratchB: s2)
+        convertToBF16(s1.pointer, x, count: n * i)
+        convertToBF16(s2.pointer, dy, count: n * o)
+        linearForwardBF16(&y, s1.pointer, w16, b, rows: n, inFeatures: i, outFeatures: o)
+        linearBackwardBF16(dx: &dx, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i, outFeatures: o)
         GemmDispatch.forced = .openblas
         linearForward(&yRef, xr, wr, b, rows: n, inFeatures: i, outFeatures: o)
         linearBackward(dx: &dxRef, dw: &dwRef, db: &dbRef, dyr, xr, wr, rows: n, inFeatures: i, outFeatures: o)
@@ -312,7 +314,8 @@ final class MixedPrecisionTests: XCTestCase {
 
     /// The kernels split over threads give the same bits on one and two threads (each sum keeps its
     /// order), so a run's numbers do not depend on --threads: LayerNorm's backward, the bf16
-    /// conversion, dropout, the element-wise sums and products.
+    /// conversion, dropout, the element-wise sums and products, the bias and embedding gradients,
+    /// the gradient norm and its clipping.
     func testSplitKernelsGiveTheSameBitsOnOneAndTwoThreads() {
         let n = 3000, d = 256, count = n * d
         var rng = RNG(seed: 5)
@@ -321,6 +324,7 @@ final class MixedPrecisionTests: XCTestCase {
         let gamma = (0..<d).map { _ in 0.5 + rng.nextFloat() }, beta = (0..<d).map { _ in rng.nextFloat() - 0.5 }
         var outputs: [[[Float]]] = []
         var halves: [[UInt16]] = [], states: [[UInt64]] = []
+        var reductions: [[[Float]]] = [], norms: [Float] = []
         for threads in [1, 2] {
             Threads.set(threads)
             var y = [Float](repeating: 0, count: count), mean = [Float](repeating: 0, count: n), rstd = mean
@@ -337,6 +341,18 @@ final class MixedPrecisionTests: XCTestCase {
             var h = [UInt16](repeating: 0, count: count)
             convertToBF16(&h, x, count: count)
             outputs.append([y, dx, dg, db, dropped, mask, sum, product, acc])
+            // Reductions split by columns or blocks: bias gradients, the embedding's scatter-add,
+            // the gradient norm; and the embedding lookup split by rows.
+            var columns = [Float](repeating: 0.25, count: d)
+            addColumnSums(&columns, dy, rows: n, cols: d)
+            var table = [Float](repeating: 0, count: 40 * d)
+            let ids = (0..<n).map { Int32(($0 * 7) % 40) }
+            embeddingBackward(dTable: &table, dPositions: nil, dy, ids: ids, scale: 2, batch: 1, length: n, dModel: d)
+            let grads = FloatBuffer(dy)
+            norms.append(clipGradientNorm(grads, maxNorm: 1))
+            var embedded = [Float](repeating: 0, count: count)
+            embeddingForward(&embedded, ids: ids, table: table, positions: x, scale: 0.5, batch: 1, length: n, dModel: d)
+            reductions.append([columns, table, grads.array, embedded])
             halves.append(h)
             states.append(r.state)
         }
@@ -345,6 +361,25 @@ final class MixedPrecisionTests: XCTestCase {
             XCTAssertEqual(outputs[0][i].map(\.bitPattern), outputs[1][i].map(\.bitPattern), name)
         }
         XCTAssertEqual(halves[0], halves[1], "bf16 conversion")
+        // Against the serial loops they replace, which sum in the same order: equal bits.
+        var sums = [Float](repeating: 0.25, count: d), table = [Float](repeating: 0, count: 40 * d)
+        for r in 0..<n { for j in 0..<d { sums[j] += dy[r * d + j] } }
+        let ids = (0..<n).map { Int32(($0 * 7) % 40) }
+        for r in 0..<n { for j in 0..<d { table[Int(ids[r]) * d + j] += dy[r * d + j] * 2 } }
+        var sumSquares: Double = 0, chunk: Float = 0
+        for i in 0..<count {
+            chunk = (dy[i] * dy[i]) + chunk
+            if i % 4096 == 4095 || i == count - 1 { sumSquares += Double(chunk); chunk = 0 }
+        }
+        for (i, name) in ["column sums", "embedding gradient", "clipped", "embedded"].enumerated() {
+            XCTAssertEqual(reductions[0][i].map(\.bitPattern), reductions[1][i].map(\.bitPattern), "\(name), 1 against 2 threads")
+        }
+        XCTAssertEqual(reductions[0][0], sums)
+        XCTAssertEqual(reductions[0][1], table)
+        XCTAssertEqual(norms[0], norms[1])
+        XCTAssertEqual(norms[0], Float(sumSquares.squareRoot()), accuracy: norms[0] * 1e-6)
+        let s = 1 / (norms[0] + 1e-6)
+        XCTAssertEqual(reductions[0][2], dy.map { $0 * s }, "clipped to norm 1")
         XCTAssertEqual(states[0], states[1], "the generator after dropout")
         XCTAssertEqual(halves[0], x.map(BFloat16.from))
         // Dropout kept about 90%, and the mask scales what it keeps by 1 / 0.9.

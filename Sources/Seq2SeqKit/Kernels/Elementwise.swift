@@ -25,3 +25,32 @@ public func multiplyElementwise(_ y: FloatPtr, _ a: ConstFloatPtr, _ b: ConstFlo
         for i in r { yp.p[i] = ap.p[i] * bp.p[i] }
     }
 }
+
+/// y[i] = 0: the gradient buffers a backward pass accumulates into.
+public func zeroElements(_ y: FloatPtr, count n: Int) {
+    let yp = SendablePointer(y)
+    parallelRows(n, cost: 1, minimum: 1 << 18) { r in (yp.p + r.lowerBound).update(repeating: 0, count: r.count) }
+}
+
+/// y[r, :] = b for each of `rows` rows of width `cols` (a bias the product then accumulates onto).
+public func fillRows(_ y: FloatPtr, with b: ConstFloatPtr, rows n: Int, cols o: Int) {
+    let yp = SendablePointer(y), bp = SendablePointer(b)
+    parallelRows(n, cost: o) { range in
+        for r in range { (yp.p + r * o).update(from: bp.p, count: o) }
+    }
+}
+
+/// db[O] += Σ_rows dy[N, O]: a bias's gradient. The columns are split over the threads, so each
+/// sum runs over the rows in order whatever the thread count (the same bits on 1 or 2 threads).
+public func addColumnSums(_ db: FloatPtr, _ dy: ConstFloatPtr, rows n: Int, cols o: Int) {
+    let dbp = SendablePointer(db), dyp = SendablePointer(dy)
+    // Splits of 16 columns keep each thread's sums in whole vectors.
+    let blocks = (o + 15) / 16
+    parallelRows(blocks, cost: n * 16) { range in
+        let lo = range.lowerBound * 16, hi = min(o, range.upperBound * 16)
+        for r in 0..<n {
+            let row = dyp.p + r * o
+            for j in lo..<hi { dbp.p[j] += row[j] }
+        }
+    }
+}

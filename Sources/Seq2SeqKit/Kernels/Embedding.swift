@@ -20,29 +20,36 @@ public func embeddingForward(
     _ out: FloatPtr, ids: UnsafePointer<Int32>, table: ConstFloatPtr, positions: ConstFloatPtr,
     scale: Float, batch b: Int, length t: Int, dModel d: Int, start: Int = 0
 ) {
-    for r in 0..<b {
-        for s in 0..<t {
-            let o = out + (r * t + s) * d
-            let e = table + Int(ids[r * t + s]) * d
-            let p = positions + (start + s) * d
+    let O = SendablePointer(out), I = SendablePointer(ids), E = SendablePointer(table), P = SendablePointer(positions)
+    parallelRows(b * t, cost: d) { rows in
+        for row in rows {
+            let s = row % t
+            let o = O.p + row * d
+            let e = E.p + Int(I.p[row]) * d
+            let p = P.p + (start + s) * d
             for j in 0..<d { o[j] = e[j] * scale + p[j] }
         }
     }
 }
 
 /// Scatter-add backward: dE[ids[b, t]] += dout · scale; dP[t] += dout when positions are learned.
+/// Rows that share a token add into one table row, so the threads split the columns instead: each
+/// element still receives its rows in order (the same bits on any thread count).
 public func embeddingBackward(
     dTable: FloatPtr, dPositions: FloatPtr?, _ dout: ConstFloatPtr, ids: UnsafePointer<Int32>,
     scale: Float, batch b: Int, length t: Int, dModel d: Int
 ) {
-    for r in 0..<b {
-        for s in 0..<t {
-            let g = dout + (r * t + s) * d
-            let e = dTable + Int(ids[r * t + s]) * d
-            for j in 0..<d { e[j] += g[j] * scale }
-            if let dPositions {
-                let p = dPositions + s * d
-                for j in 0..<d { p[j] += g[j] }
+    let DT = SendablePointer(dTable), DP = dPositions.map { SendablePointer($0) }
+    let G = SendablePointer(dout), I = SendablePointer(ids)
+    parallelRows((d + 15) / 16, cost: b * t * 16) { blocks in
+        let lo = blocks.lowerBound * 16, hi = min(d, blocks.upperBound * 16)
+        for row in 0..<(b * t) {
+            let g = G.p + row * d
+            let e = DT.p + Int(I.p[row]) * d
+            for j in lo..<hi { e[j] += g[j] * scale }
+            if let DP {
+                let p = DP.p + (row % t) * d
+                for j in lo..<hi { p[j] += g[j] }
             }
         }
     }

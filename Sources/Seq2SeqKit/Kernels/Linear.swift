@@ -28,18 +28,3 @@ public func linearBackward(
     gemm(transA: true, transB: false, m: o, n: i, k: n, dy, lda: o, x, ldb: i, beta: 1, dw, ldc: i)
     if let db { addColumnSums(db, dy, rows: n, cols: o) }
 }
-
-/// y[r, :] = b for each of `rows` rows of width `cols` (a bias the product then accumulates onto).
-@inline(__always)
-func fillRows(_ y: FloatPtr, with b: ConstFloatPtr, rows n: Int, cols o: Int) {
-    for r in 0..<n { (y + r * o).update(from: b, count: o) }
-}
-
-/// db[O] += Σ_rows dy[N, O]: a bias's gradient.
-@inline(__always)
-func addColumnSums(_ db: FloatPtr, _ dy: ConstFloatPtr, rows n: Int, cols o: Int) {
-    for r in 0..<n {
-        let row = dy + r * o
-        for j in 0..<o { db[j] += row[j] }
-    }
-}

@@ -10,11 +10,11 @@ extension Transformer {
         let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
         // A mixed-precision pass gets bf16(dLogits) from the same sweep, for the output projection's backward.
         let convert = computeGradient && bf16Pass
-        if convert { bf16.a.reserve(n * v) }
-        bf16.dLogitsInA = convert
+        if convert { bf16.dy.reserve(n * v) }
+        bf16.dLogitsInDy = convert
         return tgtOut.withUnsafeBufferPointer { tp in
             crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil,
-                                        dLogits16: convert ? bf16.a.pointer : nil, rowLoss: rowLoss.pointer,
+                                        dLogits16: convert ? bf16.dy.pointer : nil, rowLoss: rowLoss.pointer,
                                         logits.pointer, targets: tp.baseAddress!, rows: n, vocab: v,
                                         smoothing: smoothing, padId: pad, gradScale: scale)
         }
@@ -62,7 +62,7 @@ extension Transformer {
         var dOut = scratch.residualA.pointer, dIn = scratch.residualB.pointer
         if let fn = ref.finalNorm {
             let last = a.layers.last.map { UnsafePointer($0.ffnBlock.output(c.norm)) } ?? UnsafePointer(a.embedded.pointer)
-            dOut.update(repeating: 0, count: n * d)
+            zeroElements(dOut, count: n * d)
             layerNormBackward(dx: dOut, dGamma: grad(fn.weight), dBeta: grad(fn.bias), dOutput, last,
                               mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, gamma: param(fn.weight),
                               rows: n, dim: d)
@@ -75,7 +75,7 @@ extension Transformer {
             let afterSelf = UnsafePointer(l.selfBlock.output(c.norm))
             let ffnIn = l.crossBlock.map { UnsafePointer($0.output(c.norm)) } ?? afterSelf
             // feed-forward block
-            dIn.update(repeating: 0, count: n * d)
+            zeroElements(dIn, count: n * d)
             residualBackward(l.ffnBlock, x: ffnIn, dOut: dOut, dIn: dIn, norm: lr.ffnNorm, rows: n, dropout: dropout) { h, dS, dH in
                 feedForwardBackward(l, lr, x: h, dOut: dS, dX: dH, rows: n)
             }
@@ -83,7 +83,7 @@ extension Transformer {
             // cross-attention block
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
-                dIn.update(repeating: 0, count: n * d)
+                zeroElements(dIn, count: n * d)
                 residualBackward(cb, x: afterSelf, dOut: dOut, dIn: dIn, norm: cn, rows: n, dropout: dropout) { h, dS, dH in
                     attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
                                       dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
@@ -91,7 +91,7 @@ extension Transformer {
                 swap(&dOut, &dIn)
             }
             // self-attention block
-            dIn.update(repeating: 0, count: n * d)
+            zeroElements(dIn, count: n * d)
             residualBackward(l.selfBlock, x: layerIn, dOut: dOut, dIn: dIn, norm: lr.selfNorm, rows: n, dropout: dropout) { h, dS, dH in
                 attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
                                   keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
@@ -121,7 +121,7 @@ extension Transformer {
         var dSum = dOut
         if c.norm == .post {
             dSum = scratch.dSum.pointer
-            dSum.update(repeating: 0, count: count)
+            zeroElements(dSum, count: count)
             layerNormBackward(dx: dSum, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dOut, r.sum.pointer,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
         }
@@ -134,7 +134,7 @@ extension Transformer {
         }
         if c.norm == .pre {
             let dh = scratch.dSubIn.pointer
-            dh.update(repeating: 0, count: count)
+            zeroElements(dh, count: count)
             sublayer(r.lnOut.pointer, dSub, dh)
             layerNormBackward(dx: dIn, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dh, x,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
@@ -150,28 +150,24 @@ extension Transformer {
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
         let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
-        dctx.update(repeating: 0, count: n * d)
+        zeroElements(dctx, count: n * d)
         linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         Seq2SeqKit.attentionBackward(
             dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
             v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
             dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
-        if memory == x {  // self-attention (dMemory == dX)
-            linearGrads(x, rows: n, [(dX, UnsafePointer(dq), w.q), (dMemory, UnsafePointer(dk), w.k),
-                                     (dMemory, UnsafePointer(dv), w.v)])
-        } else {
-            linearGrad(dx: dX, dq, x, w.q, rows: n)
-            linearGrads(memory, rows: m, [(dMemory, UnsafePointer(dk), w.k), (dMemory, UnsafePointer(dv), w.v)])
-        }
+        linearGrad(dx: dX, dq, x, w.q, rows: n)
+        linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
+        linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
     }
 
     func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr, rows n: Int) {
         let f = config.dFF
         let dAct = scratch.dActivated.pointer, dHid = scratch.dHidden.pointer
-        dAct.update(repeating: 0, count: n * f)
+        zeroElements(dAct, count: n * f)
         linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n)
-        dHid.update(repeating: 0, count: n * f)
+        zeroElements(dHid, count: n * f)
         activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
         linearGrad(dx: dX, dHid, x, w.fc1, rows: n)
     }

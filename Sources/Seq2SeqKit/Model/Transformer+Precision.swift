@@ -11,12 +11,54 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
 
 /// The bf16 copies a mixed-precision pass works from: the flat parameter buffer (same layout,
 /// converted at the start of every training forward pass, so it always matches the float32
-/// master weights) and two operands converted per product.
+/// master weights), one copy of each linear layer's input, and the output gradient of the
+/// product being differentiated.
 final class BF16Workspace {
     let parameters = BF16Buffer()
-    let a = BF16Buffer(), b = BF16Buffer()
-    /// `a` holds bf16(dLogits), written by the loss for the output projection's backward.
-    var dLogitsInA = false
+    /// bf16(dy) of the layer being differentiated; the loss writes bf16(dLogits) here.
+    let dy = BF16Buffer()
+    /// `dy` holds bf16(dLogits), written by the loss for the output projection's backward.
+    var dLogitsInDy = false
+
+    /// The pass's bf16 copies of layer inputs, by the address of the float32 activation they copy.
+    /// A layer input is an activation kept unchanged for the backward pass (which reads the float32
+    /// values too), so its copy stays valid for the pass: the forward product converts it, the
+    /// weight gradient of the backward reuses it, and inputs shared by several layers (q, k and v;
+    /// the encoder output that every decoder layer's cross-attention reads) are converted once.
+    private var copies: [UnsafeRawPointer: (slot: Int, count: Int)] = [:]
+    /// Buffers reused from pass to pass; `used` of them hold this pass's copies.
+    private var slots: [BF16Buffer] = []
+    private var used = 0
+
+    func beginPass() {
+        copies.removeAll(keepingCapacity: true)
+        used = 0
+        dLogitsInDy = false
+    }
+
+    /// bf16(x[0 ..< count]), converted on first use in this pass.
+    func copy(of x: ConstFloatPtr, count: Int) -> ConstBF16Ptr {
+        if let c = copies[UnsafeRawPointer(x)], c.count == count { return UnsafePointer(slots[c.slot].pointer) }
+        if used == slots.count { slots.append(BF16Buffer()) }
+        let buffer = slots[used]
+        buffer.reserve(count)
+        convertToBF16(buffer.pointer, x, count: count)
+        copies[UnsafeRawPointer(x)] = (used, count)
+        used += 1
+        return UnsafePointer(buffer.pointer)
+    }
+
+    /// bf16(dy[0 ..< count]) in `dy` (unless the loss already wrote it there).
+    func gradient(_ g: ConstFloatPtr, count: Int) -> ConstBF16Ptr {
+        if dLogitsInDy {
+            dLogitsInDy = false
+        } else {
+            dy.reserve(count)
+            convertToBF16(dy.pointer, g, count: count)
+        }
+        precondition(dy.count >= count, "BF16Workspace: bf16(dy) has \(dy.count) values, not \(count)")
+        return UnsafePointer(dy.pointer)
+    }
 }
 
 extension Transformer {
@@ -36,7 +78,7 @@ extension Transformer {
     /// in bf16, and if so refreshes the bf16 weights from the float32 ones.
     func beginPass(training: Bool) {
         bf16Pass = training && precision == .bf16
-        bf16.dLogitsInA = false
+        bf16.beginPass()
         if bf16Pass {
             bf16.parameters.reserve(layout.totalCount)
             convertToBF16(bf16.parameters.pointer, parameters.pointer, count: layout.totalCount)
@@ -46,27 +88,12 @@ extension Transformer {
     @inline(__always) func param16(_ offset: Int) -> ConstBF16Ptr { UnsafePointer(bf16.parameters.pointer + offset) }
 
     /// A linear layer of the full forward pass: bf16 in a mixed-precision training pass, else `linear`.
-    /// `xIsConverted`: bf16.a already holds bf16(x) (`passLinears`).
     @inline(__always)
-    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int, xIsConverted: Bool = false) {
+    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
         guard bf16Pass else { return linear(y, x, w, rows: n) }
-        linearForwardBF16(y, x, param16(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
-                          inFeatures: w.inFeatures, outFeatures: w.outFeatures, scratch: bf16.a, xIsConverted: xIsConverted)
-    }
-
-    /// Linear layers of the full forward pass that read the same input x [N, I] (q, k and v of
-    /// self-attention; k and v of cross-attention): a mixed-precision pass rounds x to bf16 once.
-    func passLinears(_ x: ConstFloatPtr, rows n: Int, _ layers: [(y: FloatPtr, w: LinearRef)]) {
-        guard bf16Pass, let first = layers.first else {
-            for l in layers { passLinear(l.y, x, l.w, rows: n) }
-            return
-        }
-        bf16.a.reserve(n * first.w.inFeatures)
-        convertToBF16(bf16.a.pointer, x, count: n * first.w.inFeatures)
-        for l in layers {
-            precondition(l.w.inFeatures == first.w.inFeatures, "passLinears: layers of one input have one width")
-            passLinear(l.y, x, l.w, rows: n, xIsConverted: true)
-        }
+        linearForwardBF16(y, bf16.copy(of: x, count: n * w.inFeatures), param16(w.weight),
+                          w.bias.map { UnsafePointer(param($0)) }, rows: n, inFeatures: w.inFeatures,
+                          outFeatures: w.outFeatures)
     }
 
     /// logits [N, V] = h [N, D] · W_out [V, D]ᵀ of the full forward pass.
@@ -74,8 +101,8 @@ extension Transformer {
         let d = config.dModel, v = config.tgtVocabSize
         if let q = quantized[outputWeight] { return int8LinearForward(logits, h, q, nil, rows: n) }
         if bf16Pass {
-            return linearForwardBF16(logits, h, param16(outputWeight), nil, rows: n, inFeatures: d, outFeatures: v,
-                                     scratch: bf16.a)
+            return linearForwardBF16(logits, bf16.copy(of: h, count: n * d), param16(outputWeight), nil, rows: n,
+                                     inFeatures: d, outFeatures: v)
         }
         gemm(transA: false, transB: true, m: n, n: v, k: d, h, lda: d, param(outputWeight), ldb: d, logits, ldc: v)
     }
@@ -84,11 +111,10 @@ extension Transformer {
     func outputProjectionBackward(dh: FloatPtr, _ dLogits: ConstFloatPtr, _ h: ConstFloatPtr, rows n: Int) {
         let d = config.dModel, v = config.tgtVocabSize
         if bf16Pass {
-            dh.update(repeating: 0, count: n * d)
-            defer { bf16.dLogitsInA = false }
-            return linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, h, param16(outputWeight),
-                                      rows: n, inFeatures: d, outFeatures: v, scratchA: bf16.a, scratchB: bf16.b,
-                                      dyIsConverted: bf16.dLogitsInA)
+            zeroElements(dh, count: n * d)
+            return linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, bf16.gradient(dLogits, count: n * v),
+                                      bf16.copy(of: h, count: n * d), param16(outputWeight),
+                                      rows: n, inFeatures: d, outFeatures: v)
         }
         gemm(transA: false, transB: false, m: n, n: d, k: v, dLogits, lda: v, param(outputWeight), ldb: d,
              beta: 0, dh, ldc: d)
@@ -97,31 +123,14 @@ extension Transformer {
     }
 
     /// Backward of `passLinear` (bf16 in a mixed-precision pass, else float32), accumulating into dx and the layer's gradients.
-    /// `xIsConverted`: bf16.b already holds bf16(x) (`linearGrads`).
     @inline(__always)
-    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int,
-                    xIsConverted: Bool = false) {
+    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
         if bf16Pass {
-            return linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param16(w.weight),
-                                      rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures,
-                                      scratchA: bf16.a, scratchB: bf16.b, xIsConverted: xIsConverted)
+            return linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy,
+                                      bf16.gradient(dy, count: n * w.outFeatures), bf16.copy(of: x, count: n * w.inFeatures),
+                                      param16(w.weight), rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
         }
         linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
                        rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
-    }
-
-    /// Backward of `passLinears`: layers that read the same x [N, I], each with its output gradient
-    /// and the buffer its input gradient accumulates into; a mixed-precision pass rounds x once.
-    func linearGrads(_ x: ConstFloatPtr, rows n: Int, _ layers: [(dx: FloatPtr?, dy: ConstFloatPtr, w: LinearRef)]) {
-        guard bf16Pass, let first = layers.first else {
-            for l in layers { linearGrad(dx: l.dx, l.dy, x, l.w, rows: n) }
-            return
-        }
-        bf16.b.reserve(n * first.w.inFeatures)
-        convertToBF16(bf16.b.pointer, x, count: n * first.w.inFeatures)
-        for l in layers {
-            precondition(l.w.inFeatures == first.w.inFeatures, "linearGrads: layers of one input have one width")
-            linearGrad(dx: l.dx, l.dy, x, l.w, rows: n, xIsConverted: true)
-        }
     }
 }

@@ -239,12 +239,9 @@ public final class Transformer {
         rng: inout RNG
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
-        if memory == x {  // self-attention: one input for the three
-            passLinears(x, rows: n, [(a.q.pointer, w.q), (a.k.pointer, w.k), (a.v.pointer, w.v)])
-        } else {
-            passLinear(a.q.pointer, x, w.q, rows: n)
-            passLinears(memory, rows: m, [(a.k.pointer, w.k), (a.v.pointer, w.v)])
-        }
+        passLinear(a.q.pointer, x, w.q, rows: n)
+        passLinear(a.k.pointer, memory, w.k, rows: m)
+        passLinear(a.v.pointer, memory, w.v, rows: m)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         keyValid.withUnsafeBufferPointer { kv in
             attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,

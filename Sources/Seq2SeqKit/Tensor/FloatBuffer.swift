@@ -66,7 +66,8 @@ public final class FloatBuffer: @unchecked Sendable {
         return true
     }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    /// Sets every element to 0 (split over the threads when large).
+    public func zero() { zeroElements(pointer, count: count) }
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 

@@ -114,24 +114,30 @@ public func gemv(trans: Bool, rows: Int, cols: Int, alpha: Float = 1, _ a: Const
                 x, 1, beta, y, 1)
 }
 
-/// The door to mixed-precision products: C[m, n] = alpha · op(A) · op(B) (+ C when `accumulate`),
-/// A and B in bfloat16, C and every sum in float32, through oneDNN's matmul (its AVX512_BF16 kernels
-/// where the processor has them). Callers check `BF16Gemm.isAvailable` first (train --precision bf16 does).
+/// The door to mixed-precision products: C[m, n] = alpha · op(A) · op(B) (+ bias[n] on every row)
+/// (+ C when `accumulate`), A and B in bfloat16, C, the bias and every sum in float32, through
+/// oneDNN's matmul (its AVX512_BF16 kernels where the processor has them). Callers check
+/// `BF16Gemm.isAvailable` first (train --precision bf16 does).
 @inline(__always)
 public func gemmBF16(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-    _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, accumulate: Bool, _ c: FloatPtr, ldc: Int
+    _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr? = nil, accumulate: Bool,
+    _ c: FloatPtr, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        for i in 0..<m {
+            let row = c + i * ldc
+            if !accumulate { row.update(repeating: 0, count: n) }
+            if let bias { for j in 0..<n { row[j] += bias[j] } }
+        }
         return
     }
     #if S2S_NO_ONEDNN
     preconditionFailure("this build has no bf16 products (BF16Gemm.isAvailable is false)")
     #else
     OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                    accumulate: accumulate, c, ldc: ldc)
+                    bias: bias, accumulate: accumulate, c, ldc: ldc)
     #endif
 }
 

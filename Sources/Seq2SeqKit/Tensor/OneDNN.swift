@@ -53,18 +53,22 @@ enum OneDNN {
     struct MatmulKey: Hashable {
         var transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int
         var alpha: Float, accumulate: Bool
+        /// Whether a float32 bias row [N] is added to every row of C.
+        var bias = false
         var threads = ParallelWorker.isActive ? 1 : Threads.count
     }
 
     final class Matmul {
         let primitive: dnnl_primitive_t
-        let src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t
-        init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t) {
-            self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst
+        let src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t, bias: dnnl_memory_t?
+        init(primitive: dnnl_primitive_t, src: dnnl_memory_t, weights: dnnl_memory_t, dst: dnnl_memory_t,
+             bias: dnnl_memory_t?) {
+            self.primitive = primitive; self.src = src; self.weights = weights; self.dst = dst; self.bias = bias
         }
         deinit {
             dnnl_primitive_destroy(primitive)
             dnnl_memory_destroy(src); dnnl_memory_destroy(weights); dnnl_memory_destroy(dst)
+            if let bias { dnnl_memory_destroy(bias) }
         }
     }
 
@@ -112,16 +116,21 @@ enum OneDNN {
         var a = descriptor(rows: key.m, cols: key.k, ld: key.lda, trans: key.transA, type: dnnl_bf16)
         var b = descriptor(rows: key.k, cols: key.n, ld: key.ldb, trans: key.transB, type: dnnl_bf16)
         var c = descriptor(rows: key.m, cols: key.n, ld: key.ldc, trans: false, type: dnnl_f32)
-        return makePrimitive(&a, &b, &c, alpha: key.alpha, accumulate: key.accumulate)
+        var bias = descriptor(rows: 1, cols: key.n, ld: key.n, trans: false, type: dnnl_f32)
+        return makePrimitive(&a, &b, &c, bias: key.bias ? bias : nil, alpha: key.alpha, accumulate: key.accumulate)
     }
 
-    /// A matmul primitive C = alpha · A · B (+ C when `accumulate`) for the given operand
-    /// descriptors, with memory objects for its three operands; nil when oneDNN has no
-    /// implementation (no bf16 without AVX-512).
+    /// A matmul primitive C = alpha · A · B (+ bias) (+ C when `accumulate`) for the given operand
+    /// descriptors, with memory objects for its operands; nil when oneDNN has no implementation
+    /// (no bf16 without AVX-512).
     private static func makePrimitive(_ a: inout dnnl_memory_desc_t, _ b: inout dnnl_memory_desc_t,
-                                      _ c: inout dnnl_memory_desc_t, alpha: Float, accumulate: Bool) -> Matmul? {
+                                      _ c: inout dnnl_memory_desc_t, bias: dnnl_memory_desc_t? = nil,
+                                      alpha: Float, accumulate: Bool) -> Matmul? {
         var desc = dnnl_matmul_desc_t()
-        precondition(dnnl_matmul_desc_init(&desc, &a, &b, nil, &c) == dnnl_success, "oneDNN: matmul descriptor")
+        var biasDesc = bias ?? dnnl_memory_desc_t()
+        let status = bias == nil ? dnnl_matmul_desc_init(&desc, &a, &b, nil, &c)
+                                 : dnnl_matmul_desc_init(&desc, &a, &b, &biasDesc, &c)
+        precondition(status == dnnl_success, "oneDNN: matmul descriptor")
         var attr: dnnl_primitive_attr_t? = nil
         dnnl_primitive_attr_create(&attr)
         defer { dnnl_primitive_attr_destroy(attr) }
@@ -145,7 +154,9 @@ enum OneDNN {
         dnnl_memory_create(&src, &a, engine, nil)
         dnnl_memory_create(&weights, &b, engine, nil)
         dnnl_memory_create(&dst, &c, engine, nil)
-        return Matmul(primitive: primitive!, src: src!, weights: weights!, dst: dst!)
+        var biasMemory: dnnl_memory_t? = nil
+        if bias != nil { dnnl_memory_create(&biasMemory, &biasDesc, engine, nil) }
+        return Matmul(primitive: primitive!, src: src!, weights: weights!, dst: dst!, bias: biasMemory)
     }
 
     private static func matmul(_ key: MatmulKey) -> (Matmul, dnnl_stream_t) {
@@ -158,20 +169,21 @@ enum OneDNN {
         return (m, cache.stream)
     }
 
-    /// C[M, N] = alpha · op(A) · op(B) (+ C when `accumulate`), A and B in bf16, C and the sums in float32.
+    /// C[M, N] = alpha · op(A) · op(B) (+ bias[N] on every row) (+ C when `accumulate`), A and B in
+    /// bf16, C, the bias and the sums in float32.
     static func gemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                          _ a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<UInt16>, ldb: Int,
-                         accumulate: Bool, _ c: FloatPtr, ldc: Int) {
+                         bias: ConstFloatPtr?, accumulate: Bool, _ c: FloatPtr, ldc: Int) {
         prepareThreads()
         let key = MatmulKey(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                            alpha: alpha, accumulate: accumulate)
+                            alpha: alpha, accumulate: accumulate, bias: bias != nil)
         let (mm, stream) = matmul(key)
-        run(mm, stream, a, b, c)
+        run(mm, stream, a, b, c, bias: bias)
     }
 
     /// Runs a primitive on this thread's stream with its operands at a, b and c.
     private static func run(_ mm: Matmul, _ stream: dnnl_stream_t, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer,
-                            _ c: UnsafeMutableRawPointer) {
+                            _ c: UnsafeMutableRawPointer, bias: UnsafeRawPointer? = nil) {
         dnnl_memory_set_data_handle(mm.src, UnsafeMutableRawPointer(mutating: a))
         dnnl_memory_set_data_handle(mm.weights, UnsafeMutableRawPointer(mutating: b))
         dnnl_memory_set_data_handle(mm.dst, c)
@@ -180,6 +192,10 @@ enum OneDNN {
             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: mm.weights),
             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: mm.dst),
         ]
+        if let memory = mm.bias, let bias {
+            dnnl_memory_set_data_handle(memory, UnsafeMutableRawPointer(mutating: bias))
+            args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memory))
+        }
         let status = dnnl_primitive_execute(mm.primitive, stream, Int32(args.count), &args)
         precondition(status == dnnl_success, "oneDNN matmul failed with status \(status.rawValue)")
     }
