@@ -245,4 +245,35 @@ final class KernelTests: XCTestCase {
         dropoutBackward(dx: dx.pointer, dy.pointer, mask: m.pointer, count: n)
         for i in 0..<n { XCTAssertEqual(dx[i], 2 * m[i]) }
     }
+
+    /// The dropout mask is drawn from a counter-based stream: split over two threads at an odd
+    /// element it equals the one-thread mask; the two halves of each 64-bit draw are independent
+    /// (both dropped with probability p², not p), and the next call gets a fresh mask.
+    func testDropoutMaskIsTheSameOnAnyThreadCountAndUncorrelated() {
+        let n = 1_000_006  // two threads split it at element 500,003
+        let p: Float = 0.3
+        var masks: [[Float]] = []
+        for threads in [1, 2] {
+            Threads.set(threads)
+            var rng = RNG(seed: 5)
+            let m = FloatBuffer(count: n)
+            dropoutMask(m.pointer, count: n, p: p, rng: &rng)
+            masks.append(m.array)
+            dropoutMask(m.pointer, count: n, p: p, rng: &rng)
+            XCTAssertNotEqual(m.array, masks.last!, "a second call draws a new mask")
+        }
+        Threads.set(1)
+        XCTAssertEqual(masks[0], masks[1])
+        let dropped = masks[0].map { $0 == 0 }
+        var even = 0, odd = 0, both = 0
+        for k in 0..<(n / 2) {
+            if dropped[2 * k] { even += 1 }
+            if dropped[2 * k + 1] { odd += 1 }
+            if dropped[2 * k] && dropped[2 * k + 1] { both += 1 }
+        }
+        let pairs = Double(n / 2)
+        XCTAssertEqual(Double(even) / pairs, 0.3, accuracy: 0.003)
+        XCTAssertEqual(Double(odd) / pairs, 0.3, accuracy: 0.003)
+        XCTAssertEqual(Double(both) / pairs, 0.09, accuracy: 0.003)
+    }
 }
