@@ -25,6 +25,11 @@ final class KernelTests: XCTestCase {
         assertGradient("linear dx", input: x, analytic: dx, loss: loss)
         assertGradient("linear dW", input: w, analytic: dw, loss: loss)
         assertGradient("linear db", input: b, analytic: db, loss: loss)
+        // Without accumulateDx the input gradient is overwritten: the same values over garbage.
+        let dx2 = randomBuffer(n * i, &rng)
+        linearBackward(dx: dx2.pointer, dw: dw.pointer, db: db.pointer, r.pointer, x.pointer, w.pointer,
+                       rows: n, inFeatures: i, outFeatures: o, accumulateDx: false)
+        XCTAssertEqual(dx2.array, dx.array)
     }
 
     /// Up to 32 rows, `linearForward` multiplies straight from W (FewRowsLinear.swift); it must
@@ -147,7 +152,7 @@ final class KernelTests: XCTestCase {
                 return dot(y, r)
             }
             _ = loss()
-            let dx = FloatBuffer(count: n)
+            let dx = randomBuffer(n, &rng)  // overwritten, not accumulated into
             activationBackward(dx: dx.pointer, r.pointer, x.pointer, count: n, act)
             assertGradient("\(act)", input: x, analytic: dx, h: 1e-3, tolerance: 3e-3, loss: loss)
         }
@@ -247,8 +252,8 @@ final class KernelTests: XCTestCase {
     }
 
     /// The dropout mask is drawn from a counter-based stream: split over two threads at an odd
-    /// element it equals the one-thread mask; the two halves of each 64-bit draw are independent
-    /// (both dropped with probability p², not p), and the next call gets a fresh mask.
+    /// element (inside a 16-lane block) it equals the one-thread mask; neighbouring elements are
+    /// independent (both dropped with probability p²), and the next call gets a fresh mask.
     func testDropoutMaskIsTheSameOnAnyThreadCountAndUncorrelated() {
         let n = 1_000_006  // two threads split it at element 500,003
         let p: Float = 0.3

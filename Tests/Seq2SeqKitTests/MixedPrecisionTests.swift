@@ -184,6 +184,11 @@ final class MixedPrecisionTests: XCTestCase {
             for k in a.indices { XCTAssertEqual(a[k], e[k], accuracy: tol * max(1, abs(e[k])), "\(what)[\(k)]") }
         }
         close(y, yRef, "y"); close(dx, dxRef, "dx"); close(dw, dwRef, "dW"); close(db, dbExact, "db")
+        // Without accumulateDx the input gradient is overwritten.
+        var dxOver = [Float](repeating: 7, count: n * i)
+        linearBackwardBF16(dx: &dxOver, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i,
+                           outFeatures: o, accumulateDx: false)
+        close(dxOver, dxRef.map { $0 - 0.5 }, "dx overwritten")
     }
 
     /// The parity fixtures through every float32 engine (ParityTests runs the machine's choice).

@@ -21,7 +21,8 @@ public func activationForward(_ y: FloatPtr, _ x: ConstFloatPtr, count n: Int, _
     }
 }
 
-/// dx[n] += dy[n] · act'(x[n]), with x the activation's input.
+/// dx[n] = dy[n] · act'(x[n]), with x the activation's input (dx is overwritten: the activation's
+/// input feeds nothing else).
 public func activationBackward(dx: FloatPtr, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, count n: Int, _ act: Activation) {
     let dxp = SendablePointer(dx), dyp = SendablePointer(dy), xp = SendablePointer(x)
     parallelRows(n, cost: act == .relu ? 1 : 10) { range in
@@ -41,14 +42,14 @@ public func activationBackward(dx: FloatPtr, _ dy: ConstFloatPtr, _ x: ConstFloa
             }
         }
         while i + 16 <= range.upperBound {
-            store16(dxp.p + i, load16(dxp.p + i) + grad(load16(xp.p + i), load16(dyp.p + i)))
+            store16(dxp.p + i, grad(load16(xp.p + i), load16(dyp.p + i)))
             i += 16
         }
         if i < range.upperBound {
             var v = SIMD16<Float>(repeating: 0), g = SIMD16<Float>(repeating: 0)
             for j in i..<range.upperBound { v[j - i] = xp.p[j]; g[j - i] = dyp.p[j] }
             let r = grad(v, g)
-            for j in i..<range.upperBound { dxp.p[j] += r[j - i] }
+            for j in i..<range.upperBound { dxp.p[j] = r[j - i] }
         }
     }
 }

@@ -17,13 +17,15 @@ public func linearForward(
 
 /// Backward of `linearForward`, accumulating:
 /// dx[N, I] += dy[N, O] · W[O, I];  dW[O, I] += dyᵀ · x;  db[O] += Σ_rows dy.
+/// dx is overwritten instead when not `accumulateDx` (a layer whose input has no other gradient).
 public func linearBackward(
     dx: FloatPtr?, dw: FloatPtr, db: FloatPtr?,
     _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr,
-    rows n: Int, inFeatures i: Int, outFeatures o: Int
+    rows n: Int, inFeatures i: Int, outFeatures o: Int, accumulateDx: Bool = true
 ) {
     if let dx {
-        gemm(transA: false, transB: false, m: n, n: i, k: o, dy, lda: o, w, ldb: i, beta: 1, dx, ldc: i)
+        gemm(transA: false, transB: false, m: n, n: i, k: o, dy, lda: o, w, ldb: i, beta: accumulateDx ? 1 : 0,
+             dx, ldc: i)
     }
     gemm(transA: true, transB: false, m: o, n: i, k: n, dy, lda: o, x, ldb: i, beta: 1, dw, ldc: i)
     if let db { addColumnSums(db, dy, rows: n, cols: o) }

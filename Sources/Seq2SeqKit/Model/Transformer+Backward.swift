@@ -59,7 +59,8 @@ extension Transformer {
     func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
                        memoryLength keys: Int, dropout: Bool, layerRanges: [Range<Int>]) {
         let c = config, d = c.dModel, n = a.rows
-        var dOut = scratch.residualA.pointer, dIn = scratch.residualB.pointer
+        // dOut: the gradient of the current block's output; `spare` the other residual buffer.
+        var dOut = scratch.residualA.pointer, spare = scratch.residualB.pointer
         if let fn = ref.finalNorm {
             let last = a.layers.last.map { UnsafePointer($0.ffnBlock.output(c.norm)) } ?? UnsafePointer(a.embedded.pointer)
             zeroElements(dOut, count: n * d)
@@ -69,34 +70,31 @@ extension Transformer {
         } else if dOutput != dOut {
             dOut.update(from: dOutput, count: n * d)
         }
+        /// Steps back over one block: dOut becomes the gradient of the block's input.
+        func block(_ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef,
+                   _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) -> Void) {
+            let dIn = residualBackward(r, x: x, dOut: dOut, spare: spare, norm: norm, rows: n, dropout: dropout, sublayer)
+            if dIn == spare { swap(&dOut, &spare) }
+        }
         for i in stride(from: a.layers.count - 1, through: 0, by: -1) {
             let l = a.layers[i], lr = ref.layers[i]
             let layerIn = i == 0 ? UnsafePointer(a.embedded.pointer) : UnsafePointer(a.layers[i - 1].ffnBlock.output(c.norm))
             let afterSelf = UnsafePointer(l.selfBlock.output(c.norm))
             let ffnIn = l.crossBlock.map { UnsafePointer($0.output(c.norm)) } ?? afterSelf
-            // feed-forward block
-            zeroElements(dIn, count: n * d)
-            residualBackward(l.ffnBlock, x: ffnIn, dOut: dOut, dIn: dIn, norm: lr.ffnNorm, rows: n, dropout: dropout) { h, dS, dH in
+            block(l.ffnBlock, x: ffnIn, norm: lr.ffnNorm) { h, dS, dH in
                 feedForwardBackward(l, lr, x: h, dOut: dS, dX: dH, rows: n)
             }
-            swap(&dOut, &dIn)
-            // cross-attention block
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
-                zeroElements(dIn, count: n * d)
-                residualBackward(cb, x: afterSelf, dOut: dOut, dIn: dIn, norm: cn, rows: n, dropout: dropout) { h, dS, dH in
+                block(cb, x: afterSelf, norm: cn) { h, dS, dH in
                     attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
                                       dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
                 }
-                swap(&dOut, &dIn)
             }
-            // self-attention block
-            zeroElements(dIn, count: n * d)
-            residualBackward(l.selfBlock, x: layerIn, dOut: dOut, dIn: dIn, norm: lr.selfNorm, rows: n, dropout: dropout) { h, dS, dH in
+            block(l.selfBlock, x: layerIn, norm: lr.selfNorm) { h, dS, dH in
                 attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
                                   keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
             }
-            swap(&dOut, &dIn)
             onLayerGradients?(layerRanges[i])  // this layer's parameters get nothing more
         }
         // embeddings: undo dropout, scatter-add into the token (and learned position) tables
@@ -110,13 +108,14 @@ extension Transformer {
         }
     }
 
-    /// Backward of `residualForward`. x: the block's input; dOut: gradient of its output;
-    /// dIn (zeroed by the caller) receives the gradient of x. The sublayer closure gets
-    /// (its input, the gradient of its output, a buffer to accumulate its input's gradient into).
+    /// Backward of `residualForward`. x: the block's input; dOut: gradient of its output. Returns
+    /// the gradient of x: dOut itself, updated in place (pre-norm: the residual path plus the
+    /// norm's), or `spare` (post-norm). The sublayer closure gets (its input, the gradient of its
+    /// output, a buffer it writes its input's gradient into).
     func residualBackward(
-        _ r: ResidualActivations, x: ConstFloatPtr, dOut: FloatPtr, dIn: FloatPtr, norm: NormRef, rows n: Int,
+        _ r: ResidualActivations, x: ConstFloatPtr, dOut: FloatPtr, spare: FloatPtr, norm: NormRef, rows n: Int,
         dropout: Bool, _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) -> Void
-    ) {
+    ) -> FloatPtr {
         let c = config, d = c.dModel, count = n * d
         var dSum = dOut
         if c.norm == .post {
@@ -125,50 +124,50 @@ extension Transformer {
             layerNormBackward(dx: dSum, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dOut, r.sum.pointer,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
         }
-        accumulateElementwise(dIn, dSum, count: count)  // the residual path
         var dSub = UnsafePointer(dSum)
         if dropout {
             let ds = scratch.dSub.pointer
             multiplyElementwise(ds, dSum, r.dropMask.pointer, count: count)
             dSub = UnsafePointer(ds)
         }
+        let dh = scratch.dSubIn.pointer
         if c.norm == .pre {
-            let dh = scratch.dSubIn.pointer
-            zeroElements(dh, count: count)
             sublayer(r.lnOut.pointer, dSub, dh)
-            layerNormBackward(dx: dIn, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dh, x,
+            // dx = dOut (the residual path) + LN'(dh): accumulated into dOut, whose last reader was the sublayer.
+            layerNormBackward(dx: dOut, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dh, x,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
-        } else {
-            sublayer(x, dSub, dIn)
+            return dOut
         }
+        sublayer(x, dSub, dh)
+        addElementwise(spare, dSum, dh, count: count)  // the residual path plus the sublayer's
+        return spare
     }
 
-    /// Backward of `attentionSublayer`: dX += dQ·Wq; dMemory += dK·Wk + dV·Wv (dMemory == dX for self-attention).
+    /// Backward of `attentionSublayer`: dX = dQ·Wq (overwritten); dMemory += dK·Wk + dV·Wv (dMemory == dX
+    /// for self-attention, which then receives all three).
     func attentionBackward(
         _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
         batch: Int, queries: Int, keys: Int, dropout: Bool, dOut: ConstFloatPtr, dX: FloatPtr, dMemory: FloatPtr
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
         let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
-        zeroElements(dctx, count: n * d)
-        linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n)
+        linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n, accumulateDx: false)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         Seq2SeqKit.attentionBackward(
             dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
             v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
             dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
-        linearGrad(dx: dX, dq, x, w.q, rows: n)
+        linearGrad(dx: dX, dq, x, w.q, rows: n, accumulateDx: false)
         linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
         linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
     }
 
+    /// Backward of `feedForwardSublayer`: dX = the gradient of x (overwritten).
     func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr, rows n: Int) {
         let f = config.dFF
         let dAct = scratch.dActivated.pointer, dHid = scratch.dHidden.pointer
-        zeroElements(dAct, count: n * f)
-        linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n)
-        zeroElements(dHid, count: n * f)
+        linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n, accumulateDx: false)
         activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
-        linearGrad(dx: dX, dHid, x, w.fc1, rows: n)
+        linearGrad(dx: dX, dHid, x, w.fc1, rows: n, accumulateDx: false)
     }
 }

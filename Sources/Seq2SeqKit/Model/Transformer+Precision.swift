@@ -111,10 +111,9 @@ extension Transformer {
     func outputProjectionBackward(dh: FloatPtr, _ dLogits: ConstFloatPtr, _ h: ConstFloatPtr, rows n: Int) {
         let d = config.dModel, v = config.tgtVocabSize
         if bf16Pass {
-            zeroElements(dh, count: n * d)
             return linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, bf16.gradient(dLogits, count: n * v),
                                       bf16.copy(of: h, count: n * d), param16(outputWeight),
-                                      rows: n, inFeatures: d, outFeatures: v)
+                                      rows: n, inFeatures: d, outFeatures: v, accumulateDx: false)
         }
         gemm(transA: false, transB: false, m: n, n: d, k: v, dLogits, lda: v, param(outputWeight), ldb: d,
              beta: 0, dh, ldc: d)
@@ -122,15 +121,18 @@ extension Transformer {
              grad(outputWeight), ldc: d)
     }
 
-    /// Backward of `passLinear` (bf16 in a mixed-precision pass, else float32), accumulating into dx and the layer's gradients.
+    /// Backward of `passLinear` (bf16 in a mixed-precision pass, else float32), accumulating into the
+    /// layer's gradients, and into dx (or overwriting it when not `accumulateDx`).
     @inline(__always)
-    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+    func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int,
+                    accumulateDx: Bool = true) {
         if bf16Pass {
             return linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy,
                                       bf16.gradient(dy, count: n * w.outFeatures), bf16.copy(of: x, count: n * w.inFeatures),
-                                      param16(w.weight), rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+                                      param16(w.weight), rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures,
+                                      accumulateDx: accumulateDx)
         }
         linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
-                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures, accumulateDx: accumulateDx)
     }
 }

@@ -76,17 +76,6 @@ public struct Xoshiro256 {
     @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }
 
-/// Output `i` of SplitMix64 seeded with `key` (Steele, Lea and Flood 2014): a stream whose
-/// elements can be drawn in any order, so a loop split over threads draws the same values as one
-/// thread. Dropout takes a key from the run's generator per call and draws its mask from this.
-@inline(__always)
-public func splitMix64(key: UInt64, index i: UInt64) -> UInt64 {
-    var z = key &+ (i &+ 1) &* 0x9E37_79B9_7F4A_7C15
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-}
-
 import RealModule
 @inline(__always) private func _log(_ x: Double) -> Double { Double.log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { Double.cos(x) }
