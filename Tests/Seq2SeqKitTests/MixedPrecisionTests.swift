@@ -148,10 +148,14 @@ final class MixedPrecisionTests: XCTestCase {
         var rng = RNG(seed: 9)
         var xs = (0..<1037).map { _ in (rng.nextFloat() - 0.5) * 1e3 }
         xs[5] = .nan; xs[17] = .infinity; xs[100] = -0.0; xs[1036] = Float(bitPattern: 0x3F81_8000)
+        xs[6] = -.nan; xs[7] = Float(bitPattern: 0x7F80_0001); xs[8] = Float(bitPattern: 0xFFFF_FFFF)  // NaNs, one signaling
+        xs[9] = Float(bitPattern: 0x0000_8000); xs[10] = Float(bitPattern: 0x807F_FFFF)  // subnormals
+        xs[11] = -.infinity; xs[12] = .greatestFiniteMagnitude
         var out = [UInt16](repeating: 0, count: xs.count)
         xs.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { convertToBF16($0.baseAddress!, x.baseAddress!, count: xs.count) } }
         for (i, x) in xs.enumerated() {
-            if x.isNaN { XCTAssertTrue(BFloat16.float(out[i]).isNaN) } else { XCTAssertEqual(out[i], BFloat16.from(x), "\(i)") }
+            XCTAssertEqual(out[i], BFloat16.from(x), "\(i)")
+            if x.isNaN { XCTAssertTrue(BFloat16.float(out[i]).isNaN, "\(i)") }
         }
     }
 
