@@ -116,7 +116,7 @@ enum OneDNN {
         var a = descriptor(rows: key.m, cols: key.k, ld: key.lda, trans: key.transA, type: dnnl_bf16)
         var b = descriptor(rows: key.k, cols: key.n, ld: key.ldb, trans: key.transB, type: dnnl_bf16)
         var c = descriptor(rows: key.m, cols: key.n, ld: key.ldc, trans: false, type: dnnl_f32)
-        var bias = descriptor(rows: 1, cols: key.n, ld: key.n, trans: false, type: dnnl_f32)
+        let bias = descriptor(rows: 1, cols: key.n, ld: key.n, trans: false, type: dnnl_f32)
         return makePrimitive(&a, &b, &c, bias: key.bias ? bias : nil, alpha: key.alpha, accumulate: key.accumulate)
     }
 
