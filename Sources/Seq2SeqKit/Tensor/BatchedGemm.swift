@@ -50,7 +50,8 @@ public func batchedGemm(
     precondition((la.columnStride == 1 || la.rowStride == 1) && (lb.columnStride == 1 || lb.rowStride == 1),
                  "batchedGemm: every operand needs one unit stride")
     #if !S2S_NO_ONEDNN
-    if k > 0 && BatchedGemmDispatch.engine(products: batch * heads, m: m, n: n, k: k) == .onednn {
+    // The engine of one product with all the matrices' rows: the same threshold on the total work.
+    if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
         return OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
                                    accumulate: accumulate, c, lc)
     }
@@ -67,18 +68,5 @@ public func batchedGemm(
                  pb, ldb: lb.columnStride != 1 ? lb.columnStride : lb.rowStride,
                  beta: accumulate ? 1 : 0, pc, ldc: lc.rowStride)
         }
-    }
-}
-
-/// Which engine runs a batched product.
-public enum BatchedGemmDispatch {
-    /// Multiply-adds of all the matrices together below which the per-matrix loop runs: oneDNN's
-    /// primitive call and OpenMP start cost more than a few small products.
-    public static let oneDNNMinimumWork = 1 << 18
-
-    @inline(__always)
-    static func engine(products: Int, m: Int, n: Int, k: Int) -> GemmEngine {
-        if let f = GemmDispatch.forced { return f }
-        return GemmDispatch.preferred == .onednn && products * m * n * k >= oneDNNMinimumWork ? .onednn : .openblas
     }
 }
