@@ -5,7 +5,7 @@ import Seq2SeqKit
 final class KernelTests: XCTestCase {
     override func setUp() { Threads.set(1) }
 
-    func testLinearGradients() {
+    func testLinearGradients() throws {
         var rng = RNG(seed: 1)
         let n = 5, i = 4, o = 3
         let x = randomBuffer(n * i, &rng), w = randomBuffer(o * i, &rng), b = randomBuffer(o, &rng)
@@ -20,31 +20,31 @@ final class KernelTests: XCTestCase {
         for k in 0..<i { expect += x[k] * w[k] }
         XCTAssertEqual(y[0], expect, accuracy: 1e-5)
         let dx = FloatBuffer(count: n * i), dw = FloatBuffer(count: o * i), db = FloatBuffer(count: o)
-        linearBackward(dx: dx.pointer, dw: dw.pointer, db: db.pointer, r.pointer, x.pointer, w.pointer,
-                       rows: n, inFeatures: i, outFeatures: o)
+        try linearBackward(dx: dx.pointer, dw: dw.pointer, db: db.pointer, r.pointer, x.pointer, w.pointer,
+                           rows: n, inFeatures: i, outFeatures: o)
         assertGradient("linear dx", input: x, analytic: dx, loss: loss)
         assertGradient("linear dW", input: w, analytic: dw, loss: loss)
         assertGradient("linear db", input: b, analytic: db, loss: loss)
         // Without accumulateDx the input gradient is overwritten: the same values over garbage.
         let dx2 = randomBuffer(n * i, &rng)
-        linearBackward(dx: dx2.pointer, dw: dw.pointer, db: db.pointer, r.pointer, x.pointer, w.pointer,
-                       rows: n, inFeatures: i, outFeatures: o, accumulateDx: false)
+        try linearBackward(dx: dx2.pointer, dw: dw.pointer, db: db.pointer, r.pointer, x.pointer, w.pointer,
+                           rows: n, inFeatures: i, outFeatures: o, accumulateDx: false)
         XCTAssertEqual(dx2.array, dx.array)
     }
 
     /// Up to 32 rows, `linearForward` multiplies straight from W (FewRowsLinear.swift); it must
     /// agree with sgemm for every row count, odd column counts and input widths off the SIMD width,
     /// on one thread and split across two.
-    func testFewRowsLinearEqualsGemm() { checkFewRowsLinear(wide: false) }
+    func testFewRowsLinearEqualsGemm() throws { try checkFewRowsLinear(wide: false) }
 
     /// The AVX-512 tiles (dot-product tiles to 27 rows, broadcast tiles from 28 to 161): skipped,
     /// and reported as such, on processors without AVX-512.
     func testFewRowsLinearAVX512EqualsGemm() throws {
         guard CPUFeatures.hasAVX512 else { throw XCTSkip("this processor has no AVX-512: its tiles are not checked here") }
-        checkFewRowsLinear(wide: true)
+        try checkFewRowsLinear(wide: true)
     }
 
-    func checkFewRowsLinear(wide: Bool) {
+    func checkFewRowsLinear(wide: Bool) throws {
         var rng = RNG(seed: 7)
         let (initial, initialAllRows) = (FewRowsLinear.useAVX512, FewRowsLinear.allRows)
         defer { Threads.set(1); FewRowsLinear.useAVX512 = initial; FewRowsLinear.allRows = initialAllRows }
@@ -62,8 +62,8 @@ final class KernelTests: XCTestCase {
                     let y = FloatBuffer(count: n * o), expected = FloatBuffer(count: n * o)
                     linearForward(y.pointer, x.pointer, w.pointer, b.pointer, rows: n, inFeatures: i, outFeatures: o)
                     for r in 0..<n { (expected.pointer + r * o).update(from: b.pointer, count: o) }
-                    gemm(transA: false, transB: true, m: n, n: o, k: i, x.pointer, lda: i, w.pointer, ldb: i,
-                         beta: 1, expected.pointer, ldc: o)
+                    try gemm(transA: false, transB: true, m: n, n: o, k: i, x.pointer, lda: i, w.pointer, ldb: i,
+                             beta: 1, expected.pointer, ldc: o)
                     // Summation order differs from sgemm's: error relative to Σ|x||w| (+|b|), a few ulps.
                     var worst: Float = 0
                     for r in 0..<n {

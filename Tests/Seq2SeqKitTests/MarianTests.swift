@@ -141,7 +141,7 @@ final class MarianTests: XCTestCase {
         model.gradients.zero()
         try model.forward(batch, training: true, rng: &rng)
         model.loss(smoothing: 0.1)
-        model.backward()
+        try model.backward()
         for i in [0, 3, 10] {
             let p = model.parameters.pointer + bias.offset + i, x = p.pointee, h: Float = 1e-2
             p.pointee = x + h; let up = try loss()

@@ -60,7 +60,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// Every float32 engine, 1 and 2 threads: each element within the float32 accumulation bound
     /// k·u·Σ|a||b| (u = 2⁻²⁴) of the double reference; elements past n in each row (the stride's
     /// padding) untouched.
-    func testEveryFloat32EngineMatchesTheReference() {
+    func testEveryFloat32EngineMatchesTheReference() throws {
         for engine in GemmEngine.allCases where engine.isAvailable {
             GemmDispatch.forced = engine
             for threads in [1, 2] {
@@ -71,11 +71,11 @@ final class MixedPrecisionTests: XCTestCase {
                     let before = o.c
                     let ref = Self.reference(t, o, round: { $0 })
                     let (lda, ldb, ldc) = (o.lda, o.ldb, o.ldc)
-                    o.a.withUnsafeBufferPointer { a in
-                        o.b.withUnsafeBufferPointer { b in
-                            o.c.withUnsafeMutableBufferPointer { c in
-                                gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                                     a.baseAddress!, lda: lda, b.baseAddress!, ldb: ldb, beta: t.beta, c.baseAddress!, ldc: ldc)
+                    try o.a.withUnsafeBufferPointer { a in
+                        try o.b.withUnsafeBufferPointer { b in
+                            try o.c.withUnsafeMutableBufferPointer { c in
+                                try gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                         a.baseAddress!, lda: lda, b.baseAddress!, ldb: ldb, beta: t.beta, c.baseAddress!, ldc: ldc)
                             }
                         }
                     }
@@ -111,12 +111,12 @@ final class MixedPrecisionTests: XCTestCase {
                 let exact = Self.reference(t, o, round: { $0 })
                 let a16 = o.a.map(BFloat16.from), b16 = o.b.map(BFloat16.from)
                 let ldc = o.ldc
-                a16.withUnsafeBufferPointer { a in
-                    b16.withUnsafeBufferPointer { b in
-                        o.c.withUnsafeMutableBufferPointer { c in
-                            gemmBF16(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                                     a.baseAddress!, lda: o.lda, b.baseAddress!, ldb: o.ldb, accumulate: t.beta == 1,
-                                     c.baseAddress!, ldc: ldc)
+                try a16.withUnsafeBufferPointer { a in
+                    try b16.withUnsafeBufferPointer { b in
+                        try o.c.withUnsafeMutableBufferPointer { c in
+                            try gemmBF16(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                         a.baseAddress!, lda: o.lda, b.baseAddress!, ldb: o.ldb, accumulate: t.beta == 1,
+                                         c.baseAddress!, ldc: ldc)
                         }
                     }
                 }
@@ -177,10 +177,10 @@ final class MixedPrecisionTests: XCTestCase {
         convertToBF16(s1.pointer, x, count: n * i)
         convertToBF16(s2.pointer, dy, count: n * o)
         linearForwardBF16(&y, s1.pointer, w16, b, rows: n, inFeatures: i, outFeatures: o)
-        linearBackwardBF16(dx: &dx, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i, outFeatures: o)
+        try linearBackwardBF16(dx: &dx, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i, outFeatures: o)
         GemmDispatch.forced = .openblas
         linearForward(&yRef, xr, wr, b, rows: n, inFeatures: i, outFeatures: o)
-        linearBackward(dx: &dxRef, dw: &dwRef, db: &dbRef, dyr, xr, wr, rows: n, inFeatures: i, outFeatures: o)
+        try linearBackward(dx: &dxRef, dw: &dwRef, db: &dbRef, dyr, xr, wr, rows: n, inFeatures: i, outFeatures: o)
         // db sums the float32 dy, as in float32 training.
         var dbExact = [Float](repeating: 1, count: o)
         for row in 0..<n { for j in 0..<o { dbExact[j] += dy[row * o + j] } }
@@ -190,8 +190,8 @@ final class MixedPrecisionTests: XCTestCase {
         close(y, yRef, "y"); close(dx, dxRef, "dx"); close(dw, dwRef, "dW"); close(db, dbExact, "db")
         // Without accumulateDx the input gradient is overwritten.
         var dxOver = [Float](repeating: 7, count: n * i)
-        linearBackwardBF16(dx: &dxOver, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i,
-                           outFeatures: o, accumulateDx: false)
+        try linearBackwardBF16(dx: &dxOver, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i,
+                               outFeatures: o, accumulateDx: false)
         close(dxOver, dxRef.map { $0 - 0.5 }, "dx overwritten")
     }
 
@@ -208,7 +208,7 @@ final class MixedPrecisionTests: XCTestCase {
                 assertClose(Array(try model.forward(batch, training: true, rng: &rng)), try file.floats("out.logits"), "\(name) logits")
                 model.gradients.zero()
                 _ = model.loss(smoothing: Float(file.metadata["label_smoothing"] ?? "0") ?? 0)
-                model.backward()
+                try model.backward()
                 for e in model.layout.entries where !e.name.hasSuffix("k_proj.bias") {
                     let ours = Array(UnsafeBufferPointer(start: model.gradients.pointer + e.offset, count: e.count))
                     assertClose(ours, try file.floats("grad." + e.name), "\(name) grad.\(e.name)")

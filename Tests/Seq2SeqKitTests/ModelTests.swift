@@ -36,7 +36,7 @@ final class ModelTests: XCTestCase {
             try model.forward(batch, training: true, rng: &r)
             model.gradients.zero()
             model.loss(smoothing: 0.1)
-            model.backward()
+            try model.backward()
             let analytic = model.gradients.array
             var worst = 0.0
             for e in model.layout.entries {

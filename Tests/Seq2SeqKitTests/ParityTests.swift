@@ -23,7 +23,7 @@ final class ParityTests: XCTestCase {
             let (sum, count) = model.loss(smoothing: smoothing)
             let expected = try file.floats("out.loss")[0]
             XCTAssertEqual(Float(sum / Double(count)), expected, accuracy: 1e-4 * abs(expected), "\(name) loss")
-            model.backward()
+            try model.backward()
             var checked = 0
             func ours(_ n: String) -> [Float] {
                 let e = model.layout.entry(n)!

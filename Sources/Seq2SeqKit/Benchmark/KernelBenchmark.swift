@@ -64,7 +64,7 @@ public enum KernelBenchmark {
                 let chosen = timed(nil), blas = timed(.openblas), dnnl = timed(.onednn)
                 let half = BF16Gemm.isAvailable ? time(minSeconds) {
                     gemmBF16(transA: ta, transB: tb, m: m, n: nn, k: k, a16.pointer, lda: lda, b16.pointer, ldb: ldb,
-                             accumulate: false, c.pointer, ldc: nn)
+                             c.pointer, ldc: nn)
                 } : .infinity
                 lines.append(String(format: "  %@ %@%@ %5d x %5d x %5d   %7.1f | %7.1f | %7.1f | %7.1f", name, ta ? "T" : "N", tb ? "T" : "N",
                                     m, nn, k, flops / chosen / 1e9, flops / blas / 1e9, flops / dnnl / 1e9, flops / half / 1e9))

@@ -58,7 +58,7 @@ public enum TrainBenchmark {
             model.gradients.zero()
             try model.forward(batch, training: true, rng: &rng)
             let (loss, count) = model.loss(smoothing: 0.1)
-            model.backward()
+            try model.backward()
             clipGradientNorm(model.gradients, maxNorm: 1)
             opt.update(model.parameters, model.gradients, lr: 1e-4)
             tokens += batch.sourceTokens(pad: Int32(config.padId)) + count

@@ -66,16 +66,25 @@ public enum Int8Activations {
     }
 }
 
-/// y[N, O] = dequantize(quantize(x[N, I]) · Wqᵀ) + bias[O] (none: zero).
+/// y[N, O] = dequantize(quantize(x[N, I]) · Wqᵀ) + bias[O] (none: zero). Never fails: when oneDNN
+/// reports a failure (recorded in `OneDNNFailures`), our own engine computes the same integers.
 public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedMatrix, _ bias: ConstFloatPtr?,
                               rows n: Int) {
     let i = w.columns, o = w.rows, k = w.stride
     if n == 0 || o == 0 { return }
     let scratch = Int8Scratch.current
-    let engine = Int8Gemm.engine(rows: n)
+    var engine = Int8Gemm.engine(rows: n)
     scratch.reserve(bytes: n * k, rows: n, sums: engine == .avx2 ? 1 : n * o)
     Int8Activations.quantize(x, rows: n, features: i, stride: k, into: scratch.bytes, scales: scratch.scales)
     let out = Int8Output(y: y, xScales: UnsafePointer(scratch.scales), bias: bias, matrix: w)
+    if engine == .onednn {
+        do throws(OneDNNError) {
+            try Int8Gemm.oneDNN(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
+            return out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
+        } catch {
+            engine = Int8Gemm.ownEngine  // the sums are overwritten: recomputed from the same bytes
+        }
+    }
     switch engine {
     case .avx2:
         #if S2S_AVX2
@@ -83,10 +92,7 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
         #else
         preconditionFailure("the AVX2 int8 engine is not in this build")
         #endif
-    case .onednn:
-        Int8Gemm.oneDNN(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
-        out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
-    case .portable:
+    case .portable, .onednn:  // (oneDNN's product returned above, or fell back to our engine)
         Int8Gemm.portable(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
         out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
     }

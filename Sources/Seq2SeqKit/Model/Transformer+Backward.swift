@@ -22,7 +22,10 @@ extension Transformer {
 
     /// Backpropagates the gradient left in the logits by `loss`, accumulating into `gradients`.
     /// Call `gradients.zero()` between optimizer steps (accumulation across batches is by design).
-    public func backward() {
+    /// Throws `OneDNNError` when oneDNN failed while adding a product into the gradients: they may
+    /// then be partly updated, so the step's gradients are lost (zero them before another pass).
+    /// Every other oneDNN failure is answered by OpenBLAS (see OneDNNError).
+    public func backward() throws {
         let c = config, d = c.dModel
         let dec = decoderActs
         let n = dec.rows, v = c.tgtVocabSize
@@ -36,7 +39,7 @@ extension Transformer {
         // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
         let h = dec.output(c.norm)
         let dTop = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
-        outputProjectionBackward(dh: dTop, logits.pointer, h, rows: n)
+        try outputProjectionBackward(dh: dTop, logits.pointer, h, rows: n)
         if let ob = outputBias {
             // d final_logits_bias [V] += Σ_rows dLogits
             let g = grad(ob), dl = logits.pointer
@@ -44,20 +47,20 @@ extension Transformer {
         }
 
         if enc != nil { scratch.dMemory.zero() }
-        stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
+        try stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
                       memoryLength: enc?.length ?? 0, dropout: dropout, layerRanges: decoderLayerRanges)
         if let enc, let ref = encoderRef {
             // dMemory is the encoder output's gradient; copy it into the residual buffer the stack starts from.
             let start = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
             start.update(from: scratch.dMemory.pointer, count: m * d)
-            stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout, layerRanges: encoderLayerRanges)
+            try stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout, layerRanges: encoderLayerRanges)
         }
     }
 
     /// dOutput: gradient of the stack's output [N, D] (for pre-norm: before the final LayerNorm's
     /// backward; it must not be residualA/residualB then). Leaves parameter gradients accumulated.
     func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
-                       memoryLength keys: Int, dropout: Bool, layerRanges: [Range<Int>]) {
+                       memoryLength keys: Int, dropout: Bool, layerRanges: [Range<Int>]) throws(OneDNNError) {
         let c = config, d = c.dModel, n = a.rows
         // dOut: the gradient of the current block's output; `spare` the other residual buffer.
         var dOut = scratch.residualA.pointer, spare = scratch.residualB.pointer
@@ -72,8 +75,8 @@ extension Transformer {
         }
         /// Steps back over one block: dOut becomes the gradient of the block's input.
         func block(_ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef,
-                   _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) -> Void) {
-            let dIn = residualBackward(r, x: x, dOut: dOut, spare: spare, norm: norm, rows: n, dropout: dropout, sublayer)
+                   _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) throws(OneDNNError) -> Void) throws(OneDNNError) {
+            let dIn = try residualBackward(r, x: x, dOut: dOut, spare: spare, norm: norm, rows: n, dropout: dropout, sublayer)
             if dIn == spare { swap(&dOut, &spare) }
         }
         for i in stride(from: a.layers.count - 1, through: 0, by: -1) {
@@ -81,19 +84,19 @@ extension Transformer {
             let layerIn = i == 0 ? UnsafePointer(a.embedded.pointer) : UnsafePointer(a.layers[i - 1].ffnBlock.output(c.norm))
             let afterSelf = UnsafePointer(l.selfBlock.output(c.norm))
             let ffnIn = l.crossBlock.map { UnsafePointer($0.output(c.norm)) } ?? afterSelf
-            block(l.ffnBlock, x: ffnIn, norm: lr.ffnNorm) { h, dS, dH in
-                feedForwardBackward(l, lr, x: h, dOut: dS, dX: dH, rows: n)
+            try block(l.ffnBlock, x: ffnIn, norm: lr.ffnNorm) { h, dS, dH throws(OneDNNError) in
+                try feedForwardBackward(l, lr, x: h, dOut: dS, dX: dH, rows: n)
             }
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
-                block(cb, x: afterSelf, norm: cn) { h, dS, dH in
-                    attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
-                                      dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
+                try block(cb, x: afterSelf, norm: cn) { h, dS, dH throws(OneDNNError) in
+                    try attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
+                                          dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
                 }
             }
-            block(l.selfBlock, x: layerIn, norm: lr.selfNorm) { h, dS, dH in
-                attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
-                                  keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
+            try block(l.selfBlock, x: layerIn, norm: lr.selfNorm) { h, dS, dH throws(OneDNNError) in
+                try attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
+                                      keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
             }
             onLayerGradients?(layerRanges[i])  // this layer's parameters get nothing more
         }
@@ -114,8 +117,8 @@ extension Transformer {
     /// output, a buffer it writes its input's gradient into).
     func residualBackward(
         _ r: ResidualActivations, x: ConstFloatPtr, dOut: FloatPtr, spare: FloatPtr, norm: NormRef, rows n: Int,
-        dropout: Bool, _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) -> Void
-    ) -> FloatPtr {
+        dropout: Bool, _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) throws(OneDNNError) -> Void
+    ) throws(OneDNNError) -> FloatPtr {
         let c = config, d = c.dModel, count = n * d
         var dSum = dOut
         if c.norm == .post {
@@ -132,13 +135,13 @@ extension Transformer {
         }
         let dh = scratch.dSubIn.pointer
         if c.norm == .pre {
-            sublayer(r.lnOut.pointer, dSub, dh)
+            try sublayer(r.lnOut.pointer, dSub, dh)
             // dx = dOut (the residual path) + LN'(dh): accumulated into dOut, whose last reader was the sublayer.
             layerNormBackward(dx: dOut, dGamma: grad(norm.weight), dBeta: grad(norm.bias), dh, x,
                               mean: r.mean.pointer, rstd: r.rstd.pointer, gamma: param(norm.weight), rows: n, dim: d)
             return dOut
         }
-        sublayer(x, dSub, dh)
+        try sublayer(x, dSub, dh)
         addElementwise(spare, dSum, dh, count: count)  // the residual path plus the sublayer's
         return spare
     }
@@ -148,26 +151,27 @@ extension Transformer {
     func attentionBackward(
         _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
         batch: Int, queries: Int, keys: Int, dropout: Bool, dOut: ConstFloatPtr, dX: FloatPtr, dMemory: FloatPtr
-    ) {
+    ) throws(OneDNNError) {
         let d = config.dModel, n = batch * queries, m = batch * keys
         let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
-        linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n, accumulateDx: false)
+        try linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n, accumulateDx: false)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         Seq2SeqKit.attentionBackward(
             dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
             v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
             dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
-        linearGrad(dx: dX, dq, x, w.q, rows: n, accumulateDx: false)
-        linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
-        linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
+        try linearGrad(dx: dX, dq, x, w.q, rows: n, accumulateDx: false)
+        try linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
+        try linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
     }
 
     /// Backward of `feedForwardSublayer`: dX = the gradient of x (overwritten).
-    func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr, rows n: Int) {
+    func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr,
+                             rows n: Int) throws(OneDNNError) {
         let f = config.dFF
         let dAct = scratch.dActivated.pointer, dHid = scratch.dHidden.pointer
-        linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n, accumulateDx: false)
+        try linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n, accumulateDx: false)
         activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
-        linearGrad(dx: dX, dHid, x, w.fc1, rows: n, accumulateDx: false)
+        try linearGrad(dx: dX, dHid, x, w.fc1, rows: n, accumulateDx: false)
     }
 }

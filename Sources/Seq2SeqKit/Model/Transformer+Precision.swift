@@ -108,31 +108,32 @@ extension Transformer {
     }
 
     /// Backward of `passOutputProjection`: dh [N, D] = dLogits · W_out (overwritten); dW_out += dLogitsᵀ · h.
-    func outputProjectionBackward(dh: FloatPtr, _ dLogits: ConstFloatPtr, _ h: ConstFloatPtr, rows n: Int) {
+    /// Throws when oneDNN failed while adding into dW_out (the gradients may then be partly updated).
+    func outputProjectionBackward(dh: FloatPtr, _ dLogits: ConstFloatPtr, _ h: ConstFloatPtr, rows n: Int) throws(OneDNNError) {
         let d = config.dModel, v = config.tgtVocabSize
         if bf16Pass {
-            return linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, bf16.gradient(dLogits, count: n * v),
-                                      bf16.copy(of: h, count: n * d), param16(outputWeight),
-                                      rows: n, inFeatures: d, outFeatures: v, accumulateDx: false)
+            return try linearBackwardBF16(dx: dh, dw: grad(outputWeight), db: nil, dLogits, bf16.gradient(dLogits, count: n * v),
+                                          bf16.copy(of: h, count: n * d), param16(outputWeight),
+                                          rows: n, inFeatures: d, outFeatures: v, accumulateDx: false)
         }
-        gemm(transA: false, transB: false, m: n, n: d, k: v, dLogits, lda: v, param(outputWeight), ldb: d,
-             beta: 0, dh, ldc: d)
-        gemm(transA: true, transB: false, m: v, n: d, k: n, dLogits, lda: v, h, ldb: d, beta: 1,
-             grad(outputWeight), ldc: d)
+        gemm(transA: false, transB: false, m: n, n: d, k: v, dLogits, lda: v, param(outputWeight), ldb: d, dh, ldc: d)
+        try gemm(transA: true, transB: false, m: v, n: d, k: n, dLogits, lda: v, h, ldb: d, beta: 1,
+                 grad(outputWeight), ldc: d)
     }
 
     /// Backward of `passLinear` (bf16 in a mixed-precision pass, else float32), accumulating into the
-    /// layer's gradients, and into dx (or overwriting it when not `accumulateDx`).
+    /// layer's gradients, and into dx (or overwriting it when not `accumulateDx`). Throws when oneDNN
+    /// failed while adding into them (they may then be partly updated).
     @inline(__always)
     func linearGrad(dx: FloatPtr?, _ dy: ConstFloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int,
-                    accumulateDx: Bool = true) {
+                    accumulateDx: Bool = true) throws(OneDNNError) {
         if bf16Pass {
-            return linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy,
-                                      bf16.gradient(dy, count: n * w.outFeatures), bf16.copy(of: x, count: n * w.inFeatures),
-                                      param16(w.weight), rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures,
-                                      accumulateDx: accumulateDx)
+            return try linearBackwardBF16(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy,
+                                          bf16.gradient(dy, count: n * w.outFeatures), bf16.copy(of: x, count: n * w.inFeatures),
+                                          param16(w.weight), rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures,
+                                          accumulateDx: accumulateDx)
         }
-        linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
-                       rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures, accumulateDx: accumulateDx)
+        try linearBackward(dx: dx, dw: grad(w.weight), db: w.bias.map { grad($0) }, dy, x, param(w.weight),
+                           rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures, accumulateDx: accumulateDx)
     }
 }

@@ -31,7 +31,7 @@ public struct BatchedLayout: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "[\(batchStride), \(headStride), \(rowStride), \(columnStride)]" }
 }
 
-/// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`, else overwritten), A [M, K],
+/// C[b, h] = alpha · A[b, h] · B[b, h] for every b < batch and h < heads (C overwritten), A [M, K],
 /// B [K, N], C [M, N] in the given layouts; every matrix needs one unit stride (each operand is
 /// read row- or column-major; C is written row-major).
 ///
@@ -39,23 +39,65 @@ public struct BatchedLayout: Hashable, Sendable, CustomStringConvertible {
 /// (its AVX-512 kernels, the matrices split over the threads); otherwise one OpenBLAS call per
 /// matrix, the matrices split over the threads. A head's product (30 × 30 × 64 in training) is too
 /// small for either library to split, and OpenBLAS's Haswell kernels plus its per-call packing ran
-/// these at 58-84 GFLOP/s (`bench kernels`), the slowest products of a training step.
+/// these at 58-84 GFLOP/s (`bench kernels`), the slowest products of a training step. Never fails:
+/// when oneDNN reports a failure (recorded in `OneDNNFailures`), OpenBLAS computes the products.
 public func batchedGemm(
     batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float = 1,
     _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
-    accumulate: Bool = false, _ c: FloatPtr, _ lc: BatchedLayout
+    _ c: FloatPtr, _ lc: BatchedLayout
 ) {
     if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
-    precondition(lc.columnStride == 1, "batchedGemm: C is written row-major")
-    precondition((la.columnStride == 1 || la.rowStride == 1) && (lb.columnStride == 1 || lb.rowStride == 1),
-                 "batchedGemm: every operand needs one unit stride")
+    checkLayouts(la, lb, lc)
     #if !S2S_NO_ONEDNN
     // The engine of one product with all the matrices' rows: the same threshold on the total work.
     if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
-        return OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
-                                   accumulate: accumulate, c, lc)
+        do throws(OneDNNError) {
+            return try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
+                                           accumulate: false, c, lc)
+        } catch {}  // C is overwritten: OpenBLAS computes it below
     }
     #endif
+    batchedByOpenBLAS(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: false, c, lc)
+}
+
+/// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`), as `batchedGemm` above (which
+/// `accumulate` false is). Throws only when accumulating and oneDNN failed while running the
+/// products: C may then be partly updated, and what it held cannot be restored here. Every other
+/// oneDNN failure is answered by OpenBLAS.
+public func batchedGemm(
+    batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
+    accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout
+) throws(OneDNNError) {
+    if !accumulate { return batchedGemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, c, lc) }
+    if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
+    checkLayouts(la, lb, lc)
+    #if !S2S_NO_ONEDNN
+    if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
+        do throws(OneDNNError) {
+            return try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
+                                           accumulate: true, c, lc)
+        } catch {
+            if error.stage == .execution { throw error }  // C may hold part of the products
+        }
+    }
+    #endif
+    batchedByOpenBLAS(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: true, c, lc)
+}
+
+@inline(__always)
+private func checkLayouts(_ la: BatchedLayout, _ lb: BatchedLayout, _ lc: BatchedLayout) {
+    precondition(lc.columnStride == 1, "batchedGemm: C is written row-major")
+    precondition((la.columnStride == 1 || la.rowStride == 1) && (lb.columnStride == 1 || lb.rowStride == 1),
+                 "batchedGemm: every operand needs one unit stride")
+}
+
+/// One OpenBLAS call per matrix, the matrices split over the threads.
+private func batchedByOpenBLAS(
+    batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
+    _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
+    accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout
+) {
     let A = SendablePointer(a), B = SendablePointer(b), C = SendablePointer(c)
     parallelRows(batch * heads, cost: m * n * max(k, 1)) { range in
         for bh in range {
@@ -63,10 +105,10 @@ public func batchedGemm(
             let pa = A.p + bi * la.batchStride + h * la.headStride
             let pb = B.p + bi * lb.batchStride + h * lb.headStride
             let pc = C.p + bi * lc.batchStride + h * lc.headStride
-            gemm(transA: la.columnStride != 1, transB: lb.columnStride != 1, m: m, n: n, k: k, alpha: alpha,
-                 pa, lda: la.columnStride != 1 ? la.columnStride : la.rowStride,
-                 pb, ldb: lb.columnStride != 1 ? lb.columnStride : lb.rowStride,
-                 beta: accumulate ? 1 : 0, pc, ldc: lc.rowStride)
+            blasGemm(transA: la.columnStride != 1, transB: lb.columnStride != 1, m: m, n: n, k: k, alpha: alpha,
+                     pa, lda: la.columnStride != 1 ? la.columnStride : la.rowStride,
+                     pb, ldb: lb.columnStride != 1 ? lb.columnStride : lb.rowStride,
+                     beta: accumulate ? 1 : 0, pc, ldc: lc.rowStride)
         }
     }
 }

@@ -55,15 +55,59 @@ public enum GemmDispatch {
     }
 }
 
-/// The one door to float32 matrix products. Row-major C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C,
-/// where op transposes when asked. Leading dimensions are row strides in elements, so a head's
-/// columns inside a [T, d] activation can be addressed in place (lda = d). The engine is
-/// `GemmDispatch.engine`'s.
+/// The one door to float32 matrix products. Row-major C[m, n] = alpha · op(A)[m, k] · op(B)[k, n],
+/// C overwritten, where op transposes when asked. Leading dimensions are row strides in elements,
+/// so a head's columns inside a [T, d] activation can be addressed in place (lda = d). The engine is
+/// `GemmDispatch.engine`'s. Never fails: when oneDNN reports a failure (`OneDNNError`, recorded in
+/// `OneDNNFailures`), OpenBLAS computes the product from the same inputs.
 @inline(__always)
 public func gemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
     alpha: Float = 1, _ a: ConstFloatPtr, lda: Int, _ b: ConstFloatPtr, ldb: Int,
-    beta: Float = 0, _ c: FloatPtr, ldc: Int
+    _ c: FloatPtr, ldc: Int
+) {
+    #if !S2S_NO_ONEDNN
+    if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
+        do throws(OneDNNError) {
+            return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                                    b, ldb: ldb, beta: 0, c, ldc: ldc)
+        } catch {}  // C is overwritten: OpenBLAS computes it below
+    }
+    #endif
+    blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: 0, c, ldc: ldc)
+}
+
+/// C[m, n] = alpha · op(A) · op(B) + beta · C, as `gemm` above (which beta 0 is). Throws only when
+/// beta ≠ 0 and oneDNN failed while running the product: C may then be partly updated, and what it
+/// held cannot be restored here (a caller that can restore it, e.g. refill a bias, may recompute
+/// with beta again). Every other oneDNN failure is answered by OpenBLAS.
+@inline(__always)
+public func gemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+    alpha: Float = 1, _ a: ConstFloatPtr, lda: Int, _ b: ConstFloatPtr, ldb: Int,
+    beta: Float, _ c: FloatPtr, ldc: Int
+) throws(OneDNNError) {
+    if beta == 0 {
+        return gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, c, ldc: ldc)
+    }
+    #if !S2S_NO_ONEDNN
+    if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
+        do throws(OneDNNError) {
+            return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                                    b, ldb: ldb, beta: beta, c, ldc: ldc)
+        } catch {
+            if error.stage == .execution { throw error }  // C may hold part of the product
+        }
+    }
+    #endif
+    blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+}
+
+/// The product through OpenBLAS, with BLAS's meaning for empty shapes kept explicitly.
+@inline(__always)
+func blasGemm(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: ConstFloatPtr, lda: Int,
+    _ b: ConstFloatPtr, ldb: Int, beta: Float, _ c: FloatPtr, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
     if k == 0 {
@@ -72,12 +116,6 @@ public func gemm(
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
-    #if !S2S_NO_ONEDNN
-    if GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
-        return OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                            beta: beta, c, ldc: ldc)
-    }
-    #endif
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -115,31 +153,93 @@ public func gemv(trans: Bool, rows: Int, cols: Int, alpha: Float = 1, _ a: Const
                 x, 1, beta, y, 1)
 }
 
-/// The door to mixed-precision products: C[m, n] = alpha · op(A) · op(B) (+ bias[n] on every row)
-/// (+ C when `accumulate`), A and B in bfloat16, C, the bias and every sum in float32, through
-/// oneDNN's matmul (its AVX512_BF16 kernels where the processor has them). Callers check
-/// `BF16Gemm.isAvailable` first (train --precision bf16 does).
+/// The door to mixed-precision products: C[m, n] = alpha · op(A) · op(B) (+ bias[n] on every row),
+/// C overwritten, A and B in bfloat16, C, the bias and every sum in float32, through oneDNN's matmul
+/// (its AVX512_BF16 kernels where the processor has them). Callers check `BF16Gemm.isAvailable`
+/// first (train --precision bf16 does). Never fails: when oneDNN reports a failure (recorded in
+/// `OneDNNFailures`), or has no bf16 product (`BF16Gemm.isAvailable` false, or no oneDNN in this
+/// build), OpenBLAS computes it from the operands widened to float32 (exact), summing in float32.
+@inline(__always)
+public func gemmBF16(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr? = nil,
+    _ c: FloatPtr, ldc: Int
+) {
+    if m == 0 || n == 0 { return }
+    #if !S2S_NO_ONEDNN
+    if k > 0 {
+        do throws(OneDNNError) {
+            return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                                       b, ldb: ldb, bias: bias, accumulate: false, c, ldc: ldc)
+        } catch {}  // C is overwritten: OpenBLAS computes it below
+    }
+    #endif
+    bf16ProductByOpenBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                          bias: bias, accumulate: false, c, ldc: ldc)
+}
+
+/// C[m, n] = alpha · op(A) · op(B) (+ bias[n] on every row) (+ C when `accumulate`), as `gemmBF16`
+/// above (which `accumulate` false is). Throws only when accumulating and oneDNN failed while
+/// running the product: C may then be partly updated, and what it held cannot be restored here.
+/// Every other oneDNN failure is answered by OpenBLAS.
 @inline(__always)
 public func gemmBF16(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr? = nil, accumulate: Bool,
     _ c: FloatPtr, ldc: Int
+) throws(OneDNNError) {
+    if !accumulate {
+        return gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                        bias: bias, c, ldc: ldc)
+    }
+    if m == 0 || n == 0 { return }
+    #if !S2S_NO_ONEDNN
+    if k > 0 {
+        do throws(OneDNNError) {
+            return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                                       b, ldb: ldb, bias: bias, accumulate: true, c, ldc: ldc)
+        } catch {
+            if error.stage == .execution { throw error }  // C may hold part of the product
+        }
+    }
+    #endif
+    bf16ProductByOpenBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                          bias: bias, accumulate: true, c, ldc: ldc)
+}
+
+/// A bf16 product without oneDNN: the stored operands widened to float32 (exact: bf16 is float32's
+/// upper half), multiplied and summed by OpenBLAS in float32, then the bias added. The same sums as
+/// oneDNN's up to their order (within float32's accumulation bound); only on failures or in builds
+/// without oneDNN, so the copies are made per call.
+func bf16ProductByOpenBLAS(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr?, accumulate: Bool,
+    _ c: FloatPtr, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    if k == 0 {
+    /// A stored [rows, cols] matrix with row stride ld, widened into the same layout.
+    func widened(_ p: ConstBF16Ptr, rows: Int, cols: Int, ld: Int) -> FloatPtr {
+        let out = FloatPtr.allocate(capacity: max(1, (rows - 1) * ld + cols))
+        for r in 0..<rows {
+            for j in 0..<cols { out[r * ld + j] = Float(bitPattern: UInt32(p[r * ld + j]) << 16) }
+        }
+        return out
+    }
+    if k > 0 {
+        let wa = transA ? widened(a, rows: k, cols: m, ld: lda) : widened(a, rows: m, cols: k, ld: lda)
+        let wb = transB ? widened(b, rows: n, cols: k, ld: ldb) : widened(b, rows: k, cols: n, ld: ldb)
+        defer { wa.deallocate(); wb.deallocate() }
+        blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, wa, lda: lda, wb, ldb: ldb,
+                 beta: accumulate ? 1 : 0, c, ldc: ldc)
+    } else if !accumulate {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+    }
+    if let bias {
         for i in 0..<m {
             let row = c + i * ldc
-            if !accumulate { row.update(repeating: 0, count: n) }
-            if let bias { for j in 0..<n { row[j] += bias[j] } }
+            for j in 0..<n { row[j] += bias[j] }
         }
-        return
     }
-    #if S2S_NO_ONEDNN
-    preconditionFailure("this build has no bf16 products (BF16Gemm.isAvailable is false)")
-    #else
-    OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                    bias: bias, accumulate: accumulate, c, ldc: ldc)
-    #endif
 }
 
 public enum BF16Gemm {

@@ -64,24 +64,28 @@ public enum Int8Gemm {
     @inline(__always)
     static func engine(rows n: Int) -> Int8Engine {
         if let f = forced, f.isAvailable { return f }
-        let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
-        return n >= oneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : own
+        return n >= oneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : ownEngine
     }
 
-    /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O).
-    static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix, rows n: Int) {
+    /// The engine of a product whose rows oneDNN does not take: our tiles where the build has them.
+    static var ownEngine: Int8Engine { Int8Engine.avx2.isAvailable ? .avx2 : .portable }
+
+    /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O). C is overwritten, so on a
+    /// failure (thrown, and recorded in `OneDNNFailures`) the caller recomputes it with `ownEngine`.
+    static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix,
+                       rows n: Int) throws(OneDNNError) {
         #if S2S_NO_ONEDNN
         portable(c, xu, w, rows: n)  // never chosen: `engine(rows:)` asks isAvailable
         #else
         var zero: Int32 = 0
         let k = w.stride
         OneDNN.prepareThreads()
-        let status = dnnl_gemm_u8s8s32(
-            CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
-            dnnl_dim_t(n), dnnl_dim_t(w.rows), dnnl_dim_t(k), 1, xu, dnnl_dim_t(k), 0,
-            w.values, dnnl_dim_t(k), 0, 0, c, dnnl_dim_t(w.rows), &zero)
-        // The arguments are ours and checked; a failure here is a bug, not a user's input.
-        precondition(status == dnnl_success, "dnnl_gemm_u8s8s32 failed with status \(status.rawValue)")
+        try OneDNN.call(.execution, "dnnl_gemm_u8s8s32 \(n)×\(w.rows)×\(k)") {
+            dnnl_gemm_u8s8s32(
+                CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "F")),
+                dnnl_dim_t(n), dnnl_dim_t(w.rows), dnnl_dim_t(k), 1, xu, dnnl_dim_t(k), 0,
+                w.values, dnnl_dim_t(k), 0, 0, c, dnnl_dim_t(w.rows), &zero)
+        }
         #endif
     }
 

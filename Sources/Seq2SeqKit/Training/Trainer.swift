@@ -154,8 +154,8 @@ public final class Trainer {
                 try model.forward(b, training: true, rng: &rng)
                 lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(tokens)).sum
                 if overlap && j == group.count - 1 { model.onLayerGradients = startLayer }
-                model.backward()
-                model.onLayerGradients = nil
+                defer { model.onLayerGradients = nil }
+                try model.backward()
             }
             if overlap && group.isEmpty { model.layerRangesInBackwardOrder.forEach(startLayer) }  // same reductions, same order
             if let commError { throw commError }
