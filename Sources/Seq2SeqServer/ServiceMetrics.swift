@@ -1,9 +1,12 @@
 import Foundation
 import Prometheus
+import Seq2SeqKit
+import Synchronization
 
 /// What `GET /metrics` reports, in Prometheus's text format (swift-prometheus): requests by route
 /// and status, request latency, batch sizes, queue depth, sentences and generated tokens (their
-/// rates are tokens/s and sentences/s; the last batch's tokens/s is a gauge too).
+/// rates are tokens/s and sentences/s; the last batch's tokens/s is a gauge too), and the oneDNN
+/// failures the model's products met (each answered by OpenBLAS: see `OneDNNError`).
 final class ServiceMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     let queueDepth: Gauge
@@ -12,6 +15,9 @@ final class ServiceMetrics: Sendable {
     let sentences: Counter
     let tokens: Counter
     let batchTokensPerSecond: Gauge
+    let oneDNNFailures: Counter
+    /// `OneDNNFailures.count` when the counter was last brought up to it.
+    private let oneDNNFailuresCounted = Mutex(0)
 
     /// Routes with a label of their own; anything else counts as "other" (bounded label values).
     static let routes: Set<String> = ["/", "/translate", "/attention", "/generate", "/health", "/metrics", "/languages"]
@@ -28,6 +34,8 @@ final class ServiceMetrics: Sendable {
         sentences = registry.makeCounter(descriptor: name("translated_sentences", "total", "Sentences translated"))
         tokens = registry.makeCounter(descriptor: name("generated_tokens", "total", "Tokens generated (translations and /generate)"))
         batchTokensPerSecond = registry.makeGauge(descriptor: name("last_batch_tokens", "per_second", "Generated tokens per second in the last batch"))
+        oneDNNFailures = registry.makeCounter(descriptor: name("onednn_failures", "total",
+                                                              "oneDNN calls that failed (their products were recomputed with OpenBLAS)"))
     }
 
     func recordBatch(sentences n: Int, tokens t: Int, seconds: Double) {
@@ -49,5 +57,11 @@ final class ServiceMetrics: Sendable {
         ).record(.nanoseconds(Int64(seconds * 1e9)))
     }
 
-    func text() -> String { registry.emitToString() }
+    func text() -> String {
+        let seen = OneDNNFailures.count
+        oneDNNFailuresCounted.withLock { counted in
+            if seen > counted { oneDNNFailures.increment(by: Int64(seen - counted)); counted = seen }
+        }
+        return registry.emitToString()
+    }
 }
