@@ -45,14 +45,16 @@ enum CLI {
         return out
     }
 
-    /// Starts `args` (the first is the program) with stdout and stderr captured in a file.
-    static func start(_ args: [String], log: String) throws -> Process {
+    /// Starts `args` (the first is the program) with stdout and stderr captured in a file, and
+    /// `environment` added to this process's.
+    static func start(_ args: [String], log: String, environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: args[0])
         p.arguments = Array(args.dropFirst())
         var env = ProcessInfo.processInfo.environment
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
         env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        env.merge(environment) { $1 }
         p.environment = env
         FileManager.default.createFile(atPath: log, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

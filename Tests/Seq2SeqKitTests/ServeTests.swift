@@ -37,12 +37,13 @@ final class ServeTests: XCTestCase {
         Array(try String(contentsOfFile: "\(sample)/test.de", encoding: .utf8).split(separator: "\n").prefix(n).map(String.init))
     }
 
-    /// Offline `seq2seq translate` of `lines` (with `extra` flags), one output line per input line.
-    func offline(_ m: String, _ lines: [String], _ extra: [String] = []) throws -> [String] {
+    /// Offline `seq2seq translate` of `lines` (with `extra` flags and `environment`), one output line per input line.
+    func offline(_ m: String, _ lines: [String], _ extra: [String] = [], environment: [String: String] = [:]) throws -> [String] {
         let input = "\(Self.dir)/in-\(UUID().uuidString.prefix(6)).txt"
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: input))
         let out = input + ".out"
-        let r = try CLI.run(["translate", "--model", m, "--input", input, "--output", out, "--threads", "1"] + extra)
+        let r = try CLI.run(["translate", "--model", m, "--input", input, "--output", out, "--threads", "1"] + extra,
+                            environment: environment)
         XCTAssertEqual(r.status, 0, r.output)
         return try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .dropLast().map(String.init)
@@ -203,6 +204,53 @@ final class ServeTests: XCTestCase {
         XCTAssertThrowsError(try HTTPTestClient.request(port: server.port, "GET", "/health"), "still accepting after SIGTERM")
     }
 
+    /// oneDNN failing on every call the server's products make (the test hook
+    /// SEQ2SEQ_TEST_FAIL_ONEDNN=any:all, with SEQ2SEQ_GEMM_ENGINE=onednn sending every float32
+    /// product to oneDNN): the server does not stop; every request, and the next ones, is answered
+    /// 200 with exactly what an OpenBLAS-only `translate` prints (each product is recomputed by
+    /// OpenBLAS from the same inputs); /metrics counts the failures, the log reports the first one
+    /// once, and SIGTERM still exits 0. SEQ2SEQ_NO_AVX512=1 in both processes keeps the few-row
+    /// kernels' share of the products the same whichever engine is named (FewRowsLinear.allRows).
+    func testOneDNNFailuresAreAnsweredWithOpenBLASResults() throws {
+        let m = try model()
+        let lines = try sampleLines(12)
+        let expected = try offline(m, lines, environment: ["SEQ2SEQ_GEMM_ENGINE": "openblas", "SEQ2SEQ_NO_AVX512": "1"])
+        let nbest = try offline(m, [lines[3]], ["--n-best", "2"],
+                                environment: ["SEQ2SEQ_GEMM_ENGINE": "openblas", "SEQ2SEQ_NO_AVX512": "1"])
+        let server = try ServerProcess.start(["--model", m, "--max-batch", "16", "--max-wait-ms", "20", "--threads", "1"], dir: Self.dir,
+                                             environment: ["SEQ2SEQ_GEMM_ENGINE": "onednn", "SEQ2SEQ_NO_AVX512": "1",
+                                                           "SEQ2SEQ_TEST_FAIL_ONEDNN": "any:all"])
+        defer { server.stop() }
+        let p = server.port
+
+        let all = try HTTPTestClient.post(port: p, "/translate", json: ["q": lines])
+        XCTAssertEqual(all.status, 200, all.text)
+        XCTAssertEqual((try all.json() as? [String: Any])?["translatedText"] as? [String], expected)
+        for i in 0..<3 {
+            let one = try HTTPTestClient.post(port: p, "/translate", json: ["q": lines[i]])
+            XCTAssertEqual(one.status, 200, one.text)
+            XCTAssertEqual((try one.json() as? [String: Any])?["translatedText"] as? String, expected[i], "line \(i + 1)")
+        }
+        let alternatives = try HTTPTestClient.post(port: p, "/translate", json: ["q": lines[3], "n_best": 2])
+        XCTAssertEqual(alternatives.status, 200, alternatives.text)
+        XCTAssertEqual((try alternatives.json() as? [String: Any])?["alternatives"] as? [String],
+                       nbest.filter { $0.hasPrefix("1\t") }.dropFirst().map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[1]) })
+        let attention = try HTTPTestClient.post(port: p, "/attention", json: ["q": lines[4]])
+        XCTAssertEqual(attention.status, 200, attention.text)
+        XCTAssertEqual((try attention.json() as? [String: Any])?["translatedText"] as? String, expected[4])
+
+        let metrics = try HTTPTestClient.request(port: p, "GET", "/metrics")
+        XCTAssertGreaterThan(Self.metric(metrics.text, "seq2seq_onednn_failures_total"), 10, metrics.text)
+        let health = try HTTPTestClient.request(port: p, "GET", "/health")
+        XCTAssertEqual((try health.json() as? [String: Any])?["status"] as? String, "ok")
+        XCTAssertEqual(server.log.components(separatedBy: "seq2seq: oneDNN ").count - 1, 1, server.log)
+
+        kill(server.process.processIdentifier, SIGTERM)
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationReason, .exit)
+        XCTAssertEqual(server.process.terminationStatus, 0, server.log)
+    }
+
     func testGenerateStreamsWhatGeneratePrints() throws {
         let m = "\(Self.dir)/lm"
         let t = try CLI.run(["train", "--lm", "--text", "\(sample)/train.en", "--model", m, "--d-model", "32", "--d-ff", "64",
@@ -274,9 +322,9 @@ final class ServerProcess: @unchecked Sendable {
         self.process = process; self.port = port; self.logPath = logPath
     }
 
-    static func start(_ args: [String], dir: String) throws -> ServerProcess {
+    static func start(_ args: [String], dir: String, environment: [String: String] = [:]) throws -> ServerProcess {
         let logPath = "\(dir)/serve-\(UUID().uuidString.prefix(6)).log"
-        let p = try CLI.start([CLI.binary!, "serve", "--port", "0"] + args, log: logPath)
+        let p = try CLI.start([CLI.binary!, "serve", "--port", "0"] + args, log: logPath, environment: environment)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
@@ -309,11 +357,14 @@ final class Locked<T>: @unchecked Sendable {
 extension CLI {
     struct Output { var status: Int32; var stdout: String; var stderr: String; var output: String { stdout + stderr } }
 
-    /// Runs the seq2seq binary (or `executable`) to the end, killing it after `timeout` seconds.
-    static func run(executable: String? = nil, _ args: [String], timeout: TimeInterval = 600) throws -> Output {
+    /// Runs the seq2seq binary (or `executable`) to the end, killing it after `timeout` seconds, with
+    /// `environment` added to this process's.
+    static func run(executable: String? = nil, _ args: [String], timeout: TimeInterval = 600,
+                    environment: [String: String] = [:]) throws -> Output {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable ?? binary!)
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let base = NSTemporaryDirectory() + "seq2seq-run-\(getpid())-\(UUID().uuidString.prefix(8))"
         FileManager.default.createFile(atPath: base + ".out", contents: nil)
         FileManager.default.createFile(atPath: base + ".err", contents: nil)
