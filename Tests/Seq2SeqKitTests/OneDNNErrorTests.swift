@@ -298,4 +298,21 @@ final class OneDNNErrorTests: XCTestCase {
         XCTAssertGreaterThan(largest, 0)
         for (x, y) in zip(again, expected) { XCTAssertEqual(x, y, accuracy: 1e-5 * largest) }
     }
+
+    /// `seq2seq train` with oneDNN failing while running (and every product sent to it): the weight
+    /// gradients' products cannot be recomputed, so training stops with the error, exit status 1
+    /// and the message, instead of a trap.
+    func testTrainingStopsWithTheErrorInsteadOfTrapping() throws {
+        guard CLI.binary != nil else { throw CLI.Missing("the seq2seq binary is not built beside the tests (swift test builds it)") }
+        let dir = NSTemporaryDirectory() + "seq2seq-onednn-\(getpid())-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sample = CLI.repository + "/corpora/sample"
+        let r = try CLI.run(["train", "--src", "\(sample)/train.de", "--tgt", "\(sample)/train.en", "--model", dir,
+                             "--d-model", "32", "--d-ff", "64", "--layers", "1", "--heads", "2", "--vocab-size", "500",
+                             "--max-steps", "5", "--threads", "1"],
+                            environment: ["SEQ2SEQ_GEMM_ENGINE": "onednn", "SEQ2SEQ_TEST_FAIL_ONEDNN": "execution:all"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.stderr.contains("Error: oneDNN failed while running dnnl_sgemm"), r.output)
+        XCTAssertEqual(r.stderr.components(separatedBy: "seq2seq: oneDNN ").count - 1, 1, "the first failure, logged once: \(r.output)")
+    }
 }
