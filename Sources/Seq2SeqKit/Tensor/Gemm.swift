@@ -157,8 +157,9 @@ public func gemv(trans: Bool, rows: Int, cols: Int, alpha: Float = 1, _ a: Const
 /// C overwritten, A and B in bfloat16, C, the bias and every sum in float32, through oneDNN's matmul
 /// (its AVX512_BF16 kernels where the processor has them). Callers check `BF16Gemm.isAvailable`
 /// first (train --precision bf16 does). Never fails: when oneDNN reports a failure (recorded in
-/// `OneDNNFailures`), or has no bf16 product (`BF16Gemm.isAvailable` false, or no oneDNN in this
-/// build), OpenBLAS computes it from the operands widened to float32 (exact), summing in float32.
+/// `OneDNNFailures`), or has no bf16 product (`BF16Gemm.isAvailable` false: no AVX-512, or no
+/// oneDNN in this build), OpenBLAS computes it from the operands widened to float32 (exact),
+/// summing in float32.
 @inline(__always)
 public func gemmBF16(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -167,7 +168,7 @@ public func gemmBF16(
 ) {
     if m == 0 || n == 0 { return }
     #if !S2S_NO_ONEDNN
-    if k > 0 {
+    if k > 0 && BF16Gemm.isAvailable {
         do throws(OneDNNError) {
             return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
                                        b, ldb: ldb, bias: bias, accumulate: false, c, ldc: ldc)
@@ -194,7 +195,7 @@ public func gemmBF16(
     }
     if m == 0 || n == 0 { return }
     #if !S2S_NO_ONEDNN
-    if k > 0 {
+    if k > 0 && BF16Gemm.isAvailable {
         do throws(OneDNNError) {
             return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
                                        b, ldb: ldb, bias: bias, accumulate: true, c, ldc: ldc)
