@@ -1,9 +1,9 @@
-#if !S2S_NO_MPI
+#if MPI
 import CMPI
 #endif
 import Foundation
 
-#if !S2S_NO_MPI
+#if MPI
 
 /// MPI_COMM_WORLD of a process started by mpirun (Open MPI). MPI is initialized only when the
 /// launcher's environment says so, so a plain `seq2seq train` never starts it.

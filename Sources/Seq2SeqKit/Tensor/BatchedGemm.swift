@@ -49,7 +49,7 @@ public func batchedGemm(
     precondition(lc.columnStride == 1, "batchedGemm: C is written row-major")
     precondition((la.columnStride == 1 || la.rowStride == 1) && (lb.columnStride == 1 || lb.rowStride == 1),
                  "batchedGemm: every operand needs one unit stride")
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     // The engine of one product with all the matrices' rows: the same threshold on the total work.
     if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
         return OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,

@@ -10,7 +10,7 @@ public enum GemmEngine: String, CaseIterable, Sendable {
 
     /// Whether this build has it (the static build, SEQ2SEQ_STATIC=1, has no oneDNN).
     public var isAvailable: Bool {
-        #if S2S_NO_ONEDNN
+        #if !OneDNN
         return self == .openblas
         #else
         return true
@@ -34,7 +34,7 @@ public enum GemmDispatch {
     /// `bench train` 10,700 against 6,500 tokens/s pinned, 10,200-10,700 unpinned). With AVX2 only,
     /// OpenBLAS: oneDNN's AVX2 kernels are level at best and reach 62-74 GFLOP/s against 100-112 for
     /// the weight gradients' transposed products (measured with ONEDNN_MAX_CPU_ISA=AVX2).
-    public static let preferred: GemmEngine = CPUFeatures.hasAVX512 && GemmEngine.onednn.isAvailable ? .onednn : .openblas
+    public static let preferred: GemmEngine = KernelLevel.active == .avx512 && GemmEngine.onednn.isAvailable ? .onednn : .openblas
 
     /// Multiply-adds below which a product stays with OpenBLAS whatever the preferred engine: one
     /// attention head's products (30 × 30 × 64) and decoding's one-row products cost more in
@@ -72,7 +72,7 @@ public func gemm(
         else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
         return
     }
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         return OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
                             beta: beta, c, ldc: ldc)
@@ -134,7 +134,7 @@ public func gemmBF16(
         }
         return
     }
-    #if S2S_NO_ONEDNN
+    #if !OneDNN
     preconditionFailure("this build has no bf16 products (BF16Gemm.isAvailable is false)")
     #else
     OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
@@ -146,7 +146,7 @@ public enum BF16Gemm {
     /// Whether oneDNN has a bf16 matmul on this processor (AVX-512 at least; the AVX512_BF16 and AMX
     /// instructions make it fast). Asked once, by making a small product's primitive.
     public static let isAvailable: Bool = {
-        #if S2S_NO_ONEDNN
+        #if !OneDNN
         return false
         #else
         return OneDNN.canMakeBF16Matmul()

@@ -1,5 +1,5 @@
 // The static single-file build (SEQ2SEQ_STATIC=1) has no oneDNN: Debian ships no static libdnnl.
-#if !S2S_NO_ONEDNN
+#if OneDNN
 import CDNNL
 import Foundation
 #if canImport(Glibc)
