@@ -48,16 +48,16 @@ publish tag "$version"
 
 # 2. The example, copied so that its Package.resolved and build stay out of the checkout.
 step "building Examples/TranslateLines (release) against file://$tmp/seq2seq from: $version"
-mkdir "$tmp/example"
-tar -C "$example" --exclude=.build --exclude=.swiftpm --exclude=Package.resolved -c . | tar -x -C "$tmp/example"
+mkdir "$tmp/TranslateLines"
+tar -C "$example" --exclude=.build --exclude=.swiftpm --exclude=Package.resolved -c . | tar -x -C "$tmp/TranslateLines"
 export SEQ2SEQ_PACKAGE_URL="file://$tmp/seq2seq" SEQ2SEQ_PACKAGE_VERSION="$version"
-build=(swift build -c release --package-path "$tmp/example" --scratch-path "$tmp/build"
+build=(swift build -c release --package-path "$tmp/TranslateLines" --scratch-path "$tmp/build"
        --cache-path "$tmp/cache" --manifest-cache local)
 "${build[@]}" || fail "the example did not build against seq2seq $version (see above)"
 translate_lines="$tmp/build/release/translate-lines"
 [ -x "$translate_lines" ] || fail "no $translate_lines after the build"
-grep -A6 '"identity" : "seq2seq"' "$tmp/example/Package.resolved" | grep -q "\"version\" : \"$version\"" \
-    || fail "Package.resolved does not pin seq2seq at $version: $(cat "$tmp/example/Package.resolved")"
+grep -A6 '"identity" : "seq2seq"' "$tmp/TranslateLines/Package.resolved" | grep -q "\"version\" : \"$version\"" \
+    || fail "Package.resolved does not pin seq2seq at $version: $(cat "$tmp/TranslateLines/Package.resolved")"
 echo "seq2seq resolved at version $version; built $translate_lines"
 
 # 3. The command-line tool: the dependency's seq2seq product from the same build (the same compiled
