@@ -1,34 +1,18 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // MARK: - Build settings
-// Numeric kernels are judged in release builds only. On x86-64, AVX2/FMA is on so that plain loops
-// vectorize (../shared/PLATFORM.md: baseline x86-64 is SSE only, 2-4x slower for softmax and
-// LayerNorm), and the binary checks for them before main (Sources/CPUCheck). SEQ2SEQ_PORTABLE=1
-// builds for any x86-64. Elsewhere (arm64) the portable code paths are compiled: Swift's SIMD types
-// lower to NEON.
-import Foundation
-let portable = ProcessInfo.processInfo.environment["SEQ2SEQ_PORTABLE"] == "1"
-// SEQ2SEQ_STATIC=1 (scripts/build-static.sh): the single-file build, linked against static archives.
-// Debian ships none for oneDNN or Open MPI, so that build leaves both out: int8 products of many
-// rows use our AVX2 tiles, and training under mpirun is refused with an error.
-let staticBuild = ProcessInfo.processInfo.environment["SEQ2SEQ_STATIC"] == "1"
-let optionalLibraries: [Target.Dependency] = staticBuild ? [] : ["CDNNL", "CMPI"]
-let optionalLibrarySettings: [SwiftSetting] = staticBuild ? [.define("S2S_NO_ONEDNN"), .define("S2S_NO_MPI")] : []
-#if arch(x86_64)
-let numericSettings: [SwiftSetting] = portable ? [] : [
-    .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"]),
-    // The int8 kernels written with AVX2 intrinsics (Kernels/Int8AVX2.swift) compile only then.
-    .define("S2S_AVX2"),
-]
-let cpuCheckSettings: [CSetting] = portable ? [] : [.define("S2S_NEEDS_AVX2")]
-// The linear-layer tiles in AVX-512 registers, called only on processors that have it.
-let avx512Settings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "skylake-avx512"])]
-#else
-let numericSettings: [SwiftSetting] = []
-let cpuCheckSettings: [CSetting] = []
-let avx512Settings: [SwiftSetting] = []
-#endif
+// No build flags: code that needs an instruction set (AVX2/FMA, AVX-512) lives in the C target
+// CKernels, compiled for every level with per-function target attributes and chosen at run time
+// (SEQ2SEQ_ISA forces a lower level). The same binary runs on any x86-64 or arm64 processor.
+//
+// Optional engines are package traits, on by default (a dependent that names its own traits gets
+// only those; `swift build --disable-default-traits` builds without both):
+//   OneDNN: oneDNN's float32, bf16 and int8 products (Debian's libdnnl-dev); without it every
+//           product goes through OpenBLAS, int8 products of many rows through our tiles, and bf16
+//           training is refused with an error.
+//   MPI:    data-parallel training under mpirun (Debian's libopenmpi-dev); without it a run under
+//           mpirun is refused with an error.
 
 let package = Package(
     name: "seq2seq",
@@ -36,6 +20,11 @@ let package = Package(
         .executable(name: "seq2seq", targets: ["seq2seq"]),
         .executable(name: "seq2seq-fuzz", targets: ["seq2seq-fuzz"]),
         .library(name: "Seq2SeqKit", targets: ["Seq2SeqKit"]),
+    ],
+    traits: [
+        .trait(name: "OneDNN", description: "oneDNN products: float32, bf16 training, int8 of many rows (libdnnl-dev)."),
+        .trait(name: "MPI", description: "Data-parallel training under mpirun (libopenmpi-dev)."),
+        .default(enabledTraits: ["OneDNN", "MPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -70,18 +59,19 @@ let package = Package(
             linkerSettings: [.linkedLibrary("icui18n"), .linkedLibrary("icuuc"), .linkedLibrary("icudata")]
         ),
 
-        // Before main: does this processor run what the build was compiled for?
-        .target(name: "CPUCheck", cSettings: cpuCheckSettings),
+        // MARK: - Kernels
+        // Every instruction-set kernel (portable, AVX2+FMA, AVX-512) and the run-time choice of level.
+        .target(name: "CKernels"),
 
         // MARK: - Library
-        .target(name: "Seq2SeqKitAVX512", swiftSettings: avx512Settings),
         .target(
             name: "Seq2SeqKit",
             dependencies: [
-                "CBLAS", "CICU", "Seq2SeqKitAVX512",
+                "CBLAS", "CICU", "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
-            ] + optionalLibraries,
-            swiftSettings: numericSettings + optionalLibrarySettings
+                .target(name: "CDNNL", condition: .when(traits: ["OneDNN"])),
+                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
+            ]
         ),
 
         // MARK: - HTTP service
@@ -99,21 +89,19 @@ let package = Package(
         .executableTarget(
             name: "seq2seq",
             dependencies: [
-                "Seq2SeqKit", "Seq2SeqServer", "CPUCheck",
+                "Seq2SeqKit", "Seq2SeqServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: numericSettings
+            ]
         ),
 
         // The readers of user files under libFuzzer (scripts/fuzz.sh), or replaying inputs (CI).
-        .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit", "CPUCheck"], swiftSettings: numericSettings),
+        .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit"]),
 
         // MARK: - Tests
         .testTarget(
             name: "Seq2SeqKitTests",
             dependencies: ["Seq2SeqKit"],
-            resources: [.copy("Fixtures")],
-            swiftSettings: numericSettings
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

@@ -4,8 +4,8 @@
 # quadmath, ICU and libstdc++ are linked from the static archives Debian ships
 # (libopenblas-dev, libicu-dev, libgfortran-12-dev, libstdc++-12-dev).
 #
-# Debian ships no static oneDNN or Open MPI, so this build leaves them out (SEQ2SEQ_STATIC=1 in
-# Package.swift): int8 products of many rows use our AVX2 tiles instead of oneDNN, and training
+# Debian ships no static oneDNN or Open MPI, so this build leaves them out (the package's OneDNN and MPI traits are off:
+# --disable-default-traits): int8 products of many rows use our AVX2 tiles instead of oneDNN, and training
 # under mpirun is refused with an error saying to use the normal build. Everything else is the same
 # code: translate, serve, train on one machine, generate, quantize, eval, ...
 #
@@ -38,7 +38,7 @@ Cflags: $(pkg-config --cflags openblas)
 Libs: -L$PWD/$archives -lopenblas -lgfortran -lquadmath -lm
 PC
 
-PKG_CONFIG_PATH="$PWD/$archives${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" SEQ2SEQ_STATIC=1 swift build -c release --product seq2seq --scratch-path "$scratch" \
+PKG_CONFIG_PATH="$PWD/$archives${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" swift build -c release --disable-default-traits --product seq2seq --scratch-path "$scratch" \
     --static-swift-stdlib \
     -Xswiftc -L -Xswiftc "$PWD/$archives" \
     -Xlinker -lgfortran -Xlinker -lquadmath -Xlinker -lm

@@ -62,11 +62,15 @@ enum FuzzTargets {
         _ = characterVocabulary.encode(text)
     }
 
-    static let bpeVocabulary = Vocabulary.learn(lines: sampleLines, size: 600)
+    static let bpeVocabulary: Vocabulary = {
+        do { return try Vocabulary.learn(lines: sampleLines, size: 600) }
+        catch { fatalError("the fuzz target's sample lines make no BPE vocabulary: \(error)") }
+    }()
     static let characterVocabulary: Vocabulary = {
         var n = Normalizer()
         n.cleanWhitespace = false
-        return Vocabulary.characters(of: sampleLines.joined(separator: "\n"), normalizer: n)
+        do { return try Vocabulary.characters(of: sampleLines.joined(separator: "\n"), normalizer: n) }
+        catch { fatalError("the fuzz target's sample lines make no character vocabulary: \(error)") }
     }()
     static let sampleLines = [
         "Ein Mann fährt Fahrrad.", "Zwei Hunde spielen im Schnee.", "A man rides a bike.", "Two dogs play in the snow.",

@@ -38,7 +38,7 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         let counts = threads.split(separator: ",").compactMap { Int($0) }
-        print("OpenBLAS core: \(Threads.blasCoreName), processors: \(Threads.available)")
+        print("\(KernelLevel.summary); OpenBLAS core: \(Threads.blasCoreName), processors: \(Threads.available)")
         for t in counts {
             Threads.set(t)
             print("\n== \(t) thread\(t == 1 ? "" : "s") ==")

@@ -71,7 +71,7 @@ struct Average: ParsableCommand {
 
     @Option(help: "Model directory.") var model: String
     @Option(help: "How many of the newest checkpoint_step*.safetensors to average.") var last = 5
-    @Option(help: "Output file name inside the model directory.") var output = "averaged.safetensors"
+    @Option(help: "Output file name inside the model directory.") var output = CheckpointAverage.defaultOutput
 
     func validate() throws {
         try Check.int(last, "--last", 1...100_000)
@@ -79,23 +79,8 @@ struct Average: ParsableCommand {
     }
 
     func run() throws {
-        let files = Trainer.stepCheckpoints(in: model).suffix(last)
-        guard files.count >= 1 else {
-            throw InputError("\(model): no checkpoint_step*.safetensors; train with --keep-last N to keep them")
-        }
-        let config = try ModelDirectory.loadConfig(model)
-        if config.quantization != nil {
-            throw InputError("\(model) is an int8 model; average the float model's checkpoints, then quantize the result")
-        }
-        let net = try Transformer(config: config)
-        let sum = FloatBuffer(count: net.layout.totalCount)
-        for f in files {
-            try net.loadWeights(from: SafeTensors(contentsOf: "\(model)/\(f.file)"))
-            for i in 0..<sum.count { sum[i] += net.parameters[i] }
-        }
-        for i in 0..<sum.count { net.parameters[i] = sum[i] / Float(files.count) }
-        try net.saveWeights(to: "\(model)/\(output)")
-        stderrLine("averaged steps \(files.map { String($0.step) }.joined(separator: ", ")) → \(model)/\(output) (translate with --checkpoint \(output))")
+        let r = try CheckpointAverage.average(last: last, in: model, output: output)
+        stderrLine("averaged steps \(r.steps.map(String.init).joined(separator: ", ")) → \(r.path) (translate with --checkpoint \(output))")
     }
 }
 

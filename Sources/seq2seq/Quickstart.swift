@@ -16,25 +16,34 @@ struct Quickstart: ParsableCommand {
 
     static let marker = ".seq2seq-quickstart"
 
+    func validate() throws {
+        if let t = time, parseDuration(t) == nil { throw ValidationError("--time '\(t)': use a duration like 90s, 3m or 1h") }
+    }
+
     func run() throws {
         let say = stderrLine
         let corpus: Corpora.Parallel
-        var args: [String]
+        var options = TrainingRun.Options(modelDirectory: model)
         if let m = Corpora.multi30k() {
             corpus = m
             say("corpus: Multi30k from \((m.trainSource as NSString).deletingLastPathComponent)")
-            args = ["--preset", "small", "--max-time", time ?? "5m"]
+            options.architecture.preset = "small"
+            options.maxSeconds = parseDuration(time ?? "5m")
         } else {
             guard let root = Self.sampleRoot else {
                 throw InputError("corpora/sample not found: run this from the seq2seq checkout")
             }
             corpus = Corpora.Parallel(sample: root)
             say("corpus: the bundled sample (\(root)); set SEQ2SEQ_CORPORA or run corpora/fetch.sh to use Multi30k")
-            args = ["--d-model", "128", "--heads", "4", "--d-ff", "512", "--layers", "2", "--dropout", "0.1",
-                    "--warmup-steps", "100", "--lr", "2e-3", "--batch-tokens", "1024", "--max-time", time ?? "3m",
-                    "--validate-every", "250"]
-            if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { args += ["--vocab", "vocab"] }
+            options.architecture.dModel = 128; options.architecture.heads = 4; options.architecture.dFF = 512
+            options.architecture.layers = 2; options.architecture.dropout = 0.1
+            options.warmupSteps = 100; options.lr = 2e-3; options.batchTokens = 1024
+            options.maxSeconds = parseDuration(time ?? "3m"); options.validateEvery = 250
+            if FileManager.default.fileExists(atPath: "vocab/\(Vocabulary.fileName)") { options.vocabulary = .load("vocab") }
         }
+        options.source = corpus.trainSource; options.target = corpus.trainTarget
+        options.validSource = corpus.validSource; options.validTarget = corpus.validTarget
+        options.threads = compute.threads
         // A directory is removed only if an earlier quickstart made it (it leaves a marker file).
         let fm = FileManager.default, marker = "\(model)/\(Self.marker)"
         if fm.fileExists(atPath: model) {
@@ -45,10 +54,7 @@ struct Quickstart: ParsableCommand {
         }
         try fm.createDirectory(atPath: model, withIntermediateDirectories: true)
         _ = fm.createFile(atPath: marker, contents: Data("made by seq2seq quickstart; it may delete this directory\n".utf8))
-        let train = try Train.parse(["--src", corpus.trainSource, "--tgt", corpus.trainTarget,
-                                     "--valid-src", corpus.validSource, "--valid-tgt", corpus.validTarget,
-                                     "--model", model] + args + (compute.threads.map { ["--threads", "\($0)"] } ?? []))
-        try train.run()
+        try Train.train(options)
 
         // A handful of held-out sentences, then the whole held-out set with beam search.
         let sources = try TextFile.lines(corpus.testSource), references = try TextFile.lines(corpus.testTarget)

@@ -1,15 +1,12 @@
 import ArgumentParser
-import CPUCheck
 import Seq2SeqKit
-
-/// Links the processor check that runs before main (Sources/CPUCheck).
-let processorSupported = s2s_cpu_supported() != 0
 
 @main
 struct Seq2Seq: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seq2seq",
         abstract: "Train and run Transformer translation and language models on the CPU.",
+        version: "seq2seq \(Seq2SeqVersion.string)\n\(KernelLevel.summary); engines: \(Engines.summary)",
         subcommands: [Quickstart.self, Prepare.self, Train.self, Translate.self, Generate.self, Average.self, Quantize.self, Import.self, Perplexity.self, AttentionCommand.self, Serve.self, VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
     )
 }
@@ -19,7 +16,10 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Threads for matrix products and row-parallel kernels (default: all cores).")
     var threads: Int?
 
-    func validate() throws { try Check.int(threads, "--threads", 1...1024) }
+    func validate() throws {
+        try Check.int(threads, "--threads", 1...1024)
+        if let problem = KernelLevel.environmentProblem { throw ValidationError(problem) }
+    }
 
     func apply() {
         Threads.set(threads ?? Threads.available)

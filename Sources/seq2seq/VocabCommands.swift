@@ -56,7 +56,7 @@ struct VocabCommand: ParsableCommand {
         where !lines.contains(where: { !$0.allSatisfy(\.isWhitespace) }) {
             throw InputError("\(path): no text to learn a vocabulary from (the file is empty or blank)")
         }
-        let vocabs = Vocabularies.learn(source: s, target: t, size: size, normalizer: norm.normalizer, separate: separate)
+        let vocabs = try Vocabularies.learn(source: s, target: t, size: size, normalizer: norm.normalizer, separate: separate)
         try vocabs.save(to: output)
         let sizes = vocabs.joint ? "\(vocabs.source.count)" : "source \(vocabs.source.count), target \(vocabs.target.count)"
         stderrLine(String(format: "learned %@ vocabulary (%@ entries) from %d lines in %.2f s → %@",

@@ -117,6 +117,30 @@ final class BadInputTests: XCTestCase {
         for (args, expected) in cases { try expectError(args, expected) }
     }
 
+    /// --vocab bpe/char learn from text files: with a prepared corpus (already encoded) or, for
+    /// characters, with translation, the choice cannot work and is refused before anything is written.
+    func testVocabularyChoicesThatCannotWork() throws {
+        let vocab = "\(dir)/vocab", pairs = "\(dir)/pairs", text = "\(dir)/text"
+        for args in [["vocab", "--src", "\(sample)/valid.de", "--tgt", "\(sample)/valid.en", "--size", "400", "--output", vocab],
+                     ["prepare", "--src", "\(sample)/valid.de", "--tgt", "\(sample)/valid.en", "--vocab", vocab, "--output", pairs],
+                     ["prepare", "--lm", "--text", "\(sample)/valid.en", "--vocab", vocab, "--output", text]] {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        let cases: [([String], String)] = [
+            (["train", "--data", pairs, "--vocab", "bpe"], "--vocab bpe learns a vocabulary from text, but --data \(pairs) is already encoded"),
+            (["train", "--lm", "--data", text, "--vocab", "char"], "--vocab char learns a vocabulary from text, but --data \(text) is already encoded"),
+            (["train", "--lm", "--data", text, "--vocab", "bpe"], "leave out --vocab"),
+            (["train", "--src", "\(sample)/valid.de", "--tgt", "\(sample)/valid.en", "--vocab", "char"],
+             "--vocab char learns a character vocabulary for a language model (--lm)"),
+        ]
+        for (i, (args, expected)) in cases.enumerated() {
+            let m = "\(dir)/m\(i)"
+            try expectError(args + ["--model", m, "--max-steps", "1"], expected)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: m), "\(args): refused after writing \(m)")
+        }
+    }
+
     func testDamagedFiles() throws {
         let m = try model()
         let fm = FileManager.default

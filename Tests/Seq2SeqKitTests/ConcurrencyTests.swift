@@ -8,7 +8,7 @@ final class ConcurrencyTests: XCTestCase {
     func testTwoTranslatorsOnTwoThreads() throws {
         Threads.set(1)
         let pairs = TrainingTests.pairs
-        let v = Vocabulary.learn(lines: pairs.map(\.0) + pairs.map(\.1), size: 320)
+        let v = try Vocabulary.learn(lines: pairs.map(\.0) + pairs.map(\.1), size: 320)
         let config = ModelConfig(srcVocabSize: v.count, tgtVocabSize: v.count, dModel: 32, nHeads: 4, dFF: 64,
                                  encoderLayers: 2, decoderLayers: 2, maxPositions: 64, shareEmbeddings: true, dropout: 0)
         let model = try Transformer(config: config)

@@ -208,7 +208,7 @@ final class ConsistencyCheckTests: XCTestCase {
     func testDivergedRanksStopTheRun() throws {
         Threads.set(1)
         let pairs = TrainingTests.pairs
-        let v = Vocabulary.learn(lines: pairs.map(\.0) + pairs.map(\.1), size: 300)
+        let v = try Vocabulary.learn(lines: pairs.map(\.0) + pairs.map(\.1), size: 300)
         let config = ModelConfig(srcVocabSize: v.count, tgtVocabSize: v.count, dModel: 16, nHeads: 2, dFF: 32,
                                  encoderLayers: 1, decoderLayers: 1, maxPositions: 32, shareEmbeddings: true, dropout: 0)
         let model = try Transformer(config: config)

@@ -9,10 +9,24 @@ enum Fixtures {
         return Bundle.module.resourcePath! + "/Fixtures"
     }
 
+    /// Every fixture file. None is an error, not an empty list: a test that loops over the
+    /// fixtures would otherwise pass without checking anything. (The fixtures ship in the test
+    /// bundle, so a missing folder is a broken build or a wrong SEQ2SEQ_FIXTURES, never a skip.)
     static func all() throws -> [String] {
-        let files = try FileManager.default.contentsOfDirectory(atPath: directory)
-            .filter { $0.hasSuffix(".safetensors") }.sorted()
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw Missing("the parity fixtures folder \(directory) cannot be read (\(error)); check SEQ2SEQ_FIXTURES or the test bundle")
+        }
+        let files = names.filter { $0.hasSuffix(".safetensors") }.sorted()
+        guard !files.isEmpty else {
+            throw Missing("no *.safetensors parity fixtures in \(directory); check SEQ2SEQ_FIXTURES or the test bundle")
+        }
         return files.map { "\(directory)/\($0)" }
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
     }
 
     /// The model a fixture describes, with its weights loaded by name.

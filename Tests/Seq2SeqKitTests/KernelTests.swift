@@ -35,24 +35,23 @@ final class KernelTests: XCTestCase {
     /// Up to 32 rows, `linearForward` multiplies straight from W (FewRowsLinear.swift); it must
     /// agree with sgemm for every row count, odd column counts and input widths off the SIMD width,
     /// on one thread and split across two.
-    func testFewRowsLinearEqualsGemm() throws { try checkFewRowsLinear(wide: false) }
-
-    /// The AVX-512 tiles (dot-product tiles to 27 rows, broadcast tiles from 28 to 161): skipped,
-    /// and reported as such, on processors without AVX-512.
-    func testFewRowsLinearAVX512EqualsGemm() throws {
-        guard CPUFeatures.hasAVX512 else { throw XCTSkip("this processor has no AVX-512: its tiles are not checked here") }
-        try checkFewRowsLinear(wide: true)
+    /// At every kernel level this processor runs: the one-W-row kernel (to 32 rows; sgemm beyond)
+    /// at the portable and AVX2 levels, the AVX-512 tiles (dot-product tiles to 27 rows, broadcast
+    /// tiles from 28 to 161, every row count) at the AVX-512 level.
+    func testFewRowsLinearEqualsGemm() throws {
+        for level in KernelLevel.available {
+            try KernelLevel.select(level)
+            try checkFewRowsLinear(wide: level == .avx512)
+        }
     }
 
     func checkFewRowsLinear(wide: Bool) throws {
         var rng = RNG(seed: 7)
-        let (initial, initialAllRows) = (FewRowsLinear.useAVX512, FewRowsLinear.allRows)
-        defer { Threads.set(1); FewRowsLinear.useAVX512 = initial; FewRowsLinear.allRows = initialAllRows }
-        // The AVX2 one-W-row kernel (to 32 rows; sgemm beyond), or the AVX-512 tiles.
+        let (initialLevel, initialAllRows) = (KernelLevel.active, FewRowsLinear.allRowsAllowed)
+        defer { Threads.set(1); try? KernelLevel.select(initialLevel); FewRowsLinear.allRowsAllowed = initialAllRows }
         for threads in [1, 2] {
             Threads.set(threads)
-            FewRowsLinear.useAVX512 = wide
-            FewRowsLinear.allRows = wide
+            FewRowsLinear.allRowsAllowed = wide
             let rowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161]
             // (512, 4101): one row large enough for the one-row kernel to split across threads.
             for (i, o, counts) in [(256, 1001, rowCounts), (13, 7, rowCounts), (1024, 256, rowCounts), (8, 1, rowCounts),

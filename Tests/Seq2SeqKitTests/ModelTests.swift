@@ -60,7 +60,7 @@ final class ModelTests: XCTestCase {
     }
 
     func testCheckpointRoundTripIsBitExact() throws {
-        let path = try Fixtures.all().first { $0.contains("encdec") }!
+        let path = try XCTUnwrap(try Fixtures.all().first { $0.contains("encdec") }, "no encoder-decoder fixture in \(Fixtures.directory)")
         let model = try Fixtures.model(SafeTensors(contentsOf: path))
         let dir = NSTemporaryDirectory() + "seq2seq-roundtrip-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -31,7 +31,7 @@ final class PreparedCorpusTests: XCTestCase {
 
     func testPreparedPairsEqualInMemoryEncoding() throws {
         let (s, t) = corpus()
-        let v = Vocabularies(joint: Vocabulary.learn(lines: s + t, size: 400))
+        let v = Vocabularies(joint: try Vocabulary.learn(lines: s + t, size: 400))
         let sp = write("train.de", s), tp = write("train.en", t)
         var p = CorpusPreparer()
         p.maxLength = 64
@@ -89,7 +89,7 @@ final class PreparedCorpusTests: XCTestCase {
 
     func testDamagedCorpusIsAnErrorNotATrap() throws {
         let (s, t) = corpus()
-        let v = Vocabularies(joint: Vocabulary.learn(lines: s + t, size: 400))
+        let v = Vocabularies(joint: try Vocabulary.learn(lines: s + t, size: 400))
         let sp = write("a.de", s), tp = write("a.en", t)
         let out = "\(dir)/data"
         let fm = FileManager.default
@@ -116,7 +116,7 @@ final class PreparedCorpusTests: XCTestCase {
         // Another vocabulary is refused by name.
         try? fm.removeItem(atPath: out)
         try CorpusPreparer().prepare(source: sp, target: tp, vocabularies: v, output: out)
-        let other = Vocabularies(joint: Vocabulary.learn(lines: s + t, size: 350))
+        let other = Vocabularies(joint: try Vocabulary.learn(lines: s + t, size: 350))
         XCTAssertThrowsError(try PreparedCorpus(directory: out).check(against: other)) { e in
             XCTAssertTrue("\(e)".contains("another vocabulary"), "\(e)")
         }
@@ -134,8 +134,8 @@ final class PreparedCorpusTests: XCTestCase {
         let path = write("input.txt", lines)
         var norm = Normalizer()
         norm.cleanWhitespace = false
-        let chars = Vocabulary.characters(of: lines.joined(separator: "\n") + "\n", normalizer: norm)
-        let bpe = Vocabulary.learn(lines: lines, size: 320)
+        let chars = try Vocabulary.characters(of: lines.joined(separator: "\n") + "\n", normalizer: norm)
+        let bpe = try Vocabulary.learn(lines: lines, size: 320)
         for (v, expected) in [(chars, chars.encode(lines.joined(separator: "\n") + "\n")),
                               (bpe, lines.flatMap { bpe.encode($0) + [Vocabulary.eosId] })] {
             try? FileManager.default.removeItem(atPath: "\(dir)/lm")

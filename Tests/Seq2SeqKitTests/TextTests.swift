@@ -9,7 +9,7 @@ final class TextTests: XCTestCase {
         var rng = RNG(seed: 3)
         let stems = ["ab", "cd", "ef", "gh", "ij", "kl"], marks = ["</s>", "<s>", "<pad>", "<0x41>"]
         let lines = (0..<1500).map { _ in (0..<5).map { _ in stems[Int(rng.next() % 6)] + marks[Int(rng.next() % 4)] + stems[Int(rng.next() % 6)] }.joined(separator: " ") }
-        let v = Vocabulary.learn(lines: lines, size: 400)
+        let v = try Vocabulary.learn(lines: lines, size: 400)
         for m in marks { XCTAssertEqual(v.pieces.filter { $0 == m }.count, 1, "\(m) only as its token") }
         for line in lines.prefix(50) + ["</s>", "x</s>y <pad> <0x41>"] {
             let ids = v.encode(line)
@@ -38,7 +38,7 @@ final class TextTests: XCTestCase {
     }
 
     func testLearnEncodeDecode() throws {
-        let v = Vocabulary.learn(lines: Self.sample, size: 600)
+        let v = try Vocabulary.learn(lines: Self.sample, size: 600)
         XCTAssertEqual(Array(v.pieces.prefix(4)), ["<pad>", "<s>", "</s>", "<0x00>"])
         XCTAssertLessThan(v.count, 600, "learning stops when no pair occurs twice")
         XCTAssertGreaterThan(v.merges.count, 10)
@@ -52,8 +52,8 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(v.pieces(of: v.encode("😀")).suffix(4), ["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"])
     }
 
-    func testWordwiseNormalizationEqualsLinewise() {
-        let v = Vocabulary.learn(lines: Self.sample, size: 300, normalizer: Normalizer(lowercase: true))
+    func testWordwiseNormalizationEqualsLinewise() throws {
+        let v = try Vocabulary.learn(lines: Self.sample, size: 300, normalizer: Normalizer(lowercase: true))
         for line in ["ΟΔΟΣ ΣΑΣ", "a\u{2002}b ﷺ c", "x \u{0301}y", "Ⅻ\tⅫ", "tab\there", "\u{00A0}lead"] {
             var expected: [Int32] = []
             for w in PreTokenizer.words(v.normalizer(line)) { expected += v.encodeWord(PreTokenizer.marked(w)) }
@@ -127,7 +127,7 @@ final class TextTests: XCTestCase {
     func testSaveLoadAndCorruptFiles() throws {
         let dir = NSTemporaryDirectory() + "seq2seq-vocab-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let v = Vocabulary.learn(lines: Self.sample, size: 320, normalizer: Normalizer(form: .nfc, lowercase: true))
+        let v = try Vocabulary.learn(lines: Self.sample, size: 320, normalizer: Normalizer(form: .nfc, lowercase: true))
         try Vocabularies(joint: v).save(to: dir)
         let back = try Vocabularies.load(from: dir).source
         XCTAssertEqual(back.pieces, v.pieces)
@@ -139,7 +139,7 @@ final class TextTests: XCTestCase {
         let first = try Data(contentsOf: URL(fileURLWithPath: path))
         try Vocabularies(joint: v).save(to: dir)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), first)
-        let chars = Vocabulary.characters(of: "a\n\"b\\\t/\u{1}ü\r", normalizer: Normalizer(form: .none, cleanWhitespace: false))
+        let chars = try Vocabulary.characters(of: "a\n\"b\\\t/\u{1}ü\r", normalizer: Normalizer(form: .none, cleanWhitespace: false))
         try Vocabularies(joint: chars).save(to: dir)
         XCTAssertEqual(try Vocabularies.load(from: dir).source.pieces, chars.pieces)
 
@@ -156,7 +156,7 @@ final class TextTests: XCTestCase {
         guard let m = Corpora.multi30kForTests else { throw XCTSkip("Multi30k not found (set SEQ2SEQ_CORPORA)") }
         Threads.set(2)
         let lines = try TextFile.lines(m.trainSource) + TextFile.lines(m.trainTarget)
-        let v = Vocabulary.learn(lines: lines, size: 8000)
+        let v = try Vocabulary.learn(lines: lines, size: 8000)
         XCTAssertEqual(v.count, 8000)
         let encoded = v.encodeBatch(lines)
         var failures = 0

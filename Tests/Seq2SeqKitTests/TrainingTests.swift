@@ -17,7 +17,7 @@ final class TrainingTests: XCTestCase {
     /// A small translation run on `pairs`; `configure` changes its settings and model before it starts.
     static func makeTrainer(dir: String, steps: Int, resume: Bool,
                      configure: (inout TrainSettings, inout ModelConfig) -> Void = { _, _ in }) throws -> Trainer {
-        let v = Vocabulary.learn(lines: Self.pairs.map(\.0) + Self.pairs.map(\.1), size: 300)
+        let v = try Vocabulary.learn(lines: Self.pairs.map(\.0) + Self.pairs.map(\.1), size: 300)
         let vocabs = Vocabularies(joint: v)
         var config = ModelConfig(srcVocabSize: v.count, tgtVocabSize: v.count, dModel: 16, nHeads: 2, dFF: 32,
                                  encoderLayers: 1, decoderLayers: 1, maxPositions: 32, shareEmbeddings: true, dropout: 0.1)
@@ -94,7 +94,7 @@ final class LanguageModelTests: XCTestCase {
         let text = String(repeating: "to be or not to be, that is the question.\n", count: 40)
         var norm = Normalizer()
         norm.cleanWhitespace = false
-        let v = Vocabulary.characters(of: text, normalizer: norm)
+        let v = try Vocabulary.characters(of: text, normalizer: norm)
         XCTAssertTrue(v.characterLevel)
         XCTAssertEqual(v.decode(v.encode("to be\nor")), "to be\nor")
         let ids = v.encode(text)

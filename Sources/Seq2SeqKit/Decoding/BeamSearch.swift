@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 
 /// Batched beam search over the KV-cached decoder (fairseq-style): each step extends every live
@@ -230,17 +231,7 @@ public struct BeamSearch: Sendable {
 
 /// log Σ exp(x) over a row.
 @inline(__always)
-func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float {
-    let m = rowMax(x, n)
-    var acc: Float = 0
-    var i = 0
-    let s = SIMD16<Float>(repeating: m)
-    var vacc = SIMD16<Float>(repeating: 0)
-    while i + 16 <= n { vacc += simdExp(load16(x + i) - s); i += 16 }
-    acc = horizontalSum(vacc)
-    while i < n { acc += Float.exp(x[i] - m); i += 1 }
-    return m + Float.log(acc)
-}
+func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float { s2s_log_sum_exp(x, n) }
 
 @inline(__always)
 func logSumExp(_ x: FloatPtr, _ n: Int) -> Float { logSumExp(UnsafePointer(x), n) }

@@ -1,3 +1,4 @@
+import CKernels
 /// Decoding one token at a time with a KV cache: each decoder layer keeps the keys and values of
 /// the tokens seen so far ([B, L, D] each, L the capacity), and the cross-attention keys and values
 /// of the source, computed once per batch. Rows can be reordered (beam search) or dropped. Rows come
@@ -208,62 +209,16 @@ public final class IncrementalDecoder {
 }
 
 /// p[h, j] = scale · q[h] · k_j[h] for heads h and keys j < count, k_j = keys + j·(heads·headDim):
-/// each key row read once, in order. Heads go four at a time, each accumulating its own features,
-/// and the four sums are folded together (`sums4`); separate horizontal sums cost more than the products.
+/// each key row read once, in order; heads four at a time, their sums folded together (CKernels).
 @inline(__always)
 func headScores(_ p: FloatPtr, _ q: ConstFloatPtr, keys: ConstFloatPtr, count: Int, heads: Int, headDim dh: Int,
                 scale: Float) {
-    let d = heads * dh, vectorEnd = dh & ~15
-    @inline(__always) func dot(_ a: ConstFloatPtr, _ b: ConstFloatPtr) -> SIMD16<Float> {
-        var acc = SIMD16<Float>()
-        var i = 0
-        while i < vectorEnd { acc = acc.addingProduct(load16(a + i), load16(b + i)); i += 16 }
-        return acc
-    }
-    @inline(__always) func tail(_ a: ConstFloatPtr, _ b: ConstFloatPtr) -> Float {
-        var s: Float = 0
-        for t in vectorEnd..<dh { s += a[t] * b[t] }
-        return s
-    }
-    for j in 0..<count {
-        let k = keys + j * d
-        var h = 0
-        while h + 4 <= heads {
-            let o = h * dh
-            var s = sums4(dot(q + o, k + o), dot(q + o + dh, k + o + dh), dot(q + o + 2 * dh, k + o + 2 * dh),
-                          dot(q + o + 3 * dh, k + o + 3 * dh))
-            if vectorEnd < dh {
-                s += SIMD4(tail(q + o, k + o), tail(q + o + dh, k + o + dh), tail(q + o + 2 * dh, k + o + 2 * dh),
-                           tail(q + o + 3 * dh, k + o + 3 * dh))
-            }
-            s *= scale
-            for t in 0..<4 { p[(h + t) * count + j] = s[t] }
-            h += 4
-        }
-        while h < heads {
-            let o = h * dh
-            p[h * count + j] = (horizontalSum(dot(q + o, k + o)) + tail(q + o, k + o)) * scale
-            h += 1
-        }
-    }
+    s2s_head_scores(p, q, keys, count, heads, dh, scale)
 }
 
 /// out[h·headDim ..< (h+1)·headDim] = Σ_j p[h, j] · v_j[h] over keys j < count, v_j = values +
 /// j·(heads·headDim): each value row read once, in order, into an output row that stays in L1.
 @inline(__always)
 func headWeightedSum(_ out: FloatPtr, _ p: ConstFloatPtr, values: ConstFloatPtr, count: Int, heads: Int, headDim dh: Int) {
-    let d = heads * dh, vectorEnd = dh & ~15
-    out.update(repeating: 0, count: d)
-    for j in 0..<count {
-        let v = values + j * d
-        for h in 0..<heads {
-            let w = p[h * count + j]
-            if w == 0 { continue }  // masked source positions
-            let o = out + h * dh, vh = v + h * dh
-            let wv = SIMD16<Float>(repeating: w)
-            var i = 0
-            while i < vectorEnd { store16(o + i, load16(o + i).addingProduct(wv, load16(vh + i))); i += 16 }
-            for t in vectorEnd..<dh { o[t] += w * vh[t] }
-        }
-    }
+    s2s_head_weighted_sum(out, p, values, count, heads, dh)
 }

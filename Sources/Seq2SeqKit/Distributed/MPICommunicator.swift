@@ -1,9 +1,9 @@
-#if !S2S_NO_MPI
+#if MPI
 import CMPI
 #endif
 import Foundation
 
-#if !S2S_NO_MPI
+#if MPI
 
 /// MPI_COMM_WORLD of a process started by mpirun (Open MPI). MPI is initialized only when the
 /// launcher's environment says so, so a plain `seq2seq train` never starts it.
@@ -122,7 +122,7 @@ public final class MPICommunicator: Communicator {
     }
 }
 #else
-/// A build without Open MPI (`SEQ2SEQ_STATIC=1`, scripts/build-static.sh: Debian ships no static
+/// A build without Open MPI (the MPI trait off, as in scripts/build-static.sh: Debian ships no static
 /// libmpi): the same interface, but starting it under mpirun is an error that says which build to use.
 public final class MPICommunicator: Communicator {
     public let rank = 0, size = 1, localSize = 1

@@ -1,3 +1,4 @@
+import CKernels
 // Element-by-element arithmetic over activations ([N, D] buffers, millions of values per training
 // step), split over the threads like the other kernels: alone on one core these memory-bound
 // loops leave the other core waiting between products.
@@ -50,14 +51,7 @@ public func addColumnSums(_ db: FloatPtr, _ dy: ConstFloatPtr, rows n: Int, cols
         for block in range {
             let j = block * 64
             if j + 64 <= o {
-                var a0 = load16(dbp.p + j), a1 = load16(dbp.p + j + 16)
-                var a2 = load16(dbp.p + j + 32), a3 = load16(dbp.p + j + 48)
-                for r in 0..<n {
-                    let row = dyp.p + r * o + j
-                    a0 += load16(row); a1 += load16(row + 16); a2 += load16(row + 32); a3 += load16(row + 48)
-                }
-                store16(dbp.p + j, a0); store16(dbp.p + j + 16, a1)
-                store16(dbp.p + j + 32, a2); store16(dbp.p + j + 48, a3)
+                s2s_column_sums64(dbp.p + j, dyp.p + j, n, o)
             } else {
                 for r in 0..<n {
                     let row = dyp.p + r * o

@@ -8,19 +8,19 @@
 // group passes over them. When decoding, W streams from memory (the decoder's 19 MB of weights do
 // not stay in this machine's shared L3), so reading it once, in order, is what counts.
 // From 6 rows on, processors with AVX-512 use tiles of 4 W rows × 6 input rows instead
-// (Seq2SeqKitAVX512/TileLinear.swift), which do 4 FMAs per load rather than about 1: at 32 rows
+// (CKernels/kernels_tiles_avx512.h), which do 4 FMAs per load rather than about 1: at 32 rows
 // 120-150 GFLOP/s against 90-96 for the one-W-row kernel (`seq2seq bench kernels --decoding-only`).
 // From 28 rows they use broadcast tiles (16 W rows × 16 input rows, no folding of accumulators).
 // With OpenBLAS's own AVX-512 kernels, sending up to 32 rows here was fastest (beam 5 at batch 32 has
 // 160 rows per step, and those stay with sgemm); where OpenBLAS runs AVX2 kernels on an AVX-512
 // processor, every row count comes here, training's forward products included (`FewRowsLinear.allRows`).
 
-import Seq2SeqKitAVX512
+import CKernels
 
 public enum FewRowsLinear {
-    /// Tiles in AVX-512 registers (Seq2SeqKitAVX512) where the processor has them; otherwise the
-    /// AVX2 one-W-row kernel below. Tests switch it to cover both.
-    nonisolated(unsafe) public static var useAVX512 = CPUFeatures.hasAVX512
+    /// Tiles in AVX-512 registers where the kernels run at that level (`KernelLevel.active`);
+    /// otherwise the one-W-row kernel. Tests switch the level to cover both.
+    static var useAVX512: Bool { KernelLevel.active == .avx512 }
 
     /// Largest row count that `linearForward` sends here rather than to sgemm.
     static let limit = 32
@@ -32,7 +32,9 @@ public enum FewRowsLinear {
     /// from 119 to 180 sentences/s (168 with the encoder left to sgemm) and training 6,985 to 7,215
     /// tokens/s. With OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows, packing included)
     /// sgemm stays ahead: 194 against 178 sentences/s.
-    nonisolated(unsafe) public static var allRows = useAVX512 && !Threads.blasUsesAVX512 && GemmDispatch.engine == .openblas
+    /// Tests set `allRowsAllowed` to cover both choices.
+    static var allRows: Bool { allRowsAllowed && useAVX512 }
+    nonisolated(unsafe) public static var allRowsAllowed = !Threads.blasUsesAVX512 && GemmDispatch.engine == .openblas
 
     /// Whether `linearForward` of this shape runs here.
     @inline(__always)
@@ -85,16 +87,9 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias
                 let take = n * (g + 1) / groups - n * g / groups
                 let yy = yp.p + r * o + j0, xx = UnsafePointer(xp.p + r * i), ww = UnsafePointer(wp.p + j0 * i)
                 if wide {
-                    tileLinearAVX512(yy, xx, ww, rows: take, inFeatures: i, columns: cols, ldy: o)
-                    r += take
-                    continue
-                }
-                switch take {
-                case 1: RowGroupKernel<1>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
-                case 2: RowGroupKernel<2>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
-                case 3: RowGroupKernel<3>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
-                case 4: RowGroupKernel<4>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
-                default: RowGroupKernel<5>.run(yy, xx, ww, inFeatures: i, columns: cols, ldy: o)
+                    s2s_tile_linear_avx512(yy, xx, ww, take, i, cols, o)
+                } else {
+                    s2s_row_group_linear(yy, xx, ww, take, i, cols, o)
                 }
                 r += take
             }
@@ -102,7 +97,7 @@ func fewRowsLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, _ bias
     }
 }
 
-/// The AVX-512 broadcast tiles (Seq2SeqKitAVX512/TileLinear.swift) for 28 or more rows: x
+/// The AVX-512 broadcast tiles (CKernels/kernels_tiles_avx512.h) for 28 or more rows: x
 /// transposed once into this thread's scratch, column blocks of W (multiples of 16 rows) split across
 /// threads, and the last o % 16 columns in dot-product tiles. y is written, not added to (bias
 /// included), which spares reading back and zeroing every row of logits; the last o % 16 columns
@@ -112,7 +107,7 @@ private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatP
     let block = max(16, min(64 * 1024 / max(1, i), (o + Threads.count - 1) / Threads.count) & ~15)
     let ld = (n + 15) & ~15
     let scratch = ThreadScratch.buffer(i * ld)
-    transposeRowsAVX512(scratch.pointer, ldxT: ld, x, rows: n, inFeatures: i)
+    s2s_transpose_rows_avx512(scratch.pointer, ld, x, n, i)
     let yp = SendablePointer(y), tp = SendablePointer(scratch.pointer), wp = SendablePointer(w)
     let bp = bias.map { SendablePointer($0) }
     let main = o & ~15
@@ -124,9 +119,9 @@ private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatP
             var k0 = 0
             while k0 < i {
                 let piece = min(256, i - k0)
-                broadcastLinearAVX512(yp.p + j0, ldy: o, rows: n, UnsafePointer(tp.p + k0 * ld), ldxT: ld,
-                                      UnsafePointer(wp.p + j0 * i + k0), ldw: i, inFeatures: piece, columns: cols,
-                                      overwrite: k0 == 0, bias: bp.map { UnsafePointer($0.p + j0) })
+                s2s_broadcast_linear_avx512(yp.p + j0, o, n, UnsafePointer(tp.p + k0 * ld), ld,
+                                            UnsafePointer(wp.p + j0 * i + k0), i, piece, cols, k0 == 0 ? 1 : 0,
+                                            bp.map { UnsafePointer($0.p + j0) })
                 k0 += piece
             }
         }
@@ -135,7 +130,7 @@ private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatP
         var r = 0
         while r < n {
             let take = min(6, n - r)
-            tileLinearAVX512(y + r * o + main, x + r * i, w + main * i, rows: take, inFeatures: i, columns: o - main, ldy: o)
+            s2s_tile_linear_avx512(y + r * o + main, x + r * i, w + main * i, take, i, o - main, o)
             r += take
         }
     }
@@ -145,64 +140,10 @@ private func broadcastLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatP
 /// streams W from memory: two read streams half the matrix apart, rows j and j + O/2, keep more reads
 /// in flight than one (measured from memory: 41 → 52 GB/s; adjacent rows were slower, 22 GB/s).
 func oneRowLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, inFeatures i: Int, outFeatures o: Int) {
-    let half = o / 2, vectorEnd = i & ~15
+    let half = o / 2
     let yp = SendablePointer(y), xp = SendablePointer(x), wp = SendablePointer(w)
-    @inline(__always) func finish(_ a: SIMD16<Float>, _ wj: ConstFloatPtr, _ j: Int) {
-        var s = horizontalSum(a)
-        for t in vectorEnd..<i { s += xp.p[t] * wj[t] }
-        yp.p[j] += s
-    }
     parallelRows(half, cost: 2 * i, minimum: fewRowsSplitMinimum) { range in
-        for j in range {
-            let w0 = UnsafePointer(wp.p + j * i), w1 = w0 + half * i
-            var a = SIMD16<Float>(), b = a
-            var k = 0
-            while k < vectorEnd {
-                let xv = load16(xp.p + k)
-                a = a.addingProduct(xv, load16(w0 + k))
-                b = b.addingProduct(xv, load16(w1 + k))
-                k += 16
-            }
-            finish(a, w0, j)
-            finish(b, w1, j + half)
-        }
+        s2s_one_row_linear(yp.p, xp.p, wp.p, i, half, range.lowerBound, range.upperBound)
     }
-    if o % 2 == 1 { RowGroupKernel<1>.run(y + o - 1, x, w + (o - 1) * i, inFeatures: i, columns: 1, ldy: o) }
-}
-
-/// y[r, j] += W[j, :] · x[r, :] for R rows (row stride I in x, ldy in y) and `columns` W rows.
-/// One W row at a time, read once in whole cache lines (a single sequential stream, which the
-/// hardware prefetcher keeps up with when W comes from memory), against R accumulators that stay in
-/// registers (R ≤ 5: 2R + 4 of the 16 AVX2 registers): named variables behind `R > n` tests that
-/// specialization folds away (an InlineArray of accumulators was partly kept on the stack), and a
-/// horizontal sum by halves (`sum()` went through memory).
-enum RowGroupKernel<let R: Int> {
-    @inline(never)
-    static func run(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: ConstFloatPtr, inFeatures i: Int, columns: Int, ldy: Int) {
-        let vectorEnd = i & ~15
-        for j in 0..<columns {
-            let wj = w + j * i
-            var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0
-            var k = 0
-            while k < vectorEnd {
-                let v = load16(wj + k), xk = x + k
-                a0 = a0.addingProduct(load16(xk), v)
-                if R > 1 { a1 = a1.addingProduct(load16(xk + i), v) }
-                if R > 2 { a2 = a2.addingProduct(load16(xk + 2 * i), v) }
-                if R > 3 { a3 = a3.addingProduct(load16(xk + 3 * i), v) }
-                if R > 4 { a4 = a4.addingProduct(load16(xk + 4 * i), v) }
-                k += 16
-            }
-            @inline(__always) func put(_ a: SIMD16<Float>, _ r: Int) {
-                var s = horizontalSum(a)
-                for t in vectorEnd..<i { s += x[r * i + t] * wj[t] }
-                y[r * ldy + j] += s
-            }
-            put(a0, 0)
-            if R > 1 { put(a1, 1) }
-            if R > 2 { put(a2, 2) }
-            if R > 3 { put(a3, 3) }
-            if R > 4 { put(a4, 4) }
-        }
-    }
+    if o % 2 == 1 { s2s_row_group_linear(y + o - 1, x, w + (o - 1) * i, 1, i, 1, o) }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 // Linear layers with int8 weights (QuantizedMatrix): activations are quantized per row on the fly,
 // the product runs in integers (Tensor/Int8Gemm.swift), and dequantization is fused with the bias.
 // Dims legend: N rows, I input features (K = I padded to 32), O output features.
@@ -44,26 +46,14 @@ public enum Int8Activations {
             let scale: Float = m > 0 && m.isFinite ? m / levels : 0
             sx[r] = scale
             let inv: Float = scale > 0 ? levels / m : 0
-            #if S2S_AVX2
-            let done = quantizeRowAVX2(row, i, inv, out)
-            #else
-            let done = 0
-            #endif
-            for t in done..<i { out[t] = UInt8(truncatingIfNeeded: Int32((row[t] * inv).rounded(.toNearestOrEven)) + zeroPoint) }
+            s2s_quantize_row(out, row, i, inv, zeroPoint)
             if k > i { (out + i).update(repeating: 0, count: k - i) }
         }
     }
 
+    /// max |p[t]| over t < n (NaNs dropped).
     @inline(__always)
-    static func maxAbs(_ p: ConstFloatPtr, _ n: Int) -> Float {
-        #if S2S_AVX2
-        var (m, t) = maxAbsAVX2(p, n)
-        #else
-        var m: Float = 0, t = 0
-        #endif
-        while t < n { m = max(m, abs(p[t])); t += 1 }
-        return m
-    }
+    static func maxAbs(_ p: ConstFloatPtr, _ n: Int) -> Float { s2s_max_abs(p, n) }
 }
 
 /// y[N, O] = dequantize(quantize(x[N, I]) · Wqᵀ) + bias[O] (none: zero). Never fails: when oneDNN
@@ -87,11 +77,7 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
     }
     switch engine {
     case .avx2:
-        #if S2S_AVX2
-        int8TilesAVX2(out, UnsafePointer(scratch.bytes), rows: n)
-        #else
-        preconditionFailure("the AVX2 int8 engine is not in this build")
-        #endif
+        out.tiles(UnsafePointer(scratch.bytes), rows: n)
     case .portable, .onednn:  // (oneDNN's product returned above, or fell back to our engine)
         Int8Gemm.portable(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
         out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
@@ -111,6 +97,21 @@ struct Int8Output: @unchecked Sendable {
         let w = matrix
         let v = Float(s &- w.correction[j]) * (xScales[r] * w.scalePointer[j])
         y[r * w.rows + j] = v + (bias?[j] ?? 0)
+    }
+
+    /// y = dequantize(xu[N, K] · Wqᵀ) for all N rows by the AVX2 tiles (CKernels/kernels_int8_avx2.h):
+    /// W is walked in blocks that stay in L2 while every row group passes over them, and the blocks
+    /// are split between threads.
+    func tiles(_ xu: UnsafePointer<UInt8>, rows n: Int) {
+        let w = matrix, o = w.rows, k = w.stride
+        // Blocks of W rows of 256 KB (a quarter of L2), or a thread's share.
+        let block = max(2, min(256 * 1024 / k, (o + Threads.count - 1) / Threads.count)) & ~1
+        let blocks = (o + block - 1) / block
+        let me = self, xp = SendablePointer(xu)
+        parallelRows(blocks, cost: block * k * n, minimum: 1 << 20) { range in
+            let j0 = range.lowerBound * block, j1 = min(o, range.upperBound * block)
+            s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+        }
     }
 
     /// Rows of int32 sums c[N, O] to y.

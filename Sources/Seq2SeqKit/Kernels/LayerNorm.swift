@@ -1,4 +1,4 @@
-import RealModule
+import CKernels
 
 // LayerNorm over the last dimension. Dims: N rows, D features.
 
@@ -11,18 +11,8 @@ public func layerNormForward(
     let yp = SendablePointer(y), mp = SendablePointer(mean), rp = SendablePointer(rstd), xp = SendablePointer(x)
     let gp = SendablePointer(gamma), bp = SendablePointer(beta)
     parallelRows(n, cost: d * 4) { range in
-        for r in range {
-            let xr = xp.p + r * d, yr = yp.p + r * d
-            var s: Float = 0
-            for j in 0..<d { s = Relaxed.sum(s, xr[j]) }  // relaxed order lets the loop vectorize
-            let m = s / Float(d)
-            var v: Float = 0
-            for j in 0..<d { let c = xr[j] - m; v = Relaxed.multiplyAdd(c, c, v) }
-            let rs = 1 / (v / Float(d) + eps).squareRoot()
-            for j in 0..<d { yr[j] = (xr[j] - m) * rs * gp.p[j] + bp.p[j] }
-            mp.p[r] = m
-            rp.p[r] = rs
-        }
+        let r = range.lowerBound
+        s2s_layernorm_forward(yp.p + r * d, mp.p + r, rp.p + r, xp.p + r * d, gp.p, bp.p, range.count, d, eps)
     }
 }
 
@@ -39,22 +29,8 @@ public func layerNormBackward(
     let dyp = SendablePointer(dy), xp = SendablePointer(x), mp = SendablePointer(mean)
     let rp = SendablePointer(rstd), gp = SendablePointer(gamma)
     parallelRows(n, cost: d * 4) { rows in
-        for r in rows {
-            let xr = xp.p + r * d, gr = dyp.p + r * d, dxr = dxp.p + r * d
-            let m = mp.p[r], rs = rp.p[r]
-            var sumG: Float = 0, sumGX: Float = 0
-            for j in 0..<d {
-                let xhat = (xr[j] - m) * rs
-                let dxhat = gr[j] * gp.p[j]
-                sumG += dxhat
-                sumGX += dxhat * xhat
-            }
-            let meanG = sumG / Float(d), meanGX = sumGX / Float(d)
-            for j in 0..<d {
-                let xhat = (xr[j] - m) * rs
-                dxr[j] += rs * (gr[j] * gp.p[j] - meanG - xhat * meanGX)
-            }
-        }
+        let r = rows.lowerBound
+        s2s_layernorm_backward_dx(dxp.p + r * d, dyp.p + r * d, xp.p + r * d, mp.p + r, rp.p + r, gp.p, rows.count, d)
     }
     parallelRows(d, cost: n * 3) { cols in
         for r in 0..<n {

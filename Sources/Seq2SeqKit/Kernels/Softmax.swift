@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 
 // Row softmax. Dims: N rows, C columns. Rows that are entirely -inf (fully masked) give zeros.
@@ -6,21 +7,13 @@ import RealModule
 public func softmaxForward(_ y: FloatPtr, _ x: ConstFloatPtr, rows n: Int, cols c: Int) {
     let yp = SendablePointer(y), xp = SendablePointer(x)
     parallelRows(n, cost: c * 3) { range in
-        for r in range { softmaxRow(yp.p + r * c, xp.p + r * c, c) }
+        s2s_softmax_rows(yp.p + range.lowerBound * c, xp.p + range.lowerBound * c, range.count, c)
     }
 }
 
+/// One row of `softmaxForward`.
 @inline(__always)
-func softmaxRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ c: Int) {
-    let m = rowMax(x, c)
-    if m == -.infinity {
-        y.update(repeating: 0, count: c)
-        return
-    }
-    let s = expShiftSum(y, x, shift: m, n: c)
-    let inv = 1 / s
-    for j in 0..<c { y[j] *= inv }
-}
+func softmaxRow(_ y: FloatPtr, _ x: ConstFloatPtr, _ c: Int) { s2s_softmax_rows(y, x, 1, c) }
 
 /// dx[N, C] += y ∘ (dy - Σ_c dy·y), with y the softmax output.
 public func softmaxBackward(dx: FloatPtr, _ dy: ConstFloatPtr, _ y: ConstFloatPtr, rows n: Int, cols c: Int) {

@@ -1,3 +1,5 @@
+import CKernels
+
 // bfloat16: the top 16 bits of a float32 (sign, 8-bit exponent, 7-bit mantissa), the operand type
 // of mixed-precision matrix products. Swift has no BFloat16 type on x86-64 (../shared/PLATFORM.md),
 // so values are UInt16 bit patterns; conversion rounds to nearest, ties to even, as PyTorch and
@@ -34,21 +36,7 @@ public func convertToBF16(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
 
 /// `convertToBF16` on the calling thread (for kernels that convert rows inside their own split).
 @inline(__always)
-func convertToBF16Serial(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) {
-    var i = 0
-    let rawSrc = UnsafeRawPointer(src), rawDst = UnsafeMutableRawPointer(dst)
-    while i + 16 <= count {
-        let v = rawSrc.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
-        let f = rawSrc.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        var r = (v &+ 0x7FFF &+ ((v &>> 16) & 1)) &>> 16
-        // NaN (exponent all ones, mantissa non-zero) keeps its high half, made quiet.
-        let nan = f .!= f
-        r.replace(with: (v &>> 16) | 0x40, where: nan)
-        rawDst.storeBytes(of: SIMD16<UInt16>(truncatingIfNeeded: r), toByteOffset: i * 2, as: SIMD16<UInt16>.self)
-        i += 16
-    }
-    while i < count { dst[i] = BFloat16.from(src[i]); i += 1 }
-}
+func convertToBF16Serial(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) { s2s_to_bf16(dst, src, count) }
 
 /// An owned, growable bf16 buffer, kept in a FloatBuffer's storage (two values per float: same
 /// alignment, same mapping of large buffers, nothing allocated once large enough).

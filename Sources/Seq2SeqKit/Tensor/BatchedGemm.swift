@@ -48,7 +48,7 @@ public func batchedGemm(
 ) {
     if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
     checkLayouts(la, lb, lc)
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     // The engine of one product with all the matrices' rows: the same threshold on the total work.
     if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
@@ -72,7 +72,7 @@ public func batchedGemm(
     if !accumulate { return batchedGemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, c, lc) }
     if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
     checkLayouts(la, lb, lc)
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
             return try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,

@@ -8,9 +8,9 @@ public enum GemmEngine: String, CaseIterable, Sendable {
     /// oneDNN's sgemm, with the kernels of this processor (AVX-512 where it has it).
     case onednn
 
-    /// Whether this build has it (the static build, SEQ2SEQ_STATIC=1, has no oneDNN).
+    /// Whether this build has it (not with the OneDNN trait off, as in the static build).
     public var isAvailable: Bool {
-        #if S2S_NO_ONEDNN
+        #if !OneDNN
         return self == .openblas
         #else
         return true
@@ -34,7 +34,7 @@ public enum GemmDispatch {
     /// `bench train` 10,700 against 6,500 tokens/s pinned, 10,200-10,700 unpinned). With AVX2 only,
     /// OpenBLAS: oneDNN's AVX2 kernels are level at best and reach 62-74 GFLOP/s against 100-112 for
     /// the weight gradients' transposed products (measured with ONEDNN_MAX_CPU_ISA=AVX2).
-    public static let preferred: GemmEngine = CPUFeatures.hasAVX512 && GemmEngine.onednn.isAvailable ? .onednn : .openblas
+    public static let preferred: GemmEngine = KernelLevel.active == .avx512 && GemmEngine.onednn.isAvailable ? .onednn : .openblas
 
     /// Multiply-adds below which a product stays with OpenBLAS whatever the preferred engine: one
     /// attention head's products (30 × 30 × 64) and decoding's one-row products cost more in
@@ -66,7 +66,7 @@ public func gemm(
     alpha: Float = 1, _ a: ConstFloatPtr, lda: Int, _ b: ConstFloatPtr, ldb: Int,
     _ c: FloatPtr, ldc: Int
 ) {
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
             return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
@@ -90,7 +90,7 @@ public func gemm(
     if beta == 0 {
         return gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, c, ldc: ldc)
     }
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
             return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
@@ -167,7 +167,7 @@ public func gemmBF16(
     _ c: FloatPtr, ldc: Int
 ) {
     if m == 0 || n == 0 { return }
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if k > 0 && BF16Gemm.isAvailable {
         do throws(OneDNNError) {
             return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
@@ -194,7 +194,7 @@ public func gemmBF16(
                         bias: bias, c, ldc: ldc)
     }
     if m == 0 || n == 0 { return }
-    #if !S2S_NO_ONEDNN
+    #if OneDNN
     if k > 0 && BF16Gemm.isAvailable {
         do throws(OneDNNError) {
             return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
@@ -247,7 +247,7 @@ public enum BF16Gemm {
     /// Whether oneDNN has a bf16 matmul on this processor (AVX-512 at least; the AVX512_BF16 and AMX
     /// instructions make it fast). Asked once, by making a small product's primitive.
     public static let isAvailable: Bool = {
-        #if S2S_NO_ONEDNN
+        #if !OneDNN
         return false
         #else
         return OneDNN.canMakeBF16Matmul()

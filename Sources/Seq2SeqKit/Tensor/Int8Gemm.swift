@@ -1,6 +1,7 @@
-#if !S2S_NO_ONEDNN
+#if OneDNN
 import CDNNL
 #endif
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -19,7 +20,8 @@ import Glibc
 public enum Int8Engine: String, CaseIterable, Sendable {
     /// Plain Swift loops over integers: any processor.
     case portable
-    /// Our tiles with AVX2 intrinsics (Kernels/Int8AVX2.swift): the few rows of decoding.
+    /// Our tiles with AVX2 intrinsics (CKernels/kernels_int8_avx2.h): the few rows of decoding,
+    /// where the kernels run at the AVX2 level or above.
     case avx2
     /// oneDNN's dnnl_gemm_u8s8s32: many rows (encoder, batched beam search), where it packs both
     /// operands into its own blocked layouts.
@@ -30,18 +32,14 @@ public enum Int8Engine: String, CaseIterable, Sendable {
         switch self {
         case .portable: return true
         case .onednn:
-            // The static single-file build (SEQ2SEQ_STATIC=1) has no oneDNN: Debian ships no static libdnnl.
-            #if S2S_NO_ONEDNN
+            // The static single-file build (the OneDNN trait off) has no oneDNN: Debian ships no static libdnnl.
+            #if !OneDNN
             return false
             #else
             return true
             #endif
         case .avx2:
-            #if S2S_AVX2
-            return true
-            #else
-            return false
-            #endif
+            return s2s_int8_tiles_available() != 0
         }
     }
 }
@@ -74,7 +72,7 @@ public enum Int8Gemm {
     /// failure (thrown, and recorded in `OneDNNFailures`) the caller recomputes it with `ownEngine`.
     static func oneDNN(_ c: UnsafeMutablePointer<Int32>, _ xu: UnsafePointer<UInt8>, _ w: QuantizedMatrix,
                        rows n: Int) throws(OneDNNError) {
-        #if S2S_NO_ONEDNN
+        #if !OneDNN
         portable(c, xu, w, rows: n)  // never chosen: `engine(rows:)` asks isAvailable
         #else
         var zero: Int32 = 0

@@ -148,8 +148,8 @@ public enum OneDNNFailures {
     }
 }
 
-// The static single-file build (SEQ2SEQ_STATIC=1) has no oneDNN: Debian ships no static libdnnl.
-#if !S2S_NO_ONEDNN
+// The static single-file build (the OneDNN trait off) has no oneDNN: Debian ships no static libdnnl.
+#if OneDNN
 import CDNNL
 
 // oneDNN (Debian's libdnnl, the OpenMP build): its float32 sgemm, bf16 matrix multiplication and

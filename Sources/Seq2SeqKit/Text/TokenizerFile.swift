@@ -144,12 +144,12 @@ public struct Vocabularies {
 
     /// Learns one joint vocabulary from both sides, or one per side when `separate`.
     public static func learn(source: [String], target: [String], size: Int, normalizer: Normalizer,
-                             separate: Bool) -> Vocabularies {
+                             separate: Bool) throws -> Vocabularies {
         if separate {
-            return Vocabularies(source: Vocabulary.learn(lines: source, size: size, normalizer: normalizer),
-                                target: Vocabulary.learn(lines: target, size: size, normalizer: normalizer))
+            return Vocabularies(source: try Vocabulary.learn(lines: source, size: size, normalizer: normalizer),
+                                target: try Vocabulary.learn(lines: target, size: size, normalizer: normalizer))
         }
-        return Vocabularies(joint: Vocabulary.learn(lines: source + target, size: size, normalizer: normalizer))
+        return Vocabularies(joint: try Vocabulary.learn(lines: source + target, size: size, normalizer: normalizer))
     }
 
     public static func exists(in dir: String) -> Bool {

@@ -86,11 +86,13 @@ public final class Vocabulary: @unchecked Sendable {
     // MARK: - Learning
 
     /// Learns a vocabulary of `size` entries from lines of text (normalized here).
-    public static func learn(lines: [String], size: Int, normalizer: Normalizer = Normalizer()) -> Vocabulary {
+    /// - Throws: `VocabularyError` if the learned pieces do not make a vocabulary (the learner
+    ///   avoids the cases it knows: merges only of earlier pieces, none spelled like a special or
+    ///   byte token).
+    public static func learn(lines: [String], size: Int, normalizer: Normalizer = Normalizer()) throws -> Vocabulary {
         let counts = wordCounts(lines: lines, normalizer: normalizer)
         let (alphabet, merges) = BPELearner().learn(wordCounts: counts, vocabularySize: size)
-        // Merges reference only the alphabet and earlier merges: this cannot fail.
-        return try! Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: merges)
+        return try Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: merges)
     }
 
     /// Marked words of the normalized lines → occurrences (see `WordCounter`: raw words are
@@ -119,11 +121,12 @@ public final class Vocabulary: @unchecked Sendable {
     }
 
     /// A character-level vocabulary: every distinct character of the normalized text (no merges).
-    public static func characters(of text: String, normalizer: Normalizer) -> Vocabulary {
+    /// - Throws: `VocabularyError` if the characters do not make a vocabulary.
+    public static func characters(of text: String, normalizer: Normalizer) throws -> Vocabulary {
         var counts: [Unicode.Scalar: Int] = [:]
         for c in normalizer(text).unicodeScalars { counts[c, default: 0] += 1 }
         let alphabet = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.value < $1.key.value }.map { String($0.key) }
-        return try! Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: [], characterLevel: true)
+        return try Vocabulary(normalizer: normalizer, alphabet: alphabet, merges: [], characterLevel: true)
     }
 
     // MARK: - Encoding

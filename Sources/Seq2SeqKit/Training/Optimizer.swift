@@ -1,3 +1,4 @@
+import CKernels
 import RealModule
 
 /// Adam / AdamW over the flat parameter buffer; the moments share the parameters' layout, so a
@@ -42,31 +43,12 @@ public final class AdamOptimizer {
         let P = SendablePointer(params.pointer), G = SendablePointer(grads.pointer)
         let M = SendablePointer(m.pointer), V = SendablePointer(v.pointer), D = SendablePointer(decayMask.pointer)
         let lrwd = lr * wd, decays = wd != 0
-        // Sixteen lanes at a time (the compiler cannot prove the five buffers apart, and left alone
-        // it runs this loop one float at a time); the same operations in the same order as the
-        // scalar tail, so every element gets the same bits either way.
+        // Sixteen lanes at a time (CKernels), the same operations in the same order as its scalar tail,
+        // so every element gets the same bits either way.
         parallelRows(params.count, cost: 8) { range in
-            let p = P.p, g = G.p, m = M.p, v = V.p, dm = D.p
-            var i = range.lowerBound
-            while i + 16 <= range.upperBound {
-                let gi = load16(g + i)
-                let mi = b1 * load16(m + i) + (1 - b1) * gi
-                let vi = b2 * load16(v + i) + (1 - b2) * gi * gi
-                store16(m + i, mi)
-                store16(v + i, vi)
-                let update = stepSize * mi / (vi.squareRoot() * c2r + eps)
-                let pi = load16(p + i)
-                store16(p + i, decays ? pi - (update + lrwd * load16(dm + i) * pi) : pi - update)
-                i += 16
-            }
-            while i < range.upperBound {
-                let gi = g[i]
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                let update = stepSize * m[i] / (v[i].squareRoot() * c2r + eps)
-                p[i] = decays ? p[i] - (update + lrwd * dm[i] * p[i]) : p[i] - update
-                i += 1
-            }
+            let i = range.lowerBound
+            s2s_adam(P.p + i, M.p + i, V.p + i, G.p + i, decays ? UnsafePointer(D.p + i) : nil, range.count,
+                     b1, b2, stepSize, c2r, eps, lrwd)
         }
     }
 }

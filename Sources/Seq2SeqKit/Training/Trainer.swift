@@ -87,173 +87,259 @@ public final class Trainer {
 
     // MARK: - Loop
 
+    /// Trains until a limit, --patience, a stop request or divergence ends the run; the final
+    /// state is on disk when it returns.
     public func run() throws -> Summary {
         let start = Date().addingTimeInterval(-state.elapsedSeconds)
-        var windowLoss = 0.0, windowTokens = 0, windowStart = Date(), windowTrainTokens = 0
-        var stopReason = ""
-        var lastValidLoss: Double? = nil
-        var lastValidated = -1
-        var interrupted = false
-        var lastValidation = Date()
-        let ranks = communicator.size, rank = communicator.rank
+        var window = LogWindow()
+        var progress = ValidationProgress()
+        reportResumeNotes()
+        if communicator.size > 1 { try checkRanksAgree() }  // same start everywhere (initialization, --init-from, --resume)
+        var stop = (reason: "", interrupted: false)
+        while true {
+            if let limit = limitReached() { stop = (limit, false); break }
+            if let request = try agreedStopRequest(start: start) {
+                stop = (request, request != Self.maxTimeReason)  // a signal: save and stop without validating
+                break
+            }
+            let update = gatherUpdate()
+            guard update.targetTokens > 0 else { continue }
+            var lossSum = try computeGradients(update)
+            try reduceGradients(lossSum: &lossSum)
+            guard let step = try applyUpdate(lossSum: lossSum, targetTokens: update.targetTokens, start: start) else { continue }
+            logStep(step, update, lossSum: lossSum, start: start, window: &window)
+            if try validateIfDue(epochEnded: update.epochEnded, progress: &progress, window: &window) {
+                stop = ("no improvement in \(settings.patience) validations (--patience)", false)
+                break
+            }
+        }
+        return try finish(stopReason: stop.reason, interrupted: stop.interrupted, progress: &progress)
+    }
+
+    /// One update's share of the batch stream: of its `updateFreq × ranks` batches this rank
+    /// materializes batches rank, rank + N, …; the token counts cover all of them.
+    struct Update {
+        var batches: [Batch] = []
+        /// Target tokens over all ranks' batches (the loss is averaged over them).
+        var targetTokens = 0
+        /// Source and target tokens over all ranks' batches (for throughput).
+        var tokens = 0
+        var epochEnded = false
+    }
+
+    /// A finished update's numbers, for the log.
+    struct Step {
+        var loss: Double
+        var lr: Float
+        var gradientNorm: Float
+    }
+
+    /// The running sums of the log line (reset every `logEvery` updates).
+    struct LogWindow {
+        var loss = 0.0, targetTokens = 0, trainTokens = 0
+        var start = Date()
+    }
+
+    /// When the run last validated, and what it found.
+    struct ValidationProgress {
+        var lastLoss: Double? = nil
+        var lastStep = -1
+        var lastDate = Date()
+    }
+
+    func reportResumeNotes() {
         if let m = metrics, m.damagedLines > 0 {
             log("\(m.path): dropped \(m.damagedLines) damaged line\(m.damagedLines == 1 ? "" : "s") (not JSON with a step); the plot and the log go on from the rest")
         }
         if let was = resumedFromRanks {
+            let ranks = communicator.size
             log("note: the checkpoint was made on \(was) rank\(was == 1 ? "" : "s"), this run has \(ranks); the batch order is the same, an update now takes \(settings.updateFreq * ranks) batches instead of \(settings.updateFreq * was) (change --update-freq to keep the global batch)")
         }
-        if ranks > 1 { try checkRanksAgree() }  // same start everywhere (initialization, --init-from, --resume)
-        outer: while true {
-            if settings.maxSteps > 0 && state.step >= settings.maxSteps { stopReason = "reached --max-steps \(settings.maxSteps)"; break }
-            if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { stopReason = "reached --max-epochs \(settings.maxEpochs)"; break }
-            // Clocks and signals differ between ranks: rank 0's decide.
-            var request = stopRequest()
-            if request == nil && settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds {
-                request = Self.maxTimeReason
-            }
-            if ranks > 1 {
-                var b = Array((communicator.isMain ? request ?? "" : "").utf8)
-                try communicator.broadcast(&b)
-                request = b.isEmpty ? nil : String(decoding: b, as: UTF8.self)
-            }
-            if let request {
-                stopReason = request
-                interrupted = request != Self.maxTimeReason  // a signal: save and stop without validating
-                break
-            }
+    }
 
-            // One update: `updateFreq × ranks` batches, gradients averaged over all their target tokens.
-            var group: [Batch] = []
-            var epochEnded = false
-            var tokens = 0, batchTokens = 0
-            for k in 0..<(settings.updateFreq * ranks) {
-                let d = stream.next(materialize: k % ranks == rank)
-                if let b = d.batch { group.append(b) }
-                tokens += d.targetTokens
-                batchTokens += d.targetTokens + d.sourceTokens
-                if d.epochEnd { epochEnded = true; break }
-            }
-            guard tokens > 0 else { continue }
-            model.gradients.zero()
-            var lossSum = 0.0
-            var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: rank)
-            // With several ranks and overlap on, each layer's gradients start their reduction as
-            // soon as the last backward pass has finished that layer.
-            let overlap = ranks > 1 && overlapReduction
-            var commError: Error? = nil
-            let grads = model.gradients.pointer
-            let startLayer = { (r: Range<Int>) in
-                let t0 = Date()
-                do {
-                    try self.communicator.startAllreduceSum(grads + r.lowerBound, count: r.count)
-                    try self.communicator.progressReductions()
-                } catch { commError = commError ?? error }
-                self.commSeconds += Date().timeIntervalSince(t0)
-            }
-            for (j, b) in group.enumerated() {
-                try model.forward(b, training: true, rng: &rng)
-                lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(tokens)).sum
-                if overlap && j == group.count - 1 { model.onLayerGradients = startLayer }
-                defer { model.onLayerGradients = nil }
-                try model.backward()
-            }
-            if overlap && group.isEmpty { model.layerRangesInBackwardOrder.forEach(startLayer) }  // same reductions, same order
-            if let commError { throw commError }
-            if ranks > 1 {
-                let t0 = Date()
-                if overlap {
-                    for r in model.rangesOutsideLayers { try communicator.startAllreduceSum(grads + r.lowerBound, count: r.count) }
-                    try communicator.finishReductions()
-                } else {
-                    try communicator.allreduceSum(grads, count: model.gradients.count)
-                }
-                var l = [lossSum]
-                try communicator.allreduceSum(&l)
-                lossSum = l[0]
-                commSeconds += Date().timeIntervalSince(t0)
-            }
-            let norm = clipGradientNorm(model.gradients, maxNorm: settings.clipNorm)
-            state.step += 1
-            let loss = lossSum / Double(tokens)
-            let lr = learningRate
-            if !loss.isFinite || !norm.isFinite {
-                state.failedSteps += 1
-                log("step \(state.step): loss \(loss), gradient norm \(norm): skipped (\(state.failedSteps) in a row)")
-                if state.failedSteps >= 5 { throw TrainError.diverged(state.failedSteps) }
-                state.step -= 1
-                continue
-            }
-            state.failedSteps = 0
-            optimizer.update(model.parameters, model.gradients, lr: lr)
-            if ranks > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
-            // checkpoint_last between validations (rank 0 only: it writes no collective).
-            if communicator.isMain && ((settings.saveEvery > 0 && state.step % settings.saveEvery == 0)
-                || (settings.saveSeconds > 0 && Date().timeIntervalSince(lastSave) >= settings.saveSeconds)) {
-                state.position = stream.position
-                state.elapsedSeconds = Date().timeIntervalSince(start)
-                try saveLast()
-            }
-            state.tokensSeen += batchTokens
-            windowLoss += lossSum; windowTokens += tokens; windowTrainTokens += batchTokens
-            let elapsed = Date().timeIntervalSince(start)
-            state.elapsedSeconds = elapsed
-            let tps = Double(windowTrainTokens) / max(1e-9, Date().timeIntervalSince(windowStart))
-            var record: [String: Any] = ["step": state.step, "epoch": stream.position.epoch - (epochEnded ? 1 : 0), "loss": loss,
-                                         "lr": Double(lr), "grad_norm": Double(norm), "tokens": batchTokens,
-                                         "elapsed": (elapsed * 100).rounded() / 100]
-            if ranks > 1 { record["ranks"] = ranks }
-            metrics?.write(record)
-            var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", stream.position.epoch - (epochEnded ? 1 : 0),
-                              state.step, windowLoss / Double(max(1, windowTokens)), lr, tps, eta(elapsed))
-            if ranks > 1 {
-                let steps = state.step % settings.logEvery == 0 ? settings.logEvery : state.step % settings.logEvery
-                line += String(format: " | %d ranks, allreduce %.1f ms/step", ranks, commSeconds * 1000 / Double(max(1, steps)))
-            }
-            if let status { status(line) } else if state.step % settings.logEvery == 0 { log(line) }
-            if state.step % settings.logEvery == 0 {
-                windowLoss = 0; windowTokens = 0; windowTrainTokens = 0; windowStart = Date(); commSeconds = 0
-            }
+    /// --max-steps or --max-epochs reached: the reason, else nil.
+    func limitReached() -> String? {
+        if settings.maxSteps > 0 && state.step >= settings.maxSteps { return "reached --max-steps \(settings.maxSteps)" }
+        if settings.maxEpochs > 0 && state.position.epoch > settings.maxEpochs { return "reached --max-epochs \(settings.maxEpochs)" }
+        return nil
+    }
 
-            let stepDue = settings.validateEvery > 0 && state.step % settings.validateEvery == 0
-            var validateNow = stepDue || (epochEnded && Date().timeIntervalSince(lastValidation) >= settings.minValidateSeconds)
-            if epochEnded && !stepDue && ranks > 1 { validateNow = try communicator.broadcast(validateNow) }  // rank 0's clock
-            if epochEnded && !validateNow { log("end of epoch \(stream.position.epoch - 1) (validation skipped: the last was under \(Int(settings.minValidateSeconds)) s ago; --min-validate-interval)") }
-            if validateNow {
-                // Rank 0 validates and saves; the others wait for its verdict on early stopping.
-                var patienceOut = false
-                if communicator.isMain {
-                    let (improved, vloss) = try validate()
-                    lastValidLoss = vloss
-                    patienceOut = settings.patience > 0 && !improved && state.validationsWithoutImprovement >= settings.patience
-                    if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
-                }
-                lastValidated = state.step
-                lastValidation = Date()
-                if ranks > 1 {
-                    try checkRanksAgree()
-                    patienceOut = try communicator.broadcast(patienceOut)
-                }
-                if patienceOut {
-                    stopReason = "no improvement in \(settings.patience) validations (--patience)"
-                    break outer
-                }
-                windowStart = Date(); windowTrainTokens = 0
-            }
+    /// A stop request or --max-time: clocks and signals differ between ranks, so rank 0's answer
+    /// is broadcast and rules.
+    func agreedStopRequest(start: Date) throws -> String? {
+        var request = stopRequest()
+        if request == nil && settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds {
+            request = Self.maxTimeReason
         }
-        // Final state on disk.
+        if communicator.size > 1 {
+            var b = Array((communicator.isMain ? request ?? "" : "").utf8)
+            try communicator.broadcast(&b)
+            request = b.isEmpty ? nil : String(decoding: b, as: UTF8.self)
+        }
+        return request
+    }
+
+    /// The next update's batches (see `Update`); it ends early at an epoch's end.
+    func gatherUpdate() -> Update {
+        let ranks = communicator.size, rank = communicator.rank
+        var update = Update()
+        for k in 0..<(settings.updateFreq * ranks) {
+            let d = stream.next(materialize: k % ranks == rank)
+            if let b = d.batch { update.batches.append(b) }
+            update.targetTokens += d.targetTokens
+            update.tokens += d.targetTokens + d.sourceTokens
+            if d.epochEnd { update.epochEnded = true; break }
+        }
+        return update
+    }
+
+    /// Forward and backward passes over this rank's batches, the gradients scaled by the update's
+    /// target tokens; returns this rank's summed loss. With several ranks and overlap on, each
+    /// layer's gradients start their reduction as soon as the last backward pass has finished that layer.
+    func computeGradients(_ update: Update) throws -> Double {
+        model.gradients.zero()
+        var lossSum = 0.0
+        var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: communicator.rank)
+        let overlap = communicator.size > 1 && overlapReduction
+        var commError: Error? = nil
+        let grads = model.gradients.pointer
+        let startLayer = { (r: Range<Int>) in
+            let t0 = Date()
+            do {
+                try self.communicator.startAllreduceSum(grads + r.lowerBound, count: r.count)
+                try self.communicator.progressReductions()
+            } catch { commError = commError ?? error }
+            self.commSeconds += Date().timeIntervalSince(t0)
+        }
+        for (j, b) in update.batches.enumerated() {
+            try model.forward(b, training: true, rng: &rng)
+            lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
+            if overlap && j == update.batches.count - 1 { model.onLayerGradients = startLayer }
+            defer { model.onLayerGradients = nil }
+            try model.backward()
+        }
+        if overlap && update.batches.isEmpty { model.layerRangesInBackwardOrder.forEach(startLayer) }  // same reductions, same order
+        if let commError { throw commError }
+        return lossSum
+    }
+
+    /// With several ranks: sums the gradients (finishing the reductions the backward pass started,
+    /// when overlapped) and the loss over all ranks.
+    func reduceGradients(lossSum: inout Double) throws {
+        guard communicator.size > 1 else { return }
+        let t0 = Date()
+        let grads = model.gradients.pointer
+        if overlapReduction {
+            for r in model.rangesOutsideLayers { try communicator.startAllreduceSum(grads + r.lowerBound, count: r.count) }
+            try communicator.finishReductions()
+        } else {
+            try communicator.allreduceSum(grads, count: model.gradients.count)
+        }
+        var l = [lossSum]
+        try communicator.allreduceSum(&l)
+        lossSum = l[0]
+        commSeconds += Date().timeIntervalSince(t0)
+    }
+
+    /// Clips the gradient and takes the optimizer step, then checks the ranks agree and writes
+    /// checkpoint_last when one is due. A NaN or infinite loss or norm skips the update (nil);
+    /// five in a row stop the run.
+    func applyUpdate(lossSum: Double, targetTokens: Int, start: Date) throws -> Step? {
+        let norm = clipGradientNorm(model.gradients, maxNorm: settings.clipNorm)
+        state.step += 1
+        let loss = lossSum / Double(targetTokens)
+        let lr = learningRate
+        if !loss.isFinite || !norm.isFinite {
+            state.failedSteps += 1
+            log("step \(state.step): loss \(loss), gradient norm \(norm): skipped (\(state.failedSteps) in a row)")
+            if state.failedSteps >= 5 { throw TrainError.diverged(state.failedSteps) }
+            state.step -= 1
+            return nil
+        }
+        state.failedSteps = 0
+        optimizer.update(model.parameters, model.gradients, lr: lr)
+        if communicator.size > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
+        // checkpoint_last between validations (rank 0 only: it writes no collective).
+        if communicator.isMain && ((settings.saveEvery > 0 && state.step % settings.saveEvery == 0)
+            || (settings.saveSeconds > 0 && Date().timeIntervalSince(lastSave) >= settings.saveSeconds)) {
+            state.position = stream.position
+            state.elapsedSeconds = Date().timeIntervalSince(start)
+            try saveLast()
+        }
+        return Step(loss: loss, lr: lr, gradientNorm: norm)
+    }
+
+    /// The step's metrics record, and its log line (every `logEvery` updates, or the live status).
+    func logStep(_ step: Step, _ update: Update, lossSum: Double, start: Date, window: inout LogWindow) {
+        let ranks = communicator.size
+        state.tokensSeen += update.tokens
+        window.loss += lossSum; window.targetTokens += update.targetTokens; window.trainTokens += update.tokens
+        let elapsed = Date().timeIntervalSince(start)
+        state.elapsedSeconds = elapsed
+        let tps = Double(window.trainTokens) / max(1e-9, Date().timeIntervalSince(window.start))
+        let epoch = stream.position.epoch - (update.epochEnded ? 1 : 0)
+        var record: [String: Any] = ["step": state.step, "epoch": epoch, "loss": step.loss,
+                                     "lr": Double(step.lr), "grad_norm": Double(step.gradientNorm), "tokens": update.tokens,
+                                     "elapsed": (elapsed * 100).rounded() / 100]
+        if ranks > 1 { record["ranks"] = ranks }
+        metrics?.write(record)
+        var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", epoch,
+                          state.step, window.loss / Double(max(1, window.targetTokens)), step.lr, tps, eta(elapsed))
+        if ranks > 1 {
+            let steps = state.step % settings.logEvery == 0 ? settings.logEvery : state.step % settings.logEvery
+            line += String(format: " | %d ranks, allreduce %.1f ms/step", ranks, commSeconds * 1000 / Double(max(1, steps)))
+        }
+        if let status { status(line) } else if state.step % settings.logEvery == 0 { log(line) }
+        if state.step % settings.logEvery == 0 {
+            window = LogWindow()
+            commSeconds = 0
+        }
+    }
+
+    /// Validates when due: every `validateEvery` updates, and at an epoch's end unless the last
+    /// validation was under `minValidateSeconds` ago (rank 0's clock decides). Rank 0 validates and
+    /// saves; the others wait for its verdict. Returns whether --patience ran out.
+    func validateIfDue(epochEnded: Bool, progress: inout ValidationProgress, window: inout LogWindow) throws -> Bool {
+        let ranks = communicator.size
+        let stepDue = settings.validateEvery > 0 && state.step % settings.validateEvery == 0
+        var validateNow = stepDue || (epochEnded && Date().timeIntervalSince(progress.lastDate) >= settings.minValidateSeconds)
+        if epochEnded && !stepDue && ranks > 1 { validateNow = try communicator.broadcast(validateNow) }  // rank 0's clock
+        if epochEnded && !validateNow { log("end of epoch \(stream.position.epoch - 1) (validation skipped: the last was under \(Int(settings.minValidateSeconds)) s ago; --min-validate-interval)") }
+        guard validateNow else { return false }
+        var patienceOut = false
+        if communicator.isMain {
+            let (improved, vloss) = try validate()
+            progress.lastLoss = vloss
+            patienceOut = settings.patience > 0 && !improved && state.validationsWithoutImprovement >= settings.patience
+            if epochEnded { log("end of epoch \(state.position.epoch - 1)") }
+        }
+        progress.lastStep = state.step
+        progress.lastDate = Date()
+        if ranks > 1 {
+            try checkRanksAgree()
+            patienceOut = try communicator.broadcast(patienceOut)
+        }
+        if patienceOut { return true }
+        window.start = Date(); window.trainTokens = 0
+        return false
+    }
+
+    /// The final state on disk: after a signal checkpoint_last alone, else a last validation
+    /// unless this step was just validated.
+    func finish(stopReason: String, interrupted: Bool, progress: inout ValidationProgress) throws -> Summary {
         state.position = stream.position
         if interrupted {
             // Stopped by a signal: save where we are, skip the final validation.
             if communicator.isMain { try saveLast() }
             log("saved checkpoint_last at step \(state.step); continue with --resume")
-        } else if lastValidated != state.step && communicator.isMain {
+        } else if progress.lastStep != state.step && communicator.isMain {
             let (_, vloss) = try validate()
-            lastValidLoss = vloss
+            progress.lastLoss = vloss
         }
-        if ranks > 1 { try communicator.barrier() }
+        if communicator.size > 1 { try communicator.barrier() }
         log("stopped: \(stopReason)")
         return Summary(steps: state.step, epochs: state.position.epoch - 1, seconds: state.elapsedSeconds,
-                       bestScore: state.bestScore, bestStep: state.bestStep, lastValidLoss: lastValidLoss,
+                       bestScore: state.bestScore, bestStep: state.bestStep, lastValidLoss: progress.lastLoss,
                        stopReason: stopReason)
     }
 

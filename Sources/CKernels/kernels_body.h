@@ -1,0 +1,543 @@
+// The kernels' bodies, included once per instruction-set level by kernels_portable.c,
+// kernels_avx2.c and kernels_avx512.c, each of which wraps the inclusion in a
+// `#pragma clang attribute push(target(...))` and defines S2S_LEVEL (0, 1, 2) and S2S_TABLE (the
+// name of the table of function pointers at the end). Everything else here is static.
+//
+// The loops are written over 16-lane vectors (clang's ext_vector_type), which the compiler lowers to
+// one zmm, two ymm or four xmm registers depending on the level, so the same operations run in the
+// same order at every level. Fused multiply-adds are explicit (FMA below): fused where the level
+// has them, a multiply then an add at the portable level (a software fmaf per lane would be 50×
+// slower). Contraction is off, so nothing else is fused behind our back: the AVX2 and AVX-512
+// levels give the same bits, and the portable level differs from them only by those roundings.
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "include/CKernels.h"
+#include "kernel_table.h"
+
+#pragma STDC FP_CONTRACT OFF
+
+typedef float f32x16 __attribute__((ext_vector_type(16)));
+typedef float f32x8 __attribute__((ext_vector_type(8)));
+typedef float f32x4 __attribute__((ext_vector_type(4)));
+typedef float f32x2 __attribute__((ext_vector_type(2)));
+typedef int32_t i32x16 __attribute__((ext_vector_type(16)));
+typedef uint32_t u32x16 __attribute__((ext_vector_type(16)));
+typedef uint16_t u16x16 __attribute__((ext_vector_type(16)));
+
+#if S2S_LEVEL >= 1
+#define FMA(a, b, c) __builtin_elementwise_fma((a), (b), (c))
+#define FMAF(a, b, c) fmaf((a), (b), (c))
+#else
+#define FMA(a, b, c) ((a) * (b) + (c))
+#define FMAF(a, b, c) ((a) * (b) + (c))
+#endif
+
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE f32x16 splat(float x) { return (f32x16)x; }
+INLINE f32x16 load16(const float *p) { f32x16 v; memcpy(&v, p, sizeof v); return v; }
+INLINE void store16(float *p, f32x16 v) { memcpy(p, &v, sizeof v); }
+/// m ? a : b lane by lane (m: all ones or all zeros per lane, as comparisons give).
+INLINE f32x16 select16(i32x16 m, f32x16 a, f32x16 b) { return (f32x16)((m & (i32x16)a) | (~m & (i32x16)b)); }
+
+/// Σ v by halves (16 → 8 → 4 → 2 → 1).
+INLINE float hsum(f32x16 v) {
+    f32x8 a = v.lo + v.hi;
+    f32x4 b = a.lo + a.hi;
+    f32x2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+/// [Σ a, Σ b, Σ c, Σ d]: each folded by halves to four lanes, then two rounds of adjacent-pair sums.
+INLINE f32x4 fold4(f32x16 v) { f32x8 h = v.lo + v.hi; return h.lo + h.hi; }
+INLINE f32x4 pairsums(f32x4 p, f32x4 q) {
+    return __builtin_shufflevector(p, q, 0, 2, 4, 6) + __builtin_shufflevector(p, q, 1, 3, 5, 7);
+}
+INLINE f32x4 sums4(f32x16 a, f32x16 b, f32x16 c, f32x16 d) {
+    return pairsums(pairsums(fold4(a), fold4(b)), pairsums(fold4(c), fold4(d)));
+}
+
+/// max of v by halves (strict compares; NaN-free inputs assumed).
+INLINE float hmax(f32x16 v) {
+    f32x8 a = v.lo, b = v.hi;
+    a = (f32x8)(((b > a) & (__attribute__((ext_vector_type(8))) int32_t)b) | (~(b > a) & (__attribute__((ext_vector_type(8))) int32_t)a));
+    f32x4 c = a.lo, d = a.hi;
+    c = (f32x4)(((d > c) & (__attribute__((ext_vector_type(4))) int32_t)d) | (~(d > c) & (__attribute__((ext_vector_type(4))) int32_t)c));
+    float m0 = c.y >= c.x ? c.y : c.x, m1 = c.w >= c.z ? c.w : c.z;
+    return m1 >= m0 ? m1 : m0;
+}
+
+/// exp, 16 lanes (Cephes polynomial, about 2 ulp); below -87.3 (and -inf) exactly 0.
+INLINE f32x16 vexp(f32x16 x) {
+    const float lo = -87.33654f, hi = 88.37626f;
+    f32x16 v = select16(x > hi, splat(hi), x);
+    i32x16 under = v < lo;
+    v = select16(under, splat(lo), v);
+    // n = round(v · log2 e) by the 1.5·2^23 trick, the integer left in the low mantissa bits.
+    const float magic = 12582912.0f;
+    f32x16 t = FMA(v, splat(1.4426950408889634f), splat(magic));
+    f32x16 n = t - magic;
+    f32x16 r = FMA(n, splat(-0.693359375f), v);
+    r = FMA(n, splat(2.1219444e-4f), r);
+    f32x16 p = FMA(r, splat(1.9875691500e-4f), splat(1.3981999507e-3f));
+    p = FMA(p, r, splat(8.3334519073e-3f));
+    p = FMA(p, r, splat(4.1665795894e-2f));
+    p = FMA(p, r, splat(1.6666665459e-1f));
+    p = FMA(p, r, splat(5.0000001201e-1f));
+    p = FMA(p, r * r, r + 1);
+    // 2^n: (bits(t) − bits(magic) + 127) << 23
+    u32x16 bits = (((u32x16)t - (u32x16)0x4B400000u) + 127u) << 23;
+    f32x16 result = p * (f32x16)bits;
+    return select16(under, splat(0), result);
+}
+
+/// erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+INLINE f32x16 verf(f32x16 x) {
+    u32x16 bits = (u32x16)x;
+    u32x16 sign = bits & 0x80000000u;
+    f32x16 a = (f32x16)(bits & 0x7FFFFFFFu);
+    f32x16 t = 1 / (1 + 0.3275911f * a);
+    f32x16 p = 1.061405429f * t - 1.453152027f;
+    p = p * t + 1.421413741f;
+    p = p * t - 0.284496736f;
+    p = p * t + 0.254829592f;
+    f32x16 y = 1 - p * t * vexp(-a * a);
+    return (f32x16)((u32x16)y | sign);
+}
+
+// MARK: - Row reductions
+
+static float row_max(const float *x, long n) {
+    f32x16 m = splat(-INFINITY);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) { f32x16 v = load16(x + i); m = select16(v > m, v, m); }
+    float best = hmax(m);
+    for (; i < n; i++) if (x[i] > best) best = x[i];
+    return best;
+}
+
+static float exp_shift_sum(float *y, const float *x, float shift, long n) {
+    f32x16 acc = splat(0), s = splat(shift);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f32x16 v = vexp(load16(x + i) - s);
+        store16(y + i, v);
+        acc += v;
+    }
+    float total = hsum(acc);
+    if (i < n) {
+        float tail[16];
+        for (int j = 0; j < 16; j++) tail[j] = -INFINITY;
+        for (long j = i; j < n; j++) tail[j - i] = x[j];
+        f32x16 v = vexp(load16(tail) - s);
+        for (long j = i; j < n; j++) { y[j] = v[j - i]; total += v[j - i]; }
+    }
+    return total;
+}
+
+static float log_sum_exp(const float *x, long n) {
+    float m = row_max(x, n);
+    f32x16 s = splat(m), acc = splat(0);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) acc += vexp(load16(x + i) - s);
+    float total = hsum(acc);
+    for (; i < n; i++) total += expf(x[i] - m);
+    return m + logf(total);
+}
+
+static void softmax_rows(float *y, const float *x, long n, long c) {
+    for (long r = 0; r < n; r++) {
+        float *yr = y + r * c;
+        const float *xr = x + r * c;
+        float m = row_max(xr, c);
+        if (m == -INFINITY) { memset(yr, 0, sizeof(float) * (size_t)c); continue; }
+        float inv = 1 / exp_shift_sum(yr, xr, m, c);
+        for (long j = 0; j < c; j++) yr[j] *= inv;
+    }
+}
+
+// MARK: - Activations
+
+static const float inv_sqrt2 = 0.7071067811865475f, inv_sqrt2pi = 0.3989422804014327f;
+
+INLINE f32x16 act_forward(f32x16 v, int act) {
+    switch (act) {
+    case S2S_ACT_RELU: return select16(v < 0, splat(0), v);
+    case S2S_ACT_GELU: return 0.5f * v * (1 + verf(v * inv_sqrt2));
+    default: return v / (1 + vexp(-v));
+    }
+}
+
+INLINE f32x16 act_backward(f32x16 v, f32x16 g, int act) {
+    switch (act) {
+    case S2S_ACT_RELU: return select16(v <= 0, splat(0), g);
+    case S2S_ACT_GELU: {  // d/dx [x Φ(x)] = Φ(x) + x φ(x)
+        f32x16 cdf = 0.5f * (1 + verf(v * inv_sqrt2));
+        f32x16 pdf = inv_sqrt2pi * vexp(-0.5f * v * v);
+        return g * (cdf + v * pdf);
+    }
+    default: {
+        f32x16 s = 1 / (1 + vexp(-v));
+        return g * s * (1 + v * (1 - s));
+    }
+    }
+}
+
+static void activation_forward(float *y, const float *x, long n, int act) {
+    long i = 0;
+    // One loop per activation, so that each inner loop has no switch in it.
+#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) store16(y + i, act_forward(load16(x + i), A));
+    switch (act) {
+    case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
+    case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
+    default: S2S_ACT_LOOP(S2S_ACT_SILU) break;
+    }
+#undef S2S_ACT_LOOP
+    if (i < n) {
+        float v[16] = {0};
+        for (long j = i; j < n; j++) v[j - i] = x[j];
+        f32x16 r = act_forward(load16(v), act);
+        for (long j = i; j < n; j++) y[j] = r[j - i];
+    }
+}
+
+static void activation_backward(float *dx, const float *dy, const float *x, long n, int act) {
+    long i = 0;
+#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) store16(dx + i, act_backward(load16(x + i), load16(dy + i), A));
+    switch (act) {
+    case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
+    case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
+    default: S2S_ACT_LOOP(S2S_ACT_SILU) break;
+    }
+#undef S2S_ACT_LOOP
+    if (i < n) {
+        float v[16] = {0}, g[16] = {0};
+        for (long j = i; j < n; j++) { v[j - i] = x[j]; g[j - i] = dy[j]; }
+        f32x16 r = act_backward(load16(v), load16(g), act);
+        for (long j = i; j < n; j++) dx[j] = r[j - i];
+    }
+}
+
+// MARK: - Dropout, Adam, bf16, column sums
+
+INLINE u32x16 mix(u32x16 x) {
+    u32x16 h = x ^ (x >> 16);
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    return h ^ (h >> 16);
+}
+
+/// Masks of elements first ..< first + 16: keep where 24 bits of the hash ≥ threshold, else 0.
+INLINE f32x16 mask16(long first, uint32_t k0, uint32_t k1, uint32_t threshold, float keep) {
+    const u32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    u32x16 i = (u32x16)(uint32_t)first + iota;
+    u32x16 h = mix(mix(i ^ k0) ^ k1);
+    i32x16 bits = (i32x16)(h >> 8);
+    i32x16 kept = ((i32x16)((int32_t)threshold - 1) - bits) >> 31;  // all ones where bits ≥ threshold
+    int32_t keepBits;
+    memcpy(&keepBits, &keep, 4);
+    return (f32x16)(kept & keepBits);
+}
+
+static void dropout(float *y, float *mask, const float *x, long first, long end, uint32_t k0, uint32_t k1,
+                    uint32_t threshold, float keep) {
+    long i = first;
+    for (; i + 16 <= end; i += 16) {
+        f32x16 m = mask16(i, k0, k1, threshold, keep);
+        store16(mask + i, m);
+        if (y) store16(y + i, load16(x + i) * m);
+    }
+    if (i < end) {
+        f32x16 m = mask16(i, k0, k1, threshold, keep);
+        for (long j = i; j < end; j++) {
+            mask[j] = m[j - i];
+            if (y) y[j] = x[j] * m[j - i];
+        }
+    }
+}
+
+static void adam(float *p, float *m, float *v, const float *g, const float *decay, long n, float b1, float b2,
+                 float stepSize, float c2r, float eps, float lrwd) {
+    long i = 0;
+    // The same operations in the same order as the scalar tail: every element gets the same bits.
+    for (; i + 16 <= n; i += 16) {
+        f32x16 gi = load16(g + i);
+        f32x16 mi = b1 * load16(m + i) + (1 - b1) * gi;
+        f32x16 vi = b2 * load16(v + i) + (1 - b2) * gi * gi;
+        store16(m + i, mi);
+        store16(v + i, vi);
+        f32x16 update = stepSize * mi / (__builtin_elementwise_sqrt(vi) * c2r + eps);
+        f32x16 pi = load16(p + i);
+        store16(p + i, decay ? pi - (update + lrwd * load16(decay + i) * pi) : pi - update);
+    }
+    for (; i < n; i++) {
+        float gi = g[i];
+        m[i] = b1 * m[i] + (1 - b1) * gi;
+        v[i] = b2 * v[i] + (1 - b2) * gi * gi;
+        float update = stepSize * m[i] / (sqrtf(v[i]) * c2r + eps);
+        p[i] = decay ? p[i] - (update + lrwd * decay[i] * p[i]) : p[i] - update;
+    }
+}
+
+INLINE uint16_t bf16_scalar(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (x != x) return (uint16_t)(u >> 16) | 0x40;  // quiet NaN
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+static void to_bf16(uint16_t *dst, const float *src, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        f32x16 f = load16(src + i);
+        u32x16 v = (u32x16)f;
+        u32x16 r = (v + 0x7FFFu + ((v >> 16) & 1u)) >> 16;
+        i32x16 nan = f != f;
+        r = (u32x16)(((i32x16)((v >> 16) | 0x40u) & nan) | ((i32x16)r & ~nan));
+        u16x16 h = __builtin_convertvector(r, u16x16);
+        memcpy(dst + i, &h, sizeof h);
+    }
+    for (; i < n; i++) dst[i] = bf16_scalar(src[i]);
+}
+
+static void column_sums64(float *db, const float *dy, long n, long ld) {
+    f32x16 a0 = load16(db), a1 = load16(db + 16), a2 = load16(db + 32), a3 = load16(db + 48);
+    for (long r = 0; r < n; r++) {
+        const float *row = dy + r * ld;
+        a0 += load16(row); a1 += load16(row + 16); a2 += load16(row + 32); a3 += load16(row + 48);
+    }
+    store16(db, a0); store16(db + 16, a1); store16(db + 32, a2); store16(db + 48, a3);
+}
+
+// MARK: - LayerNorm
+
+static void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+                              const float *beta, long n, long d, float eps) {
+    for (long r = 0; r < n; r++) {
+        const float *xr = x + r * d;
+        float *yr = y + r * d;
+        f32x16 acc = splat(0);
+        long j = 0;
+        for (; j + 16 <= d; j += 16) acc += load16(xr + j);
+        float s = hsum(acc);
+        for (; j < d; j++) s += xr[j];
+        float m = s / (float)d;
+        f32x16 vacc = splat(0), mv = splat(m);
+        for (j = 0; j + 16 <= d; j += 16) { f32x16 c = load16(xr + j) - mv; vacc = FMA(c, c, vacc); }
+        float v = hsum(vacc);
+        for (; j < d; j++) { float c = xr[j] - m; v = FMAF(c, c, v); }
+        float rs = 1 / sqrtf(v / (float)d + eps);
+        for (j = 0; j + 16 <= d; j += 16)
+            store16(yr + j, (load16(xr + j) - mv) * rs * load16(gamma + j) + load16(beta + j));
+        for (; j < d; j++) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
+        mean[r] = m;
+        rstd[r] = rs;
+    }
+}
+
+static void layernorm_backward_dx(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
+                                  const float *gamma, long n, long d) {
+    for (long r = 0; r < n; r++) {
+        const float *xr = x + r * d, *gr = dy + r * d;
+        float *dxr = dx + r * d;
+        float m = mean[r], rs = rstd[r];
+        f32x16 ag = splat(0), agx = splat(0), mv = splat(m);
+        long j = 0;
+        for (; j + 16 <= d; j += 16) {
+            f32x16 xhat = (load16(xr + j) - mv) * rs;
+            f32x16 dxhat = load16(gr + j) * load16(gamma + j);
+            ag += dxhat;
+            agx = FMA(dxhat, xhat, agx);
+        }
+        float sumG = hsum(ag), sumGX = hsum(agx);
+        for (; j < d; j++) {
+            float xhat = (xr[j] - m) * rs, dxhat = gr[j] * gamma[j];
+            sumG += dxhat;
+            sumGX = FMAF(dxhat, xhat, sumGX);
+        }
+        float meanG = sumG / (float)d, meanGX = sumGX / (float)d;
+        for (j = 0; j + 16 <= d; j += 16) {
+            f32x16 xhat = (load16(xr + j) - mv) * rs;
+            store16(dxr + j, load16(dxr + j) + rs * (load16(gr + j) * load16(gamma + j) - meanG - xhat * meanGX));
+        }
+        for (; j < d; j++) {
+            float xhat = (xr[j] - m) * rs;
+            dxr[j] += rs * (gr[j] * gamma[j] - meanG - xhat * meanGX);
+        }
+    }
+}
+
+// MARK: - Linear layers over a few rows
+
+/// One W row at a time against R ≤ 5 input rows whose accumulators stay in registers.
+INLINE void row_group(float *y, const float *x, const float *w, const int R, long i, long columns, long ldy) {
+    long vectorEnd = i & ~15L;
+    for (long j = 0; j < columns; j++) {
+        const float *wj = w + j * i;
+        f32x16 a[5] = {splat(0), splat(0), splat(0), splat(0), splat(0)};
+        for (long k = 0; k < vectorEnd; k += 16) {
+            f32x16 v = load16(wj + k);
+            for (int r = 0; r < R; r++) a[r] = FMA(load16(x + r * i + k), v, a[r]);
+        }
+        for (int r = 0; r < R; r++) {
+            float s = hsum(a[r]);
+            for (long t = vectorEnd; t < i; t++) s += x[r * i + t] * wj[t];
+            y[r * ldy + j] += s;
+        }
+    }
+}
+
+__attribute__((noinline)) static void row_group1(float *y, const float *x, const float *w, long i, long c, long ldy) { row_group(y, x, w, 1, i, c, ldy); }
+__attribute__((noinline)) static void row_group2(float *y, const float *x, const float *w, long i, long c, long ldy) { row_group(y, x, w, 2, i, c, ldy); }
+__attribute__((noinline)) static void row_group3(float *y, const float *x, const float *w, long i, long c, long ldy) { row_group(y, x, w, 3, i, c, ldy); }
+__attribute__((noinline)) static void row_group4(float *y, const float *x, const float *w, long i, long c, long ldy) { row_group(y, x, w, 4, i, c, ldy); }
+__attribute__((noinline)) static void row_group5(float *y, const float *x, const float *w, long i, long c, long ldy) { row_group(y, x, w, 5, i, c, ldy); }
+
+static void row_group_linear(float *y, const float *x, const float *w, long rows, long i, long columns, long ldy) {
+    switch (rows) {
+    case 1: row_group1(y, x, w, i, columns, ldy); break;
+    case 2: row_group2(y, x, w, i, columns, ldy); break;
+    case 3: row_group3(y, x, w, i, columns, ldy); break;
+    case 4: row_group4(y, x, w, i, columns, ldy); break;
+    default: row_group5(y, x, w, i, columns, ldy); break;
+    }
+}
+
+/// One input row against W rows j and j + half: two read streams half the matrix apart.
+static void one_row_linear(float *y, const float *x, const float *w, long i, long half, long jBegin, long jEnd) {
+    long vectorEnd = i & ~15L;
+    for (long j = jBegin; j < jEnd; j++) {
+        const float *w0 = w + j * i, *w1 = w0 + half * i;
+        f32x16 a = splat(0), b = splat(0);
+        for (long k = 0; k < vectorEnd; k += 16) {
+            f32x16 xv = load16(x + k);
+            a = FMA(xv, load16(w0 + k), a);
+            b = FMA(xv, load16(w1 + k), b);
+        }
+        float sa = hsum(a), sb = hsum(b);
+        for (long t = vectorEnd; t < i; t++) sa += x[t] * w0[t];
+        for (long t = vectorEnd; t < i; t++) sb += x[t] * w1[t];
+        y[j] += sa;
+        y[j + half] += sb;
+    }
+}
+
+// MARK: - Attention over cached keys and values
+
+INLINE f32x16 dot_vec(const float *a, const float *b, long vectorEnd) {
+    f32x16 acc = splat(0);
+    for (long i = 0; i < vectorEnd; i += 16) acc = FMA(load16(a + i), load16(b + i), acc);
+    return acc;
+}
+INLINE float dot_tail(const float *a, const float *b, long from, long dh) {
+    float s = 0;
+    for (long t = from; t < dh; t++) s += a[t] * b[t];
+    return s;
+}
+
+static void head_scores(float *p, const float *q, const float *keys, long count, long heads, long dh, float scale) {
+    long d = heads * dh, vectorEnd = dh & ~15L;
+    for (long j = 0; j < count; j++) {
+        const float *k = keys + j * d;
+        long h = 0;
+        for (; h + 4 <= heads; h += 4) {
+            long o = h * dh;
+            f32x4 s = sums4(dot_vec(q + o, k + o, vectorEnd), dot_vec(q + o + dh, k + o + dh, vectorEnd),
+                            dot_vec(q + o + 2 * dh, k + o + 2 * dh, vectorEnd),
+                            dot_vec(q + o + 3 * dh, k + o + 3 * dh, vectorEnd));
+            if (vectorEnd < dh) {
+                f32x4 t = {dot_tail(q + o, k + o, vectorEnd, dh), dot_tail(q + o + dh, k + o + dh, vectorEnd, dh),
+                           dot_tail(q + o + 2 * dh, k + o + 2 * dh, vectorEnd, dh),
+                           dot_tail(q + o + 3 * dh, k + o + 3 * dh, vectorEnd, dh)};
+                s += t;
+            }
+            s *= scale;
+            for (int t = 0; t < 4; t++) p[(h + t) * count + j] = s[t];
+        }
+        for (; h < heads; h++) {
+            long o = h * dh;
+            p[h * count + j] = (hsum(dot_vec(q + o, k + o, vectorEnd)) + dot_tail(q + o, k + o, vectorEnd, dh)) * scale;
+        }
+    }
+}
+
+static void head_weighted_sum(float *out, const float *p, const float *values, long count, long heads, long dh) {
+    long d = heads * dh, vectorEnd = dh & ~15L;
+    memset(out, 0, sizeof(float) * (size_t)d);
+    for (long j = 0; j < count; j++) {
+        const float *v = values + j * d;
+        for (long h = 0; h < heads; h++) {
+            float w = p[h * count + j];
+            if (w == 0) continue;  // masked source positions
+            float *o = out + h * dh;
+            const float *vh = v + h * dh;
+            f32x16 wv = splat(w);
+            long i = 0;
+            for (; i < vectorEnd; i += 16) store16(o + i, FMA(wv, load16(vh + i), load16(o + i)));
+            for (long t = vectorEnd; t < dh; t++) o[t] += w * vh[t];
+        }
+    }
+}
+
+// MARK: - int8 activations
+
+static float max_abs(const float *x, long n) {
+    f32x16 m = splat(0);
+    long t = 0;
+    for (; t + 16 <= n; t += 16) {
+        f32x16 a = (f32x16)((u32x16)load16(x + t) & 0x7FFFFFFFu);
+        m = select16(a > m, a, m);  // NaN compares false: dropped
+    }
+    float best = 0;
+    for (int j = 0; j < 16; j++) if (m[j] > best) best = m[j];
+    for (; t < n; t++) { float a = fabsf(x[t]); if (a > best) best = a; }
+    return best;
+}
+
+static void quantize_row(uint8_t *out, const float *x, long n, float inv, int32_t zeroPoint) {
+    for (long t = 0; t < n; t++) {
+        float q = __builtin_roundevenf(x[t] * inv);
+        // NaN (a NaN in a row of finite values) goes to the zero point; the range is ±levels otherwise.
+        int32_t v = q == q ? (int32_t)fmaxf(-128.0f, fminf(127.0f, q)) : 0;
+        out[t] = (uint8_t)(v + zeroPoint);
+    }
+}
+
+#if S2S_LEVEL >= 1
+#include "kernels_int8_avx2.h"
+#endif
+#if S2S_LEVEL >= 2
+#include "kernels_tiles_avx512.h"
+#endif
+
+const s2s_kernel_table S2S_TABLE = {
+    .row_max = row_max,
+    .exp_shift_sum = exp_shift_sum,
+    .log_sum_exp = log_sum_exp,
+    .softmax_rows = softmax_rows,
+    .activation_forward = activation_forward,
+    .activation_backward = activation_backward,
+    .dropout = dropout,
+    .adam = adam,
+    .to_bf16 = to_bf16,
+    .column_sums64 = column_sums64,
+    .layernorm_forward = layernorm_forward,
+    .layernorm_backward_dx = layernorm_backward_dx,
+    .row_group_linear = row_group_linear,
+    .one_row_linear = one_row_linear,
+    .head_scores = head_scores,
+    .head_weighted_sum = head_weighted_sum,
+    .max_abs = max_abs,
+    .quantize_row = quantize_row,
+#if S2S_LEVEL >= 1
+    .int8_tiles = int8_tiles,
+#endif
+#if S2S_LEVEL >= 2
+    .tile_linear = tile_linear,
+    .transpose_rows = transpose_rows,
+    .broadcast_linear = broadcast_linear,
+#endif
+};

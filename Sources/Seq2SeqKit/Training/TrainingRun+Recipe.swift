@@ -1,0 +1,159 @@
+import Foundation
+
+extension TrainingRun {
+    /// The model's shape: a named preset, and the fields that override it (nil keeps the preset's).
+    /// The names follow config.json's fields.
+    public struct Architecture: Equatable, Sendable {
+        /// small (d 256, 3+3 layers) or base (d 512, 6+6) for translation; small (nanoGPT's CPU
+        /// model, `ModelConfig.gptSmall`) for a language model.
+        public var preset = "small"
+        public var dModel: Int? = nil
+        public var heads: Int? = nil
+        public var dFF: Int? = nil
+        public var encoderLayers: Int? = nil
+        public var decoderLayers: Int? = nil
+        /// Encoder and decoder layers (a language model's decoder layers).
+        public var layers: Int? = nil
+        /// nil: 0.2 for translation, 0 for a language model.
+        public var dropout: Float? = nil
+        public var norm: ModelConfig.Norm? = nil
+        public var activation: Activation? = nil
+        public var positional: ModelConfig.Positional? = nil
+        public var maxPositions: Int? = nil
+        /// Share source and target embeddings; nil: shared with a joint vocabulary (translation).
+        public var shareEmbeddings: Bool? = nil
+        /// Tie the output projection to the target embedding.
+        public var tieOutput: Bool? = nil
+
+        public init() {}
+
+        /// The preset's configuration with the overrides applied (the vocabulary sizes are set
+        /// once the vocabulary is known, see `TrainingRun.modelConfig`).
+        public func config(for task: Task) throws(TrainingRunError) -> ModelConfig {
+            let lm = task == .languageModel
+            var c: ModelConfig
+            if lm {
+                guard preset == "small" || preset == "gpt-small" else { throw .invalidOption("--lm knows the preset small") }
+                c = .gptSmall
+            } else {
+                guard let p = ModelConfig.preset(preset) else {
+                    throw .invalidOption("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
+                }
+                c = p
+            }
+            if let v = dModel { c.dModel = v }
+            if let v = heads { c.nHeads = v }
+            if let v = dFF { c.dFF = v }
+            if let v = layers { c.decoderLayers = v; if !lm { c.encoderLayers = v } }
+            if let v = encoderLayers, !lm { c.encoderLayers = v }
+            if let v = decoderLayers { c.decoderLayers = v }
+            c.dropout = dropout ?? (lm ? 0 : 0.2)
+            if let v = norm { c.norm = v }
+            if let v = activation { c.activation = v }
+            if let v = positional { c.positional = v }
+            if let v = maxPositions { c.maxPositions = v }
+            if let v = tieOutput { c.tieOutput = v }
+            return c
+        }
+
+        /// The preset is known and every override is in range.
+        func validate(for task: Task) throws(TrainingRunError) {
+            _ = try config(for: task)  // an unknown preset is an option error before any file is read
+            try OptionRange.int(dModel, "--d-model", 1...65_536)
+            try OptionRange.int(heads, "--heads", 1...1024)
+            try OptionRange.int(dFF, "--d-ff", 1...1_048_576)
+            try OptionRange.int(encoderLayers, "--encoder-layers", 0...256)
+            try OptionRange.int(decoderLayers, "--decoder-layers", 1...256)
+            try OptionRange.int(layers, "--layers", 1...256)
+            try OptionRange.real(dropout, "--dropout", 0...0.95)
+            try OptionRange.int(maxPositions, "--max-positions", 1...1_048_576)
+        }
+    }
+
+    /// The training settings (train.json) of these options: the task's recipe, then every option
+    /// given. Translation follows the Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2
+    /// cores, see the README); a language model nanoGPT's defaults.
+    public static func settings(for o: Options) -> TrainSettings {
+        var s = TrainSettings()
+        let lm = o.isLanguageModel
+        s.mode = lm ? .languageModel : .translation
+        s.source = lm ? nil : o.source
+        s.target = lm ? o.text : o.target
+        s.data = o.data
+        s.validSource = o.validSource; s.validTarget = o.validTarget
+        s.maxLength = o.maxLength; s.batchTokens = o.batchTokens; s.updateFreq = o.updateFreq ?? 1
+        s.blockSize = o.blockSize; s.batchSize = o.batchSize; s.validFraction = o.validFraction; s.evalBatches = o.evalBatches
+        if lm {  // nanoGPT's defaults
+            s.optimizer = .adamw; s.schedule = .cosine; s.lr = 1e-3; s.minLR = 1e-4; s.warmupSteps = 100
+            s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = 2000
+            s.validateEvery = 250
+        } else {
+            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
+            s.lengthPenalty = 1.4
+        }
+        if let v = o.lr { s.lr = v }
+        if let v = o.minLR { s.minLR = v }
+        if let v = o.warmupSteps { s.warmupSteps = v }
+        if let v = o.schedule { s.schedule = v }
+        if let v = o.optimizer { s.optimizer = v }
+        if let v = o.weightDecay { s.weightDecay = v }
+        if let v = o.beta2 { s.beta2 = v }
+        if let v = o.labelSmoothing { s.labelSmoothing = v }
+        s.clipNorm = o.clipNorm; s.seed = o.seed
+        if let v = o.precision { s.precision = v }
+        if let v = o.maxSteps { s.maxSteps = v }
+        if let v = o.maxEpochs { s.maxEpochs = v }
+        if let v = o.maxSeconds { s.maxSeconds = v }
+        if let v = o.validateEvery { s.validateEvery = v }
+        s.patience = o.patience; s.keepLast = o.keepLast; s.validBeam = o.validBeam; s.lengthPenalty = o.lengthPenalty
+        s.logEvery = o.logEvery; s.threads = o.threads ?? 0
+        s.saveEvery = o.saveEvery; s.saveSeconds = o.saveSeconds
+        s.minValidateSeconds = o.minValidateSeconds
+        return s
+    }
+
+    /// The settings this run trains with: the options' (`settings(for:)`), or on resuming the
+    /// saved train.json's with the limits, `updateFreq` and `precision` given now.
+    func runSettings() throws -> TrainSettings {
+        var settings = Self.settings(for: options)
+        if options.resume {
+            let path = "\(directory)/\(TrainingFiles.settings)"
+            guard let data = FileManager.default.contents(atPath: path),
+                  let saved = try? JSONDecoder().decode(TrainSettings.self, from: data) else {
+                throw TrainingRunError.input("\(path): missing or unreadable; --resume needs a directory that training wrote")
+            }
+            let given = settings
+            settings = saved
+            if options.maxSteps != nil { settings.maxSteps = given.maxSteps }
+            if options.maxEpochs != nil { settings.maxEpochs = given.maxEpochs }
+            if options.maxSeconds != nil { settings.maxSeconds = given.maxSeconds }
+            if options.updateFreq != nil { settings.updateFreq = given.updateFreq }
+            if options.precision != nil { settings.precision = given.precision }
+        }
+        try settings.validate()
+        return settings
+    }
+
+    /// config.json of a new run: the architecture with the vocabulary's sizes, positions for the
+    /// longest block or pair, and embeddings shared when the vocabulary is joint (translation).
+    func modelConfig(settings: TrainSettings, vocabularies v: Vocabularies) throws -> ModelConfig {
+        let lm = options.isLanguageModel
+        var config = try options.architecture.config(for: options.task)
+        config.tgtVocabSize = v.target.count
+        config.srcVocabSize = lm ? 0 : v.source.count
+        config.shareEmbeddings = !lm && (options.architecture.shareEmbeddings ?? v.joint)
+        if lm { config.maxPositions = max(config.maxPositions, settings.blockSize) }
+        else { config.maxPositions = max(config.maxPositions, settings.maxLength + 2) }
+        try config.validate()
+        return config
+    }
+}
+
+extension ModelConfig {
+    /// The language model preset `small` (`seq2seq train --lm`): nanoGPT's CPU model, 4 pre-norm
+    /// GELU decoder layers of width 128 with learned positions and no dropout (the vocabulary
+    /// size is set when the vocabulary is known).
+    public static let gptSmall = ModelConfig(srcVocabSize: 0, dModel: 128, nHeads: 4, dFF: 512, encoderLayers: 0, decoderLayers: 4,
+                                             maxPositions: 64, positional: .learned, norm: .pre, activation: .gelu,
+                                             scaleEmbedding: false, dropout: 0)
+}

@@ -1,0 +1,256 @@
+import XCTest
+@testable import Seq2SeqKit
+
+/// Every instruction-set kernel (CKernels) at every level this processor runs, against a
+/// double-precision or plain-loop reference; and the AVX2 and AVX-512 levels against each other,
+/// bit for bit (the same 16-lane operations in the same order, fused the same way).
+final class KernelLevelTests: XCTestCase {
+    private var initial = KernelLevel.active
+    override func setUp() { initial = KernelLevel.active; Threads.set(1) }
+    override func tearDown() { try? KernelLevel.select(initial); Int8Gemm.forced = nil; Threads.set(1) }
+
+    /// Runs `body` at each available level and returns its outputs, keyed by level.
+    private func atEveryLevel(_ body: () -> [Float]) throws -> [KernelLevel: [Float]] {
+        var out: [KernelLevel: [Float]] = [:]
+        for level in KernelLevel.available {
+            try KernelLevel.select(level)
+            XCTAssertEqual(KernelLevel.active, level)
+            out[level] = body()
+        }
+        return out
+    }
+
+    /// AVX2 and AVX-512 (where both run) agree to the bit.
+    private func assertVectorLevelsAgree(_ outputs: [KernelLevel: [Float]], _ what: String, file: StaticString = #filePath,
+                                         line: UInt = #line) {
+        guard let a = outputs[.avx2], let b = outputs[.avx512] else { return }
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "\(what): AVX2 and AVX-512 differ", file: file, line: line)
+    }
+
+    private func assertClose(_ got: [Float], _ want: [Double], rel: Double, abs absTol: Double, _ what: String,
+                             file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(got.count, want.count, file: file, line: line)
+        var worst = 0.0, at = 0
+        for (i, (g, w)) in zip(got, want).enumerated() {
+            let e = Swift.abs(Double(g) - w) / (absTol + rel * Swift.abs(w))
+            if !(e <= worst) { worst = e; at = i }
+        }
+        XCTAssertLessThanOrEqual(worst, 1, "\(what): element \(at) is \(got[at]), expected \(want[at])", file: file, line: line)
+    }
+
+    func testTheActiveLevelIsTheHighestSupportedUnlessForced() {
+        XCTAssertTrue(KernelLevel.available.contains(.portable))
+        if ProcessInfo.processInfo.environment["SEQ2SEQ_ISA"] == nil {
+            XCTAssertEqual(initial, KernelLevel.supported)
+        }
+        if let above = KernelLevel(rawValue: KernelLevel.supported.rawValue + 1) {
+            XCTAssertThrowsError(try KernelLevel.select(above))
+        }
+        XCTAssertTrue(KernelLevel.summary.hasPrefix("kernels \(KernelLevel.active)"))
+    }
+
+    func testSoftmaxExpAndLogSumExp() throws {
+        var rng = RNG(seed: 11)
+        let n = 7, c = 45  // a 16-lane body and a tail
+        let x = randomBuffer(n * c, &rng, scale: 8)
+        for j in 0..<5 { x[3 * c + j] = -.infinity }  // masked positions
+        let masked = FloatBuffer(count: c)
+        masked.pointer.update(repeating: -.infinity, count: c)
+        let y = FloatBuffer(count: n * c), z = FloatBuffer(count: c)
+        let outputs = try atEveryLevel {
+            softmaxForward(y.pointer, x.pointer, rows: n, cols: c)
+            softmaxForward(z.pointer, masked.pointer, rows: 1, cols: c)
+            return y.array + z.array + (0..<n).map { logSumExp(x.pointer + $0 * c, c) }
+        }
+        var want: [Double] = []
+        var lse: [Double] = []
+        for r in 0..<n {
+            let row = (0..<c).map { Double(x[r * c + $0]) }
+            let m = row.max()!
+            let s = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+            want += row.map { Foundation.exp($0 - m) / s }
+            lse.append(m + Foundation.log(s))
+        }
+        want += [Double](repeating: 0, count: c)
+        for (level, out) in outputs {
+            assertClose(Array(out.prefix(n * c + c)), want, rel: 2e-6, abs: 1e-12, "softmax at \(level)")
+            assertClose(Array(out.suffix(n)), lse, rel: 1e-6, abs: 1e-6, "logSumExp at \(level)")
+        }
+        assertVectorLevelsAgree(outputs, "softmax")
+    }
+
+    func testActivationsForwardAndBackward() throws {
+        var rng = RNG(seed: 12)
+        let n = 1000 + 7
+        let x = randomBuffer(n, &rng, scale: 4), dy = randomBuffer(n, &rng)
+        let y = FloatBuffer(count: n), dx = FloatBuffer(count: n)
+        for act in Activation.allCases {
+            let outputs = try atEveryLevel {
+                activationForward(y.pointer, x.pointer, count: n, act)
+                activationBackward(dx: dx.pointer, dy.pointer, x.pointer, count: n, act)
+                return y.array + dx.array
+            }
+            var want: [Double] = [], grad: [Double] = []
+            for i in 0..<n {
+                let v = Double(x[i]), g = Double(dy[i])
+                switch act {
+                case .relu: want.append(max(0, v)); grad.append(v > 0 ? g : 0)
+                case .gelu:
+                    let cdf = 0.5 * (1 + Foundation.erf(v / 2.0.squareRoot()))
+                    want.append(v * cdf)
+                    grad.append(g * (cdf + v * Foundation.exp(-0.5 * v * v) / (2 * Double.pi).squareRoot()))
+                case .silu:
+                    let s = 1 / (1 + Foundation.exp(-v))
+                    want.append(v * s); grad.append(g * s * (1 + v * (1 - s)))
+                }
+            }
+            for (level, out) in outputs {
+                // GELU's erf is Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, scaled by |x|.
+                assertClose(Array(out.prefix(n)), want, rel: 2e-6, abs: 1e-6, "\(act) at \(level)")
+                assertClose(Array(out.suffix(n)), grad, rel: 2e-6, abs: 2e-6, "\(act)' at \(level)")
+            }
+            assertVectorLevelsAgree(outputs, "\(act)")
+        }
+    }
+
+    func testLayerNormForwardAndBackward() throws {
+        var rng = RNG(seed: 13)
+        let n = 5, d = 83
+        let x = randomBuffer(n * d, &rng, scale: 3), g = randomBuffer(d, &rng), b = randomBuffer(d, &rng)
+        let dy = randomBuffer(n * d, &rng)
+        let y = FloatBuffer(count: n * d), mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n)
+        let dx = FloatBuffer(count: n * d), dg = FloatBuffer(count: d), db = FloatBuffer(count: d)
+        let outputs = try atEveryLevel {
+            layerNormForward(y.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: g.pointer,
+                             beta: b.pointer, rows: n, dim: d, eps: 1e-5)
+            for buf in [dx, dg, db] { buf.pointer.update(repeating: 0, count: buf.count) }
+            layerNormBackward(dx: dx.pointer, dGamma: dg.pointer, dBeta: db.pointer, dy.pointer, x.pointer,
+                              mean: mean.pointer, rstd: rstd.pointer, gamma: g.pointer, rows: n, dim: d)
+            return y.array + dx.array
+        }
+        var want: [Double] = [], grad: [Double] = []
+        for r in 0..<n {
+            let row = (0..<d).map { Double(x[r * d + $0]) }
+            let m = row.reduce(0, +) / Double(d)
+            let v = row.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(d)
+            let rs = 1 / (v + 1e-5).squareRoot()
+            let xhat = row.map { ($0 - m) * rs }
+            want += (0..<d).map { xhat[$0] * Double(g[$0]) + Double(b[$0]) }
+            let dxhat = (0..<d).map { Double(dy[r * d + $0]) * Double(g[$0]) }
+            let mg = dxhat.reduce(0, +) / Double(d), mgx = zip(dxhat, xhat).reduce(0) { $0 + $1.0 * $1.1 } / Double(d)
+            grad += (0..<d).map { rs * (dxhat[$0] - mg - xhat[$0] * mgx) }
+        }
+        for (level, out) in outputs {
+            assertClose(Array(out.prefix(n * d)), want, rel: 1e-5, abs: 1e-5, "LayerNorm at \(level)")
+            assertClose(Array(out.suffix(n * d)), grad, rel: 1e-4, abs: 1e-5, "LayerNorm dx at \(level)")
+        }
+        assertVectorLevelsAgree(outputs, "LayerNorm")
+    }
+
+    func testCachedAttentionProducts() throws {
+        var rng = RNG(seed: 14)
+        for (heads, dh) in [(4, 64), (5, 24), (2, 7)] {  // four heads at a time, a fifth, widths off 16
+            let count = 9, d = heads * dh
+            let q = randomBuffer(d, &rng), keys = randomBuffer(count * d, &rng), values = randomBuffer(count * d, &rng)
+            let p = FloatBuffer(count: heads * count), out = FloatBuffer(count: d)
+            let outputs = try atEveryLevel {
+                headScores(p.pointer, q.pointer, keys: keys.pointer, count: count, heads: heads, headDim: dh, scale: 0.125)
+                headWeightedSum(out.pointer, p.pointer, values: values.pointer, count: count, heads: heads, headDim: dh)
+                return p.array + out.array
+            }
+            var scores: [Double] = [], sums = [Double](repeating: 0, count: d)
+            for h in 0..<heads {
+                for j in 0..<count {
+                    var s = 0.0
+                    for t in 0..<dh { s += Double(q[h * dh + t]) * Double(keys[j * d + h * dh + t]) }
+                    scores.append(s * 0.125)
+                }
+            }
+            for h in 0..<heads {
+                for j in 0..<count {
+                    for t in 0..<dh { sums[h * dh + t] += Double(p[h * count + j]) * Double(values[j * d + h * dh + t]) }
+                }
+            }
+            for (level, o) in outputs {
+                assertClose(Array(o.prefix(heads * count)), scores, rel: 1e-5, abs: 1e-5, "head scores at \(level)")
+                assertClose(Array(o.suffix(d)), sums, rel: 1e-5, abs: 1e-5, "weighted sum at \(level)")
+            }
+            assertVectorLevelsAgree(outputs, "cached attention \(heads)×\(dh)")
+        }
+    }
+
+    /// Adam, bf16 rounding, dropout masks and bias gradients use no fused operation: the same bits at
+    /// every level, and equal to their scalar definitions.
+    func testExactKernelsGiveTheSameBitsAtEveryLevel() throws {
+        var rng = RNG(seed: 15)
+        let n = 16 * 40 + 9
+        let src = randomBuffer(n, &rng, scale: 100)
+        src[3] = .nan; src[4] = .infinity; src[5] = -.infinity; src[6] = Float(bitPattern: 1)  // subnormal
+        let outputs = try atEveryLevel {
+            let b = BF16Buffer(count: n)
+            convertToBF16(b.pointer, src.pointer, count: n)
+            return (0..<n).map { Float(b.pointer[$0]) }
+        }
+        let want = (0..<n).map { Float(BFloat16.from(src[$0])) }
+        for (level, out) in outputs { XCTAssertEqual(out, want, "bf16 at \(level)") }
+
+        // A tiny model's layout: matrices (with weight decay) and vectors (without).
+        var config = ModelConfig.preset("small")!
+        config.dModel = 16; config.nHeads = 2; config.dFF = 40; config.encoderLayers = 1; config.decoderLayers = 1
+        config.srcVocabSize = 37; config.tgtVocabSize = 37; config.maxPositions = 16
+        let layout = ParameterLayout(config), count = layout.totalCount
+        let start = randomBuffer(count, &rng), grads = randomBuffer(count, &rng)
+        let adam = try atEveryLevel {
+            let p = FloatBuffer(count: count), g = FloatBuffer(count: count)
+            p.pointer.update(from: start.pointer, count: count)
+            g.pointer.update(from: grads.pointer, count: count)
+            let opt = AdamOptimizer(layout: layout, settings: .init(weightDecay: 0.1))
+            for _ in 0..<3 { opt.update(p, g, lr: 1e-3) }
+            return p.array + opt.m.array + opt.v.array
+        }
+        let first = adam[.portable]!
+        for (level, out) in adam { XCTAssertEqual(out.map(\.bitPattern), first.map(\.bitPattern), "Adam at \(level)") }
+
+        let masks = try atEveryLevel {
+            var r = RNG(seed: 3)
+            let y = FloatBuffer(count: n), mask = FloatBuffer(count: n)
+            dropoutForward(y.pointer, mask: mask.pointer, src.pointer, count: n, p: 0.3, rng: &r)
+            return mask.array + y.array
+        }
+        for (level, out) in masks {
+            XCTAssertEqual(out.map(\.bitPattern), masks[.portable]!.map(\.bitPattern), "dropout at \(level)")
+        }
+
+        let rows = 13, cols = 64 * 3 + 5
+        let dy = randomBuffer(rows * cols, &rng)
+        let sums = try atEveryLevel {
+            let db = FloatBuffer(count: cols)
+            addColumnSums(db.pointer, dy.pointer, rows: rows, cols: cols)
+            return db.array
+        }
+        let reference: [Float] = (0..<cols).map { j in (0..<rows).reduce(Float(0)) { $0 + dy[$1 * cols + j] } }
+        for (level, out) in sums { XCTAssertEqual(out, reference, "column sums at \(level)") }
+    }
+
+    /// The int8 tiles (AVX2 and up) give exactly the integers of the plain loops, then the same
+    /// dequantized floats.
+    func testInt8TilesEqualThePortableProductAtEveryLevel() throws {
+        var rng = RNG(seed: 16)
+        for (rows, i, o) in [(1, 256, 77), (3, 100, 64), (4, 64, 9), (7, 512, 130)] {
+            let w = randomBuffer(o * i, &rng), x = randomBuffer(rows * i, &rng), b = randomBuffer(o, &rng)
+            x[2] = 0; x[5] = .nan  // a NaN in a row of finite values quantizes to the zero point
+            let q = QuantizedMatrix(quantizing: w.pointer, rows: o, columns: i)
+            Int8Gemm.forced = .portable
+            let reference = FloatBuffer(count: rows * o)
+            int8LinearForward(reference.pointer, x.pointer, q, b.pointer, rows: rows)
+            for level in KernelLevel.available {
+                try KernelLevel.select(level)
+                guard Int8Engine.avx2.isAvailable else { XCTAssertEqual(level, .portable); continue }
+                Int8Gemm.forced = .avx2
+                let y = FloatBuffer(count: rows * o)
+                int8LinearForward(y.pointer, x.pointer, q, b.pointer, rows: rows)
+                XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(rows)×\(i)×\(o) at \(level)")
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import XCTest
+import Seq2SeqKit
+
+/// The training run as a library: options checked before any file is read, the recipes, a whole
+/// run's files, --overwrite and --resume, and checkpoint averaging.
+final class TrainingRunTests: XCTestCase {
+    var dir = ""
+    override func setUpWithError() throws {
+        dir = NSTemporaryDirectory() + "seq2seq-run-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    /// A tiny character language model on a repeated sentence.
+    func languageModelOptions(_ name: String) throws -> TrainingRun.Options {
+        let text = "\(dir)/text.txt"
+        try Data(String(repeating: "to be or not to be, that is the question.\n", count: 40).utf8)
+            .write(to: URL(fileURLWithPath: text))
+        var o = TrainingRun.Options(modelDirectory: "\(dir)/\(name)", task: .languageModel)
+        o.text = text
+        o.architecture.dModel = 16; o.architecture.heads = 2; o.architecture.dFF = 32; o.architecture.layers = 1
+        o.blockSize = 16; o.batchSize = 4; o.evalBatches = 2
+        o.maxSteps = 4; o.validateEvery = 2; o.keepLast = 2; o.threads = 1
+        return o
+    }
+
+    func expectInvalid(_ o: TrainingRun.Options, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try o.validate(), file: file, line: line) { error in
+            guard case TrainingRunError.invalidOption(let m) = error else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertTrue(m.contains(expected), "expected '\(expected)' in: \(m)", file: file, line: line)
+        }
+    }
+
+    func testOptionsAreCheckedBeforeAnyFileIsRead() throws {
+        var o = TrainingRun.Options(modelDirectory: "\(dir)/none")
+        expectInvalid(o, "give --src and --tgt")
+        o.source = "a"; o.target = "b"
+        XCTAssertNoThrow(try o.validate())
+        // A prepared corpus is encoded already: no vocabulary can be learned for it.
+        var prepared = TrainingRun.Options(modelDirectory: "\(dir)/none")
+        prepared.data = "\(dir)/corpus"
+        prepared.vocabulary = .learnBPE
+        expectInvalid(prepared, "--vocab bpe learns a vocabulary from text, but --data")
+        prepared.task = .languageModel
+        prepared.vocabulary = .learnCharacters
+        expectInvalid(prepared, "--vocab char learns a vocabulary from text, but --data")
+        // Characters are for language models.
+        o.vocabulary = .learnCharacters
+        expectInvalid(o, "--vocab char learns a character vocabulary for a language model (--lm)")
+        o.vocabulary = .automatic
+        o.architecture.preset = "huge"
+        expectInvalid(o, "unknown preset 'huge'")
+        o.architecture.preset = "small"
+        o.lr = .nan
+        expectInvalid(o, "--lr")
+        o.lr = nil
+        o.resume = true; o.overwrite = true
+        expectInvalid(o, "--resume continues a run")
+    }
+
+    func testRecipes() throws {
+        var o = TrainingRun.Options(modelDirectory: "m")
+        var s = TrainingRun.settings(for: o)
+        XCTAssertEqual(s.mode, .translation)
+        XCTAssertEqual(s.optimizer, .adam); XCTAssertEqual(s.schedule, .inverseSqrt)
+        XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.validateEvery, 0)
+        XCTAssertEqual(try o.architecture.config(for: .translation).dropout, 0.2)
+        o.task = .languageModel
+        o.lr = 5e-4
+        s = TrainingRun.settings(for: o)
+        XCTAssertEqual(s.mode, .languageModel)
+        XCTAssertEqual(s.optimizer, .adamw); XCTAssertEqual(s.schedule, .cosine); XCTAssertEqual(s.lr, 5e-4)
+        XCTAssertEqual(s.maxSteps, 2000); XCTAssertEqual(s.validateEvery, 250); XCTAssertEqual(s.weightDecay, 0.1)
+        let gpt = try o.architecture.config(for: .languageModel)
+        XCTAssertEqual(gpt, ModelConfig.gptSmall)
+        XCTAssertTrue(gpt.isDecoderOnly)
+    }
+
+    /// A whole run through the library: the files it writes, the log it reports, then --overwrite
+    /// and --resume on its directory, and the average of its step checkpoints.
+    func testLanguageModelRunWritesItsDirectory() throws {
+        let o = try languageModelOptions("lm")
+        var lines: [String] = []
+        let summary = try TrainingRun(o).run { lines.append($0) }
+        XCTAssertEqual(summary.steps, 4)
+        let fm = FileManager.default
+        for f in ["config.json", "train.json", "tokenizer.json", "model.safetensors", "checkpoint_last.safetensors",
+                  "metrics.jsonl", "training.svg", "checkpoint_step2.safetensors", "checkpoint_step4.safetensors", "data/train"] {
+            XCTAssertTrue(fm.fileExists(atPath: "\(o.modelDirectory)/\(f)"), f)
+        }
+        let log = lines.joined(separator: "\n")
+        XCTAssertTrue(log.contains("character vocabulary:"), log)
+        XCTAssertTrue(log.contains("text: "), log)
+        XCTAssertTrue(log.contains("done: 4 steps"), log)
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(saved, TrainingRun.settings(for: o))
+
+        // Another run in the same directory is refused, unless it overwrites or resumes.
+        XCTAssertThrowsError(try TrainingRun(o).run()) { error in
+            XCTAssertTrue("\(error)".contains("holds another run"), "\(error)")
+        }
+        var resumed = o
+        resumed.resume = true; resumed.maxSteps = 6
+        XCTAssertEqual(try TrainingRun(resumed).run().steps, 6)
+
+        let averaged = try CheckpointAverage.average(last: 2, in: o.modelDirectory)
+        XCTAssertEqual(averaged.steps, [4, 6])
+        XCTAssertTrue(fm.fileExists(atPath: averaged.path))
+        XCTAssertThrowsError(try CheckpointAverage.average(last: 0, in: o.modelDirectory))
+        XCTAssertThrowsError(try CheckpointAverage.average(last: 2, in: o.modelDirectory, output: "../x"))
+        XCTAssertThrowsError(try CheckpointAverage.average(last: 2, in: dir)) { error in
+            XCTAssertEqual(error as? CheckpointAverageError, .noCheckpoints(dir))
+        }
+
+        var over = o
+        over.overwrite = true; over.maxSteps = 2; over.keepLast = 0
+        lines = []
+        XCTAssertEqual(try TrainingRun(over).run { lines.append($0) }.steps, 2)
+        XCTAssertTrue(lines.contains { $0.contains("--overwrite: removed the previous run's files") }, "\(lines)")
+        XCTAssertTrue(fm.fileExists(atPath: "\(o.modelDirectory)/\(averaged.path.split(separator: "/").last!)"),
+                      "--overwrite removes the run's files only")
+        XCTAssertTrue(Trainer.stepCheckpoints(in: o.modelDirectory).isEmpty)
+    }
+
+    /// A train.json that names no data (written by hand) is an error on resuming, not a trap.
+    func testResumeWithoutDataInTrainJSON() throws {
+        let o = try languageModelOptions("lm")
+        try TrainingRun(o).run()
+        try Data("{\"mode\": \"lm\"}".utf8).write(to: URL(fileURLWithPath: "\(o.modelDirectory)/train.json"))
+        var resumed = o
+        resumed.resume = true
+        XCTAssertThrowsError(try TrainingRun(resumed).run()) { error in
+            XCTAssertTrue("\(error)".contains("train.json names no training data"), "\(error)")
+        }
+    }
+}
