@@ -99,7 +99,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// bf16 rounding implies, (2u + u²)·Σ|a||b| with u = 2⁻⁸, and that bound is approached (so the
     /// operands really are rounded: a float32 product would be 10⁴ times closer).
     func testBF16ProductsWithinTheRoundingBound() throws {
-        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         var closest = 0.0
         for threads in [1, 2] {
             Threads.set(threads)
@@ -161,7 +161,7 @@ final class MixedPrecisionTests: XCTestCase {
 
     /// The bf16 linear layer equals the float32 one on bf16-rounded operands (forward, dx, dW, db).
     func testBF16LinearLayerEqualsFloat32OnRoundedOperands() throws {
-        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         var rng = RNG(seed: 11)
         let n = 37, i = 48, o = 29
         func random(_ c: Int) -> [Float] { (0..<c).map { _ in rng.nextFloat() * 2 - 1 } }
@@ -220,7 +220,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// A bf16 pass of a fixture model stays near float32 (logits and gradients within a few bf16
     /// roundings), and float32 passes after it are float32 again (the bf16 weights are a copy).
     func testBF16PassIsCloseToFloat32AndLeavesFloat32Intact() throws {
-        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         for path in try Fixtures.all() {
             let file = try SafeTensors(contentsOf: path)
             let model = try Fixtures.model(file)
@@ -248,7 +248,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// within 3%), from the same initialization, batches and dropout. A GPT learns a Markov chain
     /// whose entropy (log 3 nats per token) keeps the loss from collapsing to 0.
     func testBF16TrainingFollowsTheFloat32LossCurve() throws {
-        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         Threads.set(2)
         var rng = RNG(seed: 21)
         var tokens: [Int32] = [4]
@@ -290,7 +290,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// Training 12 steps in bf16 in one go and 6 + 6 with --resume gives the identical loss curve
     /// (the bf16 weights are made from the restored float32 ones at every forward pass).
     func testBF16ResumeReproducesTheLossCurve() throws {
-        guard BF16Gemm.isAvailable else { throw XCTSkip("oneDNN has no bf16 products on this processor (no AVX-512)") }
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         let base = NSTemporaryDirectory() + "seq2seq-bf16-resume-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let bf16: (inout TrainSettings, inout ModelConfig) -> Void = { s, _ in s.precision = .bf16 }

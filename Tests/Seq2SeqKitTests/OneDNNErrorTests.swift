@@ -135,9 +135,9 @@ final class OneDNNErrorTests: XCTestCase {
         }
 
         // The linear layer with a bias (beyond the few-row kernels): OpenBLAS's values exactly.
-        let allRows = FewRowsLinear.allRows
-        FewRowsLinear.allRows = false
-        defer { FewRowsLinear.allRows = allRows }
+        let allRows = FewRowsLinear.allRowsAllowed
+        FewRowsLinear.allRowsAllowed = false
+        defer { FewRowsLinear.allRowsAllowed = allRows }
         func linear(_ engine: GemmEngine, failing: Failing = .off) -> [Float] {
             var y = [Float](repeating: .nan, count: m * n)
             with(engine, failing: failing) { linearForward(&y, a, b, bias, rows: m, inFeatures: k, outFeatures: n) }
@@ -247,9 +247,9 @@ final class OneDNNErrorTests: XCTestCase {
     /// logits and translations exactly; the backward pass, whose weight gradients add into the
     /// gradient buffer, throws; with oneDNN working again the next step's gradients are right.
     func testModelForwardFallsBackAndBackwardThrows() throws {
-        let allRows = FewRowsLinear.allRows
-        FewRowsLinear.allRows = false
-        defer { FewRowsLinear.allRows = allRows }
+        let allRows = FewRowsLinear.allRowsAllowed
+        FewRowsLinear.allRowsAllowed = false
+        defer { FewRowsLinear.allRowsAllowed = allRows }
         let config = ModelConfig(srcVocabSize: 40, tgtVocabSize: 36, dModel: 32, nHeads: 4, dFF: 48, encoderLayers: 1,
                                  decoderLayers: 1, maxPositions: 24, dropout: 0)
         let model = try Transformer(config: config)

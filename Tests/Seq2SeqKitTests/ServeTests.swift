@@ -1,4 +1,5 @@
 import Foundation
+import Seq2SeqKit
 import XCTest
 
 /// `seq2seq serve`, the real binary on a loopback port: answers equal offline `translate`'s for the
