@@ -82,55 +82,39 @@ public final class IncrementalDecoder {
     }
 
     /// Feeds one token per row at position `length` and returns the logits [B, V] of the next token.
+    /// The layers are the model's own blocks (StackBlocks.swift) over this decoder's step scratch,
+    /// with cached attention as the attention sublayers.
     @discardableResult
     public func step(_ tokens: [Int32]) -> FloatPtr {
         precondition(tokens.count == rows && length < capacity, "decoder step outside its plan")
-        let c = model.config, d = c.dModel, b = rows
-        let ref = model.decoderRef
-        let positions = ref.embedPositions.map { UnsafePointer(model.param($0)) } ?? UnsafePointer(model.sinusoid.pointer)
+        let b = rows, ref = model.decoderRef
         tokens.withUnsafeBufferPointer { tp in
-            embeddingForward(x.pointer, ids: tp.baseAddress!, table: model.param(ref.embedTokens), positions: positions,
-                             scale: c.scaleEmbedding ? Float(d).squareRoot() : 1, batch: b, length: 1, dModel: d,
-                             start: length)
+            model.embed(x.pointer, ids: tp.baseAddress!, ref, batch: b, length: 1, start: length)  // [B] -> [B, D]
         }
-        // embeddingForward with length 1 reads positions[start + 0]; rows share the position.
+        // Every block updates x in place: pre-norm adds the sublayer into x, post-norm normalizes the
+        // sum (in h) back into x.
+        let block = model.config.norm == .pre
+            ? ResidualBuffers(lnOut: h.pointer, mean: mean.pointer, rstd: rstd.pointer, sub: sub.pointer, sum: x.pointer)
+            : ResidualBuffers(lnOut: x.pointer, mean: mean.pointer, rstd: rstd.pointer, sub: sub.pointer, sum: h.pointer)
         for (i, lr) in ref.layers.enumerated() {
-            block(lr.selfNorm) { hIn, out in selfAttention(layer: i, lr.selfAttention, hIn, out) }
+            _ = model.residualBlock(x: x.pointer, norm: lr.selfNorm, rows: b, block) { hIn, out in
+                selfAttention(layer: i, lr.selfAttention, hIn, out)
+            }
             if let cr = lr.crossAttention, let cn = lr.crossNorm {
-                block(cn) { hIn, out in crossAttention(layer: i, cr, hIn, out) }
+                _ = model.residualBlock(x: x.pointer, norm: cn, rows: b, block) { hIn, out in
+                    crossAttention(layer: i, cr, hIn, out)
+                }
             }
-            block(lr.ffnNorm) { hIn, out in
-                model.linear(hidden.pointer, hIn, lr.fc1, rows: b)
-                activationForward(hidden.pointer, hidden.pointer, count: b * c.dFF, c.activation)
-                model.linear(out, hidden.pointer, lr.fc2, rows: b)
+            _ = model.residualBlock(x: x.pointer, norm: lr.ffnNorm, rows: b, block) { hIn, out in
+                model.feedForward(lr, x: hIn, rows: b, hidden: hidden.pointer, activated: hidden.pointer, out: out) {
+                    model.linear($0, $1, $2, rows: $3)
+                }
             }
         }
-        var top = UnsafePointer(x.pointer)
-        if let fn = ref.finalNorm {
-            layerNormForward(h.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: model.param(fn.weight),
-                             beta: model.param(fn.bias), rows: b, dim: d, eps: c.layerNormEps)
-            top = UnsafePointer(h.pointer)
-        }
-        model.projectOutput(logits.pointer, top, rows: b)
+        let top = model.finalNorm(ref, x: x.pointer, out: h.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: b)
+        model.projectOutput(logits.pointer, top, rows: b)  // [B, D] -> [B, V]
         length += 1
         return logits.pointer
-    }
-
-    /// x ← x + S(LN(x)) (pre-norm) or x ← LN(x + S(x)) (post-norm), on [B, D].
-    private func block(_ norm: NormRef, _ sublayer: (ConstFloatPtr, FloatPtr) -> Void) {
-        let c = model.config, d = c.dModel, n = rows * d
-        let g = model.param(norm.weight), bt = model.param(norm.bias)
-        if c.norm == .pre {
-            layerNormForward(h.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: g, beta: bt,
-                             rows: rows, dim: d, eps: c.layerNormEps)
-            sublayer(h.pointer, sub.pointer)
-            for i in 0..<n { x[i] += sub[i] }
-        } else {
-            sublayer(x.pointer, sub.pointer)
-            for i in 0..<n { h[i] = x[i] + sub[i] }
-            layerNormForward(x.pointer, mean: mean.pointer, rstd: rstd.pointer, h.pointer, gamma: g, beta: bt,
-                             rows: rows, dim: d, eps: c.layerNormEps)
-        }
     }
 
     private func selfAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {

@@ -19,6 +19,11 @@ final class ResidualActivations {
         rstd.reserve(n)
     }
 
+    /// The buffers `residualBlock` writes (valid until the next `reserve`).
+    var buffers: ResidualBuffers {
+        ResidualBuffers(lnOut: lnOut.pointer, mean: mean.pointer, rstd: rstd.pointer, sub: sub.pointer, sum: sum.pointer)
+    }
+
     /// The block's output: the sum for pre-norm, LN(sum) for post-norm.
     func output(_ norm: ModelConfig.Norm) -> FloatPtr { norm == .pre ? sum.pointer : lnOut.pointer }
 }

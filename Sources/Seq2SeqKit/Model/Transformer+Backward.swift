@@ -165,7 +165,7 @@ extension Transformer {
         try linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
     }
 
-    /// Backward of `feedForwardSublayer`: dX = the gradient of x (overwritten).
+    /// Backward of `feedForward`: dX = the gradient of x (overwritten).
     func feedForwardBackward(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, dOut: ConstFloatPtr, dX: FloatPtr,
                              rows n: Int) throws(OneDNNError) {
         let f = config.dFF

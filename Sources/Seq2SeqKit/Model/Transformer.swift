@@ -174,11 +174,8 @@ public final class Transformer {
         // A causal stack's first position holds its start token, never padding, even when that
         // token is spelled pad (Marian's decoder starts from <pad>, and Hugging Face masks nothing there).
         if causal { for r in 0..<a.batch where a.length > 0 { a.keyValid[r * a.length] = 1 } }
-        let positions = ref.embedPositions.map { UnsafePointer(param($0)) } ?? UnsafePointer(sinusoid.pointer)
         ids.withUnsafeBufferPointer { idp in
-            embeddingForward(a.embedded.pointer, ids: idp.baseAddress!, table: param(ref.embedTokens),
-                             positions: positions, scale: c.scaleEmbedding ? Float(d).squareRoot() : 1,
-                             batch: a.batch, length: a.length, dModel: d)
+            embed(a.embedded.pointer, ids: idp.baseAddress!, ref, batch: a.batch, length: a.length)  // [B, T] -> [N, D]
         }
         if dropout {
             dropoutForward(a.embedded.pointer, mask: a.embedMask.pointer, a.embedded.pointer, count: n * d,
@@ -199,37 +196,25 @@ public final class Transformer {
                 }
             }
             x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, rng: &rng) { h, out, _ in
-                feedForwardSublayer(l, lr, x: h, rows: n, out: out)
+                feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer,
+                            out: out) { passLinear($0, $1, $2, rows: $3) }
             }
         }
-        if let fn = ref.finalNorm {
-            layerNormForward(a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, x,
-                             gamma: param(fn.weight), beta: param(fn.bias), rows: n, dim: d, eps: c.layerNormEps)
-        }
+        _ = finalNorm(ref, x: x, out: a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, rows: n)
     }
 
-    /// pre-norm: out = x + dropout(S(LN(x)));  post-norm: out = LN(x + dropout(S(x))).
+    /// pre-norm: out = x + dropout(S(LN(x)));  post-norm: out = LN(x + dropout(S(x))): `residualBlock`
+    /// over the block's activations, with the pass's dropout.
     func residualForward(
         _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Bool, rng: inout RNG,
         _ sublayer: (ConstFloatPtr, FloatPtr, inout RNG) -> Void
     ) -> ConstFloatPtr {
-        let c = config, d = c.dModel
-        if c.norm == .pre {
-            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, x, gamma: param(norm.weight),
-                             beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
-            sublayer(r.lnOut.pointer, r.sub.pointer, &rng)
-        } else {
-            sublayer(x, r.sub.pointer, &rng)
+        let c = config
+        return residualBlock(x: x, norm: norm, rows: n, r.buffers, sublayer: { h, out in sublayer(h, out, &rng) }) { sub in
+            if dropout {
+                dropoutForward(sub, mask: r.dropMask.pointer, sub, count: n * c.dModel, p: c.dropout, rng: &rng)
+            }
         }
-        if dropout {
-            dropoutForward(r.sub.pointer, mask: r.dropMask.pointer, r.sub.pointer, count: n * d, p: c.dropout, rng: &rng)
-        }
-        addElementwise(r.sum.pointer, x, r.sub.pointer, count: n * d)
-        if c.norm == .post {
-            layerNormForward(r.lnOut.pointer, mean: r.mean.pointer, rstd: r.rstd.pointer, r.sum.pointer, gamma: param(norm.weight),
-                             beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
-        }
-        return UnsafePointer(r.output(c.norm))
     }
 
     /// out [N, D] = MultiHead(q = x [N, D], k = v = memory [M, D]) through the out projection.
@@ -250,13 +235,6 @@ public final class Transformer {
                              shape: shape, dropout: dropout ? config.dropout : 0, rng: &rng)
         }
         passLinear(out, a.ctx.pointer, w.out, rows: n)
-    }
-
-    /// out [N, D] = fc2(act(fc1(x)))
-    func feedForwardSublayer(_ l: LayerActivations, _ w: LayerRef, x: ConstFloatPtr, rows n: Int, out: FloatPtr) {
-        passLinear(l.ffnHidden.pointer, x, w.fc1, rows: n)
-        activationForward(l.ffnActivated.pointer, l.ffnHidden.pointer, count: n * config.dFF, config.activation)
-        passLinear(out, l.ffnActivated.pointer, w.fc2, rows: n)
     }
 
     @inline(__always)
