@@ -5,7 +5,7 @@
 # depends on Seq2SeqKit by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift test -c release --disable-swift-testing
+swift test -c release --disable-swift-testing --disable-testable-imports
 
 # The levels below the one chosen here (the suite above ran at the highest).
 # (swift test builds the seq2seq binary beside the tests, which run it.)
@@ -17,7 +17,7 @@ case "$top" in
 esac
 for level in $lower; do
     echo "== the kernel-dependent suites at SEQ2SEQ_ISA=$level"
-    SEQ2SEQ_ISA=$level swift test -c release --disable-swift-testing \
+    SEQ2SEQ_ISA=$level swift test -c release --disable-swift-testing --disable-testable-imports \
         --filter 'KernelLevelTests|KernelTests|Int8LinearTests|BatchedGemmTests|ParityTests|ModelTests|BeamSearchTests|MixedPrecisionTests|TrainingTests|LanguageModelTests|QuantizedModelTests|MarianTests|AttentionTests'
 done
 

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Seq2SeqKit
+import Seq2SeqKit
 
 /// Runs the seq2seq binary (built beside the tests) under a real mpirun.
 enum CLI {

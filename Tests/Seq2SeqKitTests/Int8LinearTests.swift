@@ -1,5 +1,5 @@
 import XCTest
-@testable import Seq2SeqKit
+@_spi(Testing) import Seq2SeqKit
 
 /// The int8 linear layer on every engine this machine runs, against the float product within the
 /// bound that quantization implies, and the engines against each other (their integer sums are exact).

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Seq2SeqKit
+@_spi(Testing) import Seq2SeqKit
 
 /// Every instruction-set kernel (CKernels) at every level this processor runs, against a
 /// double-precision or plain-loop reference; and the AVX2 and AVX-512 levels against each other,

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Seq2SeqKit
+@_spi(Testing) import Seq2SeqKit
 
 /// Hugging Face Marian (OPUS-MT) support against references made by scripts/make-marian-fixtures.py
 /// with transformers 5.24: `seq2seq import` of tiny random models in F32, BF16 and F16 with shared and

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Seq2SeqKit
+import Seq2SeqKit
 
 /// Optimizer, clipping, gradient accumulation and sampling checked against references written
 /// out here, so that each formula's parts (β2, bias correction, weight decay, the top-k/top-p cut)

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Seq2SeqKit
+import Seq2SeqKit
 
 final class PreparedCorpusTests: XCTestCase {
     var dir = ""

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Seq2SeqKit
+@_spi(Testing) import Seq2SeqKit
 
 /// int8 models end to end: quantize, save, load, decode; what a damaged int8 file gives.
 final class QuantizedModelTests: XCTestCase {

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import XCTest
-@testable import Seq2SeqKit
+import Seq2SeqKit
 
 /// The SentencePiece unigram tokenizer of Marian models against MarianTokenizer (transformers 5.24)
 /// and sentencepiece 0.2.3, through references made by scripts/make-marian-fixtures.py: tricky lines

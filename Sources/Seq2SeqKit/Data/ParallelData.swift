@@ -6,6 +6,9 @@ public struct ParallelData: Sendable {
     public var skippedEmpty = 0
     public var skippedLong = 0
 
+    /// Pairs already tokenized, taken as they are (nothing skipped).
+    public init(pairs: [(src: [Int32], tgt: [Int32])]) { self.pairs = pairs }
+
     /// Reads line-aligned files, checks them, encodes both sides and drops empty pairs and pairs
     /// with a side longer than `maxLength` tokens (counted in `skippedEmpty`, `skippedLong`).
     public static func load(source: String, target: String, vocabularies v: Vocabularies, maxLength: Int,

@@ -41,8 +41,10 @@ public struct Sampler {
         return logits
     }
 
-    /// Draws one token from softmax(logits / T) restricted to the top-k and top-p set.
-    mutating func sample(_ logits: FloatPtr, vocab v: Int, banned: [Int]) -> Int32 {
+    /// Draws one token from softmax(logits / T) restricted to the top-k and top-p set: `logits`
+    /// holds `vocab` scores, ids in `banned` are never drawn, temperature 0 (or below) takes the
+    /// argmax. Advances `rng`.
+    public mutating func sample(_ logits: ConstFloatPtr, vocab v: Int, banned: [Int]) -> Int32 {
         var scored: [(Float, Int)] = []
         scored.reserveCapacity(v)
         let t = max(temperature, 1e-5)

@@ -37,8 +37,9 @@ public enum Int8Activations {
     public static let zeroPoint: Int32 = 64
 
     /// xu[N, K] and sx[N] from x[N, I] (row stride I); K − I trailing bytes of each row are zero.
-    static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int,
-                         into xu: UnsafeMutablePointer<UInt8>, scales sx: UnsafeMutablePointer<Float>) {
+    @_spi(Testing)
+    public static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int,
+                                into xu: UnsafeMutablePointer<UInt8>, scales sx: UnsafeMutablePointer<Float>) {
         for r in 0..<n {
             let row = x + r * i, out = xu + r * k
             let m = maxAbs(row, i)

@@ -17,9 +17,9 @@ public final class Transformer {
     let outputBias: Int?
     /// int8 matrices by the offset of the float tensor they replace (empty for a float model; see
     /// Transformer+Quantization.swift). Their float storage is then never read, nor made resident.
-    var quantized: [Int: QuantizedMatrix] = [:]
+    @_spi(Testing) public internal(set) var quantized: [Int: QuantizedMatrix] = [:]
     /// Sinusoidal table [max_positions, D] (zeros for learned positions, which live in the parameters).
-    let sinusoid: FloatBuffer
+    @_spi(Testing) public let sinusoid: FloatBuffer
 
     // Workspaces, grown on demand.
     let encoderActs: StackActivations?

@@ -58,9 +58,11 @@ public enum Int8Gemm {
     /// 45-84 | 61-88, from 8 rows 65-133 | 84-157.
     nonisolated(unsafe) public static var oneDNNFromRows = 4
 
-    /// The engine for a product of `n` rows.
+    /// The engine a product of `n` rows goes to: `forced` when it is set and available, otherwise
+    /// oneDNN from `oneDNNFromRows` rows (when available) and our tiles (or the portable loops)
+    /// below.
     @inline(__always)
-    static func engine(rows n: Int) -> Int8Engine {
+    public static func engine(rows n: Int) -> Int8Engine {
         if let f = forced, f.isAvailable { return f }
         return n >= oneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : ownEngine
     }
