@@ -1,5 +1,5 @@
 import XCTest
-@testable import Seq2SeqKit
+@_spi(Testing) import Seq2SeqKit
 
 /// oneDNN failures (Tensor/OneDNN.swift) never stop the process: each becomes a `OneDNNError`
 /// (status, stage, what was being done), counted in `OneDNNFailures`; a product that overwrites its

@@ -116,19 +116,19 @@ public enum OneDNNFailures {
     private static let armed = Atomic<Bool>(Injection.fromEnvironment != nil)
 
     /// TEST HOOK (see `Injection`).
-    static func inject(_ stage: OneDNNError.Stage?, count: Int?, status: Int32 = 5) {
+    @_spi(Testing) public static func inject(_ stage: OneDNNError.Stage?, count: Int?, status: Int32 = 5) {
         record.withLock { $0.injection = Injection(stage: stage, remaining: count, status: status) }
         armed.store(true, ordering: .sequentiallyConsistent)
     }
 
     /// TEST HOOK: no more injected failures.
-    static func stopInjecting() {
+    @_spi(Testing) public static func stopInjecting() {
         record.withLock { $0.injection = nil }
         armed.store(false, ordering: .sequentiallyConsistent)
     }
 
     /// TEST HOOK: the next failure is logged again.
-    static func resetLog() { record.withLock { $0.logged = false } }
+    @_spi(Testing) public static func resetLog() { record.withLock { $0.logged = false } }
 
     /// The status the hook makes a call at `stage` report, if it fires for it (one of its count).
     @inline(__always)
@@ -162,7 +162,7 @@ import CDNNL
 // thrown to the door that asked for the product, which decides between recomputing it and passing
 // the error on (see OneDNNError).
 
-enum OneDNN {
+@_spi(Testing) public enum OneDNN {
     /// oneDNN runs on OpenMP threads, whose number is a per-thread setting in OpenMP: it is set
     /// before every call (a store into the caller's thread state). Inside `parallelRows` (the
     /// per-head products of attention) each worker runs its product on one thread, as OpenBLAS does
@@ -193,7 +193,7 @@ enum OneDNN {
     /// C[M, N] = alpha · op(A) · op(B) + beta · C in float32 (dnnl_sgemm). A failure is of the
     /// execution stage: dnnl_sgemm checks its arguments and runs in one call.
     @inline(__always)
-    static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: ConstFloatPtr, lda: Int,
+    @_spi(Testing) public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: ConstFloatPtr, lda: Int,
                       _ b: ConstFloatPtr, ldb: Int, beta: Float, _ c: FloatPtr, ldc: Int) throws(OneDNNError) {
         prepareThreads()
         try call(.execution, "dnnl_sgemm \(transA ? "T" : "N")\(transB ? "T" : "N") \(m)×\(n)×\(k) "
@@ -401,7 +401,7 @@ enum OneDNN {
 
     /// C[M, N] = alpha · op(A) · op(B) (+ bias[N] on every row) (+ C when `accumulate`), A and B in
     /// bf16, C, the bias and the sums in float32.
-    static func gemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    @_spi(Testing) public static func gemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                          _ a: UnsafePointer<UInt16>, lda: Int, _ b: UnsafePointer<UInt16>, ldb: Int,
                          bias: ConstFloatPtr?, accumulate: Bool, _ c: FloatPtr, ldc: Int) throws(OneDNNError) {
         prepareThreads()
@@ -464,7 +464,7 @@ enum OneDNN {
 
     /// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`) for every b < batch and
     /// h < heads, in float32, as one primitive that splits the matrices over the threads.
-    static func batchedSgemm(batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
+    @_spi(Testing) public static func batchedSgemm(batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
                              _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
                              accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout) throws(OneDNNError) {
         prepareThreads()
