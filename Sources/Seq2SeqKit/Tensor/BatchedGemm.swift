@@ -46,18 +46,8 @@ public func batchedGemm(
     _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
     _ c: FloatPtr, _ lc: BatchedLayout
 ) {
-    if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
-    checkLayouts(la, lb, lc)
-    #if OneDNN
-    // The engine of one product with all the matrices' rows: the same threshold on the total work.
-    if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
-        do throws(OneDNNError) {
-            return try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
-                                           accumulate: false, c, lc)
-        } catch {}  // C is overwritten: OpenBLAS computes it below
-    }
-    #endif
-    batchedByOpenBLAS(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: false, c, lc)
+    // Overwriting C, every oneDNN failure is recomputed: no error comes back.
+    _ = batchedProduct(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: false, c, lc)
 }
 
 /// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`), as `batchedGemm` above (which
@@ -69,20 +59,34 @@ public func batchedGemm(
     _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
     accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout
 ) throws(OneDNNError) {
-    if !accumulate { return batchedGemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, c, lc) }
-    if batch == 0 || heads == 0 || m == 0 || n == 0 { return }
+    if let error = batchedProduct(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
+                                  accumulate: accumulate, c, lc) { throw error }
+}
+
+/// Both `batchedGemm`s: one oneDNN matmul when `GemmDispatch` chooses it for the products' total
+/// work, OpenBLAS otherwise or after a failure that left C rebuildable. Returns the error only when
+/// C could not be rebuilt.
+private func batchedProduct(
+    batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
+    _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
+    accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout
+) -> OneDNNError? {
+    if batch == 0 || heads == 0 || m == 0 || n == 0 { return nil }
     checkLayouts(la, lb, lc)
     #if OneDNN
+    // The engine of one product with all the matrices' rows: the same threshold on the total work.
     if k > 0 && GemmDispatch.engine(m: batch * heads * m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
-            return try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
-                                           accumulate: true, c, lc)
+            try OneDNN.batchedSgemm(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb,
+                                    accumulate: accumulate, c, lc)
+            return nil
         } catch {
-            if error.stage == .execution { throw error }  // C may hold part of the products
+            if error.losesOutput(accumulating: accumulate) { return error }
         }
     }
     #endif
-    batchedByOpenBLAS(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: true, c, lc)
+    batchedByOpenBLAS(batch: batch, heads: heads, m: m, n: n, k: k, alpha: alpha, a, la, b, lb, accumulate: accumulate, c, lc)
+    return nil
 }
 
 @inline(__always)

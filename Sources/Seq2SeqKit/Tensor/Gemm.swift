@@ -66,15 +66,9 @@ public func gemm(
     alpha: Float = 1, _ a: ConstFloatPtr, lda: Int, _ b: ConstFloatPtr, ldb: Int,
     _ c: FloatPtr, ldc: Int
 ) {
-    #if OneDNN
-    if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
-        do throws(OneDNNError) {
-            return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
-                                    b, ldb: ldb, beta: 0, c, ldc: ldc)
-        } catch {}  // C is overwritten: OpenBLAS computes it below
-    }
-    #endif
-    blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: 0, c, ldc: ldc)
+    // With beta 0 every oneDNN failure is recomputed: no error comes back.
+    _ = gemmProduct(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: 0,
+                    c, ldc: ldc)
 }
 
 /// C[m, n] = alpha · op(A) · op(B) + beta · C, as `gemm` above (which beta 0 is). Throws only when
@@ -87,20 +81,30 @@ public func gemm(
     alpha: Float = 1, _ a: ConstFloatPtr, lda: Int, _ b: ConstFloatPtr, ldb: Int,
     beta: Float, _ c: FloatPtr, ldc: Int
 ) throws(OneDNNError) {
-    if beta == 0 {
-        return gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, c, ldc: ldc)
-    }
+    if let error = gemmProduct(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                               beta: beta, c, ldc: ldc) { throw error }
+}
+
+/// Both `gemm`s: oneDNN when `GemmDispatch` chooses it, OpenBLAS otherwise or after a failure that
+/// left C rebuildable. Returns the error only when C could not be rebuilt (`OneDNNError.losesOutput`).
+@inline(__always)
+private func gemmProduct(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: ConstFloatPtr, lda: Int,
+    _ b: ConstFloatPtr, ldb: Int, beta: Float, _ c: FloatPtr, ldc: Int
+) -> OneDNNError? {
     #if OneDNN
     if m > 0 && n > 0 && k > 0 && GemmDispatch.engine(m: m, n: n, k: k) == .onednn {
         do throws(OneDNNError) {
-            return try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
-                                    b, ldb: ldb, beta: beta, c, ldc: ldc)
+            try OneDNN.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                             b, ldb: ldb, beta: beta, c, ldc: ldc)
+            return nil
         } catch {
-            if error.stage == .execution { throw error }  // C may hold part of the product
+            if error.losesOutput(accumulating: beta != 0) { return error }
         }
     }
     #endif
     blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+    return nil
 }
 
 /// The product through OpenBLAS, with BLAS's meaning for empty shapes kept explicitly.
@@ -166,17 +170,9 @@ public func gemmBF16(
     _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr? = nil,
     _ c: FloatPtr, ldc: Int
 ) {
-    if m == 0 || n == 0 { return }
-    #if OneDNN
-    if k > 0 && BF16Gemm.isAvailable {
-        do throws(OneDNNError) {
-            return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
-                                       b, ldb: ldb, bias: bias, accumulate: false, c, ldc: ldc)
-        } catch {}  // C is overwritten: OpenBLAS computes it below
-    }
-    #endif
-    bf16ProductByOpenBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                          bias: bias, accumulate: false, c, ldc: ldc)
+    // Overwriting C, every oneDNN failure is recomputed: no error comes back.
+    _ = bf16Product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                    bias: bias, accumulate: false, c, ldc: ldc)
 }
 
 /// C[m, n] = alpha · op(A) · op(B) (+ bias[n] on every row) (+ C when `accumulate`), as `gemmBF16`
@@ -189,23 +185,32 @@ public func gemmBF16(
     _ a: ConstBF16Ptr, lda: Int, _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr? = nil, accumulate: Bool,
     _ c: FloatPtr, ldc: Int
 ) throws(OneDNNError) {
-    if !accumulate {
-        return gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                        bias: bias, c, ldc: ldc)
-    }
-    if m == 0 || n == 0 { return }
+    if let error = bf16Product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+                               bias: bias, accumulate: accumulate, c, ldc: ldc) { throw error }
+}
+
+/// Both `gemmBF16`s: oneDNN's bf16 matmul where there is one, OpenBLAS on widened operands otherwise
+/// or after a failure that left C rebuildable. Returns the error only when C could not be rebuilt.
+@inline(__always)
+private func bf16Product(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: ConstBF16Ptr, lda: Int,
+    _ b: ConstBF16Ptr, ldb: Int, bias: ConstFloatPtr?, accumulate: Bool, _ c: FloatPtr, ldc: Int
+) -> OneDNNError? {
+    if m == 0 || n == 0 { return nil }
     #if OneDNN
     if k > 0 && BF16Gemm.isAvailable {
         do throws(OneDNNError) {
-            return try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
-                                       b, ldb: ldb, bias: bias, accumulate: true, c, ldc: ldc)
+            try OneDNN.gemmBF16(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda,
+                                b, ldb: ldb, bias: bias, accumulate: accumulate, c, ldc: ldc)
+            return nil
         } catch {
-            if error.stage == .execution { throw error }  // C may hold part of the product
+            if error.losesOutput(accumulating: accumulate) { return error }
         }
     }
     #endif
     bf16ProductByOpenBLAS(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
-                          bias: bias, accumulate: true, c, ldc: ldc)
+                          bias: bias, accumulate: accumulate, c, ldc: ldc)
+    return nil
 }
 
 /// A bf16 product without oneDNN: the stored operands widened to float32 (exact: bf16 is float32's

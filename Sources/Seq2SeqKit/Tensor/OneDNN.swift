@@ -14,6 +14,11 @@ import Glibc
 /// linear layer's forward, which adds into its bias rows, refills them and recomputes. So inference
 /// (translate, serve, generate) never sees one; it is counted in `OneDNNFailures`.
 public struct OneDNNError: Error, Sendable, CustomStringConvertible {
+    /// Whether the failed product's output is lost: a product adding into its output that failed
+    /// while running (the output may hold part of it, and what it held before is gone). Any other
+    /// failure leaves the inputs and the output rebuildable, so the other engine recomputes it.
+    public func losesOutput(accumulating: Bool) -> Bool { accumulating && stage == .execution }
+
     public enum Stage: String, Sendable {
         /// Before the product ran (engine, stream, descriptors, primitive and memory objects): its
         /// output is untouched.
