@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "seq2seq", targets: ["seq2seq"]),
         .executable(name: "seq2seq-fuzz", targets: ["seq2seq-fuzz"]),
         .library(name: "Seq2SeqKit", targets: ["Seq2SeqKit"]),
+        .library(name: "Seq2SeqDistributed", targets: ["Seq2SeqDistributed"]),
     ],
     traits: [
         .trait(name: "OneDNN", description: "oneDNN products: float32, bf16 training, int8 of many rows (libdnnl-dev)."),
@@ -70,9 +71,20 @@ let package = Package(
                 "CBLAS", "CICU", "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
                 .target(name: "CDNNL", condition: .when(traits: ["OneDNN"])),
-                .target(name: "CMPI", condition: .when(traits: ["MPI"])),
             ]
         ),
+
+        // MARK: - Distributed training
+        // The MPI communicator that `mpirun seq2seq train` runs over. The Communicator protocol and
+        // the one-process case stay in Seq2SeqKit, which therefore never links Open MPI.
+        .target(
+            name: "Seq2SeqDistributed",
+            dependencies: ["Seq2SeqKit", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
+
+        // MARK: - Benchmarks
+        // `seq2seq bench`: kernels, training and translation throughput, tokenizers, allreduce.
+        .target(name: "Seq2SeqBench", dependencies: ["Seq2SeqKit", "CBLAS"]),
 
         // MARK: - HTTP service
         // `seq2seq serve`: Hummingbird routes in front of one batching worker that owns the model.
@@ -89,7 +101,7 @@ let package = Package(
         .executableTarget(
             name: "seq2seq",
             dependencies: [
-                "Seq2SeqKit", "Seq2SeqServer",
+                "Seq2SeqKit", "Seq2SeqDistributed", "Seq2SeqBench", "Seq2SeqServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

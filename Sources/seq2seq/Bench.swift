@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Seq2SeqKit
+import Seq2SeqBench
+import Seq2SeqDistributed
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

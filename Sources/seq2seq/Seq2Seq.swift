@@ -19,6 +19,7 @@ struct ComputeOptions: ParsableArguments {
     func validate() throws {
         try Check.int(threads, "--threads", 1...1024)
         if let problem = KernelLevel.environmentProblem { throw ValidationError(problem) }
+        if let problem = MatmulSelection.environmentProblem { throw ValidationError(problem) }
     }
 
     func apply() {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Seq2SeqKit
+import Seq2SeqDistributed
 
 extension ModelConfig.Norm: ExpressibleByArgument {}
 extension ModelConfig.Positional: ExpressibleByArgument {}

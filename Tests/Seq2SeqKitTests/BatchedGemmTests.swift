@@ -6,13 +6,13 @@ import Seq2SeqKit
 /// accumulation, and the elements between heads left alone.
 final class BatchedGemmTests: XCTestCase {
     override func setUp() { Threads.set(1) }
-    override func tearDown() { GemmDispatch.forced = nil; Threads.set(1) }
+    override func tearDown() { MatmulSelection.current = .automatic; Threads.set(1) }
 
     func testEveryEngineMatchesTheReference() throws {
         // (batch, heads, m, n, k): tiny ones, attention-like ones, and one above the oneDNN threshold.
         let shapes = [(1, 1, 1, 1, 1), (2, 3, 5, 7, 4), (3, 4, 30, 27, 64), (16, 4, 31, 33, 64)]
         for engine in GemmEngine.allCases where engine.isAvailable {
-            GemmDispatch.forced = engine
+            MatmulSelection.current.float32 = engine
             for threads in [1, 2] {
                 Threads.set(threads)
                 var rng = RNG(seed: 21)

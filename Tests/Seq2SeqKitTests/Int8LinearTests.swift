@@ -5,7 +5,7 @@ import XCTest
 /// bound that quantization implies, and the engines against each other (their integer sums are exact).
 final class Int8LinearTests: XCTestCase {
     override func setUp() { Threads.set(1) }
-    override func tearDown() { Int8Gemm.forced = nil; Threads.set(1) }
+    override func tearDown() { MatmulSelection.current = .automatic; Threads.set(1) }
 
     /// Shapes with odd sizes and tails: I not a multiple of 32 (or of 16), O odd, 1-3 rows (the
     /// one-row tiles), rows not a multiple of 4, and rows above oneDNN's threshold.
@@ -42,7 +42,7 @@ final class Int8LinearTests: XCTestCase {
             for engine in engines() {
                 for threads in [1, 2] {
                     Threads.set(threads)
-                    Int8Gemm.forced = engine
+                    MatmulSelection.current.int8 = engine
                     var y = [Float](repeating: .nan, count: n * o)
                     x.withUnsafeBufferPointer { xp in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
                         int8LinearForward(yp.baseAddress!, xp.baseAddress!, q, bp.baseAddress!, rows: n)
@@ -68,11 +68,11 @@ final class Int8LinearTests: XCTestCase {
     }
 
     func testAutomaticChoiceUsesOurTilesForFewRowsAndOneDNNForMany() {
-        Int8Gemm.forced = nil
+        MatmulSelection.current.int8 = nil
         let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
         XCTAssertEqual(Int8Gemm.engine(rows: 1), own)
-        XCTAssertEqual(Int8Gemm.engine(rows: Int8Gemm.oneDNNFromRows - 1), own)
-        XCTAssertEqual(Int8Gemm.engine(rows: Int8Gemm.oneDNNFromRows), Int8Engine.onednn.isAvailable ? .onednn : own)
+        XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows - 1), own)
+        XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows), Int8Engine.onednn.isAvailable ? .onednn : own)
     }
 
     func testQuantizationIsPerRowSymmetricAndRoundTrips() {

@@ -7,7 +7,7 @@ import XCTest
 final class KernelLevelTests: XCTestCase {
     private var initial = KernelLevel.active
     override func setUp() { initial = KernelLevel.active; Threads.set(1) }
-    override func tearDown() { try? KernelLevel.select(initial); Int8Gemm.forced = nil; Threads.set(1) }
+    override func tearDown() { try? KernelLevel.select(initial); MatmulSelection.current = .automatic; Threads.set(1) }
 
     /// Runs `body` at each available level and returns its outputs, keyed by level.
     private func atEveryLevel(_ body: () -> [Float]) throws -> [KernelLevel: [Float]] {
@@ -240,13 +240,13 @@ final class KernelLevelTests: XCTestCase {
             let w = randomBuffer(o * i, &rng), x = randomBuffer(rows * i, &rng), b = randomBuffer(o, &rng)
             x[2] = 0; x[5] = .nan  // a NaN in a row of finite values quantizes to the zero point
             let q = QuantizedMatrix(quantizing: w.pointer, rows: o, columns: i)
-            Int8Gemm.forced = .portable
+            MatmulSelection.current.int8 = .portable
             let reference = FloatBuffer(count: rows * o)
             int8LinearForward(reference.pointer, x.pointer, q, b.pointer, rows: rows)
             for level in KernelLevel.available {
                 try KernelLevel.select(level)
                 guard Int8Engine.avx2.isAvailable else { XCTAssertEqual(level, .portable); continue }
-                Int8Gemm.forced = .avx2
+                MatmulSelection.current.int8 = .avx2
                 let y = FloatBuffer(count: rows * o)
                 int8LinearForward(y.pointer, x.pointer, q, b.pointer, rows: rows)
                 XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(rows)×\(i)×\(o) at \(level)")

@@ -47,11 +47,11 @@ final class KernelTests: XCTestCase {
 
     func checkFewRowsLinear(wide: Bool) throws {
         var rng = RNG(seed: 7)
-        let (initialLevel, initialAllRows) = (KernelLevel.active, FewRowsLinear.allRowsAllowed)
-        defer { Threads.set(1); try? KernelLevel.select(initialLevel); FewRowsLinear.allRowsAllowed = initialAllRows }
+        let (initialLevel, initialSelection) = (KernelLevel.active, MatmulSelection.current)
+        defer { Threads.set(1); try? KernelLevel.select(initialLevel); MatmulSelection.current = initialSelection }
         for threads in [1, 2] {
             Threads.set(threads)
-            FewRowsLinear.allRowsAllowed = wide
+            MatmulSelection.current.fewRowsForEveryRowCount = wide
             let rowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 16, 17, 23, 31, 32, 33, 64, 160, 161]
             // (512, 4101): one row large enough for the one-row kernel to split across threads.
             for (i, o, counts) in [(256, 1001, rowCounts), (13, 7, rowCounts), (1024, 256, rowCounts), (8, 1, rowCounts),

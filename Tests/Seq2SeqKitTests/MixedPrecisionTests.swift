@@ -7,7 +7,7 @@ import Seq2SeqKit
 /// Tensor/OneDNN.swift, Kernels/LinearBF16.swift, Model/Transformer+Precision.swift).
 final class MixedPrecisionTests: XCTestCase {
     override func setUp() { Threads.set(1) }
-    override func tearDown() { GemmDispatch.forced = nil; Threads.set(1) }
+    override func tearDown() { MatmulSelection.current = .automatic; Threads.set(1) }
 
     /// Shapes with odd sizes and tails, row strides wider than the rows, every transposition,
     /// alpha and beta (beta ≠ 0 keeps part of C).
@@ -62,7 +62,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// padding) untouched.
     func testEveryFloat32EngineMatchesTheReference() throws {
         for engine in GemmEngine.allCases where engine.isAvailable {
-            GemmDispatch.forced = engine
+            MatmulSelection.current.float32 = engine
             for threads in [1, 2] {
                 Threads.set(threads)
                 var rng = RNG(seed: 3)
@@ -178,7 +178,7 @@ final class MixedPrecisionTests: XCTestCase {
         convertToBF16(s2.pointer, dy, count: n * o)
         linearForwardBF16(&y, s1.pointer, w16, b, rows: n, inFeatures: i, outFeatures: o)
         try linearBackwardBF16(dx: &dx, dw: &dw, db: &db, dy, s2.pointer, s1.pointer, w16, rows: n, inFeatures: i, outFeatures: o)
-        GemmDispatch.forced = .openblas
+        MatmulSelection.current.float32 = .openblas
         linearForward(&yRef, xr, wr, b, rows: n, inFeatures: i, outFeatures: o)
         try linearBackward(dx: &dxRef, dw: &dwRef, db: &dbRef, dyr, xr, wr, rows: n, inFeatures: i, outFeatures: o)
         // db sums the float32 dy, as in float32 training.
@@ -198,7 +198,7 @@ final class MixedPrecisionTests: XCTestCase {
     /// The parity fixtures through every float32 engine (ParityTests runs the machine's choice).
     func testFixtureLogitsAndGradientsThroughEveryEngine() throws {
         for engine in GemmEngine.allCases where engine.isAvailable {
-            GemmDispatch.forced = engine
+            MatmulSelection.current.float32 = engine
             for path in try Fixtures.all() {
                 let file = try SafeTensors(contentsOf: path)
                 let name = "\((path as NSString).lastPathComponent) through \(engine)"

@@ -17,8 +17,8 @@ final class OneDNNErrorTests: XCTestCase {
 
     override func tearDown() {
         OneDNNFailures.stopInjecting()
-        GemmDispatch.forced = nil
-        Int8Gemm.forced = nil
+        MatmulSelection.current.float32 = nil
+        MatmulSelection.current.int8 = nil
         Threads.set(1)
     }
 
@@ -30,13 +30,13 @@ final class OneDNNErrorTests: XCTestCase {
     /// Runs `body` with every product on `engine` and the `failing` oneDNN calls reporting a
     /// failure, and returns what it returned.
     func with<T>(_ engine: GemmEngine, failing: Failing = .off, _ body: () throws -> T) rethrows -> T {
-        GemmDispatch.forced = engine
+        MatmulSelection.current.float32 = engine
         switch failing {
         case .off: break
         case .at(let stage): OneDNNFailures.inject(stage, count: nil)
         case .all: OneDNNFailures.inject(nil, count: nil)
         }
-        defer { OneDNNFailures.stopInjecting(); GemmDispatch.forced = nil }
+        defer { OneDNNFailures.stopInjecting(); MatmulSelection.current.float32 = nil }
         return try body()
     }
 
@@ -88,7 +88,7 @@ final class OneDNNErrorTests: XCTestCase {
         let a = random(64 * 64, &rng), b = random(64 * 64, &rng)
         var c = [Float](repeating: 0, count: 64 * 64)
         let before = OneDNNFailures.count
-        GemmDispatch.forced = .onednn
+        MatmulSelection.current.float32 = .onednn
         OneDNNFailures.inject(.execution, count: 3, status: 1)
         for _ in 0..<5 { gemm(transA: false, transB: false, m: 64, n: 64, k: 64, a, lda: 64, b, ldb: 64, &c, ldc: 64) }
         XCTAssertEqual(OneDNNFailures.count, before + 3, "3 injected failures, then oneDNN runs again")
@@ -135,9 +135,9 @@ final class OneDNNErrorTests: XCTestCase {
         }
 
         // The linear layer with a bias (beyond the few-row kernels): OpenBLAS's values exactly.
-        let allRows = FewRowsLinear.allRowsAllowed
-        FewRowsLinear.allRowsAllowed = false
-        defer { FewRowsLinear.allRowsAllowed = allRows }
+        let allRows = MatmulSelection.current.fewRowsForEveryRowCount
+        MatmulSelection.current.fewRowsForEveryRowCount = false
+        defer { MatmulSelection.current.fewRowsForEveryRowCount = allRows }
         func linear(_ engine: GemmEngine, failing: Failing = .off) -> [Float] {
             var y = [Float](repeating: .nan, count: m * n)
             with(engine, failing: failing) { linearForward(&y, a, b, bias, rows: m, inFeatures: k, outFeatures: n) }
@@ -228,9 +228,9 @@ final class OneDNNErrorTests: XCTestCase {
         let x = random(n * i, &rng), w = random(o * i, &rng), bias = random(o, &rng)
         let q = w.withUnsafeBufferPointer { QuantizedMatrix(quantizing: $0.baseAddress!, rows: o, columns: i) }
         func forward(_ engine: Int8Engine, failing: Bool = false) -> [Float] {
-            Int8Gemm.forced = engine
+            MatmulSelection.current.int8 = engine
             if failing { OneDNNFailures.inject(nil, count: nil) }
-            defer { OneDNNFailures.stopInjecting(); Int8Gemm.forced = nil }
+            defer { OneDNNFailures.stopInjecting(); MatmulSelection.current.int8 = nil }
             var y = [Float](repeating: .nan, count: n * o)
             int8LinearForward(&y, x, q, bias, rows: n)
             return y
@@ -247,9 +247,9 @@ final class OneDNNErrorTests: XCTestCase {
     /// logits and translations exactly; the backward pass, whose weight gradients add into the
     /// gradient buffer, throws; with oneDNN working again the next step's gradients are right.
     func testModelForwardFallsBackAndBackwardThrows() throws {
-        let allRows = FewRowsLinear.allRowsAllowed
-        FewRowsLinear.allRowsAllowed = false
-        defer { FewRowsLinear.allRowsAllowed = allRows }
+        let allRows = MatmulSelection.current.fewRowsForEveryRowCount
+        MatmulSelection.current.fewRowsForEveryRowCount = false
+        defer { MatmulSelection.current.fewRowsForEveryRowCount = allRows }
         let config = ModelConfig(srcVocabSize: 40, tgtVocabSize: 36, dModel: 32, nHeads: 4, dFF: 48, encoderLayers: 1,
                                  decoderLayers: 1, maxPositions: 24, dropout: 0)
         let model = try Transformer(config: config)

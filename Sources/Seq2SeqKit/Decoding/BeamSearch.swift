@@ -1,4 +1,3 @@
-import CKernels
 import RealModule
 
 /// Batched beam search over the KV-cached decoder (fairseq-style): each step extends every live
@@ -228,15 +227,6 @@ public struct BeamSearch: Sendable {
         return bound <= worst
     }
 }
-
-/// log Σ exp(x[i]) over the `n` floats at `x` (n ≥ 1), with the row's maximum taken out first so
-/// that large values do not overflow: the log of `softmaxForward`'s normalizer, at the active
-/// kernel level. A row of only −∞ gives NaN.
-@inline(__always)
-public func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float { s2s_log_sum_exp(x, n) }
-
-@inline(__always)
-func logSumExp(_ x: FloatPtr, _ n: Int) -> Float { logSumExp(UnsafePointer(x), n) }
 
 /// The k best (score, beam, token) triples seen, kept sorted descending; ties keep the earlier one.
 struct TopK {

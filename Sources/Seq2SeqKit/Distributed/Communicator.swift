@@ -3,6 +3,8 @@
 public protocol Communicator: AnyObject {
     var rank: Int { get }
     var size: Int { get }
+    /// Ranks on this machine (they share its cores: the default thread count divides by it).
+    var localSize: Int { get }
     /// Sums `count` floats across ranks, in place; every rank receives the same sum.
     func allreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws
     /// Element-wise sums / maxima of a few doubles across ranks, in place.
@@ -22,6 +24,8 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
     public var isMain: Bool { rank == 0 }
+    /// One rank per machine unless the communicator knows better.
+    public var localSize: Int { 1 }
 
     // Without non-blocking collectives, a reduction is done when started.
     public func startAllreduceSum(_ values: UnsafeMutablePointer<Float>, count: Int) throws { try allreduceSum(values, count: count) }

@@ -27,3 +27,12 @@ public func softmaxBackward(dx: FloatPtr, _ dy: ConstFloatPtr, _ y: ConstFloatPt
         }
     }
 }
+
+/// log Σ exp(x[i]) over the `n` floats at `x` (n ≥ 1), with the row's maximum taken out first so
+/// that large values do not overflow: the log of `softmaxForward`'s normalizer, at the active
+/// kernel level. A row of only −∞ gives NaN.
+@inline(__always)
+public func logSumExp(_ x: ConstFloatPtr, _ n: Int) -> Float { s2s_log_sum_exp(x, n) }
+
+@inline(__always)
+func logSumExp(_ x: FloatPtr, _ n: Int) -> Float { logSumExp(UnsafePointer(x), n) }

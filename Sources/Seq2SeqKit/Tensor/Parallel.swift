@@ -48,12 +48,18 @@ enum OpenMPTeam {
     /// The caller's OpenMP thread count, a per-thread setting (Tensor/OneDNN.swift sets it before each product).
     static let setThreadCount = function("omp_set_num_threads", as: (@convention(c) (Int32) -> Void).self)
 
-    /// Whether row-parallel kernels run on the team: when oneDNN is the engine of large products
-    /// (`SEQ2SEQ_ROW_THREADS=dispatch` keeps them on Dispatch, to compare).
-    nonisolated(unsafe) static var inUse: Bool = {
-        if let v = getenv("SEQ2SEQ_ROW_THREADS"), String(cString: v) == "dispatch" { return false }
-        return GemmDispatch.preferred == .onednn && parallel != nil && threadNumber != nil && teamSize != nil
-    }()
+    /// Whether libgomp is loaded with the functions the team needs.
+    static let available = parallel != nil && threadNumber != nil && teamSize != nil
+
+    /// Whether row-parallel kernels run on the team: `MatmulSelection.current.rowThreads`, by default
+    /// when oneDNN is the engine of large products.
+    static var inUse: Bool {
+        switch MatmulSelection.current.rowThreads {
+        case .openmp?: return available
+        case .dispatch?: return false
+        case nil: return available && GemmDispatch.preferred == .onednn
+        }
+    }
 
     struct Work {
         let body: (Range<Int>) -> Void

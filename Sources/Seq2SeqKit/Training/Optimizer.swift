@@ -1,4 +1,3 @@
-import CKernels
 import RealModule
 
 /// Adam / AdamW over the flat parameter buffer; the moments share the parameters' layout, so a
@@ -40,47 +39,8 @@ public final class AdamOptimizer {
         let b1 = s.beta1, b2 = s.beta2, eps = s.eps, wd = s.weightDecay
         let c1 = 1 - Float.pow(b1, Float(step)), c2 = 1 - Float.pow(b2, Float(step))
         let stepSize = lr / c1, c2r = 1 / c2.squareRoot()
-        let P = SendablePointer(params.pointer), G = SendablePointer(grads.pointer)
-        let M = SendablePointer(m.pointer), V = SendablePointer(v.pointer), D = SendablePointer(decayMask.pointer)
-        let lrwd = lr * wd, decays = wd != 0
-        // Sixteen lanes at a time (CKernels), the same operations in the same order as its scalar tail,
-        // so every element gets the same bits either way.
-        parallelRows(params.count, cost: 8) { range in
-            let i = range.lowerBound
-            s2s_adam(P.p + i, M.p + i, V.p + i, G.p + i, decays ? UnsafePointer(D.p + i) : nil, range.count,
-                     b1, b2, stepSize, c2r, eps, lrwd)
-        }
+        adamStep(params.pointer, m: m.pointer, v: v.pointer, grads: grads.pointer,
+                 decayMask: wd != 0 ? UnsafePointer(decayMask.pointer) : nil, count: params.count,
+                 beta1: b1, beta2: b2, stepSize: stepSize, rootC2: c2r, eps: eps, lrTimesDecay: lr * wd)
     }
-}
-
-/// The L2 norm of all gradients; scales them down to `maxNorm` when larger (maxNorm > 0).
-/// Returns the norm before clipping (NaN or infinite when the gradients are).
-/// Squares are summed in float32 over blocks of 4096 and the blocks' sums in double, in order: the
-/// blocks are split over the threads, so the bits do not depend on the thread count.
-@discardableResult
-public func clipGradientNorm(_ grads: FloatBuffer, maxNorm: Float) -> Float {
-    let block = 4096
-    let n = grads.count, blocks = (n + block - 1) / block
-    var partial = [Float](repeating: 0, count: blocks)
-    let G = SendablePointer(grads.pointer)
-    partial.withUnsafeMutableBufferPointer { pb in
-        let P = SendablePointer(pb.baseAddress!)
-        parallelRows(blocks, cost: block) { range in
-            for b in range {
-                var chunk: Float = 0
-                for i in (b * block)..<min(n, (b + 1) * block) { chunk = Relaxed.multiplyAdd(G.p[i], G.p[i], chunk) }
-                P.p[b] = chunk
-            }
-        }
-    }
-    var acc: Double = 0
-    for c in partial { acc += Double(c) }
-    let norm = Float(acc.squareRoot())
-    if maxNorm > 0 && norm > maxNorm && norm.isFinite {
-        let s = maxNorm / (norm + 1e-6)
-        parallelRows(n, cost: 1) { range in
-            for i in range { G.p[i] *= s }
-        }
-    }
-    return norm
 }

@@ -15,7 +15,7 @@ import Foundation
 /// `run(log:)` does it all; `prepare(log:)` stops before the first update and hands back the
 /// `Trainer`, e.g. to set its `stopRequest` and `status` (`Prepared.train()` then goes on).
 ///
-/// Under MPI (`communicator` an `MPICommunicator`), every rank runs the same `TrainingRun`: rank 0
+/// Under MPI (`communicator` an `MPICommunicator` from Seq2SeqDistributed), every rank runs the same `TrainingRun`: rank 0
 /// writes the model directory, then every rank reads the same files, so all start from identical
 /// settings; rank 0 alone validates, writes checkpoints and reports.
 public struct TrainingRun {
@@ -94,8 +94,8 @@ public struct TrainingRun {
     func applyThreads() {
         if let t = options.threads {
             Threads.set(t)
-        } else if let mpi = communicator as? MPICommunicator {
-            Threads.set(max(1, Threads.available / max(1, mpi.localSize)))
+        } else if communicator.localSize > 1 {
+            Threads.set(max(1, Threads.available / communicator.localSize))
         } else {
             Threads.set(Threads.available)
         }

@@ -1,4 +1,5 @@
 import Foundation
+@_spi(Testing) import Seq2SeqKit
 
 /// `seq2seq bench train`: training throughput (forward, loss, backward, clipping, Adam) on synthetic
 /// batches made as the PyTorch reference benchmark makes them (see `batches`).

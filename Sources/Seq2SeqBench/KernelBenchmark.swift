@@ -1,5 +1,6 @@
 import CBLAS
 import Foundation
+@_spi(Testing) import Seq2SeqKit
 
 /// `seq2seq bench kernels`: GEMM throughput at the shapes of a d=256 and a d=512 Transformer, and
 /// the cost per element of the elementwise kernels, at the current thread setting.
@@ -54,11 +55,13 @@ public enum KernelBenchmark {
                 let (lda, ldb) = (ta ? m : k, tb ? k : nn)
                 let flops = 2.0 * Double(m) * Double(nn) * Double(k)
                 func timed(_ engine: GemmEngine?) -> Double {
-                    let was = GemmDispatch.forced
-                    defer { GemmDispatch.forced = was }
-                    GemmDispatch.forced = engine ?? was
-                    return time(minSeconds) {
-                        gemm(transA: ta, transB: tb, m: m, n: nn, k: k, a.pointer, lda: lda, b.pointer, ldb: ldb, c.pointer, ldc: nn)
+                    var selection = MatmulSelection.current
+                    selection.float32 = engine ?? selection.float32
+                    return MatmulSelection.with(selection) {
+                        time(minSeconds) {
+                            gemm(transA: ta, transB: tb, m: m, n: nn, k: k, a.pointer, lda: lda, b.pointer, ldb: ldb,
+                                 c.pointer, ldc: nn)
+                        }
                     }
                 }
                 let chosen = timed(nil), blas = timed(.openblas), dnnl = timed(.onednn)
@@ -179,8 +182,8 @@ public enum KernelBenchmark {
         var rng = RNG(seed: 3)
         let engines = Int8Engine.allCases.filter(\.isAvailable)
         var lines = ["int8 linears, GOP/s (" + engines.map(\.rawValue).joined(separator: " | ") + " | float linearForward)"]
-        let saved = Int8Gemm.forced
-        defer { Int8Gemm.forced = saved }
+        let saved = MatmulSelection.current
+        defer { MatmulSelection.current = saved }
         for (name, o, i) in decodingShapes(d) {
             let w = FloatBuffer(count: o * i)
             for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
@@ -192,7 +195,7 @@ public enum KernelBenchmark {
                 let ops = 2.0 * Double(n) * Double(o) * Double(i)
                 var rates: [String] = []
                 for e in engines {
-                    Int8Gemm.forced = e
+                    MatmulSelection.current.int8 = e
                     let t = time(minSeconds) { int8LinearForward(y.pointer, x.pointer, q, nil, rows: n) }
                     rates.append(String(format: "%.0f", ops / t / 1e9))
                 }

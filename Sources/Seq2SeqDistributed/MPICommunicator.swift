@@ -2,6 +2,7 @@
 import CMPI
 #endif
 import Foundation
+import Seq2SeqKit
 
 #if MPI
 

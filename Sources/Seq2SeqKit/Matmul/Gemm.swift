@@ -18,15 +18,9 @@ public enum GemmEngine: String, CaseIterable, Sendable {
     }
 }
 
-/// Which engine runs a float32 product, chosen once from the processor and OpenBLAS's kernels.
+/// Which engine runs a float32 product: by shape from the processor and OpenBLAS's kernels, unless
+/// `MatmulSelection.current.float32` forces one.
 public enum GemmDispatch {
-    /// Forces one engine (tests cover each path this way; `SEQ2SEQ_GEMM_ENGINE=openblas|onednn`
-    /// does the same from the environment, for benchmarks). nil: the measured choice below.
-    nonisolated(unsafe) public static var forced: GemmEngine? = {
-        guard let name = ProcessInfo.processInfo.environment["SEQ2SEQ_GEMM_ENGINE"], !name.isEmpty else { return nil }
-        return GemmEngine(rawValue: name).flatMap { $0.isAvailable ? $0 : nil }
-    }()
-
     /// The engine of large products when none is forced: oneDNN on processors with AVX-512, where
     /// it runs twice as fast as OpenBLAS's Haswell kernels (pinned by OPENBLAS_CORETYPE here, or
     /// picked by an OpenBLAS older than the processor) and level with OpenBLAS's own AVX-512 ones
@@ -43,14 +37,14 @@ public enum GemmDispatch {
     /// (Tensor/BatchedGemm.swift).
     public static let oneDNNMinimumWork = 1 << 18
 
-    /// The engine of the current default: `preferred` unless forced.
+    /// The engine of large products under `MatmulSelection.current`: `preferred` unless forced.
     @inline(__always)
-    public static var engine: GemmEngine { forced ?? preferred }
+    public static var engine: GemmEngine { MatmulSelection.current.float32 ?? preferred }
 
     /// The engine of one product of m × n × k multiply-adds.
     @inline(__always)
     static func engine(m: Int, n: Int, k: Int) -> GemmEngine {
-        if let f = forced { return f }
+        if let f = MatmulSelection.current.float32 { return f }
         return preferred == .onednn && m * n * k >= oneDNNMinimumWork ? .onednn : .openblas
     }
 }
@@ -123,29 +117,6 @@ func blasGemm(
     cblas_sgemm(
         CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-}
-
-/// Thread settings shared by OpenBLAS and the row-parallel kernels.
-public enum Threads {
-    nonisolated(unsafe) public private(set) static var count: Int = 1
-
-    /// Uses `n` threads for GEMM and for elementwise kernels large enough to pay for a split.
-    public static func set(_ n: Int) {
-        count = max(1, n)
-        openblas_set_num_threads(Int32(count))
-    }
-
-    public static var blasCoreName: String {
-        guard let p = openblas_get_corename() else { return "unknown" }
-        return String(cString: p)
-    }
-
-    /// Whether OpenBLAS runs its AVX-512 kernels (the core names of its dynamic.c that have them).
-    public static var blasUsesAVX512: Bool {
-        ["skylakex", "cooperlake", "sapphirerapids"].contains(blasCoreName.lowercased())
-    }
-
-    public static var available: Int { Int(openblas_get_num_procs()) }
 }
 
 /// Row-major y[m] = alpha · op(A)[m, n] · x + beta · y, op transposing when asked (A is stored [rows, cols]).

@@ -1,4 +1,5 @@
 import Foundation
+@_spi(Testing) import Seq2SeqKit
 
 /// The gradient reduction alone: MPI_Allreduce (sum) of a model's flat gradient buffer, timed on
 /// every rank, reported by rank 0. Bus bandwidth is 2(N-1)/N × bytes / time, what a ring allreduce

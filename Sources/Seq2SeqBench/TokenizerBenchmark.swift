@@ -1,4 +1,5 @@
 import Foundation
+@_spi(Testing) import Seq2SeqKit
 
 /// `seq2seq bench bpe`: time to learn a vocabulary and to encode a corpus, as
 /// ../shared/bench/bpe_bench.py measures sentencepiece and Hugging Face tokenizers.

@@ -32,9 +32,11 @@ public enum FewRowsLinear {
     /// from 119 to 180 sentences/s (168 with the encoder left to sgemm) and training 6,985 to 7,215
     /// tokens/s. With OpenBLAS's own AVX-512 kernels (~200 GFLOP/s at 160 rows, packing included)
     /// sgemm stays ahead: 194 against 178 sentences/s.
-    /// Tests set `allRowsAllowed` to cover both choices.
-    static var allRows: Bool { allRowsAllowed && useAVX512 }
-    nonisolated(unsafe) public static var allRowsAllowed = !Threads.blasUsesAVX512 && GemmDispatch.engine == .openblas
+    /// `MatmulSelection.fewRowsForEveryRowCount` forces either choice (tests cover both).
+    static var allRows: Bool {
+        (MatmulSelection.current.fewRowsForEveryRowCount ?? allRowsByDefault) && useAVX512
+    }
+    static let allRowsByDefault = !Threads.blasUsesAVX512 && GemmDispatch.preferred == .openblas
 
     /// Whether `linearForward` of this shape runs here.
     @inline(__always)

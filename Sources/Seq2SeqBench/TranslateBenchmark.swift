@@ -1,4 +1,5 @@
 import Foundation
+@_spi(Testing) import Seq2SeqKit
 
 /// `seq2seq bench translate`: sentences/s and generated target tokens/s (eos included) for beam and
 /// batch settings, as ../shared/bench/nmt_translate_bench.py measures PyTorch and CTranslate2: sources

@@ -45,26 +45,14 @@ public enum Int8Engine: String, CaseIterable, Sendable {
 }
 
 public enum Int8Gemm {
-    /// Forces one engine for every shape (tests cover each path this way; `SEQ2SEQ_INT8_ENGINE`
-    /// does the same from the environment, for benchmarks). nil: chosen by shape.
-    nonisolated(unsafe) public static var forced: Int8Engine? = {
-        guard let name = ProcessInfo.processInfo.environment["SEQ2SEQ_INT8_ENGINE"], !name.isEmpty else { return nil }
-        return Int8Engine(rawValue: name)
-    }()
-
-    /// Row counts from which oneDNN is used rather than our tiles. Measured on an AVX2 processor
-    /// (AMD EPYC, Zen 3; `seq2seq bench kernels --int8`, 1 thread, GOP/s, ours | oneDNN): at 1 row
-    /// 47-79 | 20-33 (oneDNN's call and packing dominate), at 2 rows 49-81 | 34-39, at 5 rows
-    /// 45-84 | 61-88, from 8 rows 65-133 | 84-157.
-    nonisolated(unsafe) public static var oneDNNFromRows = 4
-
-    /// The engine a product of `n` rows goes to: `forced` when it is set and available, otherwise
-    /// oneDNN from `oneDNNFromRows` rows (when available) and our tiles (or the portable loops)
-    /// below.
+    /// The engine a product of `n` rows goes to under `MatmulSelection.current`: its `int8` engine
+    /// when set and available, otherwise oneDNN from `int8OneDNNFromRows` rows (when available) and
+    /// our tiles (or the portable loops) below.
     @inline(__always)
     public static func engine(rows n: Int) -> Int8Engine {
-        if let f = forced, f.isAvailable { return f }
-        return n >= oneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : ownEngine
+        let selection = MatmulSelection.current
+        if let f = selection.int8, f.isAvailable { return f }
+        return n >= selection.int8OneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : ownEngine
     }
 
     /// The engine of a product whose rows oneDNN does not take: our tiles where the build has them.
