@@ -9,14 +9,14 @@
 #
 # Environment:
 #   SEQ2SEQ_SOURCE_DIR       git checkout whose committed tree (HEAD) is published (default: this one)
-#   SEQ2SEQ_PACKAGE_VERSION  the version it is tagged with and that the example asks for (default 1.0.0)
+#   SEQ2SEQ_PACKAGE_VERSION  the version it is tagged with and that the example asks for (default 0.9.0)
 #   SEQ2SEQ_CLI              a seq2seq binary to use instead of building the package's own
 #   KEEP_TMP=1               keep the temporary folder (its path is printed) instead of removing it
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source_dir="$(cd "${SEQ2SEQ_SOURCE_DIR:-$root}" && pwd)"
-version="${SEQ2SEQ_PACKAGE_VERSION:-1.0.0}"
+version="${SEQ2SEQ_PACKAGE_VERSION:-0.9.0}"
 example="$root/Examples/TranslateLines"
 
 started=$SECONDS

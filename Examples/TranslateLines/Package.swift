@@ -7,9 +7,9 @@ import PackageDescription
 // repository by file:// URL) without editing this file.
 let environment = ProcessInfo.processInfo.environment
 let seq2seqURL = environment["SEQ2SEQ_PACKAGE_URL"] ?? "https://github.com/seq2seq/seq2seq.git"
-let versionString = environment["SEQ2SEQ_PACKAGE_VERSION"] ?? "1.0.0"
+let versionString = environment["SEQ2SEQ_PACKAGE_VERSION"] ?? "0.9.0"
 guard let seq2seqVersion = Version(versionString) else {
-    fatalError("SEQ2SEQ_PACKAGE_VERSION=\(versionString) is not a semantic version such as 1.0.0")
+    fatalError("SEQ2SEQ_PACKAGE_VERSION=\(versionString) is not a semantic version such as 0.9.0")
 }
 
 let package = Package(
