@@ -115,5 +115,13 @@ let package = Package(
             dependencies: ["Seq2SeqKit"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(
+            name: "Seq2SeqServerTests",
+            dependencies: [
+                "Seq2SeqKit", "Seq2SeqServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

@@ -55,12 +55,14 @@ final class BatchingWorker: @unchecked Sendable {
     }
 
     /// Lets the queue drain, then ends the thread (after the HTTP server has answered everything).
+    /// A second call returns at once.
     func stop() {
         condition.lock()
+        let already = stopping
         stopping = true
         condition.broadcast()
         condition.unlock()
-        finished.wait()
+        if !already { finished.wait() }
     }
 
     /// Translates `lines` within a batch of whatever else is queued with the same settings.

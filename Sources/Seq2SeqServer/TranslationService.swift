@@ -50,7 +50,8 @@ public final class TranslationService: Sendable {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
+    /// The routes, for an `Application` of the caller's (the tests run it in process).
+    @_spi(Testing) public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware(routes: Self.routes))
@@ -76,6 +77,9 @@ public final class TranslationService: Sendable {
         }
         return router
     }
+
+    /// Lets the worker answer what is queued, then ends its thread (`run` does this on its own).
+    @_spi(Testing) public func stopWorker() { worker.stop() }
 
     struct Health: Encodable { var status: String; var model: String; var kind: String; var queue: Int }
     struct Language: Encodable { var code: String; var name: String; var targets: [String] }
