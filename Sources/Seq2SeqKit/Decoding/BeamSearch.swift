@@ -8,6 +8,8 @@ import RealModule
 /// Scores are summed log-probabilities divided by a length penalty: GNMT's ((5 + len) / 6)^α by
 /// default, or len^α as in fairseq, Marian and CTranslate2 (len counts eos).
 public struct BeamSearch: Sendable {
+    /// The length penalty that a hypothesis's summed log-probability is divided by for ranking
+    /// (``BeamSearch/Style/fairseq`` only).
     public enum LengthNormalization: String, Sendable, CaseIterable {
         /// ((5 + len) / 6)^α (Wu et al. 2016; Joey NMT, OpenNMT).
         case gnmt
@@ -25,18 +27,27 @@ public struct BeamSearch: Sendable {
         case huggingface
     }
 
+    /// Hypotheses kept per sentence (k, default 5); 1 is greedy decoding. The initializer clamps it to at least 1.
     public var beam: Int = 5
+    /// Whose beam search to run (default ``Style/fairseq``); not an initializer parameter: set it afterwards.
     public var style: Style = .fairseq
+    /// The length penalty's exponent α (default 1.0); 0 ranks by summed log-probability alone.
     public var lengthPenalty: Float = 1.0
+    /// The length penalty's form (default ``LengthNormalization/gnmt``); ignored by ``Style/huggingface``,
+    /// which always uses len^α.
     public var normalization: LengthNormalization = .gnmt
     /// Hypotheses returned per sentence (≤ beam).
     public var nBest: Int = 1
 
+    /// Creates search settings; `beam` is clamped to at least 1 and `nBest` to 1...`beam`.
+    ///
+    /// ``style`` starts as ``Style/fairseq``.
     public init(beam: Int = 5, lengthPenalty: Float = 1.0, normalization: LengthNormalization = .gnmt, nBest: Int = 1) {
         self.beam = max(1, beam); self.lengthPenalty = lengthPenalty; self.normalization = normalization
         self.nBest = max(1, min(nBest, max(1, beam)))
     }
 
+    /// One finished (or, at the length cap, cut) translation of a sentence.
     public struct Hypothesis: Sendable, Equatable {
         /// Generated tokens (without bos; with eos when it was emitted).
         public var tokens: [Int32]
@@ -56,6 +67,18 @@ public struct BeamSearch: Sendable {
 
     /// Decodes a padded source batch src [B, S]; `maxLength[b]` caps the generated tokens (eos included).
     /// Returns the n-best hypotheses of each sentence, best first.
+    /// - Parameters:
+    ///   - model: An encoder-decoder model.
+    ///   - src: Source ids [B, S], row-major, each row padded with the model's pad id (and usually ending in eos).
+    ///   - b: The number of sentences B.
+    ///   - s: The padded source length S (at most max_positions).
+    ///   - maxLength: B caps on generated tokens, one per sentence; keep each within 1...max_positions - 1,
+    ///     as ``Translator`` does.
+    ///   - decoder: A decoder of `model` to reuse (its buffers are kept between calls); nil creates one.
+    ///     A decoder must not be used by two searches at once.
+    /// - Returns: B lists of at most ``nBest`` hypotheses, best (highest ``Hypothesis/score``) first.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, a source id is outside the
+    ///   source vocabulary, or S exceeds max_positions.
     public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
                           decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
         let c = model.config, k = beam

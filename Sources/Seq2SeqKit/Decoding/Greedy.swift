@@ -1,15 +1,30 @@
-/// Greedy decoding as the spec's fixtures define it: each row starts with `bos` (encoder-decoder) or
-/// its prompt (decoder-only) and grows by the argmax token, never `pad` or `bos`, until it emits
-/// `eos` (kept) or holds `maxLength` tokens; a finished row is filled with `pad`.
+/// A request ``GreedyDecoder/complete(_:prompts:maxLength:)`` cannot serve; the message says why.
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
+    /// The prompts or the output cap are unusable; the message says which and why.
     case prompts(String)
+    /// The error message.
     public var description: String {
         switch self { case .prompts(let m): return m }
     }
 }
 
+/// Greedy decoding as the spec's fixtures define it: each row starts with `bos` (encoder-decoder) or
+/// its prompt (decoder-only) and grows by the argmax token, never `pad` or `bos`, until it emits
+/// `eos` (kept) or holds `maxLength` tokens; a finished row is filled with `pad`.
+///
+/// Each call creates or takes one ``IncrementalDecoder``; a decoder must not be shared between threads.
 public enum GreedyDecoder {
     /// Encoder-decoder: src [B, S] (padded with pad_id) → tokens [B, maxLength].
+    ///
+    /// Each returned row starts with bos, and `maxLength` counts it.
+    /// - Parameters:
+    ///   - src: Source ids [B, S], row-major.
+    ///   - b: The number of sentences B.
+    ///   - s: The padded source length S.
+    ///   - maxLength: Tokens per output row, bos included; at most max_positions.
+    ///   - decoder: A decoder of `model` to reuse; nil creates one.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, a source id is outside the
+    ///   source vocabulary, or S exceeds max_positions.
     public static func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int,
                                  maxLength: Int, decoder: IncrementalDecoder? = nil) throws -> [[Int32]] {
         let dec = decoder ?? IncrementalDecoder(model: model)
@@ -20,6 +35,9 @@ public enum GreedyDecoder {
     }
 
     /// Decoder-only: prompts of equal length → tokens [B, maxLength], the prompt included.
+    /// - Throws: ``GenerationError/prompts(_:)`` if the prompts are empty or of different lengths,
+    ///   if `maxLength` exceeds max_positions or does not exceed the prompt length, or if a prompt id is
+    ///   outside the vocabulary.
     public static func complete(_ model: Transformer, prompts: [[Int32]], maxLength: Int) throws -> [[Int32]] {
         let plen = prompts.first?.count ?? 0
         guard plen > 0, prompts.allSatisfy({ $0.count == plen }) else {

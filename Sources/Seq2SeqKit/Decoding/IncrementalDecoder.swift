@@ -5,9 +5,15 @@
 /// are stored once per group. Rows and sources reach their caches through slot tables, so a reorder
 /// copies a cache row only when a beam forks (one old row continued by several new ones).
 /// Dims: B rows (sentences or beams), L cache capacity, S source length, D width, F ffn width, V vocabulary.
+///
+/// Not thread-safe: a decoder's caches and scratch buffers belong to one decoding at a time. Several
+/// decoders (on different threads) may share one model.
 public final class IncrementalDecoder {
+    /// The model whose decoder (and, for the cross-attention keys and values, encoder output) this runs.
     public let model: Transformer
+    /// Rows being decoded (B): sentences, or their beams after a widening ``reorder(_:group:)``.
     public private(set) var rows = 0
+    /// Tokens each row's cache holds (L): `start`'s capacity, capped at max_positions.
     public private(set) var capacity = 0
     /// Tokens processed so far (the position of the next token).
     public private(set) var length = 0
@@ -27,6 +33,7 @@ public final class IncrementalDecoder {
     let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
     let ctx = FloatBuffer(count: 0), sub = FloatBuffer(count: 0), hidden = FloatBuffer(count: 0)
     let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
+    /// The last step's logits [rows, V_tgt], row-major; overwritten by each ``step(_:)``.
     public let logits = FloatBuffer(count: 0)  // [B, V]
 
     /// When set, attention probabilities of each step are handed to this observer
@@ -36,6 +43,8 @@ public final class IncrementalDecoder {
     /// The encoder's activations for this decoder's sources (each decoder owns one: see `Transformer.encode`).
     public let encoderWorkspace: StackActivations?
 
+    /// Creates a decoder for `model`; its caches are allocated (and grown) by
+    /// ``start(rows:capacity:memory:sourceLength:sourceValid:group:maxRows:)``.
     public init(model: Transformer) {
         self.model = model
         encoderWorkspace = model.config.isDecoderOnly ? nil : StackActivations(layers: model.config.encoderLayers, cross: false)

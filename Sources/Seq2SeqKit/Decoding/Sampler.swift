@@ -4,17 +4,33 @@ import RealModule
 /// top-k and nucleus (top-p) filtering, a seeded RNG. The context is the last `max_positions`
 /// tokens: a longer prompt keeps its last block, and when the cache is full the decoder restarts
 /// from the last half block (recomputed), so generation can run past the block size.
+///
+/// A value type: copies sample independently (each has its own ``rng``).
+/// ``generate(_:prompt:maxTokens:emit:)`` creates its own ``IncrementalDecoder``, so samplers on
+/// different threads may share one model.
 public struct Sampler {
+    /// Divides the logits before the softmax (default 1); 0 or below takes the argmax (greedy).
     public var temperature: Float = 1
+    /// Draws only from the `topK` most likely tokens; 0 (the default) keeps them all.
     public var topK: Int = 0
+    /// Nucleus sampling: draws only from the smallest set of most likely tokens whose probabilities
+    /// (after top-k) sum to at least `topP`; 1 (the default) keeps them all.
     public var topP: Float = 1
+    /// The random generator the draws advance; seeded by the initializer, so a seed repeats its samples.
     public var rng: RNG
 
+    /// Creates a sampler; `seed` (default 1) seeds ``rng``.
     public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, seed: UInt64 = 1) {
         self.temperature = temperature; self.topK = topK; self.topP = topP; rng = RNG(seed: seed)
     }
 
     /// Generates `maxTokens` tokens after `prompt` (bos when empty), calling `emit` with each.
+    /// - Parameters:
+    ///   - model: A decoder-only model (an encoder-decoder one has no source here).
+    ///   - prompt: Token ids to continue; only the last max_positions of them are read.
+    ///   - maxTokens: Tokens to generate. Generation does not stop at eos: eos is drawn like any other
+    ///     token (pad and bos are never drawn).
+    ///   - emit: Called with each generated id, in order.
     public mutating func generate(_ model: Transformer, prompt: [Int32], maxTokens: Int, emit: (Int32) -> Void) {
         let c = model.config
         let block = c.maxPositions
@@ -78,13 +94,22 @@ public struct Sampler {
 /// Turns generated ids into text as they come: pieces become UTF-8 bytes ("▁" a space, `</s>`
 /// a newline for word-level vocabularies), and bytes that do not yet form a whole character wait
 /// for the rest.
+///
+/// One value per stream: it holds the stream's pending bytes and whether a line has just begun
+/// (a line's leading space is dropped).
 public struct StreamingDetokenizer {
     let vocabulary: Vocabulary
     var pending: [UInt8] = []
     var atStart = true
 
+    /// Starts a stream for ids of `vocabulary`.
     public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
 
+    /// Adds one generated id and returns the text it completes (possibly empty).
+    ///
+    /// Byte tokens and pieces are appended as UTF-8; eos becomes a newline (except for character-level
+    /// vocabularies, where it is dropped); pad, bos and unknown ids are ignored. An incomplete
+    /// multi-byte character is held until its remaining bytes arrive.
     public mutating func push(_ id: Int32) -> String {
         let i = Int(id)
         if id == Vocabulary.eosId && !vocabulary.characterLevel {
