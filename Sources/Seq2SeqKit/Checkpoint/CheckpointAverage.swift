@@ -60,6 +60,7 @@ public enum CheckpointAverageError: Error, CustomStringConvertible, Equatable {
     /// The directory's model is int8.
     case quantized(String)
 
+    /// The message, naming the offending option or directory.
     public var description: String {
         switch self {
         case .count(let n): return "--last must be at least 1 (got \(n))"

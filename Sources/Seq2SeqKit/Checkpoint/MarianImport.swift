@@ -9,16 +9,33 @@ import Foundation
 /// tied matrix. F32, F16 and BF16 tensors are read (and stored as F32). The tokenizer files are copied
 /// as they are: the model directory's vocabularies are then the SentencePiece pair.
 public enum MarianImport {
+    /// What ``MarianImport/run(from:to:)`` imported.
     public struct Summary: Sendable {
+        /// The model configuration translated from the Hugging Face config.json (and written as ours).
         public var config: ModelConfig
         /// dtype → number of tensors read in it.
         public var dtypes: [String: Int]
+        /// The file names written into the output directory: the tokenizer files copied, then config.json and
+        /// model.safetensors.
         public var files: [String]
     }
 
     static let tokenizerFiles = [MarianFiles.sourceSPM, MarianFiles.targetSPM, MarianFiles.vocab, MarianFiles.targetVocab,
                                  "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
 
+    /// Imports the Hugging Face Marian folder `hf` into the model directory `output` (created if needed).
+    ///
+    /// The folder needs config.json, model.safetensors (a single file, not shards), source.spm, target.spm
+    /// and vocab.json (and target_vocab.json when the vocabularies are separate). The configuration, the
+    /// tensors' names and shapes, and the vocabularies are all checked before config.json and the weights
+    /// are written; tokenizer files already copied into `output` stay there when a later check fails.
+    /// - Parameters:
+    ///   - hf: The Hugging Face model folder.
+    ///   - output: The model directory to write.
+    /// - Returns: The configuration, the dtypes read and the files written.
+    /// - Throws: ``ModelError`` for a missing file, a configuration or tensor the engine does not run, or
+    ///   weights that disagree with the configuration; ``SafeTensors/Error`` for a damaged weights file;
+    ///   ``VocabularyError`` for tokenizer files that do not load or do not fit the model.
     public static func run(from hf: String, to output: String) throws -> Summary {
         let fm = FileManager.default
         var isDir: ObjCBool = false

@@ -4,6 +4,13 @@ extension Transformer {
     /// Loads every parameter by its spec name, strictly: a missing tensor, a wrong dtype or shape,
     /// or (unless `allowExtra` accepts it) a tensor the configuration does not have is an error.
     /// An int8 configuration reads its matrices as I8 with F32 per-row scales (`NAME_scale`).
+    /// - Parameters:
+    ///   - file: The opened model.safetensors (or checkpoint).
+    ///   - allowExtra: Returns true for names of tensors the file may hold beyond the model's (ignored).
+    /// - Throws: ``ModelError/missingTensor(file:name:)`` or ``ModelError/shapeMismatch(file:name:expected:found:)``
+    ///   (checked before anything is read), ``SafeTensors/Error`` for a wrong dtype or a bad scale, and
+    ///   ``ModelError/unexpectedTensor(file:name:)`` for an extra tensor. After a dtype or extra-tensor
+    ///   error the parameters may be partly overwritten.
     public func loadWeights(from file: SafeTensors, allowExtra: (String) -> Bool = { _ in false }) throws {
         try layout.check(file)
         let int8 = config.quantization == .int8
@@ -26,6 +33,10 @@ extension Transformer {
 
     /// The parameters as safetensors entries, in layout order, with the spec's names; an int8
     /// model's matrices as I8 with their F32 scales.
+    /// - Parameters:
+    ///   - buffer: Values to write instead of ``Transformer/parameters``, laid out as ``Transformer/layout``
+    ///     (for example averaged weights); all of them are written as F32, even for an int8 model.
+    ///   - prefix: Prepended to every tensor name.
     public func weightEntries(from buffer: FloatBuffer? = nil, prefix: String = "") -> [SafeTensors.Entry] {
         let base = (buffer ?? parameters).pointer
         return layout.entries.flatMap { e -> [SafeTensors.Entry] in
@@ -38,6 +49,7 @@ extension Transformer {
     }
 
     /// Writes model.safetensors (atomically) in the spec's names, loadable with safetensors.torch.load_file.
+    /// - Throws: ``SafeTensors/Error/io(_:_:)`` if the file cannot be written or renamed into place.
     public func saveWeights(to path: String) throws {
         try SafeTensors.write(weightEntries(), metadata: ["format": "pt"], to: path)
     }
@@ -65,6 +77,10 @@ extension SafeTensors {
 
 extension ParameterLayout {
     /// Every tensor of the layout is in `file` with its shape (checked before anything is allocated or read).
+    ///
+    /// Tensors of `file` that the layout does not have are not looked at here.
+    /// - Throws: ``ModelError/missingTensor(file:name:)`` or ``ModelError/shapeMismatch(file:name:expected:found:)``
+    ///   for the first layout entry that is absent or has another shape. Dtypes are not checked.
     public func check(_ file: SafeTensors) throws {
         for e in entries {
             guard let t = file.tensors[e.name] else { throw ModelError.missingTensor(file: file.path, name: e.name) }
@@ -76,16 +92,35 @@ extension ParameterLayout {
 }
 
 /// A model directory: `config.json` (the spec's configuration) and `model.safetensors`.
+///
+/// ``save(_:to:weightsFile:)`` writes one; ``load(_:weightsFile:)`` and ``loadVocabularies(_:for:)`` read it
+/// back. The vocabulary files (``Vocabularies``) live in the same directory.
 public enum ModelDirectory {
+    /// The configuration's file name in a model directory.
     public static let configFile = "config.json"
+    /// The weights' default file name in a model directory (training keeps its checkpoints beside it,
+    /// see ``TrainingFiles``).
     public static let weightsFile = "model.safetensors"
 
+    /// Writes `model`'s config.json and weights into `dir`, creating the directory if needed.
+    ///
+    /// Each file is written atomically (a temporary file renamed over the old one). The vocabularies are
+    /// not written: save them with ``Vocabularies/save(to:)``.
+    /// - Parameters:
+    ///   - model: The model to save; an int8 model writes its matrices as I8 with F32 scales.
+    ///   - dir: The model directory.
+    ///   - weightsFile: The weights' file name inside `dir` (default ``weightsFile``).
+    /// - Throws: A Foundation error if `dir` cannot be created, ``SafeTensors/Error/io(_:_:)`` if a file
+    ///   cannot be written.
     public static func save(_ model: Transformer, to dir: String, weightsFile: String = weightsFile) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try writeAtomically(model.config.jsonData(), to: "\(dir)/\(configFile)")
         try model.saveWeights(to: "\(dir)/\(weightsFile)")
     }
 
+    /// Reads and validates `dir`/config.json.
+    /// - Throws: ``ModelError/badFile(_:_:)`` if the file is missing, is not a valid configuration, or
+    ///   fails ``ModelConfig/validate()``.
     public static func loadConfig(_ dir: String) throws -> ModelConfig {
         let path = "\(dir)/\(configFile)"
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -97,6 +132,13 @@ public enum ModelDirectory {
     /// Loads config.json and the weights. Every tensor's name and shape is checked against what
     /// config.json implies before the model is allocated, so a config.json out of step with its
     /// weights (or claiming an absurd size) is an error naming both files, not an allocation.
+    /// - Parameters:
+    ///   - dir: The model directory.
+    ///   - weightsFile: The weights' file name inside `dir`, for example a checkpoint (default ``weightsFile``).
+    /// - Returns: The model with its weights, ready to decode.
+    /// - Throws: ``ModelError/badFile(_:_:)`` for a missing or invalid config.json or one that does not match
+    ///   the weights, ``SafeTensors/Error`` if the weights file is unreadable or malformed, and the errors
+    ///   of ``Transformer/loadWeights(from:allowExtra:)``.
     public static func load(_ dir: String, weightsFile: String = weightsFile) throws -> Transformer {
         let config = try loadConfig(dir)
         let file = try SafeTensors(contentsOf: "\(dir)/\(weightsFile)")
@@ -110,6 +152,11 @@ public enum ModelDirectory {
 
     /// The model directory's vocabulary, checked against the model: every id it can produce must be
     /// one of the model's tokens.
+    ///
+    /// Reads what ``Vocabularies/load(from:)`` reads: a Marian model's SentencePiece files, a joint
+    /// tokenizer.json, or source and target tokenizer files.
+    /// - Throws: ``VocabularyError`` if no vocabulary is found or a file is damaged;
+    ///   ``ModelError/badFile(_:_:)`` if the vocabulary has more entries than the model has tokens.
     public static func loadVocabularies(_ dir: String, for config: ModelConfig) throws -> Vocabularies {
         let v = try Vocabularies.load(from: dir)
         if v.target.count > config.tgtVocabSize || (!config.isDecoderOnly && v.source.count > config.srcVocabSize) {
