@@ -1,52 +1,93 @@
 import Foundation
 
 /// Every training setting, saved as `train.json` in the model directory.
+///
+/// ``TrainingRun/settings(for:)`` makes them from a run's options; the keys of train.json are the
+/// fields' names in snake_case. A value is plain data: ``validate()`` checks it, ``Trainer`` uses it.
 public struct TrainSettings: Codable, Equatable, Sendable {
+    /// What is trained: an encoder-decoder model on sentence pairs (`translation`), or a decoder-only model
+    /// on a token stream (`languageModel`, `"lm"` in train.json).
     public enum Mode: String, Codable, Sendable { case translation, languageModel = "lm" }
+    /// Adam, or AdamW (Adam with decoupled weight decay: ``weightDecay`` applies only to `adamw`).
     public enum Optimizer: String, Codable, Sendable, CaseIterable { case adam, adamw }
 
+    /// What is trained (default ``Mode/translation``).
     public var mode: Mode = .translation
     // data
+    /// Source-side training text (translation).
     public var source: String? = nil
+    /// Target-side training text (translation), or the language model's text.
     public var target: String? = nil
+    /// Validation source text (translation).
     public var validSource: String? = nil
+    /// Validation references (translation), line-aligned with ``validSource``.
     public var validTarget: String? = nil
     /// A corpus made by `seq2seq prepare` (instead of source/target text, which training prepares
     /// into the model directory itself).
     public var data: String? = nil
+    /// Translation pairs with a side longer than this many tokens are skipped (default 128; at most 65535).
     public var maxLength = 128
+    /// Tokens per translation batch and side, counted as sentences × longest sentence (default 4096).
     public var batchTokens = 4096
+    /// Batches per update and rank (gradient accumulation, default 1).
     public var updateFreq = 1
     // language model data
+    /// Tokens per language-model training block (default 64).
     public var blockSize = 64
+    /// Blocks per language-model batch (default 12).
     public var batchSize = 12
+    /// The held-out tail of the language model's text, for validation (default 0.1, in [0, 1)).
     public var validFraction = 0.1
+    /// Language-model validation batches (default 20).
     public var evalBatches = 20
     // optimization
+    /// The optimizer (default ``Optimizer/adam``).
     public var optimizer: Optimizer = .adam
+    /// The peak learning rate (default 1e-3; positive).
     public var lr: Float = 1e-3
+    /// The schedule's floor (default 0; at most ``lr``).
     public var minLR: Float = 0
+    /// Updates of linear warm-up (default 500).
     public var warmupSteps = 500
+    /// The learning-rate schedule (default ``LRSchedule/inverseSqrt``; ``LRSchedule/cosine`` needs ``maxSteps``).
     public var schedule: LRSchedule = .inverseSqrt
+    /// Adam's β1 (default 0.9).
     public var beta1: Float = 0.9
+    /// Adam's β2 (default 0.98).
     public var beta2: Float = 0.98
+    /// Adam's ε (default 1e-9).
     public var adamEps: Float = 1e-9
+    /// AdamW's decoupled weight decay (default 0; ignored by Adam).
     public var weightDecay: Float = 0
+    /// The gradient's global L2 norm is clipped to this (default 1; 0: no clipping).
     public var clipNorm: Float = 1
+    /// Label smoothing of the training loss (default 0.1; in [0, 1)).
     public var labelSmoothing: Float = 0.1
+    /// Seeds the initialization, the batch order and the dropout masks (default 1).
     public var seed: UInt64 = 1
     /// The format of the matrix products (float32, or bf16 operands with float32 sums and master weights).
     public var precision: Precision = .float32
     // limits and evaluation
+    /// Stop after this many updates (default 0: no limit).
     public var maxSteps = 0
+    /// Stop after this many epochs (default 0: no limit).
     public var maxEpochs = 0
+    /// Stop after this many seconds of training, counted across resumes (default 0: no limit).
     public var maxSeconds: Double = 0
+    /// Validate every N updates, as well as at epoch ends (default 0: epoch ends only).
     public var validateEvery = 0
+    /// Stop after this many validations without a better score (default 0: never).
     public var patience = 0
+    /// Keep the last N step checkpoints, written at each validation (default 0: none).
     public var keepLast = 0
+    /// Beam size of the validation translations (default 1: greedy; 1...256).
     public var validBeam = 1
+    /// GNMT length penalty α of the validation translations (default 1.4).
     public var lengthPenalty: Float = 1.4
+    /// A log line every N updates (default 50).
     public var logEvery = 50
+    /// The thread count the run was started with, recorded only (0: all cores); a run's threads come
+    /// from ``TrainingRun/Options/threads``.
     public var threads = 0
     /// checkpoint_last every N updates without validating (0: off), and at least every so many
     /// seconds of training (0: off), so that a crash loses little whatever the epoch's length.
@@ -56,6 +97,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// corpora end epochs every few seconds); validations due by `validateEvery` always run.
     public var minValidateSeconds: Double = 60
 
+    /// The defaults above (not a recipe: see ``TrainingRun/settings(for:)``).
     public init() {}
 
     enum CodingKeys: String, CodingKey {
@@ -70,6 +112,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case precision
     }
 
+    /// Decodes train.json; every field is optional and an absent one keeps its default.
     public init(from decoder: Decoder) throws {
         // Every field is optional in train.json (older files lack the newer ones); absent ones keep the defaults.
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -93,6 +136,8 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         self = s
     }
 
+    /// Checks that the settings can train; the message names the `seq2seq train` flag to change.
+    /// - Throws: ``TrainError/settings(_:)`` for the first setting out of range.
     public func validate() throws {
         func fail(_ m: String) -> TrainError { .settings(m) }
         if !(lr > 0) || !lr.isFinite { throw fail("--lr must be a positive finite number") }
@@ -121,6 +166,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if logEvery < 1 { throw fail("--log-every must be at least 1") }
     }
 
+    /// train.json's bytes: pretty-printed with sorted keys.
     public func jsonData() throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -128,11 +174,16 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     }
 }
 
+/// Why training cannot go on.
 public enum TrainError: Error, CustomStringConvertible {
+    /// A training setting is out of range; the message names the flag.
     case settings(String)
+    /// The run stopped after this many consecutive updates with a NaN or infinite loss or gradient norm.
     case diverged(Int)
+    /// A checkpoint cannot be resumed from (file, reason).
     case checkpoint(String, String)
 
+    /// The message, with what to do.
     public var description: String {
         switch self {
         case .settings(let m): return "invalid training settings: \(m)"
@@ -144,6 +195,9 @@ public enum TrainError: Error, CustomStringConvertible {
 }
 
 /// "90s", "60m", "1h30m", "2h", "45" (seconds) → seconds.
+///
+/// Units may be combined ("1h30m", "1.5h"); a bare number is seconds. Returns nil for anything else,
+/// a negative number, or a number without a unit after a unit ("1h30"); an empty string gives 0.
 public func parseDuration(_ s: String) -> Double? {
     if let v = Double(s) { return v >= 0 && v.isFinite ? v : nil }
     var total = 0.0, number = ""

@@ -40,6 +40,7 @@ extension TrainingRun {
         /// The model directory: created if needed; it receives config.json, train.json, the
         /// vocabulary, the prepared corpus, the checkpoints and the metrics.
         public var modelDirectory: String
+        /// What the run trains (default ``Task/translation``); set by ``init(modelDirectory:task:)``.
         public var task: Task = .translation
         /// Source-side training text (translation), one sentence per line.
         public var source: String? = nil
@@ -47,6 +48,7 @@ extension TrainingRun {
         public var target: String? = nil
         /// Validation text (translation; both or neither). Rank 0 translates it at each validation.
         public var validSource: String? = nil
+        /// Validation references (translation), line-aligned with ``validSource``.
         public var validTarget: String? = nil
         /// Plain training text (language model).
         public var text: String? = nil
@@ -57,6 +59,8 @@ extension TrainingRun {
 
         // MARK: Vocabulary
 
+        /// Where the vocabulary comes from (default ``VocabularyChoice/automatic``). A model directory that
+        /// already holds a vocabulary (a resumed run, or an earlier attempt) keeps its own whatever this says.
         public var vocabulary: VocabularyChoice = .automatic
         /// Size of a learned BPE vocabulary, including the special and byte tokens.
         public var vocabularySize = 8000
@@ -72,13 +76,22 @@ extension TrainingRun {
 
         // MARK: Optimization (nil: the recipe's value)
 
+        /// Peak learning rate; nil: the recipe's (1e-3 for both tasks).
         public var lr: Float? = nil
+        /// The schedule's floor (the cosine schedule decays to it); nil: 0 for translation, 1e-4 for a language model.
         public var minLR: Float? = nil
+        /// Updates of linear warm-up to ``lr``; nil: 500 for translation, 100 for a language model.
         public var warmupSteps: Int? = nil
+        /// The learning-rate schedule; nil: ``LRSchedule/inverseSqrt`` for translation, ``LRSchedule/cosine``
+        /// for a language model (which needs ``maxSteps``).
         public var schedule: LRSchedule? = nil
+        /// Adam or AdamW; nil: Adam for translation, AdamW for a language model.
         public var optimizer: TrainSettings.Optimizer? = nil
+        /// AdamW's decoupled weight decay (ignored by Adam); nil: 0 for translation, 0.1 for a language model.
         public var weightDecay: Float? = nil
+        /// Adam's β2; nil: 0.98 for translation, 0.99 for a language model (β1 is 0.9).
         public var beta2: Float? = nil
+        /// Label smoothing of the training loss, in [0, 0.99]; nil: 0.1 for translation, 0 for a language model.
         public var labelSmoothing: Float? = nil
         /// Skip translation pairs with a side longer than this many tokens.
         public var maxLength = 128
@@ -106,7 +119,9 @@ extension TrainingRun {
 
         // MARK: Limits and evaluation
 
+        /// Stop after this many updates (0: no limit); nil: no limit for translation, 2000 for a language model.
         public var maxSteps: Int? = nil
+        /// Stop after this many passes over the training data; nil or 0: no limit.
         public var maxEpochs: Int? = nil
         /// Stop after this many seconds of training.
         public var maxSeconds: Double? = nil
@@ -125,6 +140,8 @@ extension TrainingRun {
         public var logEvery = 50
         /// Also write checkpoint_last every N updates (0: off) and at least every so many seconds (0: off).
         public var saveEvery = 0
+        /// Also write checkpoint_last once this many seconds have passed since it was last written
+        /// (default 600; 0: off); see ``saveEvery``.
         public var saveSeconds: Double = 600
         /// Skip an epoch-end validation closer than this to the previous one (0: validate at every epoch end).
         public var minValidateSeconds: Double = 60
@@ -145,6 +162,8 @@ extension TrainingRun {
         /// Threads of this process; nil: all cores (shared by the ranks on one host under MPI).
         public var threads: Int? = nil
 
+        /// Options with the defaults for `task`; name the data (``source`` and ``target``, ``text``, or ``data``)
+        /// before running.
         public init(modelDirectory: String, task: Task = .translation) {
             self.modelDirectory = modelDirectory
             self.task = task
@@ -157,6 +176,7 @@ extension TrainingRun {
 extension TrainingRun.Options {
     /// Checks every option against its range and against the others, before any file is read.
     /// The message names the `seq2seq train` flag and what to do.
+    /// - Throws: ``TrainingRunError/invalidOption(_:)`` for the first option out of range or at odds with another.
     public func validate() throws(TrainingRunError) {
         func fail(_ m: String) -> TrainingRunError { .invalidOption(m) }
         if data != nil && (source != nil || target != nil || text != nil) {

@@ -7,28 +7,43 @@ extension TrainingRun {
         /// small (d 256, 3+3 layers) or base (d 512, 6+6) for translation; small (nanoGPT's CPU
         /// model, `ModelConfig.gptSmall`) for a language model.
         public var preset = "small"
+        /// The model width d_model; nil: the preset's (256 small, 512 base; 128 for a language model).
         public var dModel: Int? = nil
+        /// Attention heads (n_heads, which must divide d_model); nil: the preset's (4 small, 8 base; 4).
         public var heads: Int? = nil
+        /// The feed-forward width d_ff; nil: the preset's (1024 small, 2048 base; 512).
         public var dFF: Int? = nil
+        /// Encoder layers (translation; ignored for a language model); overrides ``layers``.
         public var encoderLayers: Int? = nil
+        /// Decoder layers; overrides ``layers``.
         public var decoderLayers: Int? = nil
         /// Encoder and decoder layers (a language model's decoder layers).
         public var layers: Int? = nil
         /// nil: 0.2 for translation, 0 for a language model.
         public var dropout: Float? = nil
+        /// Pre-norm or post-norm layers; nil: the preset's (pre-norm).
         public var norm: ModelConfig.Norm? = nil
+        /// The feed-forward activation; nil: the preset's (ReLU for translation, GELU for a language model).
         public var activation: Activation? = nil
+        /// Sinusoidal or learned positions; nil: the preset's (sinusoidal for translation, learned for a
+        /// language model).
         public var positional: ModelConfig.Positional? = nil
+        /// Positions the model takes (max_positions); nil: the preset's (1024; 64 for a language model). A new
+        /// run raises it to ``Options/maxLength`` + 2 (translation) or ``Options/blockSize`` (language model)
+        /// when that is larger.
         public var maxPositions: Int? = nil
         /// Share source and target embeddings; nil: shared with a joint vocabulary (translation).
         public var shareEmbeddings: Bool? = nil
         /// Tie the output projection to the target embedding.
         public var tieOutput: Bool? = nil
 
+        /// The preset small with no overrides.
         public init() {}
 
         /// The preset's configuration with the overrides applied (the vocabulary sizes are set
         /// once the vocabulary is known, see `TrainingRun.modelConfig`).
+        /// - Throws: ``TrainingRunError/invalidOption(_:)`` for a preset the task does not know. The overrides'
+        ///   ranges are checked by ``Options/validate()``, and the configuration itself once the vocabulary is known.
         public func config(for task: Task) throws(TrainingRunError) -> ModelConfig {
             let lm = task == .languageModel
             var c: ModelConfig
@@ -73,6 +88,9 @@ extension TrainingRun {
     /// The training settings (train.json) of these options: the task's recipe, then every option
     /// given. Translation follows the Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2
     /// cores, see the README); a language model nanoGPT's defaults.
+    ///
+    /// This is what a new run writes as train.json; a resumed run trains with its saved train.json instead
+    /// (with the limits, ``Options/updateFreq`` and ``Options/precision`` given now). The result is not validated here.
     public static func settings(for o: Options) -> TrainSettings {
         var s = TrainSettings()
         let lm = o.isLanguageModel

@@ -19,7 +19,9 @@ import Foundation
 /// writes the model directory, then every rank reads the same files, so all start from identical
 /// settings; rank 0 alone validates, writes checkpoints and reports.
 public struct TrainingRun {
+    /// The options of the run; ``prepare(log:)`` validates them before anything is read or written.
     public var options: Options
+    /// The ranks of the run: ``SingleProcess`` (the default) on one process, an `MPICommunicator` under `mpirun`.
     public let communicator: Communicator
 
     /// The files of a model directory that belong to a run; `overwrite` removes them (and every
@@ -29,6 +31,7 @@ public struct TrainingRun {
         TrainingFiles.metrics, TrainingFiles.plot, Vocabulary.fileName, Vocabularies.sourceFile, Vocabularies.targetFile,
     ]
 
+    /// Creates a run; nothing is checked, read or written until ``prepare(log:)`` or ``run(log:)``.
     public init(_ options: Options, communicator: Communicator = SingleProcess()) {
         self.options = options
         self.communicator = communicator
@@ -41,6 +44,8 @@ public struct TrainingRun {
     /// - Parameter log: progress lines (rank 0's; each rank of a distributed run also reports
     ///   its host and threads once).
     /// - Returns: the steps, epochs, time and best score of the run.
+    /// - Throws: The errors of ``prepare(log:)``, then those of ``Trainer/run()`` (``TrainError/diverged(_:)``
+    ///   after five non-finite steps in a row, file and communication errors).
     @discardableResult
     public func run(log: @escaping (String) -> Void = { _ in }) throws -> Trainer.Summary {
         try prepare(log: log).train()
@@ -116,6 +121,7 @@ public struct TrainingRun {
         public let trainer: Trainer
         /// The settings it trains with (train.json).
         public let settings: TrainSettings
+        /// The vocabularies the run trains with, as read back from the model directory.
         public let vocabularies: Vocabularies
         let scoresTranslations: Bool
         let log: (String) -> Void
@@ -149,6 +155,7 @@ public enum TrainingRunError: Error, CustomStringConvertible, Equatable {
     /// A file or directory the run was given, or found, that it cannot use; the message names it.
     case input(String)
 
+    /// The message: the option or file and what to do.
     public var description: String {
         switch self {
         case .invalidOption(let m), .input(let m): return m
