@@ -2,13 +2,20 @@
 /// src [B, S] (empty for decoder-only), tgtIn [B, T] (decoder input, starts with bos),
 /// tgtOut [B, T] (labels, pad where ignored).
 public struct Batch: Sendable {
+    /// Rows B (sentences, or language-model blocks).
     public var batchSize: Int
+    /// Padded source length S (0 for a decoder-only batch).
     public var srcLength: Int
+    /// Padded target length T.
     public var tgtLength: Int
+    /// Source ids [B, S], row-major, padded with the pad id.
     public var src: [Int32]
+    /// Decoder input ids [B, T], row-major.
     public var tgtIn: [Int32]
+    /// Labels [B, T], row-major: the next token of each position, pad where no loss is taken.
     public var tgtOut: [Int32]
 
+    /// A batch from its arrays; a precondition checks their counts against B, S and T.
     public init(batchSize: Int, srcLength: Int, tgtLength: Int, src: [Int32], tgtIn: [Int32], tgtOut: [Int32]) {
         precondition(src.count == batchSize * srcLength && tgtIn.count == batchSize * tgtLength
                      && tgtOut.count == tgtIn.count, "batch arrays do not match their shape")
@@ -61,5 +68,6 @@ public struct Batch: Sendable {
 
     /// Non-pad label count (the tokens the loss averages over).
     public func targetTokens(pad: Int32) -> Int { tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) } }
+    /// Non-pad source ids.
     public func sourceTokens(pad: Int32) -> Int { src.reduce(0) { $0 + ($1 == pad ? 0 : 1) } }
 }

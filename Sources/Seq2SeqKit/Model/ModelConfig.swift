@@ -1,32 +1,58 @@
 import Foundation
 
 /// The model contract of MODEL_SPEC.md, mirrored field by field in `config.json` (snake_case keys).
+///
+/// docs/formats.md lists each field's meaning and constraints; ``validate()`` enforces them, and
+/// ``ModelDirectory/loadConfig(_:)`` reads a model directory's config.json.
 public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Where LayerNorm sits in each residual block: `pre` (x + F(LN(x)), with a final LayerNorm per stack)
+    /// or `post` (LN(x + F(x))).
     public enum Norm: String, Codable, Sendable, CaseIterable { case pre, post }
+    /// How positions are encoded: a fixed sinusoid table, or a learned [max_positions, d_model] table per stack.
     public enum Positional: String, Codable, Sendable, CaseIterable { case sinusoidal, learned }
     /// How model.safetensors stores the matrices: absent for float32; "int8" for per-row int8 weights
     /// with float32 scales (`seq2seq quantize`, Model/Transformer+Quantization.swift).
     public enum Quantization: String, Codable, Sendable, CaseIterable { case int8 }
 
+    /// Source vocabulary size (`src_vocab_size`); 0 (unused) for a decoder-only model.
     public var srcVocabSize: Int
+    /// Target vocabulary size (`tgt_vocab_size`), the width V of the logits.
     public var tgtVocabSize: Int
+    /// Width d of every hidden state (`d_model`); a multiple of ``nHeads``, even with sinusoidal positions.
     public var dModel: Int
+    /// Attention heads (`n_heads`); each head has width ``headDim``.
     public var nHeads: Int
+    /// Hidden width of the feed-forward layers (`d_ff`).
     public var dFF: Int
+    /// Encoder depth (`encoder_layers`); 0 makes a decoder-only (GPT) model.
     public var encoderLayers: Int
+    /// Decoder depth (`decoder_layers`), at least 1.
     public var decoderLayers: Int
+    /// The longest sequence the model takes, in tokens (`max_positions`), for the source and the target alike.
     public var maxPositions: Int
+    /// How positions are encoded (`positional`).
     public var positional: Positional
+    /// Pre-norm or post-norm residual blocks (`norm`).
     public var norm: Norm
+    /// The feed-forward non-linearity (`activation`).
     public var activation: Activation
+    /// Whether token embeddings are multiplied by √d_model (`scale_embedding`).
     public var scaleEmbedding: Bool
+    /// Whether the encoder uses the decoder's token table (`share_embeddings`; needs equal vocabulary sizes).
     public var shareEmbeddings: Bool
+    /// Whether the output projection is the decoder's token table (`tie_output`) rather than `lm_head.weight`.
     public var tieOutput: Bool
+    /// ε of every LayerNorm (`layer_norm_eps`).
     public var layerNormEps: Float
+    /// Dropout rate during training (`dropout`, in [0, 1)); never applied at inference.
     public var dropout: Float
+    /// The padding token's id (`pad_id`); padded positions are masked and not scored.
     public var padId: Int
+    /// The id decoding starts from (`bos_id`).
     public var bosId: Int
+    /// The end-of-sequence id (`eos_id`): sources end with it, and decoding stops at it.
     public var eosId: Int
+    /// How the weights file stores the matrices (`quantization`); nil for float32.
     public var quantization: Quantization? = nil
     /// A learned bias added to the logits (`final_logits_bias` [V_tgt], Hugging Face's Marian/BART
     /// name); absent (nil) means none, as the spec's models.
@@ -41,6 +67,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case finalLogitsBias = "final_logits_bias"
     }
 
+    /// A configuration from its fields; the defaults are the `small` translation preset (d 256, 4 heads,
+    /// d_ff 1024, 3 + 3 layers, 8000-token vocabularies). Not validated here: see ``validate()``.
     public init(
         srcVocabSize: Int = 8000, tgtVocabSize: Int = 8000, dModel: Int = 256, nHeads: Int = 4, dFF: Int = 1024,
         encoderLayers: Int = 3, decoderLayers: Int = 3, maxPositions: Int = 1024,
@@ -58,6 +86,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     /// Decoder-only (GPT) when there is no encoder.
     public var isDecoderOnly: Bool { encoderLayers == 0 }
+    /// The width of one attention head, d_model / n_heads.
     public var headDim: Int { dModel / nHeads }
 
     /// The named presets of `seq2seq train --preset` and `seq2seq bench train`.
@@ -68,9 +97,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         default: return nil
         }
     }
+    /// The names ``preset(_:)`` knows.
     public static let presetNames = ["small", "base"]
 
     /// Checks the configuration is one the spec allows; the message says which field to change.
+    /// - Throws: ``ModelError/invalidConfig(_:)`` for the first field out of range (including sizes too
+    ///   large to allocate: more than 2^32 parameters).
     public func validate() throws {
         func fail(_ message: String) -> ModelError { .invalidConfig(message) }
         if dModel <= 0 || nHeads <= 0 || dModel % nHeads != 0 {
@@ -111,12 +143,16 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if total > 1 << 32 { throw fail("about \(total) parameters: more than this toolkit allocates (4,294,967,296)") }
     }
 
+    /// config.json's bytes: snake_case keys, sorted, pretty-printed.
     public func jsonData() throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try e.encode(self)
     }
 
+    /// Decodes and validates config.json's bytes; `source` names them in errors.
+    /// - Throws: ``ModelError/badFile(_:_:)`` naming `source`, for JSON that is not a configuration (which key
+    ///   is missing or of the wrong type) or a configuration that fails ``validate()``.
     public static func decode(_ data: Data, source: String) throws -> ModelConfig {
         do {
             let c = try JSONDecoder().decode(ModelConfig.self, from: data)
@@ -132,13 +168,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
 /// Errors of the model layer; each message names the file or field and what to do.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
+    /// A configuration field is out of range (from ``ModelConfig/validate()``).
     case invalidConfig(String)
+    /// A file (or directory) cannot be used (path, reason).
     case badFile(String, String)
+    /// The weights file lacks a tensor the configuration implies.
     case missingTensor(file: String, name: String)
+    /// The weights file holds a tensor the configuration does not have.
     case unexpectedTensor(file: String, name: String)
+    /// A tensor's shape differs from the one the configuration implies.
     case shapeMismatch(file: String, name: String, expected: [Int], found: [Int])
+    /// An input or request the model cannot serve, the message says which: ids outside the vocabulary, a
+    /// sequence longer than max_positions, the wrong kind of model (encoder-decoder or decoder-only), an int8
+    /// model where a float one is needed, bf16 without the processor for it.
     case invalidInput(String)
 
+    /// The message, naming the file, tensor or field.
     public var description: String {
         switch self {
         case .invalidConfig(let m): return "invalid model configuration: \(m)"

@@ -1,17 +1,25 @@
 /// One flat buffer for all parameters, laid out by one function that follows MODEL_SPEC.md's names
 /// and shapes. Gradients and optimizer moments use the same layout (same offsets).
 public struct ParameterLayout: Sendable {
+    /// One tensor of the layout.
     public struct Entry: Sendable, Equatable {
+        /// The spec's name, as in model.safetensors (`decoder.layers.0.fc1.weight`).
         public let name: String
+        /// The shape, row-major; linear weights are [out, in].
         public let shape: [Int]
+        /// The first element's index in the flat buffer (a multiple of 16: every tensor is 64-byte aligned).
         public let offset: Int
+        /// The number of elements.
         public var count: Int { shape.reduce(1, *) }
     }
 
+    /// The tensors in buffer order: the encoder, the decoder, then `lm_head` and `final_logits_bias` when present.
     public private(set) var entries: [Entry] = []
+    /// The flat buffer's length in floats, alignment padding included.
     public private(set) var totalCount = 0
     private var index: [String: Int] = [:]
 
+    /// The layout of `c`'s parameters; it does not validate `c`.
     public init(_ c: ModelConfig) {
         let d = c.dModel
         func attention(_ prefix: String) {
@@ -59,6 +67,7 @@ public struct ParameterLayout: Sendable {
         totalCount += (e.count + 15) / 16 * 16
     }
 
+    /// The tensor named `name`, or nil if the configuration has none.
     public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 
     /// Offset of a tensor the layout must have (a programming error otherwise).
@@ -67,7 +76,6 @@ public struct ParameterLayout: Sendable {
         return e.offset
     }
 
-    /// Number of real parameters (without alignment padding).
     /// The part of the flat buffer that the tensors named `prefix…` occupy (with their alignment
     /// padding), or nil if none is.
     public func range(prefix: String) -> Range<Int>? {
@@ -79,5 +87,6 @@ public struct ParameterLayout: Sendable {
         return lo < hi ? lo..<hi : nil
     }
 
+    /// Number of real parameters (without alignment padding).
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.count } }
 }

@@ -15,6 +15,8 @@ extension ParameterLayout {
 }
 
 extension Transformer {
+    /// Whether the model holds int8 matrices (loaded from an int8 file, or after ``quantize()``); such a
+    /// model decodes but cannot train.
     public var isQuantized: Bool { !quantized.isEmpty }
 
     /// Quantizes this float model in place (`seq2seq quantize`): afterwards it computes exactly what

@@ -3,10 +3,20 @@ import RealModule
 /// The encoder-decoder Transformer of MODEL_SPEC.md, and its decoder-only (GPT) configuration, from
 /// one set of blocks. Parameters and gradients are two flat buffers with one layout; activations live
 /// in stack workspaces planned from the batch shape.
+///
+/// Not thread-safe for training: ``forward(_:training:rng:)``, ``loss(smoothing:gradScale:computeGradient:)``
+/// and ``backward()`` share the model's workspaces. Decoding through separate ``IncrementalDecoder``s
+/// (one per ``Translator``) only reads the parameters, so translators on several threads may share one
+/// model, as long as nothing changes its parameters meanwhile.
 public final class Transformer {
+    /// The configuration the model was built from (``quantize()`` sets its ``ModelConfig/quantization``).
     public internal(set) var config: ModelConfig
+    /// Where each named tensor lives in ``parameters`` and ``gradients``.
     public let layout: ParameterLayout
+    /// Every parameter, float32, in one flat buffer laid out by ``layout``. In an int8 model the linear
+    /// layers' matrices are zeros here (their int8 copies are used) and the token tables hold dequantized values.
     public let parameters: FloatBuffer
+    /// The parameters' gradients, in the same layout; ``backward()`` adds into them.
     public let gradients: FloatBuffer
 
     let encoderRef: StackRef?
@@ -43,6 +53,9 @@ public final class Transformer {
     public let layerRangesInBackwardOrder: [Range<Int>]
     let encoderLayerRanges: [Range<Int>], decoderLayerRanges: [Range<Int>]
 
+    /// Allocates a model for `config` with all parameters zero: call ``initialize(seed:)`` or
+    /// ``loadWeights(from:allowExtra:)`` next.
+    /// - Throws: ``ModelError/invalidConfig(_:)`` if the configuration fails ``ModelConfig/validate()``.
     public init(config: ModelConfig) throws {
         try config.validate()
         self.config = config
@@ -77,6 +90,7 @@ public final class Transformer {
         return out
     }
 
+    /// The number of parameters (without the layout's alignment padding).
     public var parameterCount: Int { layout.parameterCount }
 
     /// Fairseq-style initialization: token and position embeddings N(0, D^-1/2), matrices Xavier
@@ -129,6 +143,10 @@ public final class Transformer {
 
     /// Runs the model on a batch and returns the logits [B·T, V_tgt]. With `training`, dropout is on
     /// (driven by `rng`) and the activations are kept for `backward`.
+    ///
+    /// The returned logits are [B·T, V_tgt], row-major (row b·T + t), and stay valid until the next pass.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if a sequence is longer than max_positions or an id is
+    ///   outside its vocabulary.
     @discardableResult
     public func forward(_ batch: Batch, training: Bool, rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
         try check(batch)
