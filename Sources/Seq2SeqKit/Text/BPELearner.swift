@@ -7,6 +7,7 @@ public struct BPELearner {
     /// Characters seen fewer times than this are left to byte fallback instead of the alphabet.
     public var minCharacterCount = 1
 
+    /// A learner; characters seen fewer than `minCharacterCount` times (default 1: none) stay out of the alphabet.
     public init(minCharacterCount: Int = 1) { self.minCharacterCount = minCharacterCount }
 
     /// - Parameters:

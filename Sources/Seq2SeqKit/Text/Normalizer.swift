@@ -6,22 +6,30 @@ import CICU
 /// character becomes a space, other control characters (Cc) are removed, runs of spaces fold to
 /// one and the ends are trimmed.
 public struct Normalizer: Codable, Equatable, Sendable {
+    /// The Unicode normalization form: NFKC (compatibility characters folded), NFC, or none.
     public enum Form: String, Codable, Sendable, CaseIterable { case nfkc, nfc, none }
 
+    /// The Unicode normalization form (default ``Form/nfkc``).
     public var form: Form
+    /// Whether text is lowercased, fully (ICU's root locale), after the Unicode normalization (default false).
     public var lowercase: Bool
     /// The whitespace clean-up (off for character-level language models, whose text keeps its
     /// newlines and spacing).
     public var cleanWhitespace: Bool
 
+    /// A normalizer; the defaults are NFKC, no lowercasing, whitespace clean-up on.
     public init(form: Form = .nfkc, lowercase: Bool = false, cleanWhitespace: Bool = true) {
         self.form = form
         self.lowercase = lowercase
         self.cleanWhitespace = cleanWhitespace
     }
 
+    /// The same as ``normalize(_:)``.
     public func callAsFunction(_ text: String) -> String { normalize(text) }
 
+    /// The normalized text: the Unicode form, the lowercasing, then the whitespace clean-up, as each is set.
+    ///
+    /// ASCII text skips ICU (it is in every normal form; lowercasing it is ASCII's). Thread-safe.
     public func normalize(_ text: String) -> String {
         var s = text
         // ASCII text is already in every normal form; skip ICU for it unless lowercasing.
@@ -77,6 +85,7 @@ public struct Normalizer: Codable, Equatable, Sendable {
         return String(out)
     }
 
+    /// The version of the ICU library the normalization runs on (for example "74.2").
     public static var icuVersion: String {
         var buf = [CChar](repeating: 0, count: 32)
         s2s_icu_version(&buf, 32)

@@ -3,8 +3,10 @@
 /// Normalized text has single spaces and no space at either end, so joining the words and turning
 /// "▁" back into spaces (dropping the first) restores it exactly.
 public enum PreTokenizer {
+    /// The word-start mark "▁" (U+2581, LOWER ONE EIGHTH BLOCK).
     public static let wordStart: Unicode.Scalar = "\u{2581}"
 
+    /// The space-separated words of normalized text, without their marks (see ``marked(_:)``).
     public static func words(_ normalized: String) -> [Substring] {
         normalized.split(separator: " ", omittingEmptySubsequences: true)
     }

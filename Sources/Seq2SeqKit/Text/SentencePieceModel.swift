@@ -14,27 +14,45 @@ public struct SentencePieceModel: Sendable {
     /// TrainerSpec.ModelType.
     public enum ModelType: Int, Sendable { case unigram = 1, bpe = 2, word = 3, char = 4 }
 
+    /// One entry of the model's vocabulary (ModelProto.SentencePiece); its index is its sentencepiece id.
     public struct Piece: Sendable, Equatable {
+        /// The piece's text, with "▁" for spaces.
         public var piece: String
+        /// The piece's score: its log-probability in a unigram model.
         public var score: Float
+        /// What kind of piece it is (normal, unknown, control, user-defined, unused or byte).
         public var type: PieceType
     }
 
+    /// The pieces in id order.
     public var pieces: [Piece] = []
+    /// The trainer's model type (TrainerSpec.model_type); only unigram models load.
     public var modelType: ModelType = .unigram
+    /// Whether unknown characters are encoded as byte pieces `<0xXX>` (TrainerSpec.byte_fallback).
     public var byteFallback = false
+    /// TrainerSpec.treat_whitespace_as_suffix; models that set it are refused.
     public var treatWhitespaceAsSuffix = false
     /// What an unknown piece decodes to (TrainerSpec.unk_surface, " ⁇ " by default).
     public var unknownSurface = " \u{2047} "
     // NormalizerSpec (field defaults as in the .proto).
+    /// The normalization rule set's name (NormalizerSpec.name, e.g. "nmt_nfkc"); informative only.
     public var normalizerName = ""
+    /// The compiled normalization rules (NormalizerSpec.precompiled_charsmap, see ``PrecompiledCharsMap``);
+    /// empty: none.
     public var precompiledCharsMap: [UInt8] = []
+    /// Whether a space is put before the text (NormalizerSpec.add_dummy_prefix).
     public var addDummyPrefix = true
+    /// Whether leading, trailing and repeated spaces are dropped (NormalizerSpec.remove_extra_whitespaces).
     public var removeExtraWhitespaces = true
+    /// Whether spaces become "▁" (NormalizerSpec.escape_whitespaces).
     public var escapeWhitespaces = true
 
+    /// A model of `pieces` with the .proto's defaults for everything else (no checks: for tests and tools).
     public init(pieces: [Piece]) { self.pieces = pieces }
 
+    /// Reads and checks an `.spm` file.
+    /// - Throws: ``SentencePieceError/file(_:_:)`` if the file is missing or damaged, holds no pieces or not
+    ///   exactly one unknown piece, or is not a unigram model, or treats whitespace as a suffix.
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SentencePieceError.file(path, "not found")
@@ -43,6 +61,7 @@ public struct SentencePieceModel: Sendable {
     }
 
     /// Parses a ModelProto; `path` names the file in errors.
+    /// - Throws: ``SentencePieceError/file(_:_:)``, as ``init(contentsOf:)``.
     public init(data: [UInt8], path: String) throws {
         func bad(_ m: String) -> SentencePieceError {
             .file(path, "\(m); not a SentencePiece model (.spm), or a damaged one: copy it again from the Hugging Face model folder")
@@ -121,8 +140,11 @@ public struct SentencePieceModel: Sendable {
     }
 }
 
+/// Why a SentencePiece model (or a Marian vocab.json) cannot be used.
 public enum SentencePieceError: Error, CustomStringConvertible, Equatable {
+    /// The file cannot be used (path, reason and what to do).
     case file(String, String)
+    /// The message, naming the file.
     public var description: String {
         switch self { case .file(let f, let m): return "\(f): \(m)" }
     }

@@ -4,15 +4,21 @@
 /// dropped (remove_extra_whitespaces); a space is put first (add_dummy_prefix); spaces become "▁"
 /// (escape_whitespaces).
 public struct SentencePieceNormalizer: Sendable {
+    /// The model's compiled replacement rules; nil when it has none.
     public let charsMap: PrecompiledCharsMap?
+    /// Whether a space ("▁") is put first.
     public let addDummyPrefix: Bool
+    /// Whether leading, trailing and repeated spaces are dropped.
     public let removeExtraWhitespaces: Bool
+    /// Whether spaces become "▁".
     public let escapeWhitespaces: Bool
     /// User-defined symbols as UTF-8, longest first: matched before the character map.
     let userDefined: [[UInt8]]
 
     static let spaceSymbol: [UInt8] = Array("\u{2581}".utf8)
 
+    /// The normalizer of `model`; `path` names the model file in errors.
+    /// - Throws: ``SentencePieceError/file(_:_:)`` if the precompiled character map is damaged.
     public init(model: SentencePieceModel, path: String) throws {
         charsMap = model.precompiledCharsMap.isEmpty ? nil : try PrecompiledCharsMap(model.precompiledCharsMap, path: path)
         addDummyPrefix = model.addDummyPrefix
@@ -36,11 +42,14 @@ public struct SentencePieceNormalizer: Sendable {
         return (ArraySlice(UnsafeBufferPointer(rebasing: s[from..<(from + n)])), n)
     }
 
+    /// The normalized text as UTF-8 bytes; empty for empty text, and for text of spaces alone when
+    /// ``removeExtraWhitespaces`` is set.
     public func normalize(_ text: String) -> [UInt8] {
         var bytes = Array(text.utf8)
         return bytes.withUnsafeMutableBufferPointer { normalize(UnsafeBufferPointer($0)) }
     }
 
+    /// The same for UTF-8 bytes (which must be valid UTF-8).
     public func normalize(_ s: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var at = 0
         let space = UInt8(ascii: " ")

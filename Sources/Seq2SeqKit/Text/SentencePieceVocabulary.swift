@@ -16,10 +16,18 @@ public final class SentencePieceVocabulary: @unchecked Sendable {
     let ids: [String: Int32]
     /// sentencepiece id → vocab.json id (`<unk>` for pieces vocab.json lacks).
     let fromPieceModel: [Int32]
+    /// The ids vocab.json gives `<unk>`, `</s>` and `<pad>` (each must be present).
     public let unknownId: Int32, eosId: Int32, padId: Int32
     /// The files it was read from (name in the model directory → bytes), written back by `save`.
     public let files: [(String, Data)]
 
+    /// Reads one side from its SentencePiece model and its piece → id map.
+    /// - Parameters:
+    ///   - spm: The side's `.spm` file (source.spm or target.spm).
+    ///   - vocab: vocab.json (or target_vocab.json): a JSON object of pieces to ids 0..<n without gaps.
+    ///   - detokenizerSPM: The `.spm` whose `decode_pieces` joins decoded pieces; nil: `spm` itself.
+    /// - Throws: ``SentencePieceError/file(_:_:)`` if a file is missing or damaged, ids repeat or leave a
+    ///   gap, or `<unk>`, `</s>` or `<pad>` is missing.
     public init(spm: String, vocab: String, detokenizerSPM: String? = nil) throws {
         tokenizer = try UnigramTokenizer(contentsOf: spm)
         detokenizer = try detokenizerSPM.map { try UnigramTokenizer(contentsOf: $0) } ?? tokenizer
@@ -62,7 +70,9 @@ public final class SentencePieceVocabulary: @unchecked Sendable {
         }
     }
 
+    /// The number of ids (vocab.json's entries).
     public var count: Int { pieces.count }
+    /// The id vocab.json gives `piece`, or nil.
     public func id(of piece: String) -> Int32? { ids[piece] }
 
     /// Text → ids as MarianTokenizer (without the final </s>).

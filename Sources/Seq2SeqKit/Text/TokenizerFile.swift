@@ -4,6 +4,7 @@ import Foundation
 /// merges, and the normalizer, pre-tokenizer and decoder described in the library's own terms, so
 /// `tokenizers.Tokenizer.from_file` encodes text to the same ids as seq2seq.
 extension Vocabulary {
+    /// The file name of a joint vocabulary in a model directory.
     public static let fileName = "tokenizer.json"
 
     func tokenizerJSON() -> [String: Any] {
@@ -53,6 +54,7 @@ extension Vocabulary {
     static let vocabPlaceholder = "\u{0}vocab in id order"
 
     /// Writes tokenizer.json atomically; the same vocabulary always gives the same bytes.
+    /// - Throws: ``SafeTensors/Error/io(_:_:)`` if the file cannot be written or renamed into place.
     public func save(to path: String) throws {
         let data = try JSONSerialization.data(withJSONObject: tokenizerJSON(), options: [.sortedKeys, .prettyPrinted])
         var text = String(decoding: data, as: UTF8.self)
@@ -85,6 +87,8 @@ extension Vocabulary {
     }
 
     /// Reads a tokenizer.json written by seq2seq; anything else (or a damaged file) is a clear error.
+    /// - Throws: ``VocabularyError/file(_:_:)`` if the file is missing, is not JSON, or is not a BPE
+    ///   vocabulary with byte fallback in seq2seq's layout.
     public static func load(_ path: String) throws -> Vocabulary {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw VocabularyError.file(path, "not found")
@@ -132,17 +136,29 @@ extension Vocabulary {
 
 /// The vocabularies of a model: one joint (tokenizer.json) or a source and a target one
 /// (source.tokenizer.json, target.tokenizer.json); decoder-only models use the target one.
+///
+/// ``Vocabularies/load(from:)`` also reads a Marian model's SentencePiece files (``MarianFiles``).
 public struct Vocabularies {
+    /// The vocabulary that encodes sources (the same object as ``target`` when ``joint``).
     public let source: Vocabulary
+    /// The vocabulary of the decoder's tokens: it encodes targets and decodes outputs.
     public let target: Vocabulary
+    /// Whether one vocabulary serves both sides (same object).
     public var joint: Bool { source === target }
 
+    /// One vocabulary for both sides.
     public init(joint: Vocabulary) { source = joint; target = joint }
+    /// A vocabulary per side (passing the same object twice makes a joint pair).
     public init(source: Vocabulary, target: Vocabulary) { self.source = source; self.target = target }
 
+    /// The file names of separate source and target vocabularies in a model directory.
     public static let sourceFile = "source.tokenizer.json", targetFile = "target.tokenizer.json"
 
     /// Learns one joint vocabulary from both sides, or one per side when `separate`.
+    ///
+    /// Each vocabulary aims at `size` entries, specials and byte tokens included: it has fewer when no
+    /// pair occurs twice any more, and more when the alphabet alone is larger.
+    /// - Throws: ``VocabularyError`` if the learned pieces do not make a vocabulary.
     public static func learn(source: [String], target: [String], size: Int, normalizer: Normalizer,
                              separate: Bool) throws -> Vocabularies {
         if separate {
@@ -152,12 +168,18 @@ public struct Vocabularies {
         return Vocabularies(joint: try Vocabulary.learn(lines: source + target, size: size, normalizer: normalizer))
     }
 
+    /// Whether `dir` holds a vocabulary: tokenizer.json, target.tokenizer.json, or a Marian source.spm.
     public static func exists(in dir: String) -> Bool {
         let fm = FileManager.default
         return fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") || fm.fileExists(atPath: "\(dir)/\(targetFile)")
             || fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)")
     }
 
+    /// Reads the vocabulary of `dir`: a Marian pair (source.spm and its companions) first, else a joint
+    /// tokenizer.json, else target.tokenizer.json with source.tokenizer.json (the target one serves both
+    /// sides when there is no source file).
+    /// - Throws: ``VocabularyError/file(_:_:)`` if `dir` holds none or a file is damaged, and
+    ///   ``SentencePieceError`` for a damaged Marian file.
     public static func load(from dir: String) throws -> Vocabularies {
         let fm = FileManager.default
         if fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)") { return try loadMarian(from: dir) }
@@ -172,6 +194,10 @@ public struct Vocabularies {
         throw VocabularyError.file(dir, "no \(Vocabulary.fileName) (or \(sourceFile) and \(targetFile)); learn one with `seq2seq vocab`")
     }
 
+    /// Writes the vocabularies into `dir` (created if needed): tokenizer.json when joint, else
+    /// source.tokenizer.json and target.tokenizer.json; a Marian pair writes back the files it was read from.
+    /// - Throws: A Foundation error if `dir` cannot be created, ``SafeTensors/Error/io(_:_:)`` if a file
+    ///   cannot be written, ``VocabularyError`` if the tokenizer cannot be serialized.
     public func save(to dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if let s = source.sentencePiece, let t = target.sentencePiece {

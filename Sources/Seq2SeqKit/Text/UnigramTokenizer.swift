@@ -5,10 +5,13 @@
 /// fallback an unknown piece turns into its UTF-8 bytes (`<0xE2>`…), otherwise runs of unknown
 /// pieces merge into one.
 public final class UnigramTokenizer: @unchecked Sendable {
+    /// The model: pieces, scores and the normalizer spec.
     public let model: SentencePieceModel
+    /// The model's normalizer, applied before segmentation.
     public let normalizer: SentencePieceNormalizer
     /// Every piece string (all types) → its id, as sentencepiece's PieceToId sees them.
     let pieceIds: [String: Int32]
+    /// The unknown piece's id.
     public let unknownId: Int32
     /// The id of `<0xXX>` for each byte when the model has byte pieces.
     let byteIds: [Int32?]
@@ -19,14 +22,20 @@ public final class UnigramTokenizer: @unchecked Sendable {
     /// the model lacks, also the text sentencepiece reports for it (`text`; its id is then the
     /// unknown id).
     public struct Token: Equatable, Sendable {
+        /// The piece's sentencepiece id (the unknown id for unknown text).
         public var id: Int32
+        /// The text sentencepiece reports for an unknown run or a missing byte piece; nil for a normal piece.
         public var text: String?
     }
 
+    /// Reads an `.spm` file.
+    /// - Throws: ``SentencePieceError/file(_:_:)`` if the file is missing, damaged or unsupported.
     public convenience init(contentsOf path: String) throws {
         try self.init(model: try SentencePieceModel(contentsOf: path), path: path)
     }
 
+    /// A tokenizer for a parsed model; `path` names it in errors.
+    /// - Throws: ``SentencePieceError/file(_:_:)`` if a piece is defined twice or the character map is damaged.
     public init(model: SentencePieceModel, path: String) throws {
         self.model = model
         normalizer = try SentencePieceNormalizer(model: model, path: path)
@@ -50,8 +59,11 @@ public final class UnigramTokenizer: @unchecked Sendable {
         trie = PieceTrie(entries)
     }
 
+    /// The number of pieces.
     public var count: Int { model.pieces.count }
+    /// The id of `piece` (of any type), or the unknown id.
     public func id(of piece: String) -> Int32 { pieceIds[piece] ?? unknownId }
+    /// The piece of `id`, which must be in `0..<count`.
     public func piece(_ id: Int32) -> String { model.pieces[Int(id)].piece }
 
     // MARK: - Encoding

@@ -3,20 +3,33 @@ import Foundation
 /// A subword vocabulary: special tokens first (`<pad>`=0, `<s>`=1, `</s>`=2, as the spec's fixtures
 /// assume), then the 256 byte-fallback tokens `<0x00>`…`<0xFF>`, then the alphabet and the merged
 /// pieces in merge order. With byte fallback, no input ever yields an unknown token.
+///
+/// Immutable after creation (its word cache is locked), so one vocabulary may encode and decode on
+/// several threads at once. A Marian model's side is a ``SentencePieceVocabulary`` wrapped by
+/// ``init(sentencePiece:)``; its ids follow vocab.json instead of the layout above.
 public final class Vocabulary: @unchecked Sendable {
+    /// The special tokens' pieces, in id order (``padId``, ``bosId``, ``eosId``).
     public static let specials = ["<pad>", "<s>", "</s>"]
+    /// The special tokens' ids: padding, start (bos) and end (eos) of a sequence.
     public static let padId: Int32 = 0, bosId: Int32 = 1, eosId: Int32 = 2
+    /// The id of the first byte-fallback token, `<0x00>`; byte b has id `firstByteId + b`.
     public static let firstByteId = 3
+    /// The id of the first alphabet character, after the specials and the 256 byte tokens.
     public static let firstPieceId = firstByteId + 256
     /// The special and byte tokens' names: no learned piece may be spelled like one.
     public static let bytePieces = (0..<256).map { String(format: "<0x%02X>", $0) }
+    /// The special and byte tokens' pieces together.
     public static let reservedPieces = Set(specials + bytePieces)
 
+    /// The normalization applied to text before it is encoded (learned with the vocabulary, saved with it).
     public let normalizer: Normalizer
     /// Character level: the text is one stream (no word marks, whitespace kept), pieces are
     /// single characters; for character language models.
     public let characterLevel: Bool
+    /// Every token's piece, by id: the specials, the byte tokens, the alphabet, then the merged pieces.
     public let pieces: [String]
+    /// The BPE merges in rank order (earlier merges apply first); empty for SentencePiece vocabularies
+    /// and for those of ``characters(of:normalizer:)``.
     public let merges: [(String, String)]
     let pieceId: [String: Int32]
     let charId: [Unicode.Scalar: Int32]
@@ -27,6 +40,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// the pieces are then its own (Text/SentencePieceVocabulary.swift), and there are no merges.
     public let sentencePiece: SentencePieceVocabulary?
 
+    /// The number of tokens (ids are `0..<count`).
     public var count: Int { pieces.count }
 
     /// A SentencePiece vocabulary in the place of a BPE one.
@@ -41,6 +55,15 @@ public final class Vocabulary: @unchecked Sendable {
         sentencePiece = sp
     }
 
+    /// A BPE vocabulary from its parts: the specials and byte tokens, then `alphabet`, then each merge's
+    /// result (a merge that makes an existing piece adds no token).
+    /// - Parameters:
+    ///   - normalizer: The normalization of the text to encode.
+    ///   - alphabet: Single characters (one Unicode scalar each), in id order.
+    ///   - merges: Pairs of pieces, each defined before the merge that uses it, in rank order.
+    ///   - characterLevel: The text is one stream of characters, whitespace kept (no word marks).
+    /// - Throws: ``VocabularyError/corrupt(_:)`` if an alphabet entry is not one character, a merge uses an
+    ///   undefined piece, or a merge makes the piece of a special or byte token.
     public init(normalizer: Normalizer, alphabet: [String], merges: [(String, String)], characterLevel: Bool = false) throws {
         self.normalizer = normalizer
         self.characterLevel = characterLevel
@@ -81,6 +104,7 @@ public final class Vocabulary: @unchecked Sendable {
 
     @inline(__always) static func pairKey(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
 
+    /// The id of `piece`, or nil if the vocabulary has no such token.
     public func id(of piece: String) -> Int32? { pieceId[piece] }
 
     // MARK: - Learning
@@ -170,6 +194,7 @@ public final class Vocabulary: @unchecked Sendable {
         return out
     }
 
+    /// The pieces of `ids`, with "<?>" for ids outside the vocabulary (for display).
     public func pieces(of ids: [Int32]) -> [String] { ids.map { Int($0) < pieces.count && $0 >= 0 ? pieces[Int($0)] : "<?>" } }
 
     /// BPE on one marked, normalized word ("▁Mann").
@@ -194,10 +219,14 @@ public final class Vocabulary: @unchecked Sendable {
     }
 }
 
+/// Why a vocabulary cannot be made, read or written.
 public enum VocabularyError: Error, CustomStringConvertible, Equatable {
+    /// The pieces and merges do not make a vocabulary; the message says which entry is wrong.
     case corrupt(String)
+    /// A vocabulary file or directory cannot be used (path, reason).
     case file(String, String)
 
+    /// The message, naming the file when there is one.
     public var description: String {
         switch self {
         case .corrupt(let m): return "corrupt vocabulary: \(m)"
