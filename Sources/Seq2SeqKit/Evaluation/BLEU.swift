@@ -2,23 +2,39 @@ import Foundation
 
 /// Corpus and sentence BLEU exactly as sacreBLEU 2.x computes them (defaults: 13a tokenization,
 /// exponential smoothing, mixed case, 4-grams), with any number of references per segment.
+///
+/// Scores are on sacreBLEU's 0–100 scale. A value is plain settings: scoring is thread-safe.
 public struct BLEU: Sendable {
+    /// The tokenization applied to hypotheses and references (default ``SacreTokenizer/tok13a``).
     public var tokenizer: SacreTokenizer = .tok13a
+    /// Whether hypotheses and references are lowercased before tokenizing (sacreBLEU's `-lc`).
     public var lowercase = false
+    /// Whether the geometric mean stops at the highest n-gram order the hypothesis has (sacreBLEU's
+    /// `--effective-order`, usual for sentence BLEU).
     public var effectiveOrder = false
+    /// The highest n-gram order (4-grams).
     public static let maxOrder = 4
 
+    /// A scorer with sacreBLEU's defaults unless told otherwise.
     public init(tokenizer: SacreTokenizer = .tok13a, lowercase: Bool = false, effectiveOrder: Bool = false) {
         self.tokenizer = tokenizer; self.lowercase = lowercase; self.effectiveOrder = effectiveOrder
     }
 
+    /// A BLEU score with its parts, as sacreBLEU reports them.
     public struct Score: Sendable, Equatable, Codable {
+        /// BLEU, 0–100.
         public var score: Double
+        /// The n-gram precisions for n = 1…4, in percent (smoothed where there are no matches).
         public var precisions: [Double]
+        /// The brevity penalty, in [0, 1]: below 1 when the hypotheses are shorter than the references.
         public var brevityPenalty: Double
+        /// Hypothesis tokens.
         public var sysLen: Int
+        /// Reference tokens: for each segment the closest reference length (the shorter on ties).
         public var refLen: Int
+        /// Matching n-grams for n = 1…4 (clipped by the references' counts).
         public var counts: [Int]
+        /// Hypothesis n-grams for n = 1…4.
         public var totals: [Int]
     }
 
@@ -81,12 +97,17 @@ public struct BLEU: Sendable {
     }
 
     /// Corpus BLEU: `references[k][i]` is the k-th reference of segment i.
+    ///
+    /// Every reference list must have one line per hypothesis: ``EvaluationReport`` checks the counts,
+    /// this does not.
     public func corpusScore(_ hypotheses: [String], _ references: [[String]]) -> Score {
         var total = Stats()
         for (i, h) in hypotheses.enumerated() { total.add(segmentStats(h, references.map { $0[i] })) }
         return compute(total)
     }
 
+    /// BLEU of one segment against its references, with this scorer's settings (set ``effectiveOrder`` for
+    /// sacreBLEU's sentence BLEU).
     public func sentenceScore(_ hypothesis: String, _ references: [String]) -> Score {
         compute(segmentStats(hypothesis, references))
     }
@@ -116,6 +137,7 @@ public struct BLEU: Sendable {
                      sysLen: s.sysLen, refLen: s.refLen, counts: s.correct, totals: s.total)
     }
 
+    /// sacreBLEU's signature of these settings for `references` references (`nrefs:1|case:mixed|eff:no|tok:13a|…`).
     public func signature(references: Int) -> String {
         "nrefs:\(references)|case:\(lowercase ? "lc" : "mixed")|eff:\(effectiveOrder ? "yes" : "no")|tok:\(tokenizer.rawValue)|smooth:exp|version:\(sacreBLEUVersion)"
     }

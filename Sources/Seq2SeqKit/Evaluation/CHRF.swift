@@ -2,11 +2,16 @@
 /// (whitespace removed), word n-grams up to `wordOrder` (2 for chrF++), β = 2, corpus statistics
 /// summed over segments, the best-scoring reference per segment.
 public struct CHRF: Sendable {
+    /// The highest character n-gram order (default 6).
     public var charOrder = 6
+    /// The highest word n-gram order (default 0: chrF; 2: chrF++).
     public var wordOrder = 0
+    /// β of the F-score: recall weighs β times as much as precision (default 2).
     public var beta = 2
+    /// Whether text is lowercased before scoring.
     public var lowercase = false
 
+    /// A scorer; the defaults are sacreBLEU's chrF (chrF++ with `wordOrder: 2`).
     public init(charOrder: Int = 6, wordOrder: Int = 0, beta: Int = 2, lowercase: Bool = false) {
         self.charOrder = charOrder; self.wordOrder = wordOrder; self.beta = beta; self.lowercase = lowercase
     }
@@ -89,6 +94,8 @@ public struct CHRF: Sendable {
         return 100 * (1 + factor) * avgPrec * avgRec / (factor * avgPrec + avgRec)
     }
 
+    /// Corpus chrF, 0–100: `references[k][i]` is the k-th reference of segment i, and each list must have
+    /// one line per hypothesis.
     public func corpusScore(_ hypotheses: [String], _ references: [[String]]) -> Double {
         var total = [Int](repeating: 0, count: 3 * (charOrder + wordOrder))
         for (i, h) in hypotheses.enumerated() {
@@ -97,10 +104,13 @@ public struct CHRF: Sendable {
         return fScore(total)
     }
 
+    /// chrF of one segment, 0–100, against its best-scoring reference.
     public func sentenceScore(_ hypothesis: String, _ references: [String]) -> Double {
         fScore(segmentStats(hypothesis, references))
     }
 
+    /// sacreBLEU's signature of these settings for `references` references
+    /// (`nrefs:1|case:mixed|eff:yes|nc:6|nw:0|…`).
     public func signature(references: Int) -> String {
         "nrefs:\(references)|case:\(lowercase ? "lc" : "mixed")|eff:yes|nc:\(charOrder)|nw:\(wordOrder)|space:no|version:\(sacreBLEUVersion)"
     }

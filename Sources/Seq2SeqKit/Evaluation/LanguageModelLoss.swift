@@ -5,8 +5,11 @@ import Foundation
 /// that overlap by one, so every token after the first is predicted once, from up to `block`
 /// tokens of its own block.
 public enum LanguageModelLoss {
+    /// The evaluation's outcome.
     public struct Result: Sendable {
+        /// Mean loss per predicted token (nats), the number of tokens predicted, and the wall-clock time.
         public let loss: Double, tokens: Int, seconds: Double
+        /// exp(loss).
         public var perplexity: Double { exp(loss) }
     }
 
@@ -15,6 +18,11 @@ public enum LanguageModelLoss {
         Array(v.encodeTextLines(lines).joined())
     }
 
+    /// Runs the model over `tokens` in blocks of `block` tokens, `batch` blocks at a time, without dropout.
+    ///
+    /// Uses the model's own workspaces: not to be run while the model trains or evaluates elsewhere.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if the model has an encoder, `block` is not in
+    ///   1...max_positions, the text has fewer than 2 tokens, or an id is outside the vocabulary.
     public static func evaluate(_ model: Transformer, tokens: [Int32], block: Int, batch: Int = 16) throws -> Result {
         guard model.config.isDecoderOnly else { throw ModelError.invalidInput("the model is not a language model (it has an encoder)") }
         guard block >= 1, block <= model.config.maxPositions else {

@@ -4,6 +4,7 @@
 public enum SacreTokenizer: String, CaseIterable, Sendable, Codable {
     case tok13a = "13a", intl, char, none
 
+    /// The line as sacreBLEU's tokenizer leaves it, tokens separated by spaces (`none` returns it unchanged).
     public func callAsFunction(_ line: String) -> String {
         switch self {
         case .none: return line

@@ -5,9 +5,11 @@ public struct StreamingEvaluation: Sendable {
     let bleu: BLEU, chrf: CHRF, chrfpp: CHRF
     var bleuStats = BLEU.Stats()
     var chrfStats: [Int], chrfppStats: [Int]
+    /// Segments added so far.
     public private(set) var segments = 0
     let references: Int
 
+    /// An empty evaluation; `references` is the number of references per segment (it goes into the signatures).
     public init(references: Int = 1, tokenizer: SacreTokenizer = .tok13a, lowercase: Bool = false) {
         bleu = BLEU(tokenizer: tokenizer, lowercase: lowercase)
         chrf = CHRF(lowercase: lowercase)
@@ -17,6 +19,7 @@ public struct StreamingEvaluation: Sendable {
         self.references = references
     }
 
+    /// Adds one segment: a hypothesis and its references (as many as `init`'s `references`).
     public mutating func add(hypothesis: String, references refs: [String]) {
         bleuStats.add(bleu.segmentStats(hypothesis, refs))
         for (j, v) in chrf.segmentStats(hypothesis, refs).enumerated() { chrfStats[j] += v }
@@ -24,6 +27,7 @@ public struct StreamingEvaluation: Sendable {
         segments += 1
     }
 
+    /// The scores of the segments added so far (``EvaluationReport/sentenceBLEU`` is nil).
     public func report() -> EvaluationReport {
         let b = bleu.compute(bleuStats)
         return EvaluationReport(bleu: b.score, precisions: b.precisions, bp: b.brevityPenalty, sysLen: b.sysLen, refLen: b.refLen,
