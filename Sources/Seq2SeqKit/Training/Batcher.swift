@@ -7,17 +7,26 @@
 /// Memory is two UInt32 per pair while planning and one after: the sort is two stable counting
 /// passes (by target length, then source length) over a shuffled index, O(pairs), no comparisons.
 public struct Batcher: Sendable {
+    /// The token budget: sentences × the longest side (bos/eos included) of a batch stays within it, except
+    /// that a single pair longer than the budget makes a batch of its own.
     public let maxTokens: Int
+    /// Seeds the tie order and the batch order of every epoch.
     public let seed: UInt64
 
+    /// A batcher with a token budget and a seed.
     public init(maxTokens: Int, seed: UInt64) { self.maxTokens = maxTokens; self.seed = seed }
 
     /// One epoch's batches: batch k is `order[starts[b] ..< starts[b + 1]]` with b = `batchOrder[k]`.
     public struct Plan: Sendable {
+        /// Pair indices sorted by (source length, target length), ties in a seeded random order.
         public var order: [UInt32] = []
+        /// Where each batch (in sorted order) starts in ``order``, plus ``order``'s count at the end.
         public var starts: [Int] = [0]
+        /// The sorted batches' indices in training order (shuffled).
         public var batchOrder: [UInt32] = []
+        /// The number of batches.
         public var count: Int { batchOrder.count }
+        /// The pair indices of the k-th batch in training order.
         public func batch(_ k: Int) -> ArraySlice<UInt32> {
             let b = Int(batchOrder[k])
             return order[starts[b]..<starts[b + 1]]

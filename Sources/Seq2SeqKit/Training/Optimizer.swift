@@ -2,23 +2,36 @@ import RealModule
 
 /// Adam / AdamW over the flat parameter buffer; the moments share the parameters' layout, so a
 /// step is one loop. Weight decay (AdamW, decoupled) applies only to matrices, as nanoGPT does.
+///
+/// Not thread-safe: one optimizer belongs to one training loop.
 public final class AdamOptimizer {
+    /// Adam's hyperparameters.
     public struct Settings: Codable, Equatable, Sendable {
+        /// Decay rate of the first moment (default 0.9).
         public var beta1: Float = 0.9
+        /// Decay rate of the second moment (default 0.98).
         public var beta2: Float = 0.98
+        /// Added to √v̂ in the denominator (default 1e-9).
         public var eps: Float = 1e-9
+        /// Decoupled weight decay per unit of learning rate (AdamW), on 2-D weights other than learned
+        /// positions; 0 (the default) is plain Adam.
         public var weightDecay: Float = 0
+        /// Settings; the defaults are the Transformer paper's Adam (β1 0.9, β2 0.98, ε 1e-9), without decay.
         public init(beta1: Float = 0.9, beta2: Float = 0.98, eps: Float = 1e-9, weightDecay: Float = 0) {
             self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         }
     }
 
+    /// The hyperparameters; a change applies from the next ``update(_:_:lr:)``.
     public var settings: Settings
+    /// The first and second moment estimates, laid out like the parameters (zero at the start).
     public let m: FloatBuffer, v: FloatBuffer
+    /// Updates taken so far (the bias corrections use it).
     public private(set) var step = 0
     /// 1 for tensors that take weight decay (2-D weights), 0 otherwise; laid out like the parameters.
     let decayMask: FloatBuffer
 
+    /// An optimizer for parameters laid out by `layout`, with zero moments.
     public init(layout: ParameterLayout, settings: Settings) {
         self.settings = settings
         m = FloatBuffer(count: layout.totalCount)
@@ -29,7 +42,8 @@ public final class AdamOptimizer {
         }
     }
 
-    /// Restores moments and step count (from a checkpoint).
+    /// Restores the step count (from a checkpoint); the moments are restored by writing into ``m``
+    /// and ``v``.
     public func restore(step: Int) { self.step = step }
 
     /// One update: p -= lr · (m̂ / (√v̂ + eps) + wd · p).

@@ -92,6 +92,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// checkpoint_last every N updates without validating (0: off), and at least every so many
     /// seconds of training (0: off), so that a crash loses little whatever the epoch's length.
     public var saveEvery = 0
+    /// The interval of the time-based saves of checkpoint_last, in seconds (default 600; 0: off).
     public var saveSeconds: Double = 600
     /// An epoch-end validation closer than this to the previous validation is skipped (small
     /// corpora end epochs every few seconds); validations due by `validateEvery` always run.

@@ -9,10 +9,17 @@ import Foundation
 /// scaled by the global target-token count and summed across ranks, so every rank takes the same
 /// step and N ranks with --update-freq F are one process with --update-freq N·F. Rank 0 alone
 /// validates and writes files; the others wait for it in the next collective.
+///
+/// Not thread-safe: a trainer and its model belong to the thread that calls ``run()``. Most programs
+/// get one from ``TrainingRun/prepare(log:)`` rather than building it.
 public final class Trainer {
+    /// The model being trained (a float model; its parameters change with every update).
     public let model: Transformer
+    /// The settings it trains with (validated by the initializer).
     public let settings: TrainSettings
+    /// The model directory it writes: the best (or latest) model, checkpoints, metrics.jsonl and the plot.
     public let directory: String
+    /// Where the training and validation batches come from; its position is saved in checkpoint_last.
     public var stream: BatchStream
     let optimizer: AdamOptimizer
     var state = TrainerState()
@@ -21,6 +28,7 @@ public final class Trainer {
     let validReferences: [String]
     let vocabularies: Vocabularies?
     var metrics: MetricsLog?
+    /// The ranks of the run (``SingleProcess`` for one process).
     public let communicator: Communicator
     /// The fingerprints this run checks a resumed checkpoint against and records in new ones.
     let provenance: Provenance?
@@ -43,12 +51,35 @@ public final class Trainer {
     /// A live status line (on a terminal); nil prints periodic log lines instead.
     public var status: ((String) -> Void)? = nil
 
+    /// How a run ended.
     public struct Summary: Sendable {
+        /// Updates taken in all (resumed runs included), epochs completed, and seconds of training (across resumes).
         public var steps: Int, epochs: Int, seconds: Double
+        /// The best validation score and its step (BLEU for translation with validation text, else minus the
+        /// validation loss; nil without validation), and the last validation loss (nil without validation batches).
         public var bestScore: Double?, bestStep: Int, lastValidLoss: Double?
+        /// Why the run stopped, e.g. "reached --max-steps 2000".
         public var stopReason: String
     }
 
+    /// A training loop ready to ``run()``: it creates `directory` (rank 0), and with `resume` restores
+    /// weights, Adam's moments, the stream's position and the state from checkpoint_last.safetensors.
+    /// - Parameters:
+    ///   - model: A float model, initialized or loaded.
+    ///   - settings: The training settings.
+    ///   - directory: The model directory to write into.
+    ///   - stream: Training and validation batches.
+    ///   - vocabularies: Decode the validation translations (translation); nil: no BLEU.
+    ///   - validSources: Validation source ids (without eos), translated at each validation.
+    ///   - validReferences: Their reference texts, line by line.
+    ///   - resume: Continue from the directory's checkpoint_last.
+    ///   - communicator: The ranks of a distributed run.
+    ///   - provenance: Fingerprints recorded in checkpoints, and checked against a resumed one.
+    /// - Throws: ``TrainError`` for invalid settings or a checkpoint that cannot be resumed (no trainer state,
+    ///   another corpus, vocabulary or configuration), ``ModelError`` for an int8 model or a checkpoint that
+    ///   does not match the model, ``SafeTensors/Error`` for an unreadable checkpoint, and
+    ///   ``ModelError/invalidInput(_:)`` when bf16 is asked for without the processor or build for it; a
+    ///   Foundation error if the directory or metrics.jsonl cannot be created.
     public init(model: Transformer, settings: TrainSettings, directory: String, stream: BatchStream,
                 vocabularies: Vocabularies?, validSources: [[Int32]] = [], validReferences: [String] = [],
                 resume: Bool, communicator: Communicator = SingleProcess(), provenance: Provenance? = nil) throws {
@@ -78,6 +109,7 @@ public final class Trainer {
         if communicator.isMain { metrics = try MetricsLog(directory: directory, keepUpTo: resume ? state.step : nil) }
     }
 
+    /// Updates taken so far (a resumed run starts at its checkpoint's).
     public var currentStep: Int { state.step }
 
     var learningRate: Float {
@@ -89,6 +121,9 @@ public final class Trainer {
 
     /// Trains until a limit, --patience, a stop request or divergence ends the run; the final
     /// state is on disk when it returns.
+    /// - Throws: ``TrainError/diverged(_:)`` after five consecutive updates with a non-finite loss or gradient
+    ///   norm, ``DistributedError`` when the ranks fail or disagree, ``ModelError`` for a batch the model
+    ///   cannot take, and the errors of writing the checkpoints and the model directory.
     public func run() throws -> Summary {
         let start = Date().addingTimeInterval(-state.elapsedSeconds)
         var window = LogWindow()

@@ -2,13 +2,21 @@ import Foundation
 
 /// Everything besides weights and optimizer moments that a resumed run needs to continue exactly.
 public struct TrainerState: Codable, Sendable {
+    /// Updates taken.
     public var step = 0
+    /// Where the batch stream is.
     public var position = StreamPosition()
+    /// The best validation score so far (BLEU, or minus the validation loss); nil before any.
     public var bestScore: Double? = nil
+    /// The step of ``bestScore``.
     public var bestStep = 0
+    /// Validations since the best score (for ``TrainSettings/patience``).
     public var validationsWithoutImprovement = 0
+    /// Seconds of training so far, across resumes.
     public var elapsedSeconds = 0.0
+    /// Source and target tokens trained on so far, over all ranks.
     public var tokensSeen = 0
+    /// Consecutive updates skipped for a non-finite loss or gradient norm (five stop the run).
     public var failedSteps = 0
     /// Ranks of the run that wrote the checkpoint (nil before distributed training existed).
     public var worldSize: Int? = nil
@@ -17,10 +25,15 @@ public struct TrainerState: Codable, Sendable {
     public var provenance: Provenance? = nil
 }
 
+/// Fingerprints of what a run trains on; a checkpoint records them, and resuming with others is an error.
 public struct Provenance: Codable, Sendable, Equatable {
+    /// The training corpus's fingerprint.
     public var corpus: String
+    /// The vocabulary's fingerprint.
     public var vocabulary: String
+    /// The model configuration's fingerprint.
     public var config: String
+    /// Provenance from its three fingerprints.
     public init(corpus: String, vocabulary: String, config: String) {
         self.corpus = corpus; self.vocabulary = vocabulary; self.config = config
     }
@@ -28,9 +41,13 @@ public struct Provenance: Codable, Sendable, Equatable {
 
 /// The files of a model directory that training writes.
 public enum TrainingFiles {
+    /// The training settings (``TrainSettings``).
     public static let settings = "train.json"
+    /// The latest weights, Adam's moments and the trainer state, for `--resume`.
     public static let last = "checkpoint_last.safetensors"
+    /// One JSON record per update and per validation.
     public static let metrics = "metrics.jsonl"
+    /// The loss (and validation) curves, redrawn at each validation.
     public static let plot = "training.svg"
     static func step(_ n: Int) -> String { "checkpoint_step\(n).safetensors" }
 }
