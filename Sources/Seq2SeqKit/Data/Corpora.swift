@@ -3,9 +3,13 @@ import Foundation
 /// Standard corpora that are read in place, never shipped: $SEQ2SEQ_CORPORA (default ../shared/corpora
 /// beside the working directory, then ./corpora/downloaded).
 public enum Corpora {
+    /// The files of a parallel corpus with training, validation and test splits.
     public struct Parallel: Sendable {
+        /// The training split's source and target files.
         public let trainSource: String, trainTarget: String
+        /// The validation split's source and target files.
         public let validSource: String, validTarget: String
+        /// The test split's source and target files.
         public let testSource: String, testTarget: String
 
         /// The bundled sample corpus's file names inside `dir`.
@@ -21,6 +25,8 @@ public enum Corpora {
         }
     }
 
+    /// The directories searched, in order: $SEQ2SEQ_CORPORA when set, ../shared/corpora, corpora/downloaded
+    /// (relative paths are relative to the working directory).
     public static var roots: [String] {
         var r: [String] = []
         if let e = ProcessInfo.processInfo.environment["SEQ2SEQ_CORPORA"], !e.isEmpty { r.append(e) }

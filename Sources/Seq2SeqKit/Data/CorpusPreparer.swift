@@ -5,16 +5,26 @@ import Foundation
 /// straight to disk. Files are written under temporary names, synced and renamed; the header is
 /// renamed last, so a corpus without header.json is one whose preparation did not finish.
 public struct CorpusPreparer {
+    /// Pairs with a side longer than this many tokens are skipped (default 128; 1...65535; not used for text).
     public var maxLength = 128
+    /// Replace invalid UTF-8 with U+FFFD instead of stopping (the header counts the repaired lines).
     public var lenient = false
     /// Lines per chunk (encoded on all threads).
     public var chunkLines = 32_768
     /// Progress lines.
     public var log: (String) -> Void = { _ in }
 
+    /// A preparer with the defaults.
     public init() {}
 
     /// A parallel corpus: line-aligned source and target files.
+    ///
+    /// Each side is encoded with its vocabulary; empty pairs and pairs longer than ``maxLength`` are skipped
+    /// and counted in the header.
+    /// - Returns: The header written to `output`/header.json.
+    /// - Throws: ``TrainError/settings(_:)`` if ``maxLength`` is out of range or no pair is left, ``TextError``
+    ///   for unreadable, invalid, empty or misaligned files; ``TextError/cannotRead(_:_:)`` (despite its name),
+    ///   a Foundation error or ``SafeTensors/Error`` if `output` cannot be written.
     @discardableResult
     public func prepare(source: String, target: String, vocabularies v: Vocabularies, output: String) throws -> PreparedHeader {
         guard maxLength >= 1 && maxLength <= Int(UInt16.max) else {
@@ -70,6 +80,9 @@ public struct CorpusPreparer {
 
     /// A text for a language model: one token stream (character-level: every line and its newline;
     /// subwords: every line's ids and `</s>`).
+    /// - Returns: The header written to `output`/header.json.
+    /// - Throws: ``TextError`` for an unreadable, invalid or empty file; ``TextError/cannotRead(_:_:)``,
+    ///   a Foundation error or ``SafeTensors/Error`` if `output` cannot be written.
     @discardableResult
     public func prepare(text: String, vocabulary: Vocabulary, output: String) throws -> PreparedHeader {
         let t0 = Date()

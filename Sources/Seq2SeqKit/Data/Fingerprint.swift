@@ -7,6 +7,7 @@ public struct Hasher64: Sendable {
     private var pendingBytes = 0
     private var total: UInt64 = 0
 
+    /// An empty fingerprint.
     public init() {}
 
     @inline(__always) private static func mix(_ h: UInt64, _ w: UInt64) -> UInt64 {
@@ -15,6 +16,7 @@ public struct Hasher64: Sendable {
         return x &* 0xBF58_476D_1CE4_E5B9
     }
 
+    /// Feeds bytes; the fingerprint depends on the bytes and their order, not on how they are split into calls.
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
         var i = 0
         let n = bytes.count
@@ -35,6 +37,7 @@ public struct Hasher64: Sendable {
         }
     }
 
+    /// Feeds a string's UTF-8 bytes.
     public mutating func add(_ s: String) {
         var s = s
         s.withUTF8 { add(UnsafeRawBufferPointer($0)) }

@@ -4,6 +4,7 @@ import Foundation
 /// file's size (a single line longer than the buffer grows it to that line's length only).
 /// Lines end at "\n"; a "\r" before it is dropped; a last line without "\n" counts.
 public final class LineReader {
+    /// The file's path (or the name given for a descriptor), used in errors.
     public let path: String
     private let fd: Int32
     private var buffer: UnsafeMutablePointer<UInt8>
@@ -14,10 +15,13 @@ public final class LineReader {
     public private(set) var lineNumber = 0
     /// Bytes read so far and a running fingerprint of them (for the prepared corpus's header).
     public private(set) var bytesRead = 0
+    /// A running fingerprint of the bytes read so far.
     public private(set) var hasher = Hasher64()
 
     private let ownsDescriptor: Bool
 
+    /// Opens `path` for reading through a buffer of `bufferSize` bytes (default 1 MiB).
+    /// - Throws: ``TextError/cannotRead(_:_:)`` if the file cannot be opened.
     public init(_ path: String, bufferSize: Int = 1 << 20) throws {
         self.path = path
         fd = open(path, O_RDONLY)

@@ -3,10 +3,15 @@ import Foundation
 /// A whole file mapped read-only into memory. Pages are read on first touch and belong to the
 /// page cache, so mapping a corpus of any size costs no allocation and no start-up time.
 public final class MappedFile: @unchecked Sendable {
+    /// The file's path.
     public let path: String
+    /// The file's size in bytes when it was mapped.
     public let count: Int
+    /// The mapping's first byte; nil for an empty file. Valid while this object lives.
     public let bytes: UnsafeRawPointer?
 
+    /// Maps the whole of `path` read-only (shared with the page cache).
+    /// - Throws: ``TextError/cannotRead(_:_:)`` if the file cannot be opened, examined or mapped.
     public init(_ path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)

@@ -2,8 +2,11 @@ import Foundation
 
 /// A tokenized parallel corpus: pairs of source and target ids (no bos/eos yet).
 public struct ParallelData: Sendable {
+    /// The pairs' source and target ids, without bos/eos.
     public var pairs: [(src: [Int32], tgt: [Int32])]
+    /// Pairs dropped because a side encoded to no tokens.
     public var skippedEmpty = 0
+    /// Pairs dropped because a side was longer than the length limit.
     public var skippedLong = 0
 
     /// Pairs already tokenized, taken as they are (nothing skipped).
@@ -11,6 +14,9 @@ public struct ParallelData: Sendable {
 
     /// Reads line-aligned files, checks them, encodes both sides and drops empty pairs and pairs
     /// with a side longer than `maxLength` tokens (counted in `skippedEmpty`, `skippedLong`).
+    ///
+    /// - Throws: ``TextError`` if a file cannot be read, holds invalid UTF-8 (unless `lenient`), the files'
+    ///   line counts differ, or they are empty.
     public static func load(source: String, target: String, vocabularies v: Vocabularies, maxLength: Int,
                             lenient: Bool = false) throws -> ParallelData {
         let s = try TextFile.readLines(source, lenient: lenient).lines
@@ -20,6 +26,8 @@ public struct ParallelData: Sendable {
         return make(sourceIds: v.source.encodeBatch(s), targetIds: v.target.encodeBatch(t), maxLength: maxLength)
     }
 
+    /// Pairs from encoded lines (zipped, so extra lines of the longer list are ignored), dropping empty
+    /// pairs and pairs with a side longer than `maxLength` tokens.
     public static func make(sourceIds: [[Int32]], targetIds: [[Int32]], maxLength: Int) -> ParallelData {
         var d = ParallelData(pairs: [])
         for (a, b) in zip(sourceIds, targetIds) {
@@ -30,6 +38,8 @@ public struct ParallelData: Sendable {
         return d
     }
 
+    /// Source tokens, one eos per pair included.
     public var sourceTokens: Int { pairs.reduce(0) { $0 + $1.src.count + 1 } }
+    /// Target tokens, one eos per pair included.
     public var targetTokens: Int { pairs.reduce(0) { $0 + $1.tgt.count + 1 } }
 }

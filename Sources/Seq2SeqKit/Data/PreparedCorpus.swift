@@ -2,27 +2,46 @@ import Foundation
 
 /// The header of a prepared corpus (`header.json`): what it holds and what it was made from.
 public struct PreparedHeader: Codable, Sendable {
+    /// What the corpus holds: sentence pairs (`parallel`), or a language model's token stream (`text`).
     public enum Kind: String, Codable, Sendable { case parallel, text }
+    /// A text file the corpus was prepared from.
     public struct SourceFile: Codable, Sendable {
+        /// Its role ("source", "target" or "text"), path, size in bytes, line count and ``Hasher64`` fingerprint.
         public var role: String, path: String, bytes: Int, lines: Int, fingerprint: String
     }
+    /// Always ``PreparedCorpus/formatName``.
     public var format = PreparedCorpus.formatName
+    /// The layout's version (``PreparedCorpus/formatVersion``).
     public var version = PreparedCorpus.formatVersion
+    /// Pairs or a token stream.
     public var kind: Kind
     /// "uint16" when every id fits (vocabularies up to 65,536), else "uint32".
     public var tokenType: String
+    /// Pairs kept (0 for a text corpus).
     public var pairs: Int
+    /// Ids in tokens.bin.
     public var tokens: Int
+    /// Source ids of the kept pairs (without eos).
     public var sourceTokens: Int
+    /// Target ids of the kept pairs (without eos); a text corpus's token count.
     public var targetTokens: Int
+    /// Pairs skipped because a side encoded to nothing.
     public var skippedEmpty: Int
+    /// Pairs skipped because a side was longer than ``maxLength``.
     public var skippedLong: Int
+    /// The length limit the pairs were prepared with (0 for a text corpus).
     public var maxLength: Int
+    /// Lines whose invalid UTF-8 was replaced (with `lenient`).
     public var repairedLines: Int
+    /// The source vocabulary's fingerprint (``Vocabulary/fingerprint``).
     public var sourceVocabulary: String
+    /// The target vocabulary's fingerprint.
     public var targetVocabulary: String
+    /// The larger vocabulary's size: every id is below it.
     public var vocabularySize: Int
+    /// The text files it was prepared from.
     public var files: [SourceFile]
+    /// How long the preparation took.
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
@@ -32,15 +51,22 @@ public struct PreparedHeader: Codable, Sendable {
         case targetVocabulary = "target_vocabulary", vocabularySize = "vocabulary_size", files, seconds
     }
 
+    /// Bytes per id in tokens.bin (2 or 4).
     public var tokenWidth: Int { tokenType == "uint16" ? 2 : 4 }
 }
 
+/// Why a prepared corpus cannot be used.
 public enum PreparedError: Error, CustomStringConvertible {
+    /// The directory has no header.json.
     case notPrepared(String)
+    /// A file of the corpus is inconsistent (file, what is wrong).
     case damaged(String, String)
+    /// The corpus was encoded with another vocabulary (directory, details).
     case vocabulary(String, String)
+    /// The output directory already holds files.
     case exists(String)
 
+    /// The message, with what to do.
     public var description: String {
         switch self {
         case .notPrepared(let d): return "\(d): not a prepared corpus (no header.json); make one with `seq2seq prepare`"
@@ -62,12 +88,18 @@ public enum PreparedError: Error, CustomStringConvertible {
 /// Nothing is allocated per sentence: batches are gathered straight from the map, so opening a
 /// corpus of millions of pairs takes the same time as a small one.
 public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable {
+    /// header.json's `format`.
     public static let formatName = "seq2seq-prepared"
+    /// The layout version this library reads and writes.
     public static let formatVersion = 1
+    /// The header's and the ids' file names.
     public static let headerFile = "header.json", tokensFile = "tokens.bin"
+    /// The per-pair offsets' and lengths' file names (parallel corpora only).
     public static let offsetsFile = "offsets.bin", lengthsFile = "lengths.bin"
 
+    /// The corpus directory.
     public let directory: String
+    /// The checked header.
     public let header: PreparedHeader
     let tokenFile: MappedFile
     let offsetFile: MappedFile?
@@ -77,10 +109,14 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
     let offsets: UnsafePointer<UInt64>?
     let lens: UnsafePointer<UInt16>?
 
+    /// Whether `dir` holds a finished corpus (its header.json is written last).
     public static func isPrepared(_ dir: String) -> Bool {
         FileManager.default.fileExists(atPath: "\(dir)/\(headerFile)")
     }
 
+    /// Reads and checks `dir`/header.json without mapping the data.
+    /// - Throws: ``PreparedError/notPrepared(_:)`` without a header, ``PreparedError/damaged(_:_:)`` for a header
+    ///   that is not JSON, of another format or version, or with impossible values.
     public static func readHeader(_ dir: String) throws -> PreparedHeader {
         let path = "\(dir)/\(headerFile)"
         guard let data = FileManager.default.contents(atPath: path) else { throw PreparedError.notPrepared(dir) }
@@ -100,6 +136,8 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
     /// Maps `dir` and checks that its files agree with the header and with each other (sizes,
     /// offsets, lengths, every id below the vocabulary size): a damaged corpus is an error here,
     /// never a read out of bounds later. The scan's pages are released afterwards.
+    /// - Throws: ``PreparedError`` for a missing or damaged corpus, ``TextError/cannotRead(_:_:)`` if a file
+    ///   cannot be mapped.
     public init(directory dir: String) throws {
         directory = dir
         header = try Self.readHeader(dir)
@@ -151,6 +189,8 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
     }
 
     /// Refuses a corpus encoded with another vocabulary than the model's.
+    /// - Throws: ``PreparedError/vocabulary(_:_:)`` if a side's vocabulary fingerprint differs (a text corpus
+    ///   checks the target vocabulary only).
     public func check(against v: Vocabularies) throws {
         if header.kind == .parallel {
             if header.sourceVocabulary != v.source.fingerprint || header.targetVocabulary != v.target.fingerprint {
@@ -163,10 +203,13 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
 
     // MARK: - PairSource
 
+    /// The number of pairs (0 for a text corpus).
     public var pairCount: Int { header.pairs }
 
+    /// Pair i's source and target lengths (parallel corpora only).
     @inline(__always) public func lengths(_ i: Int) -> (src: Int, tgt: Int) { (Int(lens![2 * i]), Int(lens![2 * i + 1])) }
 
+    /// Writes pair i's ids to `source` and `target` (parallel corpora only).
     public func copyPair(_ i: Int, source: UnsafeMutablePointer<Int32>, target: UnsafeMutablePointer<Int32>) {
         let (s, t) = lengths(i)
         let at = Int(offsets![i])
@@ -185,8 +228,10 @@ public final class PreparedCorpus: PairSource, TokenSource, @unchecked Sendable 
 
     // MARK: - TokenSource
 
+    /// The number of ids in tokens.bin.
     public var tokenCount: Int { header.tokens }
 
+    /// Writes ids [from, from + count) of tokens.bin to `into`.
     public func copyTokens(from: Int, count: Int, into: UnsafeMutablePointer<Int32>) {
         if let u16 { for j in 0..<count { into[j] = Int32(u16[from + j]) } }
         if let u32 { for j in 0..<count { into[j] = Int32(bitPattern: u32[from + j]) } }

@@ -6,10 +6,22 @@ public enum TrainingCorpus {
     /// Inside the model directory.
     public static let directoryName = "data/train"
 
+    /// Whether ``ensure(files:vocabularies:preparer:directory:resuming:log:)`` prepared the corpus anew or
+    /// reused the one in place, with its header.
     public enum Outcome { case prepared(PreparedHeader), reused(PreparedHeader) }
 
     /// Reuses `dir` when it was prepared from these files (same bytes) with this vocabulary and
     /// length limit; otherwise prepares it. `resuming` makes a changed corpus an error instead.
+    ///
+    /// - Parameters:
+    ///   - files: The source and target files (translation), or the one text file (language model).
+    ///   - v: The vocabularies to encode with (a text uses the target one).
+    ///   - preparer: The length limit and leniency to prepare with.
+    ///   - dir: The corpus directory.
+    ///   - resuming: Make a corpus that no longer matches an error instead of preparing it again.
+    ///   - log: Progress and notes (a recorded file that no longer exists is reported and the corpus reused).
+    /// - Throws: ``TrainError/settings(_:)`` when `resuming` and the corpus does not match, and the errors of
+    ///   ``CorpusPreparer`` and of reading the files.
     public static func ensure(files: [String], vocabularies v: Vocabularies, preparer: CorpusPreparer, directory dir: String,
                               resuming: Bool, log: (String) -> Void) throws -> Outcome {
         if PreparedCorpus.isPrepared(dir), let h = try? PreparedCorpus.readHeader(dir) {
