@@ -7,7 +7,9 @@
 /// [B·T, D] activation are addressed in place (rowStride D, headStride Dh); a transposed read swaps
 /// the row and column strides.
 public struct BatchedLayout: Hashable, Sendable, CustomStringConvertible {
+    /// Element strides (in floats) between consecutive batches, heads, rows and columns.
     public var batchStride: Int, headStride: Int, rowStride: Int, columnStride: Int
+    /// A layout from its four strides.
     public init(batchStride: Int, headStride: Int, rowStride: Int, columnStride: Int) {
         self.batchStride = batchStride; self.headStride = headStride
         self.rowStride = rowStride; self.columnStride = columnStride
@@ -28,6 +30,7 @@ public struct BatchedLayout: Hashable, Sendable, CustomStringConvertible {
         BatchedLayout(batchStride: t * d, headStride: dh, rowStride: d, columnStride: 1)
     }
 
+    /// The strides as "[batch, head, row, column]".
     public var description: String { "[\(batchStride), \(headStride), \(rowStride), \(columnStride)]" }
 }
 

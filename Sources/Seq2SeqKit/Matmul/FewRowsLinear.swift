@@ -17,6 +17,9 @@
 
 import CKernels
 
+/// Float32 linear layers over a few rows, multiplied straight from the weights' row-major layout
+/// (the reasons and measurements are in the notes at the top of FewRowsLinear.swift). Its members are
+/// internal; ``MatmulSelection/fewRowsForEveryRowCount`` forces its choice.
 public enum FewRowsLinear {
     /// Tiles in AVX-512 registers where the kernels run at that level (`KernelLevel.active`);
     /// otherwise the one-W-row kernel. Tests switch the level to cover both.

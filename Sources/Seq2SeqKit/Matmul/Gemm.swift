@@ -219,6 +219,7 @@ func bf16ProductByOpenBLAS(
     }
 }
 
+/// oneDNN's bf16 matrix products, for mixed-precision training (``Precision/bf16``).
 public enum BF16Gemm {
     /// Whether oneDNN has a bf16 matmul on this processor (AVX-512 at least; the AVX512_BF16 and AMX
     /// instructions make it fast). Asked once, by making a small product's primitive.

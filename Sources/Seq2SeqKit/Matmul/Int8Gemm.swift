@@ -17,6 +17,7 @@ import Glibc
 // (its dev guide, "Int8 computation aspects"). The activation range is chosen for that
 // (`Int8Activations.levels`), so every engine computes the same integers.
 
+/// The engines of int8 products (`SEQ2SEQ_INT8_ENGINE`, ``MatmulSelection/int8``); all compute the same integers.
 public enum Int8Engine: String, CaseIterable, Sendable {
     /// Plain Swift loops over integers: any processor.
     case portable
@@ -44,6 +45,7 @@ public enum Int8Engine: String, CaseIterable, Sendable {
     }
 }
 
+/// The door to int8 products: which engine a product of a given row count goes to.
 public enum Int8Gemm {
     /// The engine a product of `n` rows goes to under `MatmulSelection.current`: its `int8` engine
     /// when set and available, otherwise oneDNN from `int8OneDNNFromRows` rows (when available) and

@@ -30,6 +30,7 @@ final class Int8Scratch: @unchecked Sendable {
     static var current: Int8Scratch { local.value }
 }
 
+/// How activations are quantized for int8 products: per row, to unsigned bytes around a zero point.
 public enum Int8Activations {
     /// Quantization levels on each side of zero.
     public static let levels: Float = 63

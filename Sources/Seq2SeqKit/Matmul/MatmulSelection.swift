@@ -45,6 +45,7 @@ public struct MatmulSelection: Sendable, Equatable {
     /// products, otherwise on Dispatch.
     public var rowThreads: RowThreads?
 
+    /// A selection; every field left at its default chooses by shape, as ``automatic`` does.
     public init(float32: GemmEngine? = nil, int8: Int8Engine? = nil, int8OneDNNFromRows: Int = 4,
                 fewRowsForEveryRowCount: Bool? = nil, rowThreads: RowThreads? = nil) {
         self.float32 = float32

@@ -19,6 +19,7 @@ public struct OneDNNError: Error, Sendable, CustomStringConvertible {
     /// failure leaves the inputs and the output rebuildable, so the other engine recomputes it.
     public func losesOutput(accumulating: Bool) -> Bool { accumulating && stage == .execution }
 
+    /// When the call failed: before the product ran, or while it ran.
     public enum Stage: String, Sendable {
         /// Before the product ran (engine, stream, descriptors, primitive and memory objects): its
         /// output is untouched.
@@ -31,14 +32,17 @@ public struct OneDNNError: Error, Sendable, CustomStringConvertible {
     /// oneDNN's `dnnl_status_t`, as its raw value (1 out of memory, 2 invalid arguments,
     /// 3 unimplemented, 5 runtime error).
     public let status: Int32
+    /// Whether the product had started.
     public let stage: Stage
     /// What was being done, with the product's shape.
     public let operation: String
 
+    /// An error from its parts.
     public init(status: Int32, stage: Stage, operation: String) {
         self.status = status; self.stage = stage; self.operation = operation
     }
 
+    /// The status in words ("out of memory", "invalid arguments", …).
     public var statusName: String {
         switch status {
         case 1: "out of memory"
@@ -51,6 +55,7 @@ public struct OneDNNError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The message: what oneDNN could not prepare or run, and its status.
     public var description: String {
         "oneDNN \(stage == .setup ? "could not prepare" : "failed while running") \(operation): \(statusName) (status \(status))"
     }

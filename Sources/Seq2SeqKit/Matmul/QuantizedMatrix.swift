@@ -9,16 +9,22 @@ import Glibc
 /// activations (Kernels/Int8Linear.swift).
 /// Dims legend: O rows (output features), I columns (input features).
 public final class QuantizedMatrix: @unchecked Sendable {
+    /// The matrix's shape [O, I]: output features (rows) and input features (columns).
     public let rows: Int, columns: Int
     /// Row stride in bytes: columns rounded up to a multiple of 32.
     public let stride: Int
+    /// The quantized values [O, ``stride``], row-major, zeros beyond ``columns`` in each row; 64-byte aligned,
+    /// owned by this object.
     public let values: UnsafeMutablePointer<Int8>   // [O, stride]
+    /// Each row's scale [O]: W[j, k] ≈ values[j, k] · scales[j].
     public let scales: [Float]                       // [O]
+    /// Each row's sum of quantized values [O] (for the activations' zero-point correction).
     public let rowSums: [Int32]                      // [O]
     /// The kernels' copies: scales, and z · rowSums for activations of zero point z
     /// (`Int8Activations.zeroPoint`), read through pointers in the inner loops.
     let scalePointer: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>
 
+    /// The row stride in bytes for `columns` columns: the next multiple of 32.
     public static func stride(columns: Int) -> Int { (columns + 31) & ~31 }
 
     /// Quantizes W[O, I] (row-major, row stride `ld`, default I).
