@@ -5,9 +5,12 @@ import CKernels
 // so values are UInt16 bit patterns; conversion rounds to nearest, ties to even, as PyTorch and
 // oneDNN do (NaN stays NaN).
 
+/// A buffer of bfloat16 values, as bit patterns.
 public typealias BF16Ptr = UnsafeMutablePointer<UInt16>
+/// A read-only buffer of bfloat16 values, as bit patterns.
 public typealias ConstBF16Ptr = UnsafePointer<UInt16>
 
+/// Conversions between float32 and bfloat16 bit patterns.
 public enum BFloat16 {
     /// The nearest bfloat16 of `x` (ties to even).
     @inline(__always)
@@ -17,6 +20,7 @@ public enum BFloat16 {
         return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
     }
 
+    /// The float32 value of bfloat16 bits `b` (exact: bfloat16 is float32's top half).
     @inline(__always)
     public static func float(_ b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
 
@@ -42,10 +46,13 @@ func convertToBF16Serial(_ dst: BF16Ptr, _ src: ConstFloatPtr, count: Int) { s2s
 /// alignment, same mapping of large buffers, nothing allocated once large enough).
 public final class BF16Buffer: @unchecked Sendable {
     private let storage = FloatBuffer(count: 0)
+    /// The number of values (the last ``reserve(_:)``'s).
     public private(set) var count = 0
 
+    /// A buffer with room for `count` values.
     public init(count: Int = 0) { reserve(count) }
 
+    /// The first value; it changes when ``reserve(_:)`` reallocates.
     public var pointer: BF16Ptr {
         UnsafeMutableRawPointer(storage.pointer).assumingMemoryBound(to: UInt16.self)
     }

@@ -32,8 +32,10 @@ public enum KernelLevel: Int, CaseIterable, Comparable, Sendable, CustomStringCo
         }
     }
 
+    /// Levels are ordered portable < avx2 < avx512.
     public static func < (a: KernelLevel, b: KernelLevel) -> Bool { a.rawValue < b.rawValue }
 
+    /// The level's name: "portable", "avx2" or "avx512".
     public var description: String { String(cString: s2s_isa_name(Int32(rawValue))) }
 
     /// "avx512 (processor: avx2 fma avx512 avx512-vnni avx512-bf16)": the active level and what the
@@ -44,8 +46,11 @@ public enum KernelLevel: Int, CaseIterable, Comparable, Sendable, CustomStringCo
     }
 }
 
+/// ``KernelLevel/select(_:)`` was asked for a level the processor does not run.
 public struct KernelLevelError: Error, CustomStringConvertible {
+    /// The level asked for, and the highest one the processor runs.
     public let requested: KernelLevel, supported: KernelLevel
+    /// The message, naming both levels.
     public var description: String { "kernel level \(requested) is not available: this processor runs at most \(supported)" }
 }
 

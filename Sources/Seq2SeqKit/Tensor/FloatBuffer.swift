@@ -6,10 +6,15 @@ import Glibc
 /// moments and activations. Growing reallocates (contents are not kept); a buffer that is already
 /// large enough is reused as is, so a steady training loop allocates nothing.
 public final class FloatBuffer: @unchecked Sendable {
+    /// The first element (64-byte aligned); it changes when ``reserve(_:)`` reallocates.
     public private(set) var pointer: FloatPtr
+    /// Elements allocated (at least ``count``, and at least 1).
     public private(set) var capacity: Int
+    /// Elements in use: the initializer's count or the last ``reserve(_:)``'s.
     public private(set) var count: Int
 
+    /// A buffer of `count` floats, zero unless `zeroed` is false (large buffers are zero either way: fresh
+    /// mapped pages).
     public init(count: Int, zeroed: Bool = true) {
         let cap = max(count, 1)
         pointer = FloatBuffer.allocate(cap)
@@ -18,6 +23,7 @@ public final class FloatBuffer: @unchecked Sendable {
         if zeroed && !FloatBuffer.isMapped(cap) { pointer.initialize(repeating: 0, count: cap) }
     }
 
+    /// A buffer holding a copy of `values`.
     public convenience init(_ values: [Float]) {
         self.init(count: values.count, zeroed: false)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
@@ -69,8 +75,10 @@ public final class FloatBuffer: @unchecked Sendable {
     /// Sets every element to 0 (split over the threads when large).
     public func zero() { zeroElements(pointer, count: count) }
 
+    /// A copy of the first ``count`` elements.
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
+    /// Element `i` (not bounds-checked).
     public subscript(i: Int) -> Float {
         get { pointer[i] }
         set { pointer[i] = newValue }

@@ -1,5 +1,6 @@
 /// Short names for the raw buffers every kernel works on. Unsafe code stays in `Tensor` and `Kernels`.
 public typealias FloatPtr = UnsafeMutablePointer<Float>
+/// A read-only float buffer.
 public typealias ConstFloatPtr = UnsafePointer<Float>
 
 /// Wraps a raw pointer so it may cross into a `@Sendable` closure (`concurrentPerform`).

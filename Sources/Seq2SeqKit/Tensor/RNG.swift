@@ -1,8 +1,10 @@
 /// xoshiro256** seeded through SplitMix64: fast, reproducible and small enough to save in a
 /// checkpoint (`state`), so dropout masks and batch order repeat exactly after `--resume`.
 public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
+    /// The generator's four state words (what a checkpoint saves to continue the stream).
     public var state: [UInt64]
 
+    /// A generator whose state is derived from `seed` by SplitMix64; the same seed gives the same stream.
     public init(seed: UInt64) {
         var z = seed
         var s = [UInt64](repeating: 0, count: 4)
@@ -16,6 +18,7 @@ public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
         state = s
     }
 
+    /// The next 64 random bits.
     @inline(__always)
     public mutating func next() -> UInt64 {
         withRegisters { $0.next() }
@@ -54,6 +57,7 @@ public struct Xoshiro256 {
         self.s0 = s0; self.s1 = s1; self.s2 = s2; self.s3 = s3
     }
 
+    /// The next 64 random bits (xoshiro256**).
     @inline(__always)
     public mutating func next() -> UInt64 {
         let result = Self.rotl(s1 &* 5, 7) &* 9
