@@ -4,6 +4,8 @@ import Foundation
 /// uses: the encoder forward pass and the KV-cached decoder fed the target tokens one by one.
 /// Each map is [layer][head][query][key]; rows sum to 1 and masked keys are 0.
 public struct AttentionMaps: Codable, Sendable {
+    /// Column labels of the encoder and cross-attention maps: the source pieces, </s> included (empty for
+    /// a decoder-only model).
     public var sourcePieces: [String]
     /// Row labels: for an encoder-decoder model the token each position produces (so a cross-attention
     /// row reads as an alignment of that output token); for a decoder-only model the token it reads.

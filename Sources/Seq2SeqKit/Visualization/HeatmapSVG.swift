@@ -3,6 +3,8 @@ import Foundation
 /// Draws an attention matrix as an SVG heatmap: one row per query piece, one column per key piece,
 /// darker for more weight, with the pieces as axis labels (UTF-8, escaped for XML).
 public enum HeatmapSVG {
+    /// An SVG document of `matrix` [rows][columns] (weights in [0, 1]; values outside are clamped, missing
+    /// cells are 0), with `title` above it and each cell's value in its tooltip.
     public static func render(_ matrix: [[Float]], rows: [String], columns: [String], title: String) -> String {
         let cell = 22.0
         let labelWidth = Double(min(160, 12 + 7 * (rows.map(\.count).max() ?? 1)))
