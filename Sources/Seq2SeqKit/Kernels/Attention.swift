@@ -4,10 +4,13 @@ import RealModule
 /// values from another [B, Tk, D] (the same one for self-attention). Head h occupies columns
 /// h·Dh ..< (h+1)·Dh of each D-wide row, so heads are addressed in place with a row stride of D.
 public struct AttentionShape: Sendable {
+    /// B, H, Tq, Tk and D: sequences, heads, query and key positions per sequence, and the model width.
     public var batch: Int, heads: Int, queries: Int, keys: Int, dModel: Int
+    /// Dh = D / H, the width of one head.
     public var headDim: Int { dModel / heads }
     /// Elements of one probability tensor [B, H, Tq, Tk].
     public var probCount: Int { batch * heads * queries * keys }
+    /// A shape from its five sizes (D must be a multiple of H).
     public init(batch: Int, heads: Int, queries: Int, keys: Int, dModel: Int) {
         self.batch = batch; self.heads = heads; self.queries = queries; self.keys = keys; self.dModel = dModel
     }
