@@ -9,6 +9,7 @@ import Seq2SeqKit
 ///     POST /attention   {"q": "one sentence"} → translation, pieces, cross-attention weights and SVG
 ///     POST /generate    {"prompt": ..., "max_tokens"?, ...} → Server-Sent Events (language models)
 ///     GET  /health, /metrics (Prometheus text), /languages (LibreTranslate's shape)
+///     GET  /openapi.json  the contract of all of these (docs/openapi.json)
 public final class TranslationService: Sendable {
     public let configuration: ServiceConfiguration
     let worker: BatchingWorker
@@ -21,7 +22,7 @@ public final class TranslationService: Sendable {
     /// The methods each path answers (for 405s and the router).
     static let routes: [String: [String]] = [
         "/": ["GET"], "/translate": ["POST"], "/attention": ["POST"], "/generate": ["POST"],
-        "/health": ["GET"], "/metrics": ["GET"], "/languages": ["GET"],
+        "/health": ["GET"], "/metrics": ["GET"], "/languages": ["GET"], "/openapi.json": ["GET"],
     ]
 
     /// Loads the model directory (float or int8) and starts the worker thread.
@@ -69,6 +70,10 @@ public final class TranslationService: Sendable {
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.text())))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         router.get("/languages") { _, _ in
             let c = self.configuration

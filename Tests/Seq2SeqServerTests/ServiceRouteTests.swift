@@ -197,4 +197,28 @@ final class ServiceRouteTests: XCTestCase {
             XCTAssertTrue((j["svg"] as? String)?.hasPrefix("<svg") == true)
         }
     }
+
+    /// GET /openapi.json is docs/openapi.json, and every path and method the document names is
+    /// answered (not 404 or 405); the rest of the contract is checked by schemathesis
+    /// (scripts/check-openapi.sh).
+    func testOpenAPIDocumentIsServedAndNamesEveryRoute() async throws {
+        let file = try Data(contentsOf: URL(fileURLWithPath: Self.repository + "/docs/openapi.json"))
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        let paths = try XCTUnwrap(document["paths"] as? [String: [String: Any]])
+        let operations = paths.flatMap { path, ops in ops.keys.map { [path, $0] } }
+        try await withService { client in
+            let served = try await client.execute(uri: "/openapi.json", method: .get)
+            XCTAssertEqual(served.status, .ok)
+            let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: served.body)) as? NSDictionary)
+            let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: file) as? NSDictionary)
+            XCTAssertEqual(parsed, expected, "GET /openapi.json differs from docs/openapi.json: run scripts/sync-openapi.sh")
+            for operation in operations {
+                let (path, method) = (operation[0], operation[1])
+                let r = try await client.execute(uri: path, method: HTTPRequest.Method(rawValue: method.uppercased())!,
+                                                 headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
+                XCTAssertFalse([.notFound, .methodNotAllowed].contains(r.status), "\(method) \(path): \(r.status)")
+            }
+        }
+        XCTAssertEqual(Set(paths.keys), ["/", "/translate", "/attention", "/generate", "/health", "/languages", "/metrics", "/openapi.json"])
+    }
 }
