@@ -148,6 +148,10 @@ float s2s_max_abs(const float *x, long n) { return table->max_abs(x, n); }
 void s2s_quantize_row(uint8_t *out, const float *x, long n, float inv, int32_t zeroPoint) {
     table->quantize_row(out, x, n, inv, zeroPoint);
 }
+void s2s_dequantize_row(float *y, const int32_t *c, long o, float sx, const float *ws, const int32_t *correction,
+                        const float *bias) {
+    table->dequantize_row(y, c, o, sx, ws, correction, bias);
+}
 int s2s_int8_tiles_available(void) { return table->int8_tiles != NULL; }
 void s2s_int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                     const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {

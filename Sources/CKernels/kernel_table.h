@@ -24,6 +24,7 @@ typedef struct {
     void (*head_weighted_sum)(float *, const float *, const float *, long, long, long);
     float (*max_abs)(const float *, long);
     void (*quantize_row)(uint8_t *, const float *, long, float, int32_t);
+    void (*dequantize_row)(float *, const int32_t *, long, float, const float *, const int32_t *, const float *);
     // AVX2 and up (NULL at the portable level).
     void (*int8_tiles)(float *, const uint8_t *, const int8_t *, const float *, const float *, const int32_t *,
                        const float *, long, long, long, long, long);

@@ -506,6 +506,18 @@ static void quantize_row(uint8_t *out, const float *x, long n, float inv, int32_
     }
 }
 
+/// One row of an int8 product back to float: y[j] = (c[j] − correction[j]) · (sx · ws[j]) + bias[j]
+/// (bias NULL: + 0) for j < o, in that order (no fused multiply-add), so every level gives the same
+/// bits as the tiles' own stores. The subtraction wraps as the integer sums do.
+static void dequantize_row(float *y, const int32_t *c, long o, float sx, const float *ws, const int32_t *correction,
+                           const float *bias) {
+    if (bias) {
+        for (long j = 0; j < o; j++) y[j] = (float)(int32_t)((uint32_t)c[j] - (uint32_t)correction[j]) * (sx * ws[j]) + bias[j];
+    } else {
+        for (long j = 0; j < o; j++) y[j] = (float)(int32_t)((uint32_t)c[j] - (uint32_t)correction[j]) * (sx * ws[j]) + 0.0f;
+    }
+}
+
 #if S2S_LEVEL >= 1
 #include "kernels_int8_avx2.h"
 #endif
@@ -532,6 +544,7 @@ const s2s_kernel_table S2S_TABLE = {
     .head_weighted_sum = head_weighted_sum,
     .max_abs = max_abs,
     .quantize_row = quantize_row,
+    .dequantize_row = dequantize_row,
 #if S2S_LEVEL >= 1
     .int8_tiles = int8_tiles,
 #endif

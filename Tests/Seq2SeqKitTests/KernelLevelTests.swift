@@ -233,7 +233,7 @@ final class KernelLevelTests: XCTestCase {
     }
 
     /// The int8 tiles (AVX2 and up) give exactly the integers of the plain loops, then the same
-    /// dequantized floats.
+    /// dequantized floats; the plain loops' dequantization gives the same bits at every level.
     func testInt8TilesEqualThePortableProductAtEveryLevel() throws {
         var rng = RNG(seed: 16)
         for (rows, i, o) in [(1, 256, 77), (3, 100, 64), (4, 64, 9), (7, 512, 130)] {
@@ -245,6 +245,11 @@ final class KernelLevelTests: XCTestCase {
             int8LinearForward(reference.pointer, x.pointer, q, b.pointer, rows: rows)
             for level in KernelLevel.available {
                 try KernelLevel.select(level)
+                // The plain integer loops, dequantized by this level's kernel: the same bits.
+                MatmulSelection.current.int8 = .portable
+                let plain = FloatBuffer(count: rows * o)
+                int8LinearForward(plain.pointer, x.pointer, q, b.pointer, rows: rows)
+                XCTAssertEqual(plain.array.map(\.bitPattern), reference.array.map(\.bitPattern), "dequantized \(rows)×\(i)×\(o) at \(level)")
                 guard Int8Engine.avx2.isAvailable else { XCTAssertEqual(level, .portable); continue }
                 MatmulSelection.current.int8 = .avx2
                 let y = FloatBuffer(count: rows * o)

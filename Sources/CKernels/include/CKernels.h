@@ -122,6 +122,10 @@ void s2s_head_weighted_sum(float *out, const float *p, const float *values, long
 float s2s_max_abs(const float *x, long n);
 /// out[t] = round_even(x[t] · inv) + zeroPoint for t < n.
 void s2s_quantize_row(uint8_t *out, const float *x, long n, float inv, int32_t zeroPoint);
+/// y[j] = (c[j] − correction[j]) · (sx · ws[j]) + bias[j] (bias NULL: 0) for j < o: one row of an
+/// int8 product's int32 sums dequantized.
+void s2s_dequantize_row(float *y, const int32_t *c, long o, float sx, const float *ws, const int32_t *correction,
+                        const float *bias);
 /// Whether s2s_int8_tiles runs here (AVX2 or AVX-512 active).
 int s2s_int8_tiles_available(void);
 /// y[r·O + j] = (Σ_k xu[r, k]·wq[j, k] − correction[j]) · (xScales[r]·wScales[j]) + bias[j] (none: 0)

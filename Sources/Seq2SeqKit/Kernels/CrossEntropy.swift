@@ -30,18 +30,18 @@ public func crossEntropyForwardBackward(
             }
             var sumX: Float = 0
             for j in 0..<v { sumX = Relaxed.sum(sumX, x[j]) }
-            let m = rowMax(x, v)
             let xy = x[Int(y)]
-            // p = exp(x - m) / s, written into dLogits when we have it (aliasing-safe: x read first).
-            let s: Float
+            // p = exp(x - m) / s, written into dLogits when we have it (aliasing-safe: x read first);
+            // the loss alone needs only log s (the kernels' logSumExp).
+            var s: Float = 1
+            let logZ: Float
             if let dp {
+                let m = rowMax(x, v)
                 s = expShiftSum(dp.p + r * v, x, shift: m, n: v)
+                logZ = m + Float.log(s)
             } else {
-                var acc: Float = 0
-                for j in 0..<v { acc += Float.exp(x[j] - m) }
-                s = acc
+                logZ = logSumExp(x, v)
             }
-            let logZ = m + Float.log(s)
             let nll = logZ - xy
             let meanLogP = sumX / Float(v) - logZ
             rp.p[r] = (1 - e) * nll - e * meanLogP

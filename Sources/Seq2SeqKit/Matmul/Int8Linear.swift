@@ -118,14 +118,9 @@ struct Int8Output: @unchecked Sendable {
 
     /// Rows of int32 sums c[N, O] to y.
     func dequantize(_ c: UnsafePointer<Int32>, rows: Range<Int>) {
-        let o = matrix.rows, ws = matrix.scalePointer, cs = matrix.correction
+        let o = matrix.rows
         for r in rows {
-            let sx = xScales[r], cr = c + r * o, yr = y + r * o
-            if let bias {
-                for j in 0..<o { yr[j] = Float(cr[j] &- cs[j]) * (sx * ws[j]) + bias[j] }
-            } else {
-                for j in 0..<o { yr[j] = Float(cr[j] &- cs[j]) * (sx * ws[j]) + 0 }
-            }
+            s2s_dequantize_row(y + r * o, c + r * o, o, xScales[r], matrix.scalePointer, matrix.correction, bias)
         }
     }
 }
