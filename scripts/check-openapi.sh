@@ -31,8 +31,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 status=0
 for model in mt lm; do
     echo "== schemathesis against serve --model ($model)"
-    "$cli" serve --model "$work/$model" --port "$port" --threads 1 --max-generate-tokens 64 \
-        --source-lang de --target-lang en > "$work/serve-$model.log" 2>&1 &
+    "$cli" serve --model "$work/$model" --port "$port" --threads 1 \
+        > "$work/serve-$model.log" 2>&1 &
     server=$!
     for _ in $(seq 1 100); do
         curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break

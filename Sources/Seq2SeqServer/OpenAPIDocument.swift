@@ -140,7 +140,31 @@ enum OpenAPIDocument {
             "content": {
               "text/event-stream": {
                 "schema": {
-                  "type": "string"
+                  "type": "object",
+                  "required": [
+                    "data"
+                  ],
+                  "description": "One Server-Sent Event",
+                  "properties": {
+                    "event": {
+                      "type": "string",
+                      "enum": [
+                        "message",
+                        "done"
+                      ],
+                      "description": "\"message\" (the default) for each piece of text, \"done\" once at the end"
+                    },
+                    "data": {
+                      "type": "string",
+                      "description": "JSON: {\"text\": \"...\"} for a piece; with event done, {\"text\": \"<all of it>\", \"tokens\": N}"
+                    },
+                    "id": {
+                      "type": "string"
+                    },
+                    "retry": {
+                      "type": "integer"
+                    }
+                  }
                 }
               }
             }
@@ -275,12 +299,14 @@ enum OpenAPIDocument {
           "beam": {
             "type": "integer",
             "minimum": 1,
-            "description": "Beam size (1: greedy); at most `serve --max-beam` (default 16). Default: `serve --beam` (5)."
+            "description": "Beam size (1: greedy). Default: `serve --beam` (5). The maximum is `serve --max-beam`, 16 unless the server was told otherwise.",
+            "maximum": 16
           },
           "n_best": {
             "type": "integer",
             "minimum": 1,
-            "description": "Hypotheses to return per text, at most `beam`. Default 1."
+            "description": "Hypotheses to return per text, at most `beam`. Default 1.",
+            "maximum": 16
           },
           "max_len": {
             "type": "integer",
@@ -381,7 +407,8 @@ enum OpenAPIDocument {
           },
           "beam": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 16
           },
           "max_len": {
             "type": "integer",
@@ -440,7 +467,8 @@ enum OpenAPIDocument {
             "type": "integer",
             "minimum": 0,
             "default": 200,
-            "description": "At most `serve --max-generate-tokens` (default 2048)"
+            "description": "Tokens to generate. The maximum is `serve --max-generate-tokens`, 2048 unless the server was told otherwise.",
+            "maximum": 2048
           },
           "temperature": {
             "type": "number",
