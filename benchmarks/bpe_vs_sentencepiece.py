@@ -80,7 +80,7 @@ def worker(a):
     C.emit(dict(tool=a.tool, version=version, lines=len(lines), learn_seconds=learn_s,
                 encode_sentences_per_s=[len(lines) / s for s in encode_s],
                 tokens_per_sentence=sum(map(len, ids)) / len(lines), vocabulary=vocabulary,
-                peak_rss_mb=C.peak_rss_mb()))
+                peak_rss_mb=C.peak_rss_mb(), thread_pools=C.thread_pools()))
 
 
 # ---- the comparison ----

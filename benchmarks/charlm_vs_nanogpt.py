@@ -169,7 +169,8 @@ def worker(a):
                 iters_per_s=a.iters / train_seconds, tokens_per_s=a.iters * a.batch_size * a.block_size / train_seconds,
                 final_val_loss=evals[-1]["val"], final_train_loss=evals[-1]["train"], evals=evals,
                 vocabulary=len(chars), parameters=sum(p.numel() for p in model.parameters()),
-                peak_rss_mb=C.peak_rss_mb(), torch=torch.__version__, torch_threads=torch.get_num_threads()))
+                peak_rss_mb=C.peak_rss_mb(), torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                thread_pools=C.thread_pools()))
 
 
 # ---- the comparison ----

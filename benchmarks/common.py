@@ -229,6 +229,17 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
+def thread_pools():
+    """The native thread pools this process has loaded (OpenMP, MKL, OpenBLAS...) and their sizes,
+    from threadpoolctl: which libraries really ran a worker's measurement, on how many threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: p.get(k) for k in ("internal_api", "prefix", "version", "num_threads", "threading_layer")}
+            for p in threadpool_info()]
+
+
 def peak_rss_mb():
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 

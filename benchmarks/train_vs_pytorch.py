@@ -161,7 +161,7 @@ def worker(a):
                 timed_seconds=seconds, last_loss=loss, peak_rss_mb=C.peak_rss_mb(),
                 parameters=sum(p.numel() for p in model.parameters()),
                 torch=torch.__version__, torch_threads=torch.get_num_threads(),
-                cpu_capability=torch.backends.cpu.get_cpu_capability()))
+                cpu_capability=torch.backends.cpu.get_cpu_capability(), thread_pools=C.thread_pools()))
 
 
 # ---- the comparison ----

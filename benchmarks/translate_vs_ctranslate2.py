@@ -6,9 +6,8 @@ Weights: --model is a float32 seq2seq model directory (config.json, model.safete
 tokenizer.json). CTranslate2 gets the same tensors written into a TransformerSpec (q, k and v
 fused as it expects, the same position table, the same vocabulary), once per run; its int8 is
 that model loaded with compute_type=int8 (CTranslate2 quantizes the weights per row as it loads
-them, the scheme seq2seq's int8 follows). PyTorch runs
-reference_model.py on the same tensors. The seq2seq int8 model is --int8-model, or made here with
-`seq2seq quantize`.
+them, the scheme seq2seq's int8 follows). PyTorch runs reference_model.py on the same tensors.
+The seq2seq int8 model is --int8-model, or made here with `seq2seq quantize`.
 
 Same work on every side:
 - sources: tokenized by the model's tokenizer.json, ending with </s>; sorted by length (ties in
@@ -203,7 +202,7 @@ def worker(a):
 
             rows += measure(a, engine, decode_batch, sources, vocab, config)
             del translator
-    C.emit(dict(rows=rows, info=info, peak_rss_mb=C.peak_rss_mb()))
+    C.emit(dict(rows=rows, info=dict(info, thread_pools=C.thread_pools()), peak_rss_mb=C.peak_rss_mb()))
 
 
 # ---- the comparison ----
