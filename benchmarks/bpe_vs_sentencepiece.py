@@ -123,19 +123,16 @@ def main():
     C.print_environment(env)
     settings = dict(files=files, size=a.size, threads=a.threads, rounds=a.rounds, repeats=a.repeats)
     runs = []
-    for rnd in range(1, a.rounds + 1):
-        for t in a.threads:
-            for tool in (TOOLS if rnd % 2 else TOOLS[::-1]):
-                print(f"round {rnd}/{a.rounds}, {t} thread{'s' if t > 1 else ''}: {tool} ...", flush=True)
-                try:
-                    r = seq2seq_side(binary, a, t, files) if tool == "seq2seq" else python_side(a, tool, t, files)
-                    print(f"  learn {min(r['learn_seconds']):.3f} s, encode {max(r['encode_sentences_per_s']):,.0f} "
-                          f"sentences/s, {r['tokens_per_sentence']:.2f} tokens/sentence, vocabulary {r['vocabulary']}", flush=True)
-                except (RuntimeError, OSError, ValueError) as e:
-                    r = dict(tool=tool, error=str(e))
-                    print(f"  failed: {e}", flush=True)
-                runs.append(dict(r, round=rnd, threads=t))
-                C.write_json(a.output, dict(benchmark="bpe", environment=env, settings=settings, runs=runs))
+    for rnd, t, tool in C.schedule(a.rounds, a.threads, TOOLS):
+        try:
+            r = seq2seq_side(binary, a, t, files) if tool == "seq2seq" else python_side(a, tool, t, files)
+            print(f"  learn {min(r['learn_seconds']):.3f} s, encode {max(r['encode_sentences_per_s']):,.0f} "
+                  f"sentences/s, {r['tokens_per_sentence']:.2f} tokens/sentence, vocabulary {r['vocabulary']}", flush=True)
+        except (RuntimeError, OSError, ValueError) as e:
+            r = dict(tool=tool, error=str(e))
+            print(f"  failed: {e}", flush=True)
+        runs.append(dict(r, round=rnd, threads=t))
+        C.write_json(a.output, dict(benchmark="bpe", environment=env, settings=settings, runs=runs))
 
     table, summary = [], []
     for t in a.threads:

@@ -246,23 +246,20 @@ def main():
                                  warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters,
                                  betas=[0.9, 0.99], weight_decay=0.1, grad_clip=1.0))
     runs = []
-    for rnd in range(1, a.rounds + 1):
-        for t in a.threads:
-            sides = [("seq2seq", prec) for prec in a.seq2seq_precisions] + [("pytorch", "float32")]
-            for side, prec in (sides if rnd % 2 else sides[::-1]):
-                print(f"round {rnd}/{a.rounds}, {t} thread{'s' if t > 1 else ''}: {side} {prec} ...", flush=True)
-                try:
-                    r = seq2seq_side(binary, a, text, t, prec, rnd) if side == "seq2seq" else pytorch_side(a, text, t, rnd)
-                    print(f"  {r['process_seconds']:.1f} s, validation loss {r['final_val_loss']:.4f}", flush=True)
-                except (RuntimeError, OSError, ValueError) as e:
-                    r = dict(error=str(e))
-                    print(f"  failed: {e}", flush=True)
-                runs.append(dict(round=rnd, threads=t, side=side, precision=prec, **r))
-                C.write_json(a.output, dict(benchmark="charlm", environment=env, settings=settings, runs=runs))
+    sides = [("seq2seq", prec) for prec in a.seq2seq_precisions] + [("pytorch", "float32")]
+    for rnd, t, (side, prec) in C.schedule(a.rounds, a.threads, sides, lambda s: " ".join(s)):
+        try:
+            r = seq2seq_side(binary, a, text, t, prec, rnd) if side == "seq2seq" else pytorch_side(a, text, t, rnd)
+            print(f"  {r['process_seconds']:.1f} s, validation loss {r['final_val_loss']:.4f}", flush=True)
+        except (RuntimeError, OSError, ValueError) as e:
+            r = dict(error=str(e))
+            print(f"  failed: {e}", flush=True)
+        runs.append(dict(round=rnd, threads=t, side=side, precision=prec, **r))
+        C.write_json(a.output, dict(benchmark="charlm", environment=env, settings=settings, runs=runs))
 
     table, summary = [], []
     for t in a.threads:
-        for side, prec in [("seq2seq", x) for x in a.seq2seq_precisions] + [("pytorch", "float32")]:
+        for side, prec in sides:
             mine = [r for r in runs if r["threads"] == t and r["side"] == side and r["precision"] == prec and "error" not in r]
             get = lambda key, better=True: C.summary([r.get(key) for r in mine], better)
             wall = get("process_seconds", False)

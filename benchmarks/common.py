@@ -188,6 +188,17 @@ def print_environment(env):
 
 # ---- running measurements ----
 
+def schedule(rounds, threads, items, describe=str):
+    """The order of measurements: each round, every thread count, every item (a side, a tool, an
+    engine), the items' order flipping from one round to the next so that no side always goes
+    first. Announces each measurement before it runs."""
+    for rnd in range(1, rounds + 1):
+        for t in threads:
+            for item in (items if rnd % 2 else items[::-1]):
+                print(f"round {rnd}/{rounds}, {t} thread{'s' if t > 1 else ''}: {describe(item)} ...", flush=True)
+                yield rnd, t, item
+
+
 def run_seq2seq(binary, args, log_file=None):
     """Runs `seq2seq ARGS`: returns (stdout, wall seconds). stderr goes to the terminal, or to
     `log_file`. A failure raises RuntimeError with the command and its last lines of output."""

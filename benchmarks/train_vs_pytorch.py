@@ -235,30 +235,26 @@ def main():
                     optimizer="Adam(0.9, 0.98, 1e-9), lr 1e-4, gradient norm clipped to 1, label smoothing 0.1",
                     tokens="source tokens + target labels, padding excluded, </s> included")
     runs = []
-    for rnd in range(1, a.rounds + 1):
-        for t in a.threads:
-            for prec in a.precisions:
-                sides = ["seq2seq", "pytorch"] if rnd % 2 else ["pytorch", "seq2seq"]
-                for side in sides:
-                    print(f"round {rnd}/{a.rounds}, {t} thread{'s' if t > 1 else ''}, {prec}, {side} ...", flush=True)
-                    try:
-                        r = seq2seq_side(binary, a, t, prec) if side == "seq2seq" else pytorch_side(a, t, prec, batches)
-                        print(f"  {r['tokens_per_s']:,.0f} tokens/s ({r['tokens_per_step']:,.0f} tokens/step, "
-                              f"peak RSS {r['peak_rss_mb']:,.0f} MB)", flush=True)
-                    except (RuntimeError, OSError, ValueError) as e:
-                        r = dict(error=str(e))
-                        print(f"  failed: {e}", flush=True)
-                    # Same model, same batches: parameters and tokens per step agree with the first run's.
-                    first = next((x for x in runs if "error" not in x), None)
-                    if first and "error" not in r:
-                        if r["parameters"] != first["parameters"]:
-                            print(f"  warning: {r['parameters']:,} parameters here, {first['parameters']:,} "
-                                  f"in the first run: the two models differ", flush=True)
-                        if abs(r["tokens_per_step"] - first["tokens_per_step"]) > 1:
-                            print(f"  warning: {r['tokens_per_step']:,.0f} tokens per step here, "
-                                  f"{first['tokens_per_step']:,.0f} in the first run: the batches differ", flush=True)
-                    runs.append(dict(round=rnd, threads=t, precision=prec, side=side, **r))
-                    C.write_json(a.output, dict(benchmark="train", environment=env, settings=settings, runs=runs))
+    pairs = [(prec, side) for prec in a.precisions for side in ("seq2seq", "pytorch")]
+    for rnd, t, (prec, side) in C.schedule(a.rounds, a.threads, pairs, lambda p: f"{p[0]}, {p[1]}"):
+        try:
+            r = seq2seq_side(binary, a, t, prec) if side == "seq2seq" else pytorch_side(a, t, prec, batches)
+            print(f"  {r['tokens_per_s']:,.0f} tokens/s ({r['tokens_per_step']:,.0f} tokens/step, "
+                  f"peak RSS {r['peak_rss_mb']:,.0f} MB)", flush=True)
+        except (RuntimeError, OSError, ValueError) as e:
+            r = dict(error=str(e))
+            print(f"  failed: {e}", flush=True)
+        # Same model, same batches: parameters and tokens per step agree with the first run's.
+        first = next((x for x in runs if "error" not in x), None)
+        if first and "error" not in r:
+            if r["parameters"] != first["parameters"]:
+                print(f"  warning: {r['parameters']:,} parameters here, {first['parameters']:,} "
+                      f"in the first run: the two models differ", flush=True)
+            if abs(r["tokens_per_step"] - first["tokens_per_step"]) > 1:
+                print(f"  warning: {r['tokens_per_step']:,.0f} tokens per step here, "
+                      f"{first['tokens_per_step']:,.0f} in the first run: the batches differ", flush=True)
+        runs.append(dict(round=rnd, threads=t, precision=prec, side=side, **r))
+        C.write_json(a.output, dict(benchmark="train", environment=env, settings=settings, runs=runs))
     rows, table = summarize(runs, a)
     print(f"\nTraining `{a.preset}`, tokens/s, median (range) over {a.rounds} round{'s' if a.rounds > 1 else ''}; "
           f"ratio = seq2seq / PyTorch within each round:\n")

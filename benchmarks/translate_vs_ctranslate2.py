@@ -383,29 +383,26 @@ def main():
     groups = [g for g in ("seq2seq", "seq2seq-int8", "ctranslate2", "pytorch")
               if g in a.engines or (g == "ctranslate2" and "ctranslate2-int8" in a.engines)]
     runs, processes = [], []
-    for rnd in range(1, a.rounds + 1):
-        for t in a.threads:
-            for group in (groups if rnd % 2 else groups[::-1]):
-                print(f"round {rnd}/{a.rounds}, {t} thread{'s' if t > 1 else ''}: {group} ...", flush=True)
-                try:
-                    if group == "seq2seq":
-                        rows, info = seq2seq_engine(binary, a, "seq2seq", a.model, t, src, ref)
-                    elif group == "seq2seq-int8":
-                        rows, info = seq2seq_engine(binary, a, "seq2seq-int8", int8_model, t, src, ref)
-                    else:
-                        rows, info = python_engine(a, group, t, src, ref, ct2_model)
-                except (RuntimeError, OSError, ValueError) as e:
-                    print(f"  failed: {e}", flush=True)
-                    processes.append(dict(round=rnd, threads=t, engines=group, error=str(e)))
-                    continue
-                for r in rows:
-                    r["round"] = rnd
-                    print(f"  {r['engine']}: beam {r['beam']}, batch {r['batch_size']}: {r['sentences_per_s']:,.1f} "
-                          f"sentences/s, {r['tokens_per_s']:,.0f} tokens/s, {r['tokens']} tokens, BLEU {r['bleu']}", flush=True)
-                runs += rows
-                processes.append(dict(round=rnd, threads=t, engines=group, **info))
-                C.write_json(a.output, dict(benchmark="translate", environment=env, settings=settings,
-                                            runs=runs, processes=processes))
+    for rnd, t, group in C.schedule(a.rounds, a.threads, groups):
+        try:
+            if group == "seq2seq":
+                rows, info = seq2seq_engine(binary, a, "seq2seq", a.model, t, src, ref)
+            elif group == "seq2seq-int8":
+                rows, info = seq2seq_engine(binary, a, "seq2seq-int8", int8_model, t, src, ref)
+            else:
+                rows, info = python_engine(a, group, t, src, ref, ct2_model)
+        except (RuntimeError, OSError, ValueError) as e:
+            print(f"  failed: {e}", flush=True)
+            processes.append(dict(round=rnd, threads=t, engines=group, error=str(e)))
+            continue
+        for r in rows:
+            r["round"] = rnd
+            print(f"  {r['engine']}: beam {r['beam']}, batch {r['batch_size']}: {r['sentences_per_s']:,.1f} "
+                  f"sentences/s, {r['tokens_per_s']:,.0f} tokens/s, {r['tokens']} tokens, BLEU {r['bleu']}", flush=True)
+        runs += rows
+        processes.append(dict(round=rnd, threads=t, engines=group, **info))
+        C.write_json(a.output, dict(benchmark="translate", environment=env, settings=settings,
+                                    runs=runs, processes=processes))
     rows, speed, work = summarize(runs, a)
     same = agreement(a)
     over = f"median (range) over {a.rounds} rounds" if a.rounds > 1 else "one round"
