@@ -113,18 +113,16 @@ let package = Package(
         .executableTarget(name: "seq2seq-fuzz", dependencies: ["Seq2SeqKit"]),
 
         // MARK: - Tests
+        // A loopback HTTP client the test targets share (not part of any product).
+        .target(name: "HTTPTestSupport", path: "Tests/HTTPTestSupport"),
         .testTarget(
             name: "Seq2SeqKitTests",
-            dependencies: ["Seq2SeqKit"],
+            dependencies: ["Seq2SeqKit", "HTTPTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "Seq2SeqServerTests",
-            dependencies: [
-                "Seq2SeqKit", "Seq2SeqServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-            ]
+            dependencies: ["Seq2SeqKit", "Seq2SeqServer", "HTTPTestSupport"]
         ),
     ]
 )

@@ -51,8 +51,7 @@ public final class TranslationService: Sendable {
         try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
     }
 
-    /// The routes, for an `Application` of the caller's (the tests run it in process).
-    @_spi(Testing) public func makeRouter() -> Router<BasicRequestContext> {
+    func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: JSONErrorMiddleware(routes: Self.routes))
@@ -82,9 +81,6 @@ public final class TranslationService: Sendable {
         }
         return router
     }
-
-    /// Lets the worker answer what is queued, then ends its thread (`run` does this on its own).
-    @_spi(Testing) public func stopWorker() { worker.stop() }
 
     struct Health: Encodable { var status: String; var model: String; var kind: String; var queue: Int }
     struct Language: Encodable { var code: String; var name: String; var targets: [String] }

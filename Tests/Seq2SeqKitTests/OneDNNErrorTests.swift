@@ -1,3 +1,4 @@
+import HTTPTestSupport
 import XCTest
 @_spi(Testing) import Seq2SeqKit
 

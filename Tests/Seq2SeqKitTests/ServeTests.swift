@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTestSupport
 import Seq2SeqKit
 import XCTest
 
@@ -346,15 +347,6 @@ final class ServerProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
     }
-}
-
-/// A value shared between test threads.
-final class Locked<T>: @unchecked Sendable {
-    private var v: T
-    private let lock = NSLock()
-    init(_ v: T) { self.v = v }
-    var value: T { lock.lock(); defer { lock.unlock() }; return v }
-    func update(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
 }
 
 extension CLI {

@@ -1,15 +1,14 @@
 import Foundation
-import Hummingbird
-import HummingbirdTesting
+import HTTPTestSupport
 import Seq2SeqKit
-@_spi(Testing) import Seq2SeqServer
+import Seq2SeqServer
 import XCTest
 
-/// The HTTP service in process, through Hummingbird's router test client (no socket, no binary):
-/// every route's answer and status, each bad request's JSON error, n-best shapes, LibreTranslate's
-/// fields, and the batching worker's answers equal to the library's `Translator` for the same lines.
-/// (ServeTests in Seq2SeqKitTests speaks to the real binary over loopback: signals, concurrency over
-/// sockets, the page in Chromium.)
+/// The HTTP service in process: `TranslationService.run` on a loopback port inside the test
+/// process (no binary), spoken to over HTTP: every route's answer and status, each bad request's
+/// JSON error, n-best shapes, LibreTranslate's fields, the OpenAPI document, and the batching
+/// worker's answers equal to the library's `Translator` for the same lines. (ServeTests in
+/// Seq2SeqKitTests runs the real binary: signals, the page in Chromium, oneDNN failures.)
 final class ServiceRouteTests: XCTestCase {
     /// A tiny translation model trained once for the class with the library's TrainingRun.
     nonisolated(unsafe) static var model = ""
@@ -59,54 +58,71 @@ final class ServiceRouteTests: XCTestCase {
         return try translator.translate(lines)
     }
 
-    /// Runs `body` against a service on the trained model, then stops its worker.
-    func withService(_ configure: (inout ServiceConfiguration) -> Void = { _ in },
-                     _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    /// Serves the trained model on a free loopback port while `body` runs (requests are made from
+    /// this thread and from Dispatch threads, never from Swift's cooperative pool, which the server
+    /// uses), then cancels the service, which answers what is in flight and stops its worker.
+    func withService(_ configure: (inout ServiceConfiguration) -> Void = { _ in }, _ body: (Client) throws -> Void) throws {
         var c = ServiceConfiguration()
+        c.host = "127.0.0.1"
+        c.port = 0
         configure(&c)
         let service = try TranslationService(modelDirectory: try trainedModel(), configuration: c)
-        defer { service.stopWorker() }
-        let app = Application(router: service.makeRouter())
-        try await app.test(.router, body)
+        let listening = Locked(0), finished = DispatchSemaphore(value: 0)
+        let task = Task {
+            defer { finished.signal() }
+            try await service.run(onListening: { port in listening.update { $0 = port } })
+        }
+        defer {
+            task.cancel()
+            finished.wait()
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while listening.value == 0 && Date() < deadline { usleep(10_000) }
+        XCTAssertNotEqual(listening.value, 0, "the service did not start listening")
+        try body(Client(port: listening.value))
     }
 
-    static func json(_ r: TestResponse) throws -> [String: Any] {
-        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [String: Any], String(buffer: r.body))
+    struct Client: Sendable {
+        let port: Int
+        func get(_ path: String) throws -> HTTPTestClient.Reply { try HTTPTestClient.request(port: port, "GET", path) }
+        func post(_ path: String, _ body: String) throws -> HTTPTestClient.Reply {
+            try HTTPTestClient.request(port: port, "POST", path, body: Data(body.utf8), headers: ["Content-Type": "application/json"])
+        }
+        func post(_ path: String, json: Any) throws -> HTTPTestClient.Reply { try HTTPTestClient.post(port: port, path, json: json) }
+        func request(_ method: String, _ path: String, _ body: String) throws -> HTTPTestClient.Reply {
+            try HTTPTestClient.request(port: port, method, path, body: Data(body.utf8), headers: ["Content-Type": "application/json"])
+        }
     }
 
-    static func post(_ client: any TestClientProtocol, _ path: String, _ body: String) async throws -> TestResponse {
-        try await client.execute(uri: path, method: .post, headers: [.contentType: "application/json"],
-                                 body: ByteBuffer(string: body))
+    static func json(_ r: HTTPTestClient.Reply) throws -> [String: Any] {
+        try XCTUnwrap(try r.json() as? [String: Any], r.text)
     }
 
-    func testTranslateEqualsTheLibrarysTranslator() async throws {
+    func testTranslateEqualsTheLibrarysTranslator() throws {
         let lines = try sampleLines(12)
         let expected = try offline(lines).map(\.text)
         let expectedNBest = try offline(Array(lines.prefix(3)), beam: 4, nBest: 3)
-        try await withService { client in
+        try withService { client in
             // One string: one string back.
-            let one = try await Self.post(client, "/translate", try String(data: JSONSerialization.data(withJSONObject: ["q": lines[0]]), encoding: .utf8)!)
-            XCTAssertEqual(one.status, .ok)
+            let one = try client.post("/translate", json: ["q": lines[0]])
+            XCTAssertEqual(one.status, 200)
             XCTAssertEqual(try Self.json(one)["translatedText"] as? String, expected[0])
-            XCTAssertTrue(one.headers[.contentType]?.hasPrefix("application/json") == true)
+            XCTAssertTrue(one.headers["content-type"]?.hasPrefix("application/json") == true)
             // An array, and a text of several lines: answers in order, lines joined with "\n".
-            let body = try JSONSerialization.data(withJSONObject: ["q": Array(lines[1..<6]) + [lines[6...8].joined(separator: "\r\n")]])
-            let many = try await Self.post(client, "/translate", String(data: body, encoding: .utf8)!)
-            XCTAssertEqual(many.status, .ok)
+            let many = try client.post("/translate", json: ["q": Array(lines[1..<6]) + [lines[6...8].joined(separator: "\r\n")]])
+            XCTAssertEqual(many.status, 200)
             XCTAssertEqual(try Self.json(many)["translatedText"] as? [String],
                            Array(expected[1..<6]) + [expected[6...8].joined(separator: "\n")])
             // Concurrent clients share the worker's batches; every answer is still its own line's.
-            try await withThrowingTaskGroup(of: (Int, String?).self) { group in
-                for i in 9..<12 {
-                    group.addTask {
-                        let r = try await Self.post(client, "/translate", try String(data: JSONSerialization.data(withJSONObject: ["q": lines[i]]), encoding: .utf8)!)
-                        return (i, try Self.json(r)["translatedText"] as? String)
-                    }
-                }
-                for try await (i, text) in group { XCTAssertEqual(text, expected[i], "line \(i)") }
+            let answers = Locked([Int: String]())
+            DispatchQueue.concurrentPerform(iterations: 3) { k in
+                let i = 9 + k
+                let text = (try? client.post("/translate", json: ["q": lines[i]])).flatMap { try? Self.json($0)["translatedText"] as? String }
+                answers.update { $0[i] = text }
             }
+            for i in 9..<12 { XCTAssertEqual(answers.value[i], expected[i], "line \(i)") }
             // n-best: alternatives and scores in the same shape as translatedText, best first.
-            let nb = try await Self.post(client, "/translate", #"{"q": ["\#(lines[0])", "\#(lines[1])", "\#(lines[2])"], "beam": 4, "n_best": 3}"#)
+            let nb = try client.post("/translate", json: ["q": Array(lines.prefix(3)), "beam": 4, "n_best": 3])
             let j = try Self.json(nb)
             XCTAssertEqual(j["translatedText"] as? [String], expectedNBest.map(\.text))
             let alternatives = try XCTUnwrap(j["alternatives"] as? [[String]])
@@ -120,71 +136,71 @@ final class ServiceRouteTests: XCTestCase {
         }
     }
 
-    func testBadRequestsGetJSONErrorsWithTheirStatus() async throws {
-        try await withService({ c in
+    func testBadRequestsGetJSONErrorsWithTheirStatus() throws {
+        try withService({ c in
             c.maxRequestBytes = 2000; c.maxLineBytes = 300; c.maxQueue = 6
             c.sourceLanguage = "de"; c.targetLanguage = "en"
         }) { client in
-            func expect(_ r: TestResponse, _ status: HTTPResponse.Status, _ words: String, line: UInt = #line) throws {
-                XCTAssertEqual(r.status, status, String(buffer: r.body), line: line)
+            func expect(_ r: HTTPTestClient.Reply, _ status: Int, _ words: String, line: UInt = #line) throws {
+                XCTAssertEqual(r.status, status, r.text, line: line)
                 let error = try Self.json(r)["error"] as? String
-                XCTAssertTrue(error?.contains(words) == true, "expected '\(words)' in \(String(buffer: r.body))", line: line)
+                XCTAssertTrue(error?.contains(words) == true, "expected '\(words)' in \(r.text)", line: line)
+                XCTAssertTrue(r.headers["content-type"]?.hasPrefix("application/json") == true, line: line)
             }
-            try expect(try await Self.post(client, "/translate", "{\"q\": "), .badRequest, "not valid JSON")
-            try expect(try await Self.post(client, "/translate", "[1, 2]"), .badRequest, "JSON object")
-            try expect(try await Self.post(client, "/translate", "{}"), .badRequest, "missing \"q\"")
-            try expect(try await Self.post(client, "/translate", #"{"q": 5}"#), .badRequest, "\"q\" must be a string or an array")
-            try expect(try await Self.post(client, "/translate", #"{"q": "a", "beam": "5"}"#), .badRequest, "\"beam\" must be an integer")
-            try expect(try await Self.post(client, "/translate", #"{"q": "a", "beam": 0}"#), .badRequest, "\"beam\" must be between 1 and 16")
-            try expect(try await Self.post(client, "/translate", #"{"q": "a", "beam": 2, "n_best": 3}"#), .badRequest, "\"n_best\" must be between 1 and beam")
-            try expect(try await Self.post(client, "/translate", #"{"q": "a", "source": "fr"}"#), .badRequest, "from \"de\"")
-            try expect(try await Self.post(client, "/translate", #"{"q": "a", "format": "html"}"#), .badRequest, "\"format\"")
-            try expect(try await Self.post(client, "/translate", #"{"q": "\#(String(repeating: "a", count: 3000))"}"#), .contentTooLarge, "--max-request-bytes")
-            try expect(try await Self.post(client, "/translate", #"{"q": "\#(String(repeating: "Hund ", count: 80))"}"#), .contentTooLarge, "--max-line-bytes")
-            try expect(try await Self.post(client, "/translate", #"{"q": ["a","b","c","d","e","f","g"]}"#), .contentTooLarge, "--max-queue")
-            try expect(try await Self.post(client, "/generate", #"{"prompt": "x"}"#), .badRequest, "POST /translate")
-            try expect(try await Self.post(client, "/attention", #"{"q": ["a", "b"]}"#), .badRequest, "one sentence")
-            try expect(try await client.execute(uri: "/nowhere", method: .get), .notFound, "no such path")
-            let wrong = try await client.execute(uri: "/translate", method: .get)
-            try expect(wrong, .methodNotAllowed, "POST")
-            XCTAssertEqual(wrong.headers[.allow], "POST")
+            try expect(try client.post("/translate", "{\"q\": "), 400, "not valid JSON")
+            try expect(try client.post("/translate", "[1, 2]"), 400, "JSON object")
+            try expect(try client.post("/translate", "{}"), 400, "missing \"q\"")
+            try expect(try client.post("/translate", #"{"q": 5}"#), 400, "\"q\" must be a string or an array")
+            try expect(try client.post("/translate", #"{"q": "a", "beam": "5"}"#), 400, "\"beam\" must be an integer")
+            try expect(try client.post("/translate", #"{"q": "a", "beam": 0}"#), 400, "\"beam\" must be between 1 and 16")
+            try expect(try client.post("/translate", #"{"q": "a", "beam": 2, "n_best": 3}"#), 400, "\"n_best\" must be between 1 and beam")
+            try expect(try client.post("/translate", #"{"q": "a", "source": "fr"}"#), 400, "from \"de\"")
+            try expect(try client.post("/translate", #"{"q": "a", "format": "html"}"#), 400, "\"format\"")
+            try expect(try client.post("/translate", #"{"q": "\#(String(repeating: "a", count: 3000))"}"#), 413, "--max-request-bytes")
+            try expect(try client.post("/translate", #"{"q": "\#(String(repeating: "Hund ", count: 80))"}"#), 413, "--max-line-bytes")
+            try expect(try client.post("/translate", #"{"q": ["a","b","c","d","e","f","g"]}"#), 413, "--max-queue")
+            try expect(try client.post("/generate", #"{"prompt": "x"}"#), 400, "POST /translate")
+            try expect(try client.post("/attention", #"{"q": ["a", "b"]}"#), 400, "one sentence")
+            try expect(try client.get("/nowhere"), 404, "no such path")
+            let wrong = try client.get("/translate")
+            try expect(wrong, 405, "POST")
+            XCTAssertEqual(wrong.headers["allow"], "POST")
             // The service answered every one of them and is still well.
-            let health = try await client.execute(uri: "/health", method: .get)
-            XCTAssertEqual(health.status, .ok)
+            let health = try client.get("/health")
+            XCTAssertEqual(health.status, 200)
             XCTAssertEqual(try Self.json(health)["status"] as? String, "ok")
         }
     }
 
-    func testHealthLanguagesMetricsAndPage() async throws {
-        try await withService({ c in c.sourceLanguage = "de"; c.targetLanguage = "en"; c.modelName = "de-en" }) { client in
-            let health = try Self.json(try await client.execute(uri: "/health", method: .get))
+    func testHealthLanguagesMetricsAndPage() throws {
+        try withService({ c in c.sourceLanguage = "de"; c.targetLanguage = "en"; c.modelName = "de-en" }) { client in
+            let health = try Self.json(try client.get("/health"))
             XCTAssertEqual(health["model"] as? String, "de-en")
             XCTAssertEqual(health["kind"] as? String, "translation")
             XCTAssertEqual(health["queue"] as? Int, 0)
-            let languages = try await client.execute(uri: "/languages", method: .get)
-            let list = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: languages.body)) as? [[String: Any]])
+            let list = try XCTUnwrap(try client.get("/languages").json() as? [[String: Any]])
             XCTAssertEqual(list.count, 1)
             XCTAssertEqual(list.first?["code"] as? String, "de")
             XCTAssertEqual(list.first?["targets"] as? [String], ["en"])
-            _ = try await Self.post(client, "/translate", #"{"q": ["Ein Hund.", "Eine Katze."]}"#)
-            _ = try await Self.post(client, "/translate", #"{"q": 1}"#)
-            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            _ = try client.post("/translate", #"{"q": ["Ein Hund.", "Eine Katze."]}"#)
+            _ = try client.post("/translate", #"{"q": 1}"#)
+            let metrics = try client.get("/metrics").text
             XCTAssertTrue(metrics.contains("status=\"400\""), metrics)
             XCTAssertTrue(metrics.contains("status=\"200\""), metrics)
             let sentences = metrics.split(separator: "\n").first { $0.hasPrefix("seq2seq_translated_sentences_total") }
             XCTAssertEqual(sentences.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }, 2, metrics)
-            let page = try await client.execute(uri: "/", method: .get)
-            XCTAssertEqual(page.status, .ok)
-            XCTAssertTrue(String(buffer: page.body).contains("<html"))
+            let page = try client.get("/")
+            XCTAssertEqual(page.status, 200)
+            XCTAssertTrue(page.text.contains("<html"))
         }
     }
 
-    func testAttentionAnswersTheTranslationAndItsWeights() async throws {
+    func testAttentionAnswersTheTranslationAndItsWeights() throws {
         let line = try sampleLines(1)[0]
         let expected = try offline([line])[0].text
-        try await withService { client in
-            let r = try await Self.post(client, "/attention", try String(data: JSONSerialization.data(withJSONObject: ["q": line]), encoding: .utf8)!)
-            XCTAssertEqual(r.status, .ok, String(buffer: r.body))
+        try withService { client in
+            let r = try client.post("/attention", json: ["q": line])
+            XCTAssertEqual(r.status, 200, r.text)
             let j = try Self.json(r)
             XCTAssertEqual(j["translatedText"] as? String, expected)
             let pieces = try XCTUnwrap(j["source_pieces"] as? [String]), targets = try XCTUnwrap(j["target_pieces"] as? [String])
@@ -201,22 +217,20 @@ final class ServiceRouteTests: XCTestCase {
     /// GET /openapi.json is docs/openapi.json, and every path and method the document names is
     /// answered (not 404 or 405); the rest of the contract is checked by schemathesis
     /// (scripts/check-openapi.sh).
-    func testOpenAPIDocumentIsServedAndNamesEveryRoute() async throws {
+    func testOpenAPIDocumentIsServedAndNamesEveryRoute() throws {
         let file = try Data(contentsOf: URL(fileURLWithPath: Self.repository + "/docs/openapi.json"))
-        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+        let document = try XCTUnwrap(try JSONSerialization.jsonObject(with: file) as? NSDictionary)
         let paths = try XCTUnwrap(document["paths"] as? [String: [String: Any]])
-        let operations = paths.flatMap { path, ops in ops.keys.map { [path, $0] } }
-        try await withService { client in
-            let served = try await client.execute(uri: "/openapi.json", method: .get)
-            XCTAssertEqual(served.status, .ok)
-            let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(buffer: served.body)) as? NSDictionary)
-            let expected = try XCTUnwrap(try JSONSerialization.jsonObject(with: file) as? NSDictionary)
-            XCTAssertEqual(parsed, expected, "GET /openapi.json differs from docs/openapi.json: run scripts/sync-openapi.sh")
-            for operation in operations {
-                let (path, method) = (operation[0], operation[1])
-                let r = try await client.execute(uri: path, method: HTTPRequest.Method(rawValue: method.uppercased())!,
-                                                 headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}"))
-                XCTAssertFalse([.notFound, .methodNotAllowed].contains(r.status), "\(method) \(path): \(r.status)")
+        try withService { client in
+            let served = try client.get("/openapi.json")
+            XCTAssertEqual(served.status, 200)
+            XCTAssertEqual(try XCTUnwrap(try served.json() as? NSDictionary), document,
+                           "GET /openapi.json differs from docs/openapi.json: run scripts/sync-openapi.sh")
+            for (path, operations) in paths {
+                for method in operations.keys {
+                    let r = try client.request(method.uppercased(), path, "{}")
+                    XCTAssertFalse([404, 405].contains(r.status), "\(method) \(path): \(r.status)")
+                }
             }
         }
         XCTAssertEqual(Set(paths.keys), ["/", "/translate", "/attention", "/generate", "/health", "/languages", "/metrics", "/openapi.json"])

@@ -5,19 +5,19 @@ import Glibc
 
 /// A minimal HTTP/1.1 client over a loopback socket for the service tests: one request per
 /// connection (`Connection: close`), any method, body and header, the raw status and body back
-/// (chunked bodies, as Server-Sent Events come, are decoded).
-enum HTTPTestClient {
-    struct Reply {
-        var status: Int
-        var headers: [String: String]  // names lowercased
-        var body: Data
-        var text: String { String(decoding: body, as: UTF8.self) }
-        func json() throws -> Any { try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) }
+/// (chunked bodies, as Server-Sent Events come, are decoded). Shared by the test targets.
+public enum HTTPTestClient {
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [String: String]  // names lowercased
+        public var body: Data
+        public var text: String { String(decoding: body, as: UTF8.self) }
+        public func json() throws -> Any { try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) }
     }
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
+    public struct Failure: Error, CustomStringConvertible { public let description: String }
 
-    static func request(port: Int, _ method: String, _ path: String, body: Data? = nil,
+    public static func request(port: Int, _ method: String, _ path: String, body: Data? = nil,
                         headers: [String: String] = [:], timeout: Int = 120) throws -> Reply {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(errno)") }
@@ -67,7 +67,7 @@ enum HTTPTestClient {
         return Reply(status: status, headers: fields, body: body)
     }
 
-    static func post(port: Int, _ path: String, json: Any) throws -> Reply {
+    public static func post(port: Int, _ path: String, json: Any) throws -> Reply {
         try request(port: port, "POST", path, body: try JSONSerialization.data(withJSONObject: json),
                     headers: ["Content-Type": "application/json"])
     }
@@ -86,4 +86,13 @@ enum HTTPTestClient {
         }
         return out
     }
+}
+
+/// A value shared between threads behind a lock.
+public final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    public init(_ v: T) { self.v = v }
+    public var value: T { lock.lock(); defer { lock.unlock() }; return v }
+    public func update(_ f: (inout T) -> Void) { lock.lock(); f(&v); lock.unlock() }
 }
