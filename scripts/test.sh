@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README, and what CI runs after .ci/setup): the whole suite at the kernel level
 # this processor chooses, the kernel-dependent suites again at every lower level it runs
-# (SEQ2SEQ_ISA), the same binary under an emulated processor without AVX, the HTTP API against its
-# OpenAPI contract, and a package that depends on Seq2SeqKit by version.
+# (SEQ2SEQ_ISA), the same binary under an emulated processor without AVX, the library's DocC build,
+# the HTTP API against its OpenAPI contract, and a package that depends on Seq2SeqKit by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test -c release --disable-swift-testing --disable-testable-imports
@@ -22,6 +22,9 @@ for level in $lower; do
 done
 
 bash scripts/check-portable-qemu.sh
+# The library's DocC catalog and comments build without a warning (broken symbol links, parameters
+# left undocumented).
+swift package --disable-sandbox generate-documentation --target Seq2SeqKit --warnings-as-errors
 # The HTTP API against docs/openapi.json (schemathesis): documented statuses, schemas, no 5xx.
 SEQ2SEQ_CLI=.build/release/seq2seq bash scripts/check-openapi.sh
 # The example builds Seq2SeqKit as a dependency (no build flags, so the same code as here) and

@@ -25,6 +25,7 @@ public enum CheckpointAverage {
     ///
     /// - Parameters:
     ///   - last: how many of the newest checkpoints to average (at least 1).
+    ///   - directory: the model directory that `train --keep-last` wrote the step checkpoints into.
     ///   - output: a file name inside `directory`.
     /// - Throws: `CheckpointAverageError` for bad arguments, no checkpoints or an int8 model; the
     ///   errors of the files read (`ModelError`, `SafeTensors.Error`).

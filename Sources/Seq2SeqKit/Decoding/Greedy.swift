@@ -18,6 +18,7 @@ public enum GreedyDecoder {
     ///
     /// Each returned row starts with bos, and `maxLength` counts it.
     /// - Parameters:
+    ///   - model: The encoder-decoder model.
     ///   - src: Source ids [B, S], row-major.
     ///   - b: The number of sentences B.
     ///   - s: The padded source length S.

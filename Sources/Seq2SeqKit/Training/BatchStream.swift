@@ -171,7 +171,7 @@ public struct BlockStream: BatchStream {
         return DrawnBatch(batch: b, targetTokens: blockSize * batchSize, sourceTokens: 0, epochEnd: end)
     }
 
-    /// ``evalBatches`` batches of random validation blocks, the same at every call (a fixed seed); empty when
+    /// `evalBatches` batches of random validation blocks, the same at every call (a fixed seed); empty when
     /// the validation text is not longer than a block plus one token.
     public func validationBatches() -> [Batch] {
         guard valid.tokenCount > blockSize + 1 else { return [] }
