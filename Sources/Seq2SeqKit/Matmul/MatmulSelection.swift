@@ -58,12 +58,15 @@ public struct MatmulSelection: Sendable, Equatable {
     /// Every choice by shape.
     public static let automatic = MatmulSelection()
 
+    /// The environment's selection and its problem, read once.
+    private static let fromStartingEnvironment = fromEnvironment()
+
     /// The selection in force for this process.
-    nonisolated(unsafe) public static var current: MatmulSelection = fromEnvironment().selection
+    nonisolated(unsafe) public static var current: MatmulSelection = fromStartingEnvironment.selection
 
     /// What was wrong with the environment's SEQ2SEQ_GEMM_ENGINE, SEQ2SEQ_INT8_ENGINE or
     /// SEQ2SEQ_ROW_THREADS, if anything.
-    public static let environmentProblem: String? = fromEnvironment().problem
+    public static var environmentProblem: String? { fromStartingEnvironment.problem }
 
     /// Runs `body` with `selection` in force, then restores the one before (tests and benchmarks).
     public static func with<T>(_ selection: MatmulSelection, _ body: () throws -> T) rethrows -> T {
