@@ -23,17 +23,26 @@ struct Quickstart: ParsableCommand {
     func run() throws {
         let say = stderrLine
         let corpus: Corpora.Parallel
+        var onSample = false
         var options = TrainingRun.Options(modelDirectory: model)
         if let m = Corpora.multi30k() {
             corpus = m
             say("corpus: Multi30k from \((m.trainSource as NSString).deletingLastPathComponent)")
-            options.architecture.preset = "small"
+            // A recipe for five minutes, not the hour `train`'s defaults are made for: with those
+            // (3+3 layers, 4,096-token batches, 500 warm-up steps) five minutes on 2 cores make
+            // about 280 updates, still warming up, and 15 BLEU of looping output. Two layers a side
+            // with a narrow feed-forward, 2,048-token batches, a short warm-up and a 4,000-piece
+            // vocabulary make about 1,050 updates, 32 BLEU on test2016 (docs/training.md).
+            options.architecture.layers = 2; options.architecture.dFF = 512; options.architecture.dropout = 0.1
+            options.vocabularySize = 4000; options.batchTokens = 2048
+            options.lr = 2e-3; options.warmupSteps = 200
             options.maxSeconds = parseDuration(time ?? "5m")
         } else {
             guard let root = Self.sampleRoot else {
                 throw InputError("corpora/sample not found: run this from the seq2seq checkout")
             }
             corpus = Corpora.Parallel(sample: root)
+            onSample = true
             say("corpus: the bundled sample (\(root)); set SEQ2SEQ_CORPORA or run corpora/fetch.sh to use Multi30k")
             options.architecture.dModel = 128; options.architecture.heads = 4; options.architecture.dFF = 512
             options.architecture.layers = 2; options.architecture.dropout = 0.1
@@ -67,6 +76,12 @@ struct Quickstart: ParsableCommand {
         }
         let report = try EvaluationReport.evaluate(hypotheses: outputs, references: [references])
         print("\nHeld-out set (\(sources.count) lines, beam 5):\n\(report.text)")
+        if onSample {
+            print("\nThe sample corpus recombines a small set of words; for real text, `bash corpora/fetch.sh` downloads Multi30k "
+                  + "and quickstart then trains on it.")
+        }
+        print("The full recipe, `seq2seq train` with its defaults, reaches 40.4 BLEU on Multi30k's test2016 after "
+              + "60 minutes on 2 cores (docs/training.md).")
         print("\nTry it:  echo \"\(sources[0])\" | .build/release/seq2seq translate --model \(model)")
     }
 
