@@ -24,6 +24,7 @@ final class Engine {
     func translate(_ lines: [String], settings: DecodeSettings) throws -> [Translator.Output] {
         translator.search = BeamSearch(beam: settings.beam, lengthPenalty: configuration.lengthPenalty,
                                        normalization: configuration.lengthNormalization, nBest: settings.nBest)
+        translator.search.repetition = settings.repetition
         translator.maxOutput = settings.maxLength
         return try translator.translate(lines)
     }
@@ -35,4 +36,6 @@ struct DecodeSettings: Hashable, Sendable {
     var nBest: Int
     /// Absolute cap on generated tokens (eos included); nil: a · source + b as offline.
     var maxLength: Int?
+    /// The repetition penalty and the n-gram ban (off unless the request sets them).
+    var repetition = RepetitionControl()
 }

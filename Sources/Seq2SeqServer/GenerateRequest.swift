@@ -1,7 +1,8 @@
 import Foundation
 
 /// `POST /generate`'s body: `{"prompt": "ROMEO:", "max_tokens": 200, "temperature": 0.8, "top_k": 200,
-/// "top_p": 1, "seed": 1337}`, every field optional, defaults as `seq2seq generate`'s.
+/// "top_p": 1, "seed": 1337, "repetition_penalty": 1, "no_repeat_ngram_size": 0}`, every field
+/// optional, defaults as `seq2seq generate`'s.
 struct GenerateRequest: Decodable {
     var prompt = ""
     var maxTokens = 200
@@ -9,9 +10,12 @@ struct GenerateRequest: Decodable {
     var topK = 200
     var topP: Float = 1
     var seed: UInt64 = 1337
+    var repetitionPenalty: Float = 1
+    var noRepeatNgramSize = 0
 
     enum Keys: String, CodingKey {
         case prompt, maxTokens = "max_tokens", temperature, topK = "top_k", topP = "top_p", seed
+        case repetitionPenalty = "repetition_penalty", noRepeatNgramSize = "no_repeat_ngram_size"
     }
 
     init(from decoder: any Decoder) throws {
@@ -31,6 +35,8 @@ struct GenerateRequest: Decodable {
         topK = try field(.topK, Int.self, "an integer") ?? topK
         topP = try field(.topP, Float.self, "a number") ?? topP
         seed = try field(.seed, UInt64.self, "a non-negative integer") ?? seed
+        repetitionPenalty = try field(.repetitionPenalty, Float.self, "a number") ?? repetitionPenalty
+        noRepeatNgramSize = try field(.noRepeatNgramSize, Int.self, "an integer") ?? noRepeatNgramSize
     }
 
     static func parse(_ data: Data, maxTokens limit: Int) throws -> GenerateRequest {
@@ -53,6 +59,7 @@ struct GenerateRequest: Decodable {
         }
         guard r.topK >= 0 else { throw ServiceError.badRequest("\"top_k\" must be 0 (all tokens) or more") }
         guard r.topP.isFinite, r.topP > 0, r.topP <= 1 else { throw ServiceError.badRequest("\"top_p\" must be in (0, 1]") }
+        _ = try TranslationService.repetition(penalty: r.repetitionPenalty, noRepeatNgram: r.noRepeatNgramSize)
         return r
     }
 }

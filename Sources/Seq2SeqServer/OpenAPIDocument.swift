@@ -313,6 +313,20 @@ enum OpenAPIDocument {
             "minimum": 1,
             "description": "Cap on generated tokens per line (eos included), below the model's max_positions. Default: 2 x source length + 10."
           },
+          "repetition_penalty": {
+            "type": "number",
+            "minimum": 0.01,
+            "maximum": 100,
+            "default": 1,
+            "description": "CTranslate2's repetition_penalty: the score of every token the translation has already produced is divided by this (multiplied when negative) before the next token is chosen. 1: off; above 1 discourages repeats."
+          },
+          "no_repeat_ngram_size": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1000000,
+            "default": 0,
+            "description": "CTranslate2's no_repeat_ngram_size: no n-gram of this many tokens occurs twice in a translation. 0: off."
+          },
           "source": {
             "type": "string",
             "description": "LibreTranslate's source language: checked against `serve --source-lang` when given (\"auto\" always passes)."
@@ -493,6 +507,20 @@ enum OpenAPIDocument {
             "type": "integer",
             "minimum": 0,
             "default": 1337
+          },
+          "repetition_penalty": {
+            "type": "number",
+            "minimum": 0.01,
+            "maximum": 100,
+            "default": 1,
+            "description": "As in /translate, over the prompt and the tokens generated so far; applied before the temperature."
+          },
+          "no_repeat_ngram_size": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1000000,
+            "default": 0,
+            "description": "As in /translate, over the prompt and the tokens generated so far."
           }
         }
       },

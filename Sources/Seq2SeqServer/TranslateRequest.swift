@@ -1,7 +1,7 @@
 import Foundation
 
 /// `POST /translate`'s body, LibreTranslate's shape: `{"q": "text" | ["text", …]}` plus optional
-/// `beam`, `n_best`, `max_len` (and LibreTranslate's `source`, `target`, `format`, `api_key`, which
+/// `beam`, `n_best`, `max_len`, `repetition_penalty`, `no_repeat_ngram_size` (and LibreTranslate's `source`, `target`, `format`, `api_key`, which
 /// are checked or ignored). Wrong types are `ServiceError.badRequest` naming the field.
 struct TranslateRequest: Decodable {
     enum Query { case one(String), many([String]) }
@@ -10,12 +10,15 @@ struct TranslateRequest: Decodable {
     var beam: Int?
     var nBest: Int?
     var maxLen: Int?
+    var repetitionPenalty: Float?
+    var noRepeatNgramSize: Int?
     var source: String?
     var target: String?
     var format: String?
 
     enum Keys: String, CodingKey {
-        case q, beam, nBest = "n_best", maxLen = "max_len", source, target, format
+        case q, beam, nBest = "n_best", maxLen = "max_len", repetitionPenalty = "repetition_penalty"
+        case noRepeatNgramSize = "no_repeat_ngram_size", source, target, format
     }
 
     init(from decoder: any Decoder) throws {
@@ -35,6 +38,13 @@ struct TranslateRequest: Decodable {
         beam = try Self.integer(c, .beam)
         nBest = try Self.integer(c, .nBest)
         maxLen = try Self.integer(c, .maxLen)
+        noRepeatNgramSize = try Self.integer(c, .noRepeatNgramSize)
+        if c.contains(.repetitionPenalty), (try? c.decodeNil(forKey: .repetitionPenalty)) != true {
+            guard let v = try? c.decode(Float.self, forKey: .repetitionPenalty) else {
+                throw ServiceError.badRequest("\"repetition_penalty\" must be a number")
+            }
+            repetitionPenalty = v
+        }
         source = try Self.string(c, .source)
         target = try Self.string(c, .target)
         format = try Self.string(c, .format)

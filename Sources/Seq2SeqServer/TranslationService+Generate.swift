@@ -24,6 +24,7 @@ extension TranslationService {
         try worker.submit { engine in
             let vocab = engine.vocabularies.target
             var sampler = Sampler(temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed)
+            sampler.repetition = RepetitionControl(penalty: req.repetitionPenalty, noRepeatNgram: req.noRepeatNgramSize)
             var detok = StreamingDetokenizer(vocabulary: vocab)
             var all = "", count = 0
             sampler.generate(engine.model, prompt: req.prompt.isEmpty ? [] : vocab.encode(req.prompt), maxTokens: req.maxTokens) { id in

@@ -14,7 +14,8 @@ extension TranslationService {
         if let f = req.format, f != "text" {
             throw ServiceError.badRequest("\"format\" must be \"text\" (got \"\(f)\"); HTML is not supported")
         }
-        let settings = try decodeSettings(beam: req.beam, nBest: req.nBest, maxLen: req.maxLen)
+        var settings = try decodeSettings(beam: req.beam, nBest: req.nBest, maxLen: req.maxLen)
+        settings.repetition = try Self.repetition(penalty: req.repetitionPenalty, noRepeatNgram: req.noRepeatNgramSize)
         let texts: [String]
         switch req.q {
         case .one(let s): texts = [s]
@@ -64,6 +65,18 @@ extension TranslationService {
             throw ServiceError.badRequest("\"max_len\" must be between 1 and \(maxPositions - 1), the model's positions (got \(m))")
         }
         return DecodeSettings(beam: b, nBest: n, maxLength: maxLen)
+    }
+
+    /// A request's `repetition_penalty` and `no_repeat_ngram_size` (either may be absent: off).
+    static func repetition(penalty: Float?, noRepeatNgram: Int?) throws -> RepetitionControl {
+        let control = RepetitionControl(penalty: penalty ?? 1, noRepeatNgram: noRepeatNgram ?? 0)
+        if let p = penalty, !(p.isFinite && p >= 0.01 && p <= 100) {
+            throw ServiceError.badRequest("\"repetition_penalty\" must be a number from 0.01 to 100, 1 being off (got \(p))")
+        }
+        if let n = noRepeatNgram, !(0...1_000_000).contains(n) {
+            throw ServiceError.badRequest("\"no_repeat_ngram_size\" must be between 0 (off) and 1000000 (got \(n))")
+        }
+        return control
     }
 
     /// LibreTranslate clients send `source` and `target`: when the server was told its languages,

@@ -17,6 +17,21 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
+/// `--repetition-penalty` and `--no-repeat-ngram`, shared by `translate` (beam search, and sampling with
+/// `--lm`) and `generate`; CTranslate2's `repetition_penalty` and `no_repeat_ngram_size`.
+struct RepetitionOptions: ParsableArguments {
+    @Option(help: "Divide the score of every token already produced by P (multiply a negative one); 1: off.")
+    var repetitionPenalty: Float = 1
+    @Option(help: "Never produce an n-gram of N tokens twice in one output (0: off).") var noRepeatNgram = 0
+
+    var control: RepetitionControl { RepetitionControl(penalty: repetitionPenalty, noRepeatNgram: noRepeatNgram) }
+
+    func validate() throws {
+        try Check.real(repetitionPenalty, "--repetition-penalty", 0.01...100)
+        try Check.int(noRepeatNgram, "--no-repeat-ngram", 0...1_000_000)
+    }
+}
+
 /// Loads a decoder-only model and its vocabulary.
 func loadLanguageModel(_ dir: String) throws -> (Transformer, Vocabulary) {
     let net = try ModelDirectory.load(dir)
@@ -27,8 +42,10 @@ func loadLanguageModel(_ dir: String) throws -> (Transformer, Vocabulary) {
 }
 
 /// Samples a continuation of `prompt`, writing text to standard output as it is produced.
-func streamSample(_ net: Transformer, _ vocab: Vocabulary, prompt: String, options o: SamplingOptions, seed: UInt64) {
+func streamSample(_ net: Transformer, _ vocab: Vocabulary, prompt: String, options o: SamplingOptions,
+                  repetition: RepetitionControl, seed: UInt64) {
     var sampler = Sampler(temperature: o.temperature, topK: o.topK, topP: o.topP, seed: seed)
+    sampler.repetition = repetition
     var detok = StreamingDetokenizer(vocabulary: vocab)
     let out = FileHandle.standardOutput
     sampler.generate(net, prompt: prompt.isEmpty ? [] : vocab.encode(prompt), maxTokens: o.maxTokens) { id in
@@ -48,6 +65,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Text to continue (printed first); empty starts from <s>.") var prompt = ""
     @Option(help: "Number of samples.") var numSamples = 1
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var repetition: RepetitionOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws { try Check.int(numSamples, "--num-samples", 1...100_000) }
@@ -58,7 +76,7 @@ struct Generate: ParsableCommand {
         for i in 0..<numSamples {
             if i > 0 { print("---") }
             FileHandle.standardOutput.write(Data(prompt.utf8))
-            streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(i))
+            streamSample(net, vocab, prompt: prompt, options: sampling, repetition: repetition.control, seed: sampling.seed &+ UInt64(i))
         }
     }
 }

@@ -32,6 +32,7 @@ struct Translate: ParsableCommand {
     @Flag(help: "Replace invalid UTF-8 instead of stopping.") var lenient = false
     @Flag(help: "The model is a language model: continue each input line as a prompt.") var lm = false
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var repetition: RepetitionOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -50,7 +51,8 @@ struct Translate: ParsableCommand {
             let (net, vocab) = try loadLanguageModel(model)
             let input = StandardInput.shared
             while let prompt = try input.nextLine(lenient: lenient) {
-                streamSample(net, vocab, prompt: prompt, options: sampling, seed: sampling.seed &+ UInt64(input.lineNumber))
+                streamSample(net, vocab, prompt: prompt, options: sampling, repetition: repetition.control,
+                             seed: sampling.seed &+ UInt64(input.lineNumber))
             }
             return
         }
@@ -62,6 +64,7 @@ struct Translate: ParsableCommand {
                                     search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty,
                                                       normalization: lengthNormalization, nBest: nBest))
         translator.search.style = beamStyle
+        translator.search.repetition = repetition.control
         translator.batchSize = batchSize
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB

@@ -48,12 +48,14 @@ final class ServiceRouteTests: XCTestCase {
     }
 
     /// The library's translations of `lines` with the service's decoding defaults.
-    func offline(_ lines: [String], beam: Int = 5, nBest: Int = 1) throws -> [Translator.Output] {
+    func offline(_ lines: [String], beam: Int = 5, nBest: Int = 1,
+                 repetition: RepetitionControl = RepetitionControl()) throws -> [Translator.Output] {
         let dir = try trainedModel()
         let model = try ModelDirectory.load(dir)
         let translator = Translator(model: model, vocabularies: try ModelDirectory.loadVocabularies(dir, for: model.config))
         let c = ServiceConfiguration()
         translator.search = BeamSearch(beam: beam, lengthPenalty: c.lengthPenalty, normalization: c.lengthNormalization, nBest: nBest)
+        translator.search.repetition = repetition
         translator.batchSize = c.maxBatch
         return try translator.translate(lines)
     }
@@ -102,6 +104,9 @@ final class ServiceRouteTests: XCTestCase {
         let lines = try sampleLines(12)
         let expected = try offline(lines).map(\.text)
         let expectedNBest = try offline(Array(lines.prefix(3)), beam: 4, nBest: 3)
+        let steered = RepetitionControl(penalty: 1.3, noRepeatNgram: 2)
+        let expectedSteered = try offline(Array(lines.prefix(6)), repetition: steered).map(\.text)
+        XCTAssertNotEqual(expectedSteered, Array(expected.prefix(6)), "the repetition controls changed nothing on these lines")
         try withService { client in
             // One string: one string back.
             let one = try client.post("/translate", json: ["q": lines[0]])
@@ -121,6 +126,10 @@ final class ServiceRouteTests: XCTestCase {
                 answers.update { $0[i] = text }
             }
             for i in 9..<12 { XCTAssertEqual(answers.value[i], expected[i], "line \(i)") }
+            // Repetition control, CTranslate2's field names: the library's translations with the same control.
+            let rc = try client.post("/translate", json: ["q": Array(lines.prefix(6)), "repetition_penalty": 1.3, "no_repeat_ngram_size": 2])
+            XCTAssertEqual(rc.status, 200, rc.text)
+            XCTAssertEqual(try Self.json(rc)["translatedText"] as? [String], expectedSteered)
             // n-best: alternatives and scores in the same shape as translatedText, best first.
             let nb = try client.post("/translate", json: ["q": Array(lines.prefix(3)), "beam": 4, "n_best": 3])
             let j = try Self.json(nb)
@@ -154,6 +163,9 @@ final class ServiceRouteTests: XCTestCase {
             try expect(try client.post("/translate", #"{"q": "a", "beam": "5"}"#), 400, "\"beam\" must be an integer")
             try expect(try client.post("/translate", #"{"q": "a", "beam": 0}"#), 400, "\"beam\" must be between 1 and 16")
             try expect(try client.post("/translate", #"{"q": "a", "beam": 2, "n_best": 3}"#), 400, "\"n_best\" must be between 1 and beam")
+            try expect(try client.post("/translate", #"{"q": "a", "repetition_penalty": 0}"#), 400, "\"repetition_penalty\" must be a number from 0.01 to 100")
+            try expect(try client.post("/translate", #"{"q": "a", "repetition_penalty": "x"}"#), 400, "\"repetition_penalty\" must be a number")
+            try expect(try client.post("/translate", #"{"q": "a", "no_repeat_ngram_size": -1}"#), 400, "\"no_repeat_ngram_size\" must be between 0")
             try expect(try client.post("/translate", #"{"q": "a", "source": "fr"}"#), 400, "from \"de\"")
             try expect(try client.post("/translate", #"{"q": "a", "format": "html"}"#), 400, "\"format\"")
             try expect(try client.post("/translate", #"{"q": "\#(String(repeating: "a", count: 3000))"}"#), 413, "--max-request-bytes")

@@ -38,6 +38,8 @@ public struct BeamSearch: Sendable {
     public var normalization: LengthNormalization = .gnmt
     /// Hypotheses returned per sentence (≤ beam).
     public var nBest: Int = 1
+    /// The repetition penalty and the n-gram ban (default: off); not an initializer parameter: set it afterwards.
+    public var repetition = RepetitionControl()
 
     /// Creates search settings; `beam` is clamped to at least 1 and `nBest` to 1...`beam`.
     ///
@@ -118,7 +120,10 @@ public struct BeamSearch: Sendable {
                 var best = TopK(capacity: 2 * k)
                 for (j, h) in live[sent].enumerated() where h.logProb > -.infinity {
                     let row = logits + (slot * width + j) * v
+                    // transformers' greedy search edits the logits, its beam search the log-probabilities.
+                    if !repetition.isOff && k == 1 { repetition.apply(toLogits: row, previous: h.tokens) }
                     let lse = logSumExp(row, v)
+                    if !repetition.isOff && k > 1 { repetition.apply(toLogProbabilities: row, logNormalizer: lse, previous: h.tokens) }
                     for t in 0..<v where t != pad && t != bos {
                         let lp = h.logProb + (row[t] - lse)
                         if lp > best.threshold { best.insert(lp, beam: j, token: t) }
@@ -186,6 +191,7 @@ public struct BeamSearch: Sendable {
                 var best = TopK(capacity: 2 * k)
                 for (j, h) in live[sent].enumerated() {
                     let row = logits + (slot * width + j) * v
+                    if !repetition.isOff { repetition.apply(toLogits: row, previous: h.tokens) }
                     let lse = logSumExp(row, v)
                     // Once 2k candidates are held, most blocks of 16 logits cannot enter: skip a
                     // block whose largest logit gives no more than the current threshold.

@@ -16,6 +16,9 @@ public struct Sampler {
     /// Nucleus sampling: draws only from the smallest set of most likely tokens whose probabilities
     /// (after top-k) sum to at least `topP`; 1 (the default) keeps them all.
     public var topP: Float = 1
+    /// The repetition penalty and the n-gram ban over the prompt and the tokens generated so far
+    /// (default: off), applied to the logits before the temperature; set it after creating the sampler.
+    public var repetition = RepetitionControl()
     /// The random generator the draws advance; seeded by the initializer, so a seed repeats its samples.
     public var rng: RNG
 
@@ -35,12 +38,15 @@ public struct Sampler {
         let c = model.config
         let block = c.maxPositions
         var context = prompt.isEmpty ? [Int32(c.bosId)] : Array(prompt.suffix(block))
+        var history = prompt  // what the repetition control looks back over: all of it, not only the window
         let dec = IncrementalDecoder(model: model)
         var logits = prefill(dec, context, block)
         for _ in 0..<maxTokens {
+            if !repetition.isOff { repetition.apply(toLogits: logits, previous: history) }
             let next = sample(logits, vocab: c.tgtVocabSize, banned: [c.padId, c.bosId])
             emit(next)
             context.append(next)
+            if !repetition.isOff { history.append(next) }
             if dec.length >= block {
                 context = Array(context.suffix(block / 2))
                 logits = prefill(dec, context, block)
