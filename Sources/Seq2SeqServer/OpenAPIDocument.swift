@@ -369,7 +369,7 @@ enum OpenAPIDocument {
           },
           "alternatives": {
             "description": "With n_best > 1: the other hypotheses, best first (per text when q was an array)",
-            "oneOf": [
+            "anyOf": [
               {
                 "type": "array",
                 "items": {
@@ -389,7 +389,7 @@ enum OpenAPIDocument {
           },
           "scores": {
             "description": "With n_best > 1: every hypothesis's length-normalized log-probability, best first (per text when q was an array)",
-            "oneOf": [
+            "anyOf": [
               {
                 "type": "array",
                 "items": {
