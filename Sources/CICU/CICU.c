@@ -1,9 +1,11 @@
 #include "CICU.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unicode/ubrk.h>
 #include <unicode/uchar.h>
 #include <unicode/unorm2.h>
 #include <unicode/ustring.h>
+#include <unicode/utext.h>
 #include <unicode/uversion.h>
 
 // UTF-8 -> UTF-16 into a malloc'd buffer; returns NULL on error (error code in *status).
@@ -73,4 +75,25 @@ void s2s_icu_version(char *out, int32_t capacity) {
     u_versionToString(v, buf);
     strncpy(out, buf, (size_t)capacity);
     if (capacity > 0) out[capacity - 1] = 0;
+}
+
+int32_t s2s_sentence_breaks(const char *text, int32_t length, const char *locale, int32_t *offsets,
+                            int32_t capacity) {
+    UErrorCode status = U_ZERO_ERROR;
+    // A UTF-8 UText: the iterator's indices are byte offsets into `text` (no UTF-16 copy).
+    UText *ut = utext_openUTF8(NULL, text, length, &status);
+    if (U_FAILURE(status)) return -(int32_t)status;
+    UBreakIterator *bi = ubrk_open(UBRK_SENTENCE, locale, NULL, 0, &status);
+    if (U_FAILURE(status)) { utext_close(ut); return -(int32_t)status; }
+    ubrk_setUText(bi, ut, &status);
+    if (U_FAILURE(status)) { ubrk_close(bi); utext_close(ut); return -(int32_t)status; }
+    int32_t count = 0;
+    for (int32_t b = ubrk_next(bi); b != UBRK_DONE; b = ubrk_next(bi)) {
+        if (b <= 0 || b >= length) continue;
+        if (count < capacity) offsets[count] = b;
+        count++;
+    }
+    ubrk_close(bi);
+    utext_close(ut);
+    return count;
 }

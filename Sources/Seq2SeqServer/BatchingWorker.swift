@@ -9,7 +9,7 @@ import Seq2SeqKit
 final class BatchingWorker: @unchecked Sendable {
     /// A queued request. `lines` counts towards the bound.
     private enum Pending {
-        case translate(lines: [String], settings: DecodeSettings, enqueued: ContinuousClock.Instant,
+        case translate(lines: [TranslationInput], settings: DecodeSettings, enqueued: ContinuousClock.Instant,
                        done: CheckedContinuation<[Translator.Output], any Error>)
         case exclusive(lines: Int, work: (Engine) -> Void)
 
@@ -66,7 +66,7 @@ final class BatchingWorker: @unchecked Sendable {
     }
 
     /// Translates `lines` within a batch of whatever else is queued with the same settings.
-    func translate(_ lines: [String], settings: DecodeSettings) async throws -> [Translator.Output] {
+    func translate(_ lines: [TranslationInput], settings: DecodeSettings) async throws -> [Translator.Output] {
         try await withCheckedThrowingContinuation { done in
             do {
                 try enqueue(.translate(lines: lines, settings: settings, enqueued: .now, done: done))
@@ -166,7 +166,7 @@ final class BatchingWorker: @unchecked Sendable {
                 job(engine)
                 continue
             }
-            var lines: [String] = []
+            var lines: [TranslationInput] = []
             var settings: DecodeSettings?
             for case .translate(let l, let s, _, _) in work { lines += l; settings = s }
             guard let settings else { continue }
@@ -181,11 +181,29 @@ final class BatchingWorker: @unchecked Sendable {
                     offset += l.count
                 }
             } catch {
-                for case .translate(_, _, _, let done) in work {
-                    done.resume(throwing: ServiceError.internalError("translation failed: \(error)"))
+                // One request's input (a target prefix too long for the model) must not fail the
+                // others it was batched with: each is translated alone, and answers for itself.
+                for case .translate(let l, _, _, let done) in work {
+                    do {
+                        done.resume(returning: try engine.translate(l, settings: settings))
+                    } catch ModelError.invalidInput(let m) {
+                        done.resume(throwing: ServiceError.badRequest(Self.requestMessage(m)))
+                    } catch {
+                        done.resume(throwing: ServiceError.internalError("translation failed: \(error)"))
+                    }
                 }
             }
         }
+    }
+}
+
+extension BatchingWorker {
+    /// The translator's "input K: …" names a line of the request, and the only per-input check it
+    /// makes is the target prefix's.
+    static func requestMessage(_ m: String) -> String {
+        guard m.hasPrefix("input ") else { return m }
+        let rest = m.dropFirst("input ".count).drop { $0.isNumber }
+        return "\"target_prefix\"" + rest
     }
 }
 

@@ -18,14 +18,17 @@ final class Engine {
         translator.batchSize = configuration.maxBatch
         translator.maxLenA = configuration.maxLenA
         translator.maxLenB = configuration.maxLenB
+        translator.splitSentences = configuration.splitSentences
+        translator.sentenceSplitter = SentenceSplitter(language: configuration.sourceLanguage)
     }
 
     /// Lines → outputs in order, exactly as `Translator.translate` (sorted by length, batched).
-    func translate(_ lines: [String], settings: DecodeSettings) throws -> [Translator.Output] {
+    func translate(_ lines: [TranslationInput], settings: DecodeSettings) throws -> [Translator.Output] {
         translator.search = BeamSearch(beam: settings.beam, lengthPenalty: configuration.lengthPenalty,
                                        normalization: configuration.lengthNormalization, nBest: settings.nBest)
         translator.search.repetition = settings.repetition
         translator.maxOutput = settings.maxLength
+        translator.alignments = settings.alignments
         return try translator.translate(lines)
     }
 }
@@ -38,4 +41,6 @@ struct DecodeSettings: Hashable, Sendable {
     var maxLength: Int?
     /// The repetition penalty and the n-gram ban (off unless the request sets them).
     var repetition = RepetitionControl()
+    /// Word alignments requested.
+    var alignments = false
 }

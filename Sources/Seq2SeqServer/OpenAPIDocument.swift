@@ -327,6 +327,26 @@ enum OpenAPIDocument {
             "default": 0,
             "description": "CTranslate2's no_repeat_ngram_size: no n-gram of this many tokens occurs twice in a translation. 0: off."
           },
+          "target_prefix": {
+            "description": "CTranslate2's target_prefix: target text each translation must start with; decoding continues it. A string when q is one text, an array of strings or nulls (one per text) when q is an array; the prefix steers the first line of its text. Its tokens count in the score.",
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "nullable": true
+                }
+              }
+            ]
+          },
+          "alignments": {
+            "type": "boolean",
+            "default": false,
+            "description": "Also return each text's word alignment in `alignment`."
+          },
           "source": {
             "type": "string",
             "description": "LibreTranslate's source language: checked against `serve --source-lang` when given (\"auto\" always passes)."
@@ -338,9 +358,11 @@ enum OpenAPIDocument {
           "format": {
             "type": "string",
             "enum": [
-              "text"
+              "text",
+              "html"
             ],
-            "description": "Only \"text\"."
+            "default": "text",
+            "description": "LibreTranslate's format. \"text\": each line of a text is translated (sentence by sentence unless the server runs with `--no-split-sentences`) and joined back with \"\\n\". \"html\": the markup is kept and the text of each block element translated; inline elements (b, i, a, span, em, strong, ...) are put back around the target words the word alignment links to their source words; script, style, code and pre elements, comments, and elements with translate=\"no\" or class=\"notranslate\" are kept as they are. With \"html\", target_prefix, alignments and n_best above 1 are refused."
           },
           "api_key": {
             "type": "string",
@@ -403,6 +425,20 @@ enum OpenAPIDocument {
                   "items": {
                     "type": "number"
                   }
+                }
+              }
+            ]
+          },
+          "alignment": {
+            "description": "With alignments: true, each text's word alignment as Pharaoh pairs \"i-j\" (source word i is aligned to target word j; words are the space-separated words of the text and of translatedText, counted from 0 across its lines), from the last decoder layer's cross-attention averaged over heads (each target piece to the source piece it attends to most); a string, or one per text when q was an array.",
+            "anyOf": [
+              {
+                "type": "string"
+              },
+              {
+                "type": "array",
+                "items": {
+                  "type": "string"
                 }
               }
             ]

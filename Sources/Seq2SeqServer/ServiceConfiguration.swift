@@ -15,8 +15,8 @@ public struct ServiceConfiguration: Sendable {
     public var maxQueue = 1024
     /// Largest request body.
     public var maxRequestBytes = 1 << 20
-    /// Longest line (UTF-8 bytes); nil: the model's max_positions × 16, at least 4,096 (what
-    /// `translate` reads of a line before truncating it).
+    /// Longest line (UTF-8 bytes); nil: the request limit, ``maxRequestBytes`` (a line longer than
+    /// the model's positions is translated sentence by sentence, never truncated).
     public var maxLineBytes: Int?
     /// Largest `beam` a request may ask for.
     public var maxBeam = 16
@@ -27,6 +27,10 @@ public struct ServiceConfiguration: Sendable {
     public var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     public var maxLenA: Double = 2
     public var maxLenB = 10
+    /// Split each line of a request into sentences (ICU, by the rules of ``sourceLanguage``) and
+    /// translate them separately, joined back with their whitespace (default true, as LibreTranslate
+    /// does with `q`).
+    public var splitSentences = true
     /// Language codes `/languages` reports and `source`/`target` are checked against (nil: any).
     public var sourceLanguage: String?
     public var targetLanguage: String?

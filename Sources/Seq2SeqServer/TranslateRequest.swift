@@ -1,8 +1,10 @@
 import Foundation
 
 /// `POST /translate`'s body, LibreTranslate's shape: `{"q": "text" | ["text", …]}` plus optional
-/// `beam`, `n_best`, `max_len`, `repetition_penalty`, `no_repeat_ngram_size` (and LibreTranslate's `source`, `target`, `format`, `api_key`, which
-/// are checked or ignored). Wrong types are `ServiceError.badRequest` naming the field.
+/// `beam`, `n_best`, `max_len`, `repetition_penalty`, `no_repeat_ngram_size`, `target_prefix` (CTranslate2's:
+/// a string, or with an array `q` an array of strings or nulls, one per text), `alignments` (a boolean)
+/// and LibreTranslate's `source`, `target`, `format` ("text" or "html"), `api_key` (checked or ignored).
+/// Wrong types are `ServiceError.badRequest` naming the field.
 struct TranslateRequest: Decodable {
     enum Query { case one(String), many([String]) }
 
@@ -15,10 +17,14 @@ struct TranslateRequest: Decodable {
     var source: String?
     var target: String?
     var format: String?
+    /// Per text; nil: no prefixes at all.
+    var targetPrefix: [String?]?
+    var alignments: Bool?
 
     enum Keys: String, CodingKey {
         case q, beam, nBest = "n_best", maxLen = "max_len", repetitionPenalty = "repetition_penalty"
         case noRepeatNgramSize = "no_repeat_ngram_size", source, target, format
+        case targetPrefix = "target_prefix", alignments
     }
 
     init(from decoder: any Decoder) throws {
@@ -48,6 +54,26 @@ struct TranslateRequest: Decodable {
         source = try Self.string(c, .source)
         target = try Self.string(c, .target)
         format = try Self.string(c, .format)
+        if c.contains(.targetPrefix), (try? c.decodeNil(forKey: .targetPrefix)) != true {
+            switch q {
+            case .one:
+                guard let p = try? c.decode(String.self, forKey: .targetPrefix) else {
+                    throw ServiceError.badRequest("\"target_prefix\" must be a string when \"q\" is one")
+                }
+                targetPrefix = [p]
+            case .many(let texts):
+                guard let ps = try? c.decode([String?].self, forKey: .targetPrefix), ps.count == texts.count else {
+                    throw ServiceError.badRequest("\"target_prefix\" must be an array of \(texts.count) strings (or nulls), one per text of \"q\"")
+                }
+                targetPrefix = ps
+            }
+        }
+        if c.contains(.alignments), (try? c.decodeNil(forKey: .alignments)) != true {
+            guard let a = try? c.decode(Bool.self, forKey: .alignments) else {
+                throw ServiceError.badRequest("\"alignments\" must be true or false")
+            }
+            alignments = a
+        }
     }
 
     static func integer(_ c: KeyedDecodingContainer<Keys>, _ key: Keys) throws -> Int? {
@@ -83,18 +109,21 @@ struct TranslateRequest: Decodable {
 
 /// `POST /translate`'s answer: `translatedText` is a string when `q` was one, an array otherwise;
 /// with `n_best` > 1, `alternatives` holds the other hypotheses (best first) and `scores` every
-/// hypothesis's score (the best's first), in the same shape.
+/// hypothesis's score (the best's first), in the same shape; with `alignments`, `alignment` holds
+/// each text's word alignment (Pharaoh "i-j" pairs over the text's words, lines included).
 struct TranslateResponse: Encodable {
     struct Item {
         var text: String
         var alternatives: [String]
         var scores: [Float]
+        var alignment = ""
     }
     var items: [Item]
     var single: Bool
     var withAlternatives: Bool
+    var withAlignments = false
 
-    enum Keys: String, CodingKey { case translatedText, alternatives, scores }
+    enum Keys: String, CodingKey { case translatedText, alternatives, scores, alignment }
 
     func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
@@ -104,12 +133,14 @@ struct TranslateResponse: Encodable {
                 try c.encode(item.alternatives, forKey: .alternatives)
                 try c.encode(item.scores, forKey: .scores)
             }
+            if withAlignments { try c.encode(item.alignment, forKey: .alignment) }
         } else {
             try c.encode(items.map(\.text), forKey: .translatedText)
             if withAlternatives {
                 try c.encode(items.map(\.alternatives), forKey: .alternatives)
                 try c.encode(items.map(\.scores), forKey: .scores)
             }
+            if withAlignments { try c.encode(items.map(\.alignment), forKey: .alignment) }
         }
     }
 }

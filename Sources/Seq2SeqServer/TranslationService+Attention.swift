@@ -30,7 +30,7 @@ extension TranslationService {
 
     /// On the worker thread: translate, then capture the attention of that output.
     static func attention(_ engine: Engine, line: String, settings: DecodeSettings) throws -> AttentionAnswer {
-        guard let out = try engine.translate([line], settings: settings).first else {
+        guard let out = try engine.translate([TranslationInput(line)], settings: settings).first else {
             throw ServiceError.internalError("no translation came back")
         }
         let source = engine.vocabularies.source.encode(line)

@@ -5,34 +5,85 @@ import Seq2SeqKit
 extension TranslationService {
     /// `POST /translate`: every line of every text goes to the worker as one request (it may share
     /// a batch with other clients' lines); the answers come back in order and are joined per text.
+    /// A text's target prefix steers its first line.
     func translate(_ request: Request) async throws -> Response {
         let req = try TranslateRequest.parse(try await body(request))
         if isDecoderOnly {
             throw ServiceError.badRequest("this model is a language model: POST /generate {\"prompt\": \"…\"}")
         }
         try checkLanguages(source: req.source, target: req.target)
-        if let f = req.format, f != "text" {
-            throw ServiceError.badRequest("\"format\" must be \"text\" (got \"\(f)\"); HTML is not supported")
-        }
         var settings = try decodeSettings(beam: req.beam, nBest: req.nBest, maxLen: req.maxLen)
         settings.repetition = try Self.repetition(penalty: req.repetitionPenalty, noRepeatNgram: req.noRepeatNgramSize)
+        settings.alignments = req.alignments ?? false
         let texts: [String]
         switch req.q {
         case .one(let s): texts = [s]
         case .many(let a): texts = a
         }
+        switch req.format ?? "text" {
+        case "text": break
+        case "html": return try await translateHTML(req, texts: texts, settings: settings)
+        case let f: throw ServiceError.badRequest("\"format\" must be \"text\" or \"html\" (got \"\(f)\")")
+        }
         let split = try texts.map { try lines(of: $0) }
-        let outputs = try await worker.translate(split.flatMap { $0 }, settings: settings)
+        var inputs: [TranslationInput] = []
+        for (t, textLines) in split.enumerated() {
+            for (l, line) in textLines.enumerated() {
+                inputs.append(TranslationInput(line, targetPrefix: l == 0 ? req.targetPrefix?[t] : nil))
+            }
+        }
+        let outputs = try await worker.translate(inputs, settings: settings)
         var items: [TranslateResponse.Item] = []
         var offset = 0
         for textLines in split {
-            let outs = outputs[offset..<offset + textLines.count]
+            let outs = Array(outputs[offset..<offset + textLines.count])
             offset += textLines.count
-            items.append(Self.item(Array(outs), nBest: settings.nBest))
+            var item = Self.item(outs, nBest: settings.nBest)
+            if settings.alignments { item.alignment = Self.alignment(sources: textLines, outputs: outs) }
+            items.append(item)
         }
         var single = false
         if case .one = req.q { single = true }
-        return JSONResponse.make(TranslateResponse(items: items, single: single, withAlternatives: settings.nBest > 1))
+        return JSONResponse.make(TranslateResponse(items: items, single: single, withAlternatives: settings.nBest > 1,
+                                                   withAlignments: settings.alignments))
+    }
+
+    /// `format: "html"`: each text's blocks are translated (one worker request per block, with word
+    /// alignments, which put the inline tags back) and the markup is kept (``HTMLText``).
+    func translateHTML(_ req: TranslateRequest, texts: [String], settings: DecodeSettings) async throws -> Response {
+        if req.targetPrefix != nil { throw ServiceError.badRequest("\"target_prefix\" is for \"format\": \"text\"") }
+        if settings.nBest > 1 { throw ServiceError.badRequest("\"n_best\" above 1 is for \"format\": \"text\"") }
+        if req.alignments == true { throw ServiceError.badRequest("\"alignments\" is for \"format\": \"text\"") }
+        var settings = settings
+        settings.alignments = true
+        let documents = texts.map { HTMLText(parsing: $0) }
+        let blocks = documents.map(\.texts)
+        for b in blocks.joined() where b.utf8.count > maxLineBytes {
+            throw ServiceError.tooLarge("a block of \(b.utf8.count) bytes of text; this server takes at most \(maxLineBytes) per line (--max-line-bytes)")
+        }
+        let outputs = try await worker.translate(blocks.joined().map { TranslationInput($0) }, settings: settings)
+        var items: [TranslateResponse.Item] = []
+        var offset = 0
+        for (document, b) in zip(documents, blocks) {
+            let html = document.rendered(with: Array(outputs[offset..<offset + b.count]))
+            offset += b.count
+            items.append(.init(text: html, alternatives: [], scores: []))
+        }
+        var single = false
+        if case .one = req.q { single = true }
+        return JSONResponse.make(TranslateResponse(items: items, single: single, withAlternatives: false))
+    }
+
+    /// A text's alignment from its lines' ones: word indices count the words of the lines before.
+    static func alignment(sources: [String], outputs: [Translator.Output]) -> String {
+        var links: [WordAlignment] = []
+        var sourceWords = 0, targetWords = 0
+        for (line, out) in zip(sources, outputs) {
+            links += out.alignments.map { WordAlignment(source: $0.source + sourceWords, target: $0.target + targetWords) }
+            sourceWords += line.split(whereSeparator: \.isWhitespace).count
+            targetWords += out.text.split(whereSeparator: \.isWhitespace).count
+        }
+        return WordAlignment.pharaoh(links)
     }
 
     /// One text's answer from its lines' outputs: the best hypotheses joined with "\n"; alternative

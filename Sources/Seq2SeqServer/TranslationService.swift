@@ -34,7 +34,7 @@ public final class TranslationService: Sendable {
         self.configuration = c
         isDecoderOnly = model.config.isDecoderOnly
         maxPositions = model.config.maxPositions
-        maxLineBytes = c.maxLineBytes ?? max(4096, model.config.maxPositions * 16)
+        maxLineBytes = c.maxLineBytes ?? c.maxRequestBytes
         worker = BatchingWorker(engine: Engine(model: model, vocabularies: vocabularies, configuration: c), metrics: metrics)
         worker.start()
     }

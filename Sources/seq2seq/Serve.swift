@@ -22,7 +22,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Milliseconds a batch waits for more sentences after its first arrived.") var maxWaitMs = 5
     @Option(help: "Sentences waiting at most; beyond, requests get 503.") var maxQueue = 1024
     @Option(help: "Largest request body in bytes (beyond: 413).") var maxRequestBytes = 1 << 20
-    @Option(help: "Longest line in UTF-8 bytes (beyond: 413; default: max_positions × 16, at least 4096).") var maxLineBytes: Int?
+    @Option(help: "Longest line in UTF-8 bytes (beyond: 413; default: --max-request-bytes).") var maxLineBytes: Int?
     @Option(help: "Largest beam a request may ask for.") var maxBeam = 16
     @Option(help: "Most tokens one /generate request may ask for.") var maxGenerateTokens = 2048
     @Option(help: "Default beam size (1: greedy).") var beam = 5
@@ -32,6 +32,8 @@ struct Serve: ParsableCommand {
     @Option(help: "Output cap: a · source length + b tokens (b).") var maxLenB = 10
     @Option(help: "Source language code for /languages (and to check requests' \"source\").") var sourceLang: String?
     @Option(help: "Target language code for /languages (and to check requests' \"target\").") var targetLang: String?
+    @Flag(inversion: .prefixedNo, help: "Split each line of a request into sentences (ICU, --source-lang's rules) and translate them separately.")
+    var splitSentences = true
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -61,6 +63,7 @@ struct Serve: ParsableCommand {
         c.beam = beam; c.lengthPenalty = lengthPenalty; c.lengthNormalization = lengthNormalization
         c.maxLenA = maxLenA; c.maxLenB = maxLenB
         c.sourceLanguage = sourceLang; c.targetLanguage = targetLang
+        c.splitSentences = splitSentences
         let service = try TranslationService(modelDirectory: model, configuration: c)
         let host = self.host
         try runAsync {

@@ -10,6 +10,10 @@ struct Translate: ParsableCommand {
           seq2seq translate --model runs/de-en < test.de > test.en
           echo "Ein Mann fährt Fahrrad." | seq2seq translate --model runs/de-en --beam 5 --n-best 3
           seq2seq translate --model runs/de-en --input test.de --ref test.en
+          seq2seq translate --model runs/de-en --prefix-file starts.en --alignments < test.de
+          seq2seq translate --model runs/de-en --split-sentences --source-lang de < article.de
+        Output columns (tab-separated): the translation, then its log-probability (--scores), then
+        its word alignment as Pharaoh i-j pairs (--alignments).
         """
     )
 
@@ -19,6 +23,15 @@ struct Translate: ParsableCommand {
     @Option(help: "Beam size (1: greedy).") var beam = 5
     @Option(help: "Print the K best hypotheses per line, tab-separated with their scores.") var nBest = 1
     @Flag(help: "Add each translation's log-probability (tab-separated).") var scores = false
+    @Flag(help: "Add each translation's word alignment (tab-separated Pharaoh pairs i-j: source word i, target word j, from 0).")
+    var alignments = false
+    @Option(help: "Target prefixes, one per input line (empty line: none): each translation starts with its line's words.")
+    var prefixFile: String?
+    @Flag(help: "Input lines are \"source<TAB>target prefix\" (the prefix column may be absent).") var tsv = false
+    @Flag(help: "Split each line into sentences (ICU) and translate them separately, keeping the whitespace between them. Lines longer than the model's positions are always split.")
+    var splitSentences = false
+    @Option(help: "Source language code (de, en, …): sentence rules with its abbreviations for sentence splitting.")
+    var sourceLang: String?
     @Option(help: "Sentences per batch.") var batchSize = 32
     @Option(help: "Length penalty α (0: none; 1.4 was best on Multi30k val with gnmt).") var lengthPenalty: Float = 1.4
     @Option(help: "Score divided by ((5 + len) / 6)^α (gnmt) or len^α (power: fairseq, Marian, CTranslate2).")
@@ -43,6 +56,11 @@ struct Translate: ParsableCommand {
         try Check.real(maxLenA, "--max-len-a", 0...64)
         try Check.int(maxLenB, "--max-len-b", 0...1_000_000)
         if checkpoint.isEmpty { throw ValidationError("--checkpoint must name a file of the model directory") }
+        if alignments && nBest > 1 { throw ValidationError("--alignments prints the best translation's alignment; use it with --n-best 1") }
+        if tsv && prefixFile != nil { throw ValidationError("give target prefixes either with --prefix-file or in --tsv's second column, not both") }
+        if lm && (alignments || tsv || prefixFile != nil || splitSentences) {
+            throw ValidationError("--alignments, --prefix-file, --tsv and --split-sentences are for translation models, not --lm")
+        }
     }
 
     func run() throws {
@@ -68,32 +86,50 @@ struct Translate: ParsableCommand {
         translator.batchSize = batchSize
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB
+        translator.alignments = alignments
+        translator.splitSentences = splitSentences
+        translator.sentenceSplitter = SentenceSplitter(language: sourceLang)
         let sink = try LineSink(path: output)
         // Scoring keeps only n-gram statistics; references are read in step with the translations.
         let refReader = try ref.map { try LineReader($0) }
+        let prefixReader = try prefixFile.map { try LineReader($0) }
         var scorer = StreamingEvaluation()
-        // A source is read at most to this many bytes: the model sees at most max_positions tokens,
-        // and a line of many megabytes must not cost more than linear time.
-        let byteLimit = max(4096, net.config.maxPositions * 16)
         var done = 0
         let handle: ([String]) throws -> Void = { lines in
-            var lines = lines
-            for i in lines.indices where lines[i].utf8.count > byteLimit {
-                stderrLine("line \(done + i + 1): \(lines[i].utf8.count) bytes, truncated to \(byteLimit) (the model reads at most \(net.config.maxPositions) tokens)")
-                lines[i] = truncateUTF8(lines[i], bytes: byteLimit)
+            var inputs: [TranslationInput] = []
+            for line in lines {
+                if tsv, let tab = line.firstIndex(of: "\t") {
+                    inputs.append(TranslationInput(String(line[..<tab]), targetPrefix: String(line[line.index(after: tab)...])))
+                } else if let prefixReader {
+                    guard let p = try prefixReader.nextLine(lenient: self.lenient) else {
+                        throw InputError("\(prefixReader.path) has \(prefixReader.lineNumber) lines, fewer than the input; the files must be line-aligned")
+                    }
+                    inputs.append(TranslationInput(line, targetPrefix: p.text))
+                } else {
+                    inputs.append(TranslationInput(line))
+                }
             }
-            let results = try translator.translate(lines)
+            let results: [Translator.Output]
+            do {
+                results = try translator.translate(inputs)
+            } catch ModelError.invalidInput(let m) where m.hasPrefix("input ") {
+                // "input K: …" → the line's number in the input.
+                let rest = m.dropFirst("input ".count)
+                let k = Int(rest.prefix { $0.isNumber }) ?? 0
+                throw InputError("line \(done + k + 1)\(rest.drop { $0.isNumber })")
+            }
             for (i, r) in results.enumerated() {
-                if let n = r.truncatedFrom {
-                    stderrLine("line \(done + i + 1): source of \(n) tokens truncated to \(translator.maxSourceTokens - 1) (the model's max_positions)")
+                if let n = r.splitFrom {
+                    stderrLine("line \(done + i + 1): \(n) tokens, more than the model's \(translator.maxSourceTokens); translated in \(r.parts) parts")
                 }
                 if nBest > 1 {
                     if r.hypotheses.isEmpty { sink.write("\(done + i + 1)\t\t") }  // an empty source
                     for h in r.hypotheses { sink.write("\(done + i + 1)\t\(h.text)\t\(String(format: "%.4f", h.score))") }
-                } else if scores {
-                    sink.write("\(r.text)\t\(String(format: "%.4f", r.hypotheses.first?.logProb ?? 0))")
                 } else {
-                    sink.write(r.text)
+                    var columns = [r.text]
+                    if scores { columns.append(String(format: "%.4f", r.hypotheses.first?.logProb ?? 0)) }
+                    if alignments { columns.append(WordAlignment.pharaoh(r.alignments)) }
+                    sink.write(columns.joined(separator: "\t"))
                 }
                 if let refReader {
                     guard let line = try refReader.nextLine(lenient: self.lenient) else {
@@ -108,6 +144,9 @@ struct Translate: ParsableCommand {
         // so a piped file is still sorted by length across many lines); memory holds one group.
         let reader = try input.map { try LineReader($0) } ?? StandardInput.shared.reader
         try forEachInputLineBatched(reader, lenient: lenient, batch: batchSize * 16, handle)
+        if let prefixReader, try prefixReader.next({ _ in }) {
+            throw InputError("\(prefixReader.path) has more lines than the input (\(done)); the files must be line-aligned")
+        }
         if let refReader {
             var extra = 0
             while try refReader.next({ _ in }) { extra += 1 }
@@ -117,14 +156,4 @@ struct Translate: ParsableCommand {
             stderrLine(scorer.report().text)
         }
     }
-}
-
-/// The longest prefix of `s` of at most `bytes` UTF-8 bytes that ends on a character boundary.
-func truncateUTF8(_ s: String, bytes: Int) -> String {
-    let u = s.utf8
-    guard u.count > bytes else { return s }
-    var cut = bytes
-    // The first byte left out must start a character, not continue one.
-    while cut > 0 && u[u.index(u.startIndex, offsetBy: cut)] & 0xC0 == 0x80 { cut -= 1 }
-    return String(decoding: u.prefix(cut), as: UTF8.self)
 }

@@ -147,7 +147,7 @@ final class ServeTests: XCTestCase {
         expect(try raw("{\"q\": \"a\", \"beam\": 2, \"n_best\": 3}"), 400, "\"n_best\" must be between 1 and beam")
         expect(try raw("{\"q\": \"a\", \"max_len\": 100000}"), 400, "\"max_len\" must be between 1")
         expect(try raw("{\"q\": \"a\", \"source\": \"fr\"}"), 400, "from \"de\"")
-        expect(try raw("{\"q\": \"a\", \"format\": \"html\"}"), 400, "\"format\"")
+        expect(try raw("{\"q\": \"a\", \"format\": \"markdown\"}"), 400, "\"format\" must be \"text\" or \"html\"")
         var invalid = Data("{\"q\": \"".utf8); invalid += Data([0xC3, 0x28]); invalid += Data("\"}".utf8)
         expect(try HTTPTestClient.request(port: p, "POST", "/translate", body: invalid), 400, "not valid UTF-8")
         expect(try raw("{\"q\": \"" + String(repeating: "a", count: 3000) + "\"}"), 413, "--max-request-bytes")

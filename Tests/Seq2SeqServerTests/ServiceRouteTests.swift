@@ -145,6 +145,67 @@ final class ServiceRouteTests: XCTestCase {
         }
     }
 
+    func testTargetPrefixAlignmentsAndSentenceSplitting() throws {
+        let lines = try sampleLines(4)
+        let dir = try trainedModel()
+        let model = try ModelDirectory.load(dir)
+        let translator = Translator(model: model, vocabularies: try ModelDirectory.loadVocabularies(dir, for: model.config))
+        let c = ServiceConfiguration()
+        translator.search = BeamSearch(beam: c.beam, lengthPenalty: c.lengthPenalty, normalization: c.lengthNormalization)
+        translator.alignments = true
+        let prefixed = try translator.translate([TranslationInput(lines[0], targetPrefix: "A dog"), TranslationInput(lines[1]),
+                                                 TranslationInput(lines[2], targetPrefix: "Two")])
+        let paragraph = lines[2] + " " + lines[3]
+        translator.splitSentences = true
+        let split = try translator.translate([paragraph])[0]
+        XCTAssertEqual(split.parts, 2)
+        try withService { client in
+            let one = try Self.json(try client.post("/translate", json: ["q": lines[0], "target_prefix": "A dog", "alignments": true]))
+            XCTAssertEqual(one["translatedText"] as? String, prefixed[0].text)
+            XCTAssertTrue((one["translatedText"] as? String)?.hasPrefix("A dog") == true)
+            XCTAssertEqual(one["alignment"] as? String, WordAlignment.pharaoh(prefixed[0].alignments))
+            // With an array q, one prefix (or null) per text; a text's prefix steers its first line.
+            let many = try Self.json(try client.post("/translate", json: ["q": [lines[0], lines[1] + "\n" + lines[2]],
+                                                                            "target_prefix": ["A dog", NSNull()], "alignments": true]))
+            XCTAssertEqual(many["translatedText"] as? [String], [prefixed[0].text, prefixed[1].text + "\n" + (try translator.translate([lines[2]]))[0].text])
+            let alignments = try XCTUnwrap(many["alignment"] as? [String])
+            let shift = lines[1].split(separator: " ").count, shiftOut = prefixed[1].text.split(separator: " ").count
+            let second = prefixed[1].alignments + (try translator.translate([lines[2]])[0].alignments)
+                .map { WordAlignment(source: $0.source + shift, target: $0.target + shiftOut) }
+            XCTAssertEqual(alignments, [WordAlignment.pharaoh(prefixed[0].alignments), WordAlignment.pharaoh(second)])
+            // Without "alignments", no alignment field.
+            XCTAssertNil(try Self.json(try client.post("/translate", json: ["q": lines[0]]))["alignment"])
+            // Sentences of a paragraph are translated one by one (the server's default).
+            XCTAssertEqual(try Self.json(try client.post("/translate", json: ["q": paragraph]))["translatedText"] as? String, split.text)
+            // HTML: the blocks' texts translated with alignments, the markup kept, inline tags projected.
+            let html = "<h1>\(lines[0])</h1><p><i>\(lines[1])</i> <b>\(lines[2])</b></p>"
+            let document = HTMLText(parsing: html)
+            XCTAssertEqual(document.texts, [lines[0], lines[1] + " " + lines[2]])
+            let expected = document.rendered(with: try translator.translate(document.texts.map { TranslationInput($0) }))
+            let answer = try Self.json(try client.post("/translate", json: ["q": [html, "a &amp; b"], "format": "html"]))
+            let texts = try XCTUnwrap(answer["translatedText"] as? [String])
+            XCTAssertEqual(texts.first, expected)
+            XCTAssertTrue(expected.hasPrefix("<h1>") && expected.contains("<i>") && expected.contains("</b></p>"), expected)
+            // Bad prefixes.
+            for (body, words) in [(#"{"q": "a", "target_prefix": 3}"#, "\"target_prefix\" must be a string"),
+                                  (#"{"q": ["a", "b"], "target_prefix": "x"}"#, "array of 2 strings"),
+                                  (#"{"q": "a", "alignments": "yes"}"#, "\"alignments\" must be true or false"),
+                                  (#"{"q": "a", "target_prefix": "\#(String(repeating: "dog ", count: 1100))"}"#, "\"target_prefix\": the target prefix has")] {
+                let r = try client.post("/translate", body)
+                XCTAssertEqual(r.status, 400, r.text)
+                XCTAssertTrue((try Self.json(r)["error"] as? String)?.contains(words) == true, "expected '\(words)' in \(r.text)")
+            }
+            // A bad prefix batched with good requests fails alone.
+            let answers = Locked([Int: Int]())
+            DispatchQueue.concurrentPerform(iterations: 3) { k in
+                let body: [String: Any] = k == 1 ? ["q": lines[k], "target_prefix": String(repeating: "dog ", count: 1100)] : ["q": lines[k]]
+                let status = (try? client.post("/translate", json: body))?.status ?? 0
+                answers.update { $0[k] = status }
+            }
+            XCTAssertEqual(answers.value, [0: 200, 1: 400, 2: 200])
+        }
+    }
+
     func testBadRequestsGetJSONErrorsWithTheirStatus() throws {
         try withService({ c in
             c.maxRequestBytes = 2000; c.maxLineBytes = 300; c.maxQueue = 6
@@ -167,7 +228,8 @@ final class ServiceRouteTests: XCTestCase {
             try expect(try client.post("/translate", #"{"q": "a", "repetition_penalty": "x"}"#), 400, "\"repetition_penalty\" must be a number")
             try expect(try client.post("/translate", #"{"q": "a", "no_repeat_ngram_size": -1}"#), 400, "\"no_repeat_ngram_size\" must be between 0")
             try expect(try client.post("/translate", #"{"q": "a", "source": "fr"}"#), 400, "from \"de\"")
-            try expect(try client.post("/translate", #"{"q": "a", "format": "html"}"#), 400, "\"format\"")
+            try expect(try client.post("/translate", #"{"q": "a", "format": "xml"}"#), 400, "\"format\" must be \"text\" or \"html\"")
+            try expect(try client.post("/translate", #"{"q": "<p>a</p>", "format": "html", "target_prefix": "x"}"#), 400, "\"target_prefix\" is for")
             try expect(try client.post("/translate", #"{"q": "\#(String(repeating: "a", count: 3000))"}"#), 413, "--max-request-bytes")
             try expect(try client.post("/translate", #"{"q": "\#(String(repeating: "Hund ", count: 80))"}"#), 413, "--max-line-bytes")
             try expect(try client.post("/translate", #"{"q": ["a","b","c","d","e","f","g"]}"#), 413, "--max-queue")

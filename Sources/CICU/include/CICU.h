@@ -18,6 +18,14 @@ enum {
 int32_t s2s_normalize_utf8(const char *in, int32_t length, int32_t form, int32_t lowercase,
                            char *out, int32_t capacity);
 
+/// Sentence boundaries of UTF-8 text by ICU's sentence break rules for `locale` ("" is the root
+/// locale; "de@ss=standard" also keeps German abbreviations such as "z.B." inside sentences).
+/// Writes the byte offsets at which the second, third, ... sentence starts (ascending, each strictly
+/// between 0 and `length`) into `offsets`, at most `capacity` of them, and returns how many there are
+/// (more than `capacity`: call again with a larger buffer), or a negative ICU error code.
+int32_t s2s_sentence_breaks(const char *text, int32_t length, const char *locale, int32_t *offsets,
+                            int32_t capacity);
+
 /// ICU's version string, e.g. "72.1", written into `out` (NUL-terminated).
 void s2s_icu_version(char *out, int32_t capacity);
 

@@ -59,6 +59,14 @@ public struct BeamSearch: Sendable {
         public var score: Float
     }
 
+    /// The ranking score of a hypothesis of `length` tokens (eos included) with summed log-probability
+    /// `logProb`, as this search computes it: logProb divided by the length penalty of ``normalization``
+    /// (``Style/huggingface``: always length^α).
+    public func score(logProb: Float, length: Int) -> Float {
+        if style == .huggingface { return logProb / Float(Double.pow(Double(length), Double(lengthPenalty))) }
+        return logProb / penalty(length)
+    }
+
     func penalty(_ length: Int) -> Float {
         if lengthPenalty == 0 { return 1 }
         switch normalization {
@@ -78,12 +86,28 @@ public struct BeamSearch: Sendable {
     ///     as ``Translator`` does.
     ///   - decoder: A decoder of `model` to reuse (its buffers are kept between calls); nil creates one.
     ///     A decoder must not be used by two searches at once.
+    ///   - prefixes: B target prefixes (token ids, no bos or eos), or nil for none: sentence b's
+    ///     translation starts with `prefixes[b]` and search continues it (CTranslate2's `target_prefix`).
+    ///     The prefix's tokens are part of each hypothesis and their log-probabilities of its score.
     /// - Returns: B lists of at most ``nBest`` hypotheses, best (highest ``Hypothesis/score``) first.
     /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, a source id is outside the
-    ///   source vocabulary, or S exceeds max_positions.
+    ///   source vocabulary, S exceeds max_positions, a prefix id is a special token or outside the target
+    ///   vocabulary, or a prefix leaves no room under its sentence's `maxLength`.
     public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
-                          decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
+                          prefixes: [[Int32]]? = nil, decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
         let c = model.config, k = beam
+        let forced = prefixes ?? [[Int32]](repeating: [], count: b)
+        guard forced.count == b, maxLength.count == b else {
+            throw ModelError.invalidInput("\(forced.count) prefixes and \(maxLength.count) length caps for \(b) sentences")
+        }
+        for (i, p) in forced.enumerated() {
+            if let bad = p.first(where: { Int($0) < 0 || Int($0) >= c.tgtVocabSize || Int($0) == c.padId || Int($0) == c.bosId || Int($0) == c.eosId }) {
+                throw ModelError.invalidInput("target prefix \(i): token id \(bad) is a special token or outside the target vocabulary (0..<\(c.tgtVocabSize))")
+            }
+            if p.count >= maxLength[i] {
+                throw ModelError.invalidInput("target prefix \(i) has \(p.count) tokens; its sentence may generate at most \(maxLength[i]) (eos included)")
+            }
+        }
         let dec = decoder ?? IncrementalDecoder(model: model)
         let (memory, valid) = try model.encode(src: src, batch: b, length: s, workspace: dec.encoderWorkspace)
         let cap = maxLength.max() ?? 1
@@ -91,8 +115,8 @@ public struct BeamSearch: Sendable {
         // beams, sharing its encoder output.
         dec.start(rows: b, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: 1,
                   maxRows: b * k)
-        if style == .huggingface { return searchHuggingFace(dec, sentences: b, start: Int32(c.bosId), maxLength: maxLength) }
-        return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength)
+        if style == .huggingface { return searchHuggingFace(dec, sentences: b, start: Int32(c.bosId), maxLength: maxLength, forced: forced) }
+        return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength, forced: forced)
     }
 
     /// Hugging Face's beam search (generation/utils.py, `_beam_search`, early_stopping=False), on a
@@ -102,7 +126,9 @@ public struct BeamSearch: Sendable {
     /// into the sentence's k finished slots, best first; the k best others live on. A sentence is
     /// done when its slots are full and its best live logProb / (generated length)^α is no better
     /// than the worst slot, or at the cap. Scores always use len^α (`normalization` is ignored).
-    func searchHuggingFace(_ dec: IncrementalDecoder, sentences: Int, start: Int32, maxLength: [Int]) -> [[Hypothesis]] {
+    /// While a sentence's `forced` tokens last, its one live hypothesis is extended by the next of them only.
+    func searchHuggingFace(_ dec: IncrementalDecoder, sentences: Int, start: Int32, maxLength: [Int],
+                           forced: [[Int32]]) -> [[Hypothesis]] {
         let c = dec.model.config, v = c.tgtVocabSize, k = beam
         let pad = c.padId, bos = c.bosId, eos = Int32(c.eosId)
         func normalized(_ logProb: Float, _ length: Int) -> Float {
@@ -124,6 +150,11 @@ public struct BeamSearch: Sendable {
                     if !repetition.isOff && k == 1 { repetition.apply(toLogits: row, previous: h.tokens) }
                     let lse = logSumExp(row, v)
                     if !repetition.isOff && k > 1 { repetition.apply(toLogProbabilities: row, logNormalizer: lse, previous: h.tokens) }
+                    if generated < forced[sent].count {
+                        let t = Int(forced[sent][generated])
+                        best.insert(h.logProb + (row[t] - lse), beam: j, token: t)
+                        continue
+                    }
                     for t in 0..<v where t != pad && t != bos {
                         let lp = h.logProb + (row[t] - lse)
                         if lp > best.threshold { best.insert(lp, beam: j, token: t) }
@@ -171,7 +202,10 @@ public struct BeamSearch: Sendable {
 
     /// The search proper, on a started decoder with one row per sentence (widened to `beam` rows
     /// per sentence after the first token: until then all beams would be the same).
-    func search(_ dec: IncrementalDecoder, sentences: Int, prefix: [Int32], maxLength: [Int]) -> [[Hypothesis]] {
+    /// While a sentence's `forced` tokens last, its one live hypothesis is extended by the next of
+    /// them only (the other beam rows are idle placeholders whose log-probability is -∞).
+    func search(_ dec: IncrementalDecoder, sentences: Int, prefix: [Int32], maxLength: [Int],
+                forced: [[Int32]]) -> [[Hypothesis]] {
         let c = dec.model.config, v = c.tgtVocabSize, k = beam
         let pad = c.padId, bos = c.bosId, eos = Int32(c.eosId)
         var active = Array(0..<sentences)                       // sentence of each active slot
@@ -189,10 +223,15 @@ public struct BeamSearch: Sendable {
             for (slot, sent) in active.enumerated() {
                 // Candidates: top 2k over (beam j, token) of logProb_j + log p(token).
                 var best = TopK(capacity: 2 * k)
-                for (j, h) in live[sent].enumerated() {
+                for (j, h) in live[sent].enumerated() where h.logProb > -.infinity {
                     let row = logits + (slot * width + j) * v
                     if !repetition.isOff { repetition.apply(toLogits: row, previous: h.tokens) }
                     let lse = logSumExp(row, v)
+                    if step <= forced[sent].count {
+                        let t = Int(forced[sent][step - 1])
+                        best.insert(h.logProb + row[t] - lse, beam: j, token: t)
+                        continue
+                    }
                     // Once 2k candidates are held, most blocks of 16 logits cannot enter: skip a
                     // block whose largest logit gives no more than the current threshold.
                     var tok = 0
@@ -229,6 +268,12 @@ public struct BeamSearch: Sendable {
                 if finished[sent].count >= k || atCap || kept.isEmpty || cannotImprove(finished[sent], kept, maxLength[sent]) {
                     if finished[sent].isEmpty { finished[sent] = kept }
                     continue
+                }
+                if step <= forced[sent].count {  // one live hypothesis; the other rows idle
+                    while kept.count < k {
+                        kept.append(Hypothesis(tokens: kept[0].tokens, logProb: -.infinity, score: -.infinity))
+                        keptRows.append(keptRows[0])
+                    }
                 }
                 while kept.count < k { kept.append(kept[0]); keptRows.append(keptRows[0]) }  // pad the beam
                 stillActive.append(sent)

@@ -1,17 +1,35 @@
 import Foundation
 
+/// One text to translate, with what steers its translation.
+public struct TranslationInput: Sendable, Hashable {
+    /// The source text: a sentence, or (with ``Translator/splitSentences``) any text.
+    public var text: String
+    /// Target text the translation must start with (CTranslate2's `target_prefix`); nil or empty:
+    /// none. When the text is translated in several sentences, the prefix starts the first one.
+    public var targetPrefix: String?
+
+    /// Creates an input.
+    public init(_ text: String, targetPrefix: String? = nil) {
+        self.text = text
+        self.targetPrefix = targetPrefix
+    }
+}
+
 /// Text in, text out: normalizes and encodes source lines, sorts them by length into batches,
 /// decodes each batch with beam search (greedy at beam 1) and returns detokenized outputs in input
-/// order. Empty lines give empty outputs; sources longer than the model's positions are truncated.
+/// order. Empty lines give empty outputs. Nothing is truncated: a source longer than the model's
+/// positions is split into its sentences (ICU), and a sentence that is still too long into runs of
+/// whole words; the parts are translated in the same batches and joined back with the whitespace
+/// between them. With ``splitSentences`` every text is split into sentences that way.
 ///
 /// Not thread-safe: a translator keeps one ``IncrementalDecoder`` (KV cache and scratch buffers), so
 /// it must be used from one thread at a time. Translators on different threads may share one
 /// ``Transformer``: each runs the encoder in its own decoder's workspace.
 ///
-/// The settings (``search``, ``maxLenA``, ``maxLenB``, ``maxOutput``, ``batchSize``, ``sourceEOS``) can
-/// be changed between calls to ``translate(_:)``.
+/// The settings (``search``, ``maxLenA``, ``maxLenB``, ``maxOutput``, ``batchSize``, ``sourceEOS``,
+/// ``splitSentences``, ``sentenceSplitter``, ``alignments``) can be changed between calls to `translate`.
 public final class Translator {
-    /// The encoder-decoder model that translates (a decoder-only model cannot: ``translate(_:)`` throws).
+    /// The encoder-decoder model that translates (a decoder-only model cannot: `translate` throws).
     public let model: Transformer
     /// Encodes the sources (``Vocabularies/source``) and decodes the hypotheses (``Vocabularies/target``).
     public let vocabularies: Vocabularies
@@ -20,6 +38,8 @@ public final class Translator {
     /// Output cap per sentence: min(maxLenA × its source length + maxLenB, max_positions - 1). Per
     /// sentence, not per batch, so that a sentence's translation does not depend on its neighbours
     /// (the cap also bounds beam search's early stop), as `seq2seq serve`'s dynamic batches need.
+    /// A target prefix raises the cap to its length plus maxLenB when that is more (still within
+    /// max_positions - 1).
     public var maxLenA: Double = 2
     /// The constant term of the output cap (default 10 tokens); see ``maxLenA`` (default 2).
     public var maxLenB: Int = 10
@@ -32,20 +52,53 @@ public final class Translator {
     public var batchSize: Int = 32
     /// Sources end with </s>, as in training.
     public var sourceEOS = true
+    /// Split every text into sentences (``sentenceSplitter``) and translate them one by one, in one
+    /// batch, joining the translations with the whitespace that separated the sentences (default
+    /// false: a text is one sentence unless it is too long for the model).
+    public var splitSentences = false
+    /// The sentence rules: ICU's for the source language (default: ICU's root rules).
+    public var sentenceSplitter = SentenceSplitter()
+    /// Compute each output's word ``Output/alignments`` (default false): one more teacher-forced
+    /// decoder pass over the best hypotheses.
+    public var alignments = false
     let decoder: IncrementalDecoder
 
-    /// One source line's translation.
+    /// One source text's translation.
     public struct Output: Sendable {
         /// The best hypothesis, detokenized (empty for an empty source).
         public var text: String
         /// The ``BeamSearch/nBest`` best hypotheses, best first: their text, their ranking score (summed
         /// log-probability divided by the length penalty, see ``BeamSearch/Hypothesis``) and summed
-        /// log-probability. Empty for an empty source.
+        /// log-probability. Empty for an empty source. A text translated in several parts has the
+        /// parts' k-th hypotheses joined (a part's best where it has fewer), with summed scores.
         public var hypotheses: [(text: String, score: Float, logProb: Float)]
-        /// Set when the source had to be truncated to fit the model.
-        public var truncatedFrom: Int?
-        /// The best hypothesis's token ids (eos included when it was emitted).
+        /// Set to the source's token count when it was longer than the model's positions and so was
+        /// translated in parts (``parts``).
+        public var splitFrom: Int?
+        /// The best hypothesis's token ids (eos included when it was emitted); the parts' tokens one
+        /// after the other.
         public var tokens: [Int32] = []
+        /// How many parts (sentences, or runs of words of an over-long sentence) the text was
+        /// translated in: 1 for an ordinary sentence, 0 for an empty text.
+        public var parts = 0
+        /// Word alignment of the source text and ``text`` (see ``WordAlignment``), when
+        /// ``Translator/alignments`` is set; otherwise empty.
+        public var alignments: [WordAlignment] = []
+
+        /// An output made elsewhere (to render with ``HTMLText/rendered(with:)``, say): one hypothesis,
+        /// `text`, with score 0, translated in one part.
+        public init(text: String, alignments: [WordAlignment] = []) {
+            self.text = text
+            self.hypotheses = [(text: text, score: 0, logProb: 0)]
+            self.parts = 1
+            self.alignments = alignments
+        }
+
+        init(text: String, hypotheses: [(text: String, score: Float, logProb: Float)], parts: Int = 0) {
+            self.text = text
+            self.hypotheses = hypotheses
+            self.parts = parts
+        }
     }
 
     /// Creates a translator for an encoder-decoder model and its vocabularies.
@@ -63,10 +116,12 @@ public final class Translator {
         decoder = IncrementalDecoder(model: model)
     }
 
-    /// Generated tokens allowed (eos included) for a source of `n` tokens (</s> included).
-    func outputCap(sourceTokens n: Int) -> Int {
+    /// Generated tokens allowed (eos included) for a source of `n` tokens (</s> included) and a target
+    /// prefix of `p` tokens.
+    func outputCap(sourceTokens n: Int, prefix p: Int = 0) -> Int {
         let c = model.config
-        return max(1, min(Int(maxLenA * Double(n) + Double(maxLenB)), maxOutput ?? c.maxPositions - 1, c.maxPositions - 1))
+        let wanted = max(Int(maxLenA * Double(n) + Double(maxLenB)), p > 0 ? p + max(1, maxLenB) : 0)
+        return max(1, min(wanted, maxOutput.map { max($0, p + 1) } ?? c.maxPositions - 1, c.maxPositions - 1))
     }
 
     /// Longest source (in tokens, </s> included) the model takes.
@@ -75,30 +130,153 @@ public final class Translator {
     /// Translates lines of text: one ``Output`` per line, in input order.
     ///
     /// Each line is normalized and encoded with the source vocabulary, then decoded as
-    /// ``translate(ids:)`` does. Empty lines (and lines that encode to no tokens) give empty outputs.
+    /// ``translate(ids:prefixes:)`` does. Empty lines (and lines that encode to no tokens) give empty outputs.
     /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, or if an encoded id is
     ///   outside the model's source vocabulary (the vocabulary is not the model's).
     public func translate(_ lines: [String]) throws -> [Output] {
-        try translate(ids: lines.map { vocabularies.source.encode($0) })
+        try translate(lines.map { TranslationInput($0) })
+    }
+
+    /// One piece of source decoded on its own: a whole text, one of its sentences, or a run of
+    /// words of an over-long sentence.
+    struct Part {
+        var input: Int
+        var ids: [Int32]
+        var prefix: [Int32]
+        /// Whitespace written after this part's translation.
+        var joiner: String
+        /// Space-separated source words before this part in its text (for alignments).
+        var sourceWordOffset: Int
+    }
+
+    /// Translates texts with their target prefixes: one ``Output`` per input, in input order.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, an encoded id is
+    ///   outside the model's source vocabulary, or a target prefix is longer than the model can write
+    ///   (the message names the input, 0-based).
+    public func translate(_ inputs: [TranslationInput]) throws -> [Output] {
+        let limit = maxSourceTokens - (sourceEOS ? 1 : 0)
+        var outputs = [Output](repeating: Output(text: "", hypotheses: []), count: inputs.count)
+        var leading = [String](repeating: "", count: inputs.count)
+        var parts: [Part] = []
+        for (i, input) in inputs.enumerated() {
+            let whole = vocabularies.source.encode(input.text)
+            var pieces: [(ids: [Int32], trailing: String)]
+            if splitSentences || whole.count > limit {
+                let (lead, sentences) = sentenceSplitter.split(input.text)
+                leading[i] = String(lead)
+                pieces = sentences.map { (vocabularies.source.encode($0.text), $0.trailing) }
+                if whole.count > limit { outputs[i].splitFrom = whole.count + (sourceEOS ? 1 : 0) }
+            } else {
+                pieces = whole.isEmpty ? [] : [(whole, "")]
+            }
+            var prefix = input.targetPrefix.map { vocabularies.target.encode($0) } ?? []
+            if !prefix.isEmpty && prefix.count + 1 > model.config.maxPositions - 1 {
+                throw ModelError.invalidInput("input \(i): the target prefix has \(prefix.count) tokens; the model writes at most \(model.config.maxPositions - 2) before </s>")
+            }
+            var words = 0
+            for (ids, trailing) in pieces where !ids.isEmpty {
+                let runs = Self.wordRuns(ids, limit: limit, vocabulary: vocabularies.source)
+                for (r, run) in runs.enumerated() {
+                    parts.append(Part(input: i, ids: run, prefix: prefix, joiner: r == runs.count - 1 ? trailing : " ",
+                                      sourceWordOffset: words))
+                    prefix = []
+                    words += (WordAlignment.wordIndices(run, vocabularies.source).compactMap { $0 }.last ?? -1) + 1
+                }
+            }
+        }
+        try assemble(parts, into: &outputs, leading: leading)
+        return outputs
+    }
+
+    /// Translates `parts` and writes each text's output: its leading whitespace, then each part's
+    /// translation followed by the part's joiner; n-best lists, scores, tokens and alignments (word
+    /// indices shifted past the earlier parts) add up likewise.
+    private func assemble(_ parts: [Part], into outputs: inout [Output], leading: [String]) throws {
+        let results = try translate(parts: parts)
+        for (part, result) in zip(parts, results) {
+            let i = part.input
+            var out = outputs[i]
+            if out.parts == 0 {
+                out.text = leading[i]
+                out.hypotheses = result.hypotheses.map { (text: leading[i] + $0.text, score: $0.score, logProb: $0.logProb) }
+            } else {
+                for k in out.hypotheses.indices {
+                    let h = result.hypotheses.isEmpty ? (text: "", score: Float(0), logProb: Float(0))
+                        : result.hypotheses[min(k, result.hypotheses.count - 1)]
+                    out.hypotheses[k].text += h.text
+                    out.hypotheses[k].score += h.score
+                    out.hypotheses[k].logProb += h.logProb
+                }
+            }
+            let targetWordOffset = out.text.split(whereSeparator: \.isWhitespace).count
+            out.alignments += result.alignments.map {
+                WordAlignment(source: $0.source + part.sourceWordOffset, target: $0.target + targetWordOffset)
+            }
+            out.text += result.text + part.joiner
+            for k in out.hypotheses.indices { out.hypotheses[k].text += part.joiner }
+            out.tokens += result.tokens
+            out.parts += 1
+            outputs[i] = out
+        }
+    }
+
+    /// Splits `ids` into runs of at most `limit` tokens, cutting before a word's first piece where
+    /// one is in reach (a single word longer than `limit` is cut inside): how a sentence too long
+    /// for the model is translated.
+    public static func wordRuns(_ ids: [Int32], limit: Int, vocabulary: Vocabulary) -> [[Int32]] {
+        guard ids.count > limit else { return [ids] }
+        let words = WordAlignment.wordIndices(ids, vocabulary)
+        var runs: [[Int32]] = []
+        var start = 0
+        while ids.count - start > limit {
+            var cut = start + limit
+            // Back off to the start of the word the cut falls in, unless that word began this run.
+            var j = cut
+            while j > start + 1, words[j] == nil || words[j] == words[j - 1] { j -= 1 }
+            if j > start + 1 { cut = j }
+            runs.append(Array(ids[start..<cut]))
+            start = cut
+        }
+        runs.append(Array(ids[start...]))
+        return runs
     }
 
     /// Source token ids (without </s>) → outputs, in input order.
     ///
     /// Sources are decoded in batches of ``batchSize``, shortest first, each padded to its longest
-    /// source; a source longer than ``maxSourceTokens`` (</s> included) keeps its first tokens and sets
-    /// ``Output/truncatedFrom``. An empty source gives an empty output.
-    /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, or if an id is outside
-    ///   the model's source vocabulary.
-    public func translate(ids sources: [[Int32]]) throws -> [Output] {
-        let c = model.config
-        var outputs = [Output](repeating: Output(text: "", hypotheses: [], truncatedFrom: nil), count: sources.count)
-        var prepared: [(index: Int, ids: [Int32])] = []
+    /// source; a source longer than ``maxSourceTokens`` (</s> included) is translated in runs of
+    /// words (``Output/splitFrom``). An empty source gives an empty output.
+    /// - Parameters:
+    ///   - sources: Source token ids, one list per sentence (no </s>: it is appended).
+    ///   - prefixes: Target prefixes as token ids (no bos or eos), one per source, or nil.
+    /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, an id is outside
+    ///   the model's source vocabulary, or a prefix holds a special token or is too long.
+    public func translate(ids sources: [[Int32]], prefixes: [[Int32]]? = nil) throws -> [Output] {
+        let limit = maxSourceTokens - (sourceEOS ? 1 : 0)
+        var parts: [Part] = []
+        var outputs = [Output](repeating: Output(text: "", hypotheses: []), count: sources.count)
         for (i, s) in sources.enumerated() where !s.isEmpty {
-            var ids = s
-            let limit = maxSourceTokens - (sourceEOS ? 1 : 0)
-            if ids.count > limit { outputs[i].truncatedFrom = ids.count; ids = Array(ids.prefix(limit)) }
-            if sourceEOS { ids.append(Int32(c.eosId)) }
-            prepared.append((i, ids))
+            let runs = Self.wordRuns(s, limit: limit, vocabulary: vocabularies.source)
+            if runs.count > 1 { outputs[i].splitFrom = s.count + (sourceEOS ? 1 : 0) }
+            var words = 0
+            for (r, run) in runs.enumerated() {
+                parts.append(Part(input: i, ids: run, prefix: r == 0 ? prefixes?[i] ?? [] : [], joiner: r == runs.count - 1 ? "" : " ",
+                                  sourceWordOffset: words))
+                words += (WordAlignment.wordIndices(run, vocabularies.source).compactMap { $0 }.last ?? -1) + 1
+            }
+        }
+        try assemble(parts, into: &outputs, leading: [String](repeating: "", count: sources.count))
+        return outputs
+    }
+
+    /// Decodes parts (each within the model's positions) in batches sorted by length: one output
+    /// per part, with ``Output/parts`` 1.
+    func translate(parts: [Part]) throws -> [Output] {
+        let c = model.config
+        var outputs = [Output](repeating: Output(text: "", hypotheses: [], parts: 1), count: parts.count)
+        var prepared: [(index: Int, ids: [Int32])] = []
+        for (i, p) in parts.enumerated() {
+            prepared.append((i, sourceEOS ? p.ids + [Int32(c.eosId)] : p.ids))
         }
         prepared.sort { $0.ids.count != $1.ids.count ? $0.ids.count < $1.ids.count : $0.index < $1.index }
         var start = 0
@@ -108,13 +286,26 @@ public final class Translator {
             let s = chunk.map(\.ids.count).max()!
             var src = [Int32](repeating: Int32(c.padId), count: chunk.count * s)
             for (r, item) in chunk.enumerated() { for (j, id) in item.ids.enumerated() { src[r * s + j] = id } }
+            let prefixes = chunk.map { parts[$0.index].prefix }
             let hyps = try search.translate(model, src: src, batch: chunk.count, srcLength: s,
-                                            maxLength: chunk.map { outputCap(sourceTokens: $0.ids.count) }, decoder: decoder)
+                                            maxLength: zip(chunk, prefixes).map { outputCap(sourceTokens: $0.ids.count, prefix: $1.count) },
+                                            prefixes: prefixes.allSatisfy(\.isEmpty) ? nil : prefixes, decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
                 outputs[item.index].tokens = h.first?.tokens ?? []
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
                 outputs[item.index].text = decoded.first?.text ?? ""
                 outputs[item.index].hypotheses = decoded
+            }
+            if alignments {
+                let items = Array(chunk)
+                let forced = try ForcedDecoding.run(model, decoder: decoder, sources: items.map(\.ids),
+                                                    targets: items.map { outputs[$0.index].tokens.isEmpty ? [Int32(c.eosId)] : outputs[$0.index].tokens },
+                                                    attentionLayer: c.decoderLayers - 1)
+                for (item, f) in zip(items, forced) {
+                    outputs[item.index].alignments = WordAlignment.links(attention: f.attention, source: item.ids,
+                                                                        target: outputs[item.index].tokens, vocabularies: vocabularies,
+                                                                        eos: Int32(c.eosId))
+                }
             }
         }
         return outputs
