@@ -112,7 +112,7 @@ final class BatchingWorker: @unchecked Sendable {
         }
         queue.append(item)
         queuedLines += item.lineCount
-        metrics.queueDepth.set(Double(queuedLines))
+        metrics.setQueue(queuedLines, of: self)
         condition.signal()
     }
 
@@ -126,7 +126,7 @@ final class BatchingWorker: @unchecked Sendable {
         guard case .translate(_, let settings, let enqueued, _) = first else {
             queue.removeFirst()
             queuedLines -= first.lineCount
-            metrics.queueDepth.set(Double(queuedLines))
+            metrics.setQueue(queuedLines, of: self)
             return [first]
         }
         func matching() -> Int {
@@ -156,7 +156,7 @@ final class BatchingWorker: @unchecked Sendable {
         }
         queue = rest
         queuedLines -= lines
-        metrics.queueDepth.set(Double(queuedLines))
+        metrics.setQueue(queuedLines, of: self)
         return taken
     }
 

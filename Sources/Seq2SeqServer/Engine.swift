@@ -10,7 +10,7 @@ final class Engine {
     /// The same `Translator` `seq2seq translate` uses, set per batch to the batch's settings.
     private let translator: Translator
 
-    init(model: Transformer, vocabularies: Vocabularies, configuration: ServiceConfiguration) {
+    init(model: Transformer, vocabularies: Vocabularies, configuration: ServiceConfiguration, sourceLanguage: String?) {
         self.model = model
         self.vocabularies = vocabularies
         self.configuration = configuration
@@ -19,7 +19,7 @@ final class Engine {
         translator.maxLenA = configuration.maxLenA
         translator.maxLenB = configuration.maxLenB
         translator.splitSentences = configuration.splitSentences
-        translator.sentenceSplitter = SentenceSplitter(language: configuration.sourceLanguage)
+        translator.sentenceSplitter = SentenceSplitter(language: sourceLanguage)
     }
 
     /// Lines → outputs in order, exactly as `Translator.translate` (sorted by length, batched).

@@ -40,7 +40,7 @@ enum OpenAPIDocument {
     "/translate": {
       "post": {
         "summary": "Translate one text or several",
-        "description": "Each text is split at newlines; every line is translated (possibly in one batch with other clients' lines) and the lines' translations are joined with \"\\n\". `translatedText` has the shape of `q`: a string for a string, an array for an array. With `n_best` > 1, `alternatives` holds the other hypotheses (best first) and `scores` every hypothesis's score, in the same shape.",
+        "description": "Each text is split at newlines; every line is translated (possibly in one batch with other clients' lines) and the lines' translations are joined with \"\\n\". `translatedText` has the shape of `q`: a string for a string, an array for an array. With `n_best` > 1, `alternatives` holds the other hypotheses (best first) and `scores` every hypothesis's score, in the same shape. A server of several models (`serve --model de-en=DIR --model en-de=DIR2`) sends each request to the model of its `source` and `target` (\"auto\" or no `source` matches any source); a request that matches no model, or several, is a 400 naming the pairs the server has.",
         "operationId": "translate",
         "requestBody": {
           "required": true,
@@ -48,6 +48,11 @@ enum OpenAPIDocument {
             "application/json": {
               "schema": {
                 "$ref": "#/components/schemas/TranslateRequest"
+              }
+            },
+            "application/x-www-form-urlencoded": {
+              "schema": {
+                "$ref": "#/components/schemas/TranslateForm"
               }
             }
           }
@@ -204,9 +209,9 @@ enum OpenAPIDocument {
     },
     "/languages": {
       "get": {
-        "summary": "The language pair, in LibreTranslate's shape",
+        "summary": "The language pairs, in LibreTranslate's shape",
         "operationId": "languages",
-        "description": "One entry for a translation model (the codes given to `serve --source-lang/--target-lang`, or \"src\" and \"tgt\"); an empty array for a language model.",
+        "description": "One entry per source language with the targets its models translate into: the pairs of `serve --model SRC-TGT=DIR`, or for a single model the codes given to `serve --source-lang/--target-lang` (\"src\" and \"tgt\" when none were given); an empty array for a language model.",
         "responses": {
           "200": {
             "description": "The languages",
@@ -367,6 +372,39 @@ enum OpenAPIDocument {
           "api_key": {
             "type": "string",
             "description": "Accepted and ignored (LibreTranslate clients send it)."
+          }
+        }
+      },
+      "TranslateForm": {
+        "type": "object",
+        "required": [
+          "q"
+        ],
+        "description": "LibreTranslate's form fields, as its clients (libretranslatepy) post them; each means what it means in the JSON body.",
+        "properties": {
+          "q": {
+            "type": "string"
+          },
+          "source": {
+            "type": "string"
+          },
+          "target": {
+            "type": "string"
+          },
+          "format": {
+            "type": "string",
+            "enum": [
+              "text",
+              "html"
+            ]
+          },
+          "api_key": {
+            "type": "string"
+          },
+          "beam": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 16
           }
         }
       },
@@ -565,6 +603,7 @@ enum OpenAPIDocument {
         "required": [
           "status",
           "model",
+          "models",
           "kind",
           "queue"
         ],
@@ -576,7 +615,15 @@ enum OpenAPIDocument {
             ]
           },
           "model": {
-            "type": "string"
+            "type": "string",
+            "description": "The models' names, joined with \", \""
+          },
+          "models": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Each model's name: its pair (\"de-en\") when the server has several, else the model directory's name"
           },
           "kind": {
             "type": "string",

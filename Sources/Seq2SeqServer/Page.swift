@@ -1,6 +1,8 @@
 /// The page at `GET /`: a text box, a translate button, the output and the cross-attention heatmap
 /// of that translation (`POST /attention`, which returns the SVG). Everything is inline: it works
-/// offline. `/#q=<sentence>` fills the box and translates at once (links, and the browser test).
+/// offline. `/#q=<sentence>` fills the box and translates at once (links, and the browser test);
+/// `/#pair=en-de&q=<sentence>` picks the pair first. With several models a menu picks the pair
+/// (from `GET /languages`), sent as `source` and `target`.
 enum Page {
     static let html = #"""
     <!doctype html>
@@ -22,6 +24,7 @@ enum Page {
     </head>
     <body>
     <h1>seq2seq translate</h1>
+    <p id="pairs" hidden><label for="pair">Language pair</label> <select id="pair"></select></p>
     <label for="source">Source text (one sentence per line)</label>
     <textarea id="source" rows="3" placeholder="Ein Mann fährt Fahrrad."></textarea>
     <button id="translate" type="button">Translate</button>
@@ -37,7 +40,25 @@ enum Page {
       if (!r.ok) throw new Error(j.error || r.statusText);
       return j;
     }
+    // Filled from GET /languages when the server has several pairs.
+    const ready = fetch("/languages").then((r) => r.json()).then((languages) => {
+      const pairs = languages.flatMap((l) => l.targets.map((t) => [l.code, t]));
+      if (pairs.length < 2) return;
+      for (const [s, t] of pairs) {
+        const o = document.createElement("option");
+        o.value = s + "-" + t;
+        o.textContent = s + " → " + t;
+        $("pair").appendChild(o);
+      }
+      $("pairs").hidden = false;
+    }).catch(() => {});
+    function languages() {
+      if ($("pairs").hidden) return {};
+      const [source, target] = $("pair").value.split("-");
+      return { source, target };
+    }
     async function translate() {
+      await ready;
       const q = $("source").value.replace(/\s+$/, "");
       if (!q) return;
       $("status").textContent = "translating…";
@@ -48,10 +69,10 @@ enum Page {
       try {
         if (q.includes("\n")) {
           // Several sentences: translate them all; the heatmap is drawn for single sentences.
-          const j = await post("/translate", { q });
+          const j = await post("/translate", { q, ...languages() });
           $("output").textContent = j.translatedText;
         } else {
-          const j = await post("/attention", { q });
+          const j = await post("/attention", { q, ...languages() });
           $("output").textContent = j.translatedText;
           // The server renders the SVG and escapes every label in it.
           $("heatmap").innerHTML = j.svg;
@@ -66,9 +87,13 @@ enum Page {
     }
     $("translate").addEventListener("click", translate);
     $("source").addEventListener("keydown", (e) => { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) translate(); });
-    if (location.hash.startsWith("#q=")) {
-      $("source").value = decodeURIComponent(location.hash.slice(3));
-      translate();
+    const hash = new URLSearchParams(location.hash.slice(1));
+    if (hash.has("q")) {
+      $("source").value = hash.get("q");
+      ready.then(() => {
+        if (hash.has("pair")) $("pair").value = hash.get("pair");
+        translate();
+      });
     }
     </script>
     </body>

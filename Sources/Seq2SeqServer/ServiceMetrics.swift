@@ -16,6 +16,18 @@ final class ServiceMetrics: Sendable {
     let tokens: Counter
     let batchTokensPerSecond: Gauge
     let oneDNNFailures: Counter
+    /// Sentences queued per worker (one per model); the gauge shows their sum.
+    private let queues = Mutex([ObjectIdentifier: Int]())
+
+    /// Records that `worker`'s queue holds `lines` sentences.
+    func setQueue(_ lines: Int, of worker: AnyObject) {
+        let total = queues.withLock { q in
+            q[ObjectIdentifier(worker)] = lines
+            return q.values.reduce(0, +)
+        }
+        queueDepth.set(Double(total))
+    }
+
     /// `OneDNNFailures.count` when the counter was last brought up to it.
     private let oneDNNFailuresCounted = Mutex(0)
 

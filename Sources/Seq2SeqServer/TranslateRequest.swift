@@ -92,10 +92,15 @@ struct TranslateRequest: Decodable {
         return v
     }
 
-    /// Parses a body; anything that is not JSON is a 400 that says so.
-    static func parse(_ data: Data) throws -> TranslateRequest {
-        guard String(data: data, encoding: .utf8) != nil else {
+    /// Parses a body: JSON, or an HTML form (`application/x-www-form-urlencoded`, what LibreTranslate
+    /// also takes and clients such as libretranslatepy send) when `contentType` says so. Anything
+    /// else is a 400 that says what is wrong.
+    static func parse(_ data: Data, contentType: String? = nil) throws -> TranslateRequest {
+        guard let text = String(data: data, encoding: .utf8) else {
             throw ServiceError.badRequest("the body is not valid UTF-8")
+        }
+        if let type = contentType?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") {
+            return try parse(try formAsJSON(text))
         }
         do {
             return try JSONDecoder().decode(TranslateRequest.self, from: data)
@@ -104,6 +109,47 @@ struct TranslateRequest: Decodable {
         } catch {
             throw ServiceError.badRequest("the body is not valid JSON (UTF-8): expected {\"q\": \"text\"}")
         }
+    }
+}
+
+extension TranslateRequest {
+    /// Form fields as the JSON object they stand for: integers and booleans where the field is one,
+    /// `q` and `target_prefix` arrays when repeated, strings otherwise.
+    static func formAsJSON(_ form: String) throws -> Data {
+        var fields: [(String, String)] = []
+        for pair in form.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) throws -> String {
+                guard let v = s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw ServiceError.badRequest("the form body has a malformed percent-encoding in \"\(s.prefix(40))\"")
+                }
+                return v
+            }
+            fields.append((try decode(parts[0]), parts.count > 1 ? try decode(parts[1]) : ""))
+        }
+        let integers: Set<String> = ["beam", "n_best", "max_len", "no_repeat_ngram_size"]
+        var object: [String: Any] = [:]
+        for (key, value) in fields {
+            let v: Any
+            if integers.contains(key) {
+                guard let i = Int(value) else { throw ServiceError.badRequest("\"\(key)\" must be an integer") }
+                v = i
+            } else if key == "repetition_penalty" {
+                guard let x = Double(value), x.isFinite else { throw ServiceError.badRequest("\"repetition_penalty\" must be a number") }
+                v = x
+            } else if key == "alignments" {
+                guard let b = ["true": true, "false": false][value] else { throw ServiceError.badRequest("\"alignments\" must be true or false") }
+                v = b
+            } else {
+                v = value
+            }
+            if let old = object[key], key == "q" || key == "target_prefix" {
+                object[key] = ((old as? [Any]) ?? [old]) + [v]
+            } else {
+                object[key] = v
+            }
+        }
+        return try JSONSerialization.data(withJSONObject: object)
     }
 }
 

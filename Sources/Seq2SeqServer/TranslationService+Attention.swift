@@ -7,13 +7,14 @@ extension TranslationService {
     /// its cross-attention, the mean of the last decoder layer's heads, as weights
     /// [target piece][source piece] and as an SVG heatmap (what the page shows).
     func attention(_ request: Request) async throws -> Response {
-        let req = try TranslateRequest.parse(try await body(request))
-        if isDecoderOnly { throw ServiceError.badRequest("this model is a language model: it has no cross-attention") }
+        let req = try TranslateRequest.parse(try await body(request), contentType: request.headers[.contentType])
+        let served = try model(source: req.source, target: req.target)
+        if served.isDecoderOnly { throw ServiceError.badRequest("this model is a language model: it has no cross-attention") }
         guard case .one(let text) = req.q else { throw ServiceError.badRequest("\"q\" must be one sentence (a string) here") }
         let ls = try lines(of: text)
         guard ls.count == 1, let line = ls.first else { throw ServiceError.badRequest("\"q\" must be one line here (no newlines)") }
-        let settings = try decodeSettings(beam: req.beam, nBest: 1, maxLen: req.maxLen)
-        let answer = try await worker.exclusive { engine in try Self.attention(engine, line: line, settings: settings) }
+        let settings = try decodeSettings(beam: req.beam, nBest: 1, maxLen: req.maxLen, model: served)
+        let answer = try await served.worker.exclusive { engine in try Self.attention(engine, line: line, settings: settings) }
         return JSONResponse.make(answer)
     }
 

@@ -13,7 +13,7 @@ extension TranslationService {
     /// A full queue is a 503 before the stream starts.
     func generate(_ request: Request) async throws -> Response {
         let req = try GenerateRequest.parse(try await body(request), maxTokens: configuration.maxGenerateTokens)
-        if !isDecoderOnly {
+        guard let served = models.first, served.isDecoderOnly else {
             throw ServiceError.badRequest("this model translates: POST /translate {\"q\": \"…\"}")
         }
         if req.prompt.utf8.count > maxLineBytes {
@@ -21,7 +21,7 @@ extension TranslationService {
         }
         let (events, sink) = AsyncStream<String>.makeStream()
         let metrics = self.metrics
-        try worker.submit { engine in
+        try served.worker.submit { engine in
             let vocab = engine.vocabularies.target
             var sampler = Sampler(temperature: req.temperature, topK: req.topK, topP: req.topP, seed: req.seed)
             sampler.repetition = RepetitionControl(penalty: req.repetitionPenalty, noRepeatNgram: req.noRepeatNgramSize)

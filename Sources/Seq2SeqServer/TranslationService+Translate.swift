@@ -7,12 +7,12 @@ extension TranslationService {
     /// a batch with other clients' lines); the answers come back in order and are joined per text.
     /// A text's target prefix steers its first line.
     func translate(_ request: Request) async throws -> Response {
-        let req = try TranslateRequest.parse(try await body(request))
-        if isDecoderOnly {
+        let req = try TranslateRequest.parse(try await body(request), contentType: request.headers[.contentType])
+        let served = try model(source: req.source, target: req.target)
+        if served.isDecoderOnly {
             throw ServiceError.badRequest("this model is a language model: POST /generate {\"prompt\": \"…\"}")
         }
-        try checkLanguages(source: req.source, target: req.target)
-        var settings = try decodeSettings(beam: req.beam, nBest: req.nBest, maxLen: req.maxLen)
+        var settings = try decodeSettings(beam: req.beam, nBest: req.nBest, maxLen: req.maxLen, model: served)
         settings.repetition = try Self.repetition(penalty: req.repetitionPenalty, noRepeatNgram: req.noRepeatNgramSize)
         settings.alignments = req.alignments ?? false
         let texts: [String]
@@ -22,7 +22,7 @@ extension TranslationService {
         }
         switch req.format ?? "text" {
         case "text": break
-        case "html": return try await translateHTML(req, texts: texts, settings: settings)
+        case "html": return try await translateHTML(req, texts: texts, settings: settings, worker: served.worker)
         case let f: throw ServiceError.badRequest("\"format\" must be \"text\" or \"html\" (got \"\(f)\")")
         }
         let split = try texts.map { try lines(of: $0) }
@@ -32,7 +32,7 @@ extension TranslationService {
                 inputs.append(TranslationInput(line, targetPrefix: l == 0 ? req.targetPrefix?[t] : nil))
             }
         }
-        let outputs = try await worker.translate(inputs, settings: settings)
+        let outputs = try await served.worker.translate(inputs, settings: settings)
         var items: [TranslateResponse.Item] = []
         var offset = 0
         for textLines in split {
@@ -50,7 +50,7 @@ extension TranslationService {
 
     /// `format: "html"`: each text's blocks are translated (one worker request per block, with word
     /// alignments, which put the inline tags back) and the markup is kept (``HTMLText``).
-    func translateHTML(_ req: TranslateRequest, texts: [String], settings: DecodeSettings) async throws -> Response {
+    func translateHTML(_ req: TranslateRequest, texts: [String], settings: DecodeSettings, worker: BatchingWorker) async throws -> Response {
         if req.targetPrefix != nil { throw ServiceError.badRequest("\"target_prefix\" is for \"format\": \"text\"") }
         if settings.nBest > 1 { throw ServiceError.badRequest("\"n_best\" above 1 is for \"format\": \"text\"") }
         if req.alignments == true { throw ServiceError.badRequest("\"alignments\" is for \"format\": \"text\"") }
@@ -105,7 +105,8 @@ extension TranslationService {
     }
 
     /// Request options checked against the server's limits; defaults are `translate`'s.
-    func decodeSettings(beam: Int?, nBest: Int?, maxLen: Int?) throws -> DecodeSettings {
+    func decodeSettings(beam: Int?, nBest: Int?, maxLen: Int?, model: ServedModel) throws -> DecodeSettings {
+        let maxPositions = model.maxPositions
         let b = beam ?? configuration.beam
         guard (1...configuration.maxBeam).contains(b) else {
             throw ServiceError.badRequest("\"beam\" must be between 1 and \(configuration.maxBeam) (got \(b))")
@@ -128,16 +129,5 @@ extension TranslationService {
             throw ServiceError.badRequest("\"no_repeat_ngram_size\" must be between 0 (off) and 1000000 (got \(n))")
         }
         return control
-    }
-
-    /// LibreTranslate clients send `source` and `target`: when the server was told its languages,
-    /// other pairs are refused ("auto" is accepted as the source).
-    func checkLanguages(source: String?, target: String?) throws {
-        if let want = configuration.sourceLanguage, let s = source, s != want, s != "auto" {
-            throw ServiceError.badRequest("this model translates from \"\(want)\", not \"\(s)\" (see GET /languages)")
-        }
-        if let want = configuration.targetLanguage, let t = target, t != want {
-            throw ServiceError.badRequest("this model translates into \"\(want)\", not \"\(t)\" (see GET /languages)")
-        }
     }
 }

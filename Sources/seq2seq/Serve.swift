@@ -12,10 +12,14 @@ struct Serve: ParsableCommand {
         requests in flight and exits 0.
           seq2seq serve --model runs/de-en --port 8080
           curl -s localhost:8080/translate -H 'Content-Type: application/json' -d '{"q": "Ein Mann fährt Fahrrad."}'
+        Several models, one per language pair, each loaded once and batched on its own; requests are
+        routed by LibreTranslate's "source" and "target":
+          seq2seq serve --model de-en=runs/de-en --model en-de=runs/en-de
         """
     )
 
-    @Option(help: "Model directory (translation or language model, float or int8).") var model: String
+    @Option(help: "Model directory (translation or language model, float or int8), or SRC-TGT=DIR; repeat for several pairs (de-en=runs/de-en).")
+    var model: [String]
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port (0: any free port, printed on standard error).") var port = 8080
     @Option(help: "Sentences decoded together at most.") var maxBatch = 32
@@ -37,6 +41,16 @@ struct Serve: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        if model.isEmpty { throw ValidationError("give --model DIR (or --model SRC-TGT=DIR for each pair)") }
+        let entries = try model.map { v in
+            do { return try ModelEntry.parse(v) } catch let e as ModelEntryError { throw ValidationError(e.message) }
+        }
+        if entries.contains(where: { $0.source != nil }) && (sourceLang != nil || targetLang != nil) {
+            throw ValidationError("--source-lang and --target-lang are for one unnamed model; a --model SRC-TGT=DIR names its pair")
+        }
+        if entries.count > 1, let e = entries.first(where: { $0.source == nil }) {
+            throw ValidationError("--model \(e.directory): with several models, name each one's pair: SRC-TGT=DIR")
+        }
         try Check.int(port, "--port", 0...65_535)
         try Check.int(maxBatch, "--max-batch", 1...4096)
         try Check.int(maxWaitMs, "--max-wait-ms", 0...60_000)
@@ -64,10 +78,17 @@ struct Serve: ParsableCommand {
         c.maxLenA = maxLenA; c.maxLenB = maxLenB
         c.sourceLanguage = sourceLang; c.targetLanguage = targetLang
         c.splitSentences = splitSentences
-        let service = try TranslationService(modelDirectory: model, configuration: c)
-        let host = self.host
+        var entries = try model.map { try ModelEntry.parse($0) }
+        if entries.count == 1 && entries[0].source == nil { entries[0].source = sourceLang; entries[0].target = targetLang }
+        let service: TranslationService
+        do {
+            service = try TranslationService(models: entries, configuration: c)
+        } catch let e as ServiceSetupError {
+            throw InputError(e.message)
+        }
+        let host = self.host, names = model.joined(separator: ", ")
         try runAsync {
-            try await service.run { port in stderrLine("serving \(model) on http://\(host):\(port)") }
+            try await service.run { port in stderrLine("serving \(names) on http://\(host):\(port)") }
         }
         stderrLine("stopped")
     }

@@ -116,6 +116,11 @@ final class BadInputTests: XCTestCase {
             (["bench", "train", "--steps", "0"], "--steps"),
             (["bench", "allreduce"], "mpirun"),
             (["eval", "--hyp", "\(sample)/test.en"], "--ref"),
+            (["serve", "--model", "de-en-x=\(m)"], "SRC-TGT=DIR"),
+            (["serve", "--model", "de-en=\(m)", "--source-lang", "de"], "--source-lang"),
+            (["serve", "--model", m, "--model", "de-en=\(m)"], "name each one's pair"),
+            (["serve", "--model", "de-en=\(m)", "--model", "de-en=\(m)2"], "two models translate de-en"),
+            (["score", "--model", m, "--src", "x", "--tgt", "y", "--batch-size", "0"], "--batch-size"),
         ]
         for (args, expected) in cases { try expectError(args, expected) }
     }

@@ -313,6 +313,56 @@ final class ServeTests: XCTestCase {
             .replacingOccurrences(of: ">", with: "&gt;")
         XCTAssertTrue(r.stdout.contains("<div id=\"output\" aria-live=\"polite\">\(escaped)</div>"), "translation \(expected) not shown: \(r.stdout)")
     }
+
+    /// Two models behind one server: a LibreTranslate client's requests go to the pair they name,
+    /// and the page offers both pairs (headless Chromium picks the second through `#pair=`).
+    func testTwoModelsServeTheirPairsAndThePageOffersBoth() throws {
+        let deEn = try model()
+        let enDe = "\(Self.dir)/model-en-de"
+        if !FileManager.default.fileExists(atPath: enDe + "/config.json") {
+            let r = try CLI.run(["train", "--src", "\(sample)/train.en", "--tgt", "\(sample)/train.de", "--model", enDe,
+                                 "--d-model", "32", "--d-ff", "64", "--layers", "1", "--heads", "2", "--vocab-size", "500",
+                                 "--max-steps", "40", "--threads", "1"])
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        let german = try sampleLines(3)
+        let english = Array(try String(contentsOfFile: "\(sample)/test.en", encoding: .utf8).split(separator: "\n").prefix(3).map(String.init))
+        let expectedDeEn = try offline(deEn, german, ["--split-sentences"])
+        let expectedEnDe = try offline(enDe, english, ["--split-sentences"])
+        let server = try ServerProcess.start(["--model", "de-en=\(deEn)", "--model", "en-de=\(enDe)", "--threads", "1"], dir: Self.dir)
+        defer { server.stop() }
+        func post(_ body: [String: Any]) throws -> (Int, [String: Any]) {
+            let r = try HTTPTestClient.post(port: server.port, "/translate", json: body)
+            return (r.status, (try? r.json() as? [String: Any]) ?? [:])
+        }
+        XCTAssertEqual(try post(["q": german, "source": "de", "target": "en"]).1["translatedText"] as? [String], expectedDeEn)
+        XCTAssertEqual(try post(["q": english, "source": "en", "target": "de"]).1["translatedText"] as? [String], expectedEnDe)
+        XCTAssertEqual(try post(["q": english, "source": "auto", "target": "de"]).1["translatedText"] as? [String], expectedEnDe)
+        let (status, error) = try post(["q": german])
+        XCTAssertEqual(status, 400)
+        XCTAssertTrue((error["error"] as? String)?.contains("de-en, en-de") == true, "\(error)")
+        let (status2, error2) = try post(["q": german, "source": "fr", "target": "en"])
+        XCTAssertEqual(status2, 400)
+        XCTAssertTrue((error2["error"] as? String)?.contains("no model translates \"fr\" into \"en\"") == true, "\(error2)")
+        let languages = try XCTUnwrap(try HTTPTestClient.request(port: server.port, "GET", "/languages").json() as? [[String: Any]])
+        XCTAssertEqual(languages.map { $0["code"] as? String }, ["de", "en"])
+        XCTAssertEqual(languages.map { $0["targets"] as? [String] }, [["en"], ["de"]])
+        let health = try XCTUnwrap(try HTTPTestClient.request(port: server.port, "GET", "/health").json() as? [String: Any])
+        XCTAssertEqual(health["models"] as? [String], ["de-en", "en-de"])
+
+        guard let chromium = CLI.which("chromium") ?? CLI.which("chromium-browser") else {
+            throw CLI.Missing("chromium is not installed (.ci/setup installs Debian's chromium)")
+        }
+        let url = "http://127.0.0.1:\(server.port)/#pair=en-de&q=" + (english[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        let r = try CLI.run(executable: chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                  "--user-data-dir=\(Self.dir)/chromium-\(UUID().uuidString.prefix(6))",
+                                                  "--virtual-time-budget=20000", "--dump-dom", url], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.stdout.contains("<option value=\"de-en\">de → en</option><option value=\"en-de\">en → de</option>"), r.stdout)
+        let escaped = expectedEnDe[0].replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
+        XCTAssertTrue(r.stdout.contains("<div id=\"output\" aria-live=\"polite\">\(escaped)</div>"), "translation \(escaped) not shown: \(r.stdout)")
+    }
 }
 
 /// `seq2seq serve` started on a free loopback port (`--port 0`; the port is read from its log).

@@ -108,6 +108,11 @@ final class ServiceRouteTests: XCTestCase {
         let expectedSteered = try offline(Array(lines.prefix(6)), repetition: steered).map(\.text)
         XCTAssertNotEqual(expectedSteered, Array(expected.prefix(6)), "the repetition controls changed nothing on these lines")
         try withService { client in
+            // An HTML form, as LibreTranslate's clients post it, is the same request.
+            let form = "q=" + (lines[0].addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") + "&source=auto&format=text"
+            let posted = try HTTPTestClient.request(port: client.port, "POST", "/translate", body: Data(form.utf8),
+                                                    headers: ["Content-Type": "application/x-www-form-urlencoded"])
+            XCTAssertEqual(try Self.json(posted)["translatedText"] as? String, expected[0])
             // One string: one string back.
             let one = try client.post("/translate", json: ["q": lines[0]])
             XCTAssertEqual(one.status, 200)
