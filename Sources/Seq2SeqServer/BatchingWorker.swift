@@ -198,12 +198,12 @@ final class BatchingWorker: @unchecked Sendable {
 }
 
 extension BatchingWorker {
-    /// The translator's "input K: …" names a line of the request, and the only per-input check it
-    /// makes is the target prefix's.
+    /// The translator's "input K: …" names a line of the request; its per-input checks are the
+    /// target prefix's and the glossary terms' lengths.
     static func requestMessage(_ m: String) -> String {
         guard m.hasPrefix("input ") else { return m }
         let rest = m.dropFirst("input ".count).drop { $0.isNumber }
-        return "\"target_prefix\"" + rest
+        return (rest.contains("constraints") ? "\"glossary\"" : "\"target_prefix\"") + rest
     }
 }
 

@@ -352,6 +352,14 @@ enum OpenAPIDocument {
             "default": false,
             "description": "Also return each text's word alignment in `alignment`."
           },
+          "glossary": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string",
+              "minLength": 1
+            },
+            "description": "Terminology: source term → target term. Each line (or sentence) that holds a source term as whole words must contain its target term: lexically constrained decoding by dynamic beam allocation (as fairseq's --constraints). For \"format\": \"text\"."
+          },
           "source": {
             "type": "string",
             "description": "LibreTranslate's source language: checked against `serve --source-lang` when given (\"auto\" always passes)."

@@ -20,11 +20,13 @@ struct TranslateRequest: Decodable {
     /// Per text; nil: no prefixes at all.
     var targetPrefix: [String?]?
     var alignments: Bool?
+    /// Source term → target term.
+    var glossary: [String: String]?
 
     enum Keys: String, CodingKey {
         case q, beam, nBest = "n_best", maxLen = "max_len", repetitionPenalty = "repetition_penalty"
         case noRepeatNgramSize = "no_repeat_ngram_size", source, target, format
-        case targetPrefix = "target_prefix", alignments
+        case targetPrefix = "target_prefix", alignments, glossary
     }
 
     init(from decoder: any Decoder) throws {
@@ -67,6 +69,13 @@ struct TranslateRequest: Decodable {
                 }
                 targetPrefix = ps
             }
+        }
+        if c.contains(.glossary), (try? c.decodeNil(forKey: .glossary)) != true {
+            guard let g = try? c.decode([String: String].self, forKey: .glossary),
+                  g.allSatisfy({ !$0.key.isEmpty && !$0.value.isEmpty }) else {
+                throw ServiceError.badRequest("\"glossary\" must be an object of source terms to target terms, e.g. {\"Hund\": \"hound\"}")
+            }
+            glossary = g
         }
         if c.contains(.alignments), (try? c.decodeNil(forKey: .alignments)) != true {
             guard let a = try? c.decode(Bool.self, forKey: .alignments) else {

@@ -29,7 +29,8 @@ extension TranslationService {
         var inputs: [TranslationInput] = []
         for (t, textLines) in split.enumerated() {
             for (l, line) in textLines.enumerated() {
-                inputs.append(TranslationInput(line, targetPrefix: l == 0 ? req.targetPrefix?[t] : nil))
+                inputs.append(TranslationInput(line, targetPrefix: l == 0 ? req.targetPrefix?[t] : nil,
+                                               constraints: req.glossary.map { TranslationInput.glossaryConstraints($0, in: line) } ?? []))
             }
         }
         let outputs = try await served.worker.translate(inputs, settings: settings)
@@ -52,6 +53,7 @@ extension TranslationService {
     /// alignments, which put the inline tags back) and the markup is kept (``HTMLText``).
     func translateHTML(_ req: TranslateRequest, texts: [String], settings: DecodeSettings, worker: BatchingWorker) async throws -> Response {
         if req.targetPrefix != nil { throw ServiceError.badRequest("\"target_prefix\" is for \"format\": \"text\"") }
+        if req.glossary != nil { throw ServiceError.badRequest("\"glossary\" is for \"format\": \"text\"") }
         if settings.nBest > 1 { throw ServiceError.badRequest("\"n_best\" above 1 is for \"format\": \"text\"") }
         if req.alignments == true { throw ServiceError.badRequest("\"alignments\" is for \"format\": \"text\"") }
         var settings = settings

@@ -28,6 +28,10 @@ struct Translate: ParsableCommand {
     @Option(help: "Target prefixes, one per input line (empty line: none): each translation starts with its line's words.")
     var prefixFile: String?
     @Flag(help: "Input lines are \"source<TAB>target prefix\" (the prefix column may be absent).") var tsv = false
+    @Option(help: "Target phrases each translation must contain: one line per input line, phrases separated by tabs (empty line: none).")
+    var constraints: String?
+    @Option(help: "Terminology: lines \"source term<TAB>target term\"; a line whose source has a term must contain its target term.")
+    var glossary: String?
     @Flag(help: "Split each line into sentences (ICU) and translate them separately, keeping the whitespace between them. Lines longer than the model's positions are always split.")
     var splitSentences = false
     @Option(help: "Source language code (de, en, …): sentence rules with its abbreviations for sentence splitting.")
@@ -58,8 +62,11 @@ struct Translate: ParsableCommand {
         if checkpoint.isEmpty { throw ValidationError("--checkpoint must name a file of the model directory") }
         if alignments && nBest > 1 { throw ValidationError("--alignments prints the best translation's alignment; use it with --n-best 1") }
         if tsv && prefixFile != nil { throw ValidationError("give target prefixes either with --prefix-file or in --tsv's second column, not both") }
-        if lm && (alignments || tsv || prefixFile != nil || splitSentences) {
-            throw ValidationError("--alignments, --prefix-file, --tsv and --split-sentences are for translation models, not --lm")
+        if lm && (alignments || tsv || prefixFile != nil || splitSentences || constraints != nil || glossary != nil) {
+            throw ValidationError("--alignments, --prefix-file, --tsv, --split-sentences, --constraints and --glossary are for translation models, not --lm")
+        }
+        if (constraints != nil || glossary != nil) && beamStyle != .fairseq {
+            throw ValidationError("--constraints and --glossary use --beam-style fairseq")
         }
     }
 
@@ -93,11 +100,21 @@ struct Translate: ParsableCommand {
         // Scoring keeps only n-gram statistics; references are read in step with the translations.
         let refReader = try ref.map { try LineReader($0) }
         let prefixReader = try prefixFile.map { try LineReader($0) }
+        let constraintReader = try constraints.map { try LineReader($0) }
+        let terms = try glossary.map { try Self.readGlossary($0, lenient: lenient) } ?? [:]
         var scorer = StreamingEvaluation()
         var done = 0
         let handle: ([String]) throws -> Void = { lines in
             var inputs: [TranslationInput] = []
             for line in lines {
+                var phrases: [TranslationInput.Constraint] = []
+                if let constraintReader {
+                    guard let c = try constraintReader.nextLine(lenient: self.lenient) else {
+                        throw InputError("\(constraintReader.path) has \(constraintReader.lineNumber) lines, fewer than the input; the files must be line-aligned")
+                    }
+                    phrases = c.text.split(separator: "\t").map { TranslationInput.Constraint(String($0)) }
+                }
+                if !terms.isEmpty { phrases += TranslationInput.glossaryConstraints(terms, in: tsv ? String(line.prefix { $0 != "\t" }) : line) }
                 if tsv, let tab = line.firstIndex(of: "\t") {
                     inputs.append(TranslationInput(String(line[..<tab]), targetPrefix: String(line[line.index(after: tab)...])))
                 } else if let prefixReader {
@@ -108,6 +125,7 @@ struct Translate: ParsableCommand {
                 } else {
                     inputs.append(TranslationInput(line))
                 }
+                inputs[inputs.count - 1].constraints = phrases
             }
             let results: [Translator.Output]
             do {
@@ -144,6 +162,9 @@ struct Translate: ParsableCommand {
         // so a piped file is still sorted by length across many lines); memory holds one group.
         let reader = try input.map { try LineReader($0) } ?? StandardInput.shared.reader
         try forEachInputLineBatched(reader, lenient: lenient, batch: batchSize * 16, handle)
+        if let constraintReader, try constraintReader.next({ _ in }) {
+            throw InputError("\(constraintReader.path) has more lines than the input (\(done)); the files must be line-aligned")
+        }
         if let prefixReader, try prefixReader.next({ _ in }) {
             throw InputError("\(prefixReader.path) has more lines than the input (\(done)); the files must be line-aligned")
         }
@@ -155,5 +176,22 @@ struct Translate: ParsableCommand {
             }
             stderrLine(scorer.report().text)
         }
+    }
+}
+
+extension Translate {
+    /// A glossary file: "source term<TAB>target term" per line; empty lines are skipped.
+    static func readGlossary(_ path: String, lenient: Bool) throws -> [String: String] {
+        let reader = try LineReader(path)
+        var terms: [String: String] = [:]
+        while let line = try reader.nextLine(lenient: lenient) {
+            if line.text.isEmpty { continue }
+            let fields = line.text.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 2, !fields[0].isEmpty, !fields[1].isEmpty else {
+                throw InputError("\(path) line \(reader.lineNumber): expected \"source term<TAB>target term\"")
+            }
+            terms[String(fields[0])] = String(fields[1])
+        }
+        return terms
     }
 }

@@ -128,6 +128,24 @@ final class SteeringCLITests: XCTestCase {
         XCTAssertEqual(joined, [single[0] + " " + single[1], single[2] + "  " + single[3]])
     }
 
+    func testConstraintsAndGlossaryFromFiles() throws {
+        let src = try sampleLines(6)
+        let input = try write(src, "c-src.de")
+        let phrases = ["red dog", "", "snow\tman", "", "", "bicycle"]
+        let out = try translate(["--input", input, "--constraints", try write(phrases, "c.en")])
+        XCTAssertEqual(out.count, 6)
+        for (line, p) in zip(out, phrases) {
+            for phrase in p.split(separator: "\t") { XCTAssertTrue(line.contains(phrase), "\"\(phrase)\" missing from \"\(line)\"") }
+        }
+        // A glossary term applies to the lines that hold it.
+        let glossary = try write(["Mann\tgentleman", "Hund\thound"], "glossary.tsv")
+        let lines = ["Ein Mann läuft.", "Eine Frau läuft.", "Ein Hund und ein Mann."]
+        let g = try translate(["--input", try write(lines, "g-src.de"), "--glossary", glossary])
+        XCTAssertTrue(g[0].contains("gentleman"), g[0])
+        XCTAssertFalse(g[1].contains("gentleman") || g[1].contains("hound"), g[1])
+        XCTAssertTrue(g[2].contains("gentleman") && g[2].contains("hound"), g[2])
+    }
+
     func testBadSteeringInputsNameTheFileAndLine() throws {
         let m = try model()
         let src = try write(try sampleLines(3), "bad-src.de")
@@ -141,6 +159,10 @@ final class SteeringCLITests: XCTestCase {
             (["translate", "--model", m, "--alignments", "--beam", "4", "--n-best", "2"], "--alignments"),
             (["translate", "--model", m, "--tsv", "--prefix-file", short], "--prefix-file"),
             (["translate", "--model", m, "--lm", "--alignments"], "--lm"),
+            (["translate", "--model", m, "--input", src, "--constraints", short], "short.en has 1 lines, fewer than the input"),
+            (["translate", "--model", m, "--input", src, "--constraints", huge], "line 2: the constraints (and prefix) have"),
+            (["translate", "--model", m, "--input", src, "--glossary", long], "long.en line 1: expected \"source term<TAB>target term\""),
+            (["translate", "--model", m, "--constraints", short, "--beam-style", "huggingface"], "--beam-style fairseq"),
             (["score", "--model", m, "--src", src, "--tgt", short], "short.en has 1 lines, fewer than"),
             (["score", "--model", m, "--src", src, "--tgt", long], "long.en has more lines than"),
             (["score", "--model", m, "--src", huge, "--tgt", src], "line 2: the source has"),

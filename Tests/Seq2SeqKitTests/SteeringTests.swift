@@ -198,6 +198,67 @@ final class SteeringTests: XCTestCase {
         }
     }
 
+    /// Whether `phrase` occurs in `tokens` as a contiguous run.
+    static func contains(_ tokens: [Int32], _ phrase: [Int32]) -> Bool {
+        guard phrase.count <= tokens.count else { return false }
+        return (0...(tokens.count - phrase.count)).contains { Array(tokens[$0..<($0 + phrase.count)]) == phrase }
+    }
+
+    func testConstraintsAppearInEveryTranslation() throws {
+        let t = try translator()
+        let lines = try sampleLines(16)
+        let refs = Array(try String(contentsOfFile: Self.sample + "/test.en", encoding: .utf8).split(separator: "\n").prefix(16).map(String.init))
+        // One or two phrases per line, taken from its reference; every other line has none.
+        var inputs: [TranslationInput] = []
+        for (i, (line, ref)) in zip(lines, refs).enumerated() {
+            let words = ref.split(separator: " ").map { String($0.filter { $0.isLetter }) }.filter { $0.count >= 3 }
+            var phrases: [TranslationInput.Constraint] = []
+            if i % 2 == 0, let w = words.last { phrases.append(.init(w)) }
+            if i % 4 == 0, words.count >= 3 { phrases.append(.init(words[0] + " " + words[1])) }
+            inputs.append(TranslationInput(line, constraints: phrases))
+        }
+        for beam in [1, 2, 5] {
+            t.search = BeamSearch(beam: beam, lengthPenalty: 1.0, nBest: min(2, beam))
+            t.batchSize = 5
+            let outputs = try t.translate(inputs)
+            for (input, out) in zip(inputs, outputs) {
+                for phrase in input.constraints {
+                    let ids = t.vocabularies.target.encode(phrase.target)
+                    XCTAssertTrue(Self.contains(out.tokens, ids), "beam \(beam): \"\(phrase.target)\" missing from \"\(out.text)\"")
+                    for h in out.hypotheses { XCTAssertTrue(h.text.contains(phrase.target), "beam \(beam): \(h.text)") }
+                }
+            }
+            // Lines without constraints translate exactly as without any constrained line beside them.
+            let plain = try t.translate(lines)
+            for i in inputs.indices where inputs[i].constraints.isEmpty {
+                XCTAssertEqual(outputs[i].text, plain[i].text, "beam \(beam), line \(i)")
+                // (The scores agree to rounding: the batches differ, and products of other row counts
+                // may round differently.)
+                for (a, b) in zip(outputs[i].hypotheses, plain[i].hypotheses) { XCTAssertEqual(a.logProb, b.logProb, accuracy: 1e-3) }
+            }
+        }
+        // The huggingface style has no constrained search.
+        t.search.style = .huggingface
+        XCTAssertThrowsError(try t.translate(inputs)) { XCTAssertTrue("\($0)".contains("fairseq beam style"), "\($0)") }
+    }
+
+    func testGlossaryTermsGoToTheSentencesThatHoldThem() throws {
+        let glossary = ["Hund": "hound", "Mann": "gentleman", "roter Hut": "crimson hat", "Hut": "cap"]
+        let found = TranslationInput.glossaryConstraints(glossary, in: "Ein Mann mit einem roter Hut. Hunde!")
+        XCTAssertEqual(Set(found.map(\.target)), ["gentleman", "crimson hat"])  // "Hut" lies inside "roter Hut"; "Hunde" is not "Hund"
+        XCTAssertEqual(Set(TranslationInput.glossaryConstraints(glossary, in: "Ein Hut, ein roter Hut.").map(\.target)), ["cap", "crimson hat"])
+        let t = try translator()
+        t.search = BeamSearch(beam: 3)
+        t.splitSentences = true
+        t.sentenceSplitter = SentenceSplitter(language: "de")
+        let text = "Ein Hund läuft. Ein Mann sitzt."
+        let out = try t.translate([TranslationInput(text, constraints: TranslationInput.glossaryConstraints(glossary, in: text))])[0]
+        let sentences = try t.translate([TranslationInput("Ein Hund läuft.", constraints: [.init("hound")]),
+                                         TranslationInput("Ein Mann sitzt.", constraints: [.init("gentleman")])])
+        XCTAssertEqual(out.text, sentences[0].text + " " + sentences[1].text)
+        XCTAssertTrue(out.text.contains("hound") && out.text.contains("gentleman"), out.text)
+    }
+
     func testSentenceSplitterKeepsEveryCharacter() {
         let text = "  Ein Mann fährt Fahrrad. Zwei Hunde spielen im Schnee!\n\nDr. Müller kommt z.B. morgen.  Warum? "
         let de = SentenceSplitter(language: "de")

@@ -178,6 +178,12 @@ final class ServiceRouteTests: XCTestCase {
             let second = prefixed[1].alignments + (try translator.translate([lines[2]])[0].alignments)
                 .map { WordAlignment(source: $0.source + shift, target: $0.target + shiftOut) }
             XCTAssertEqual(alignments, [WordAlignment.pharaoh(prefixed[0].alignments), WordAlignment.pharaoh(second)])
+            // A glossary: lines that hold a source term contain its target term.
+            let glossed = try Self.json(try client.post("/translate", json: ["q": ["Ein Mann läuft.", "Eine Frau läuft."],
+                                                                               "glossary": ["Mann": "gentleman"]]))
+            let glossedTexts = try XCTUnwrap(glossed["translatedText"] as? [String])
+            XCTAssertTrue(glossedTexts[0].contains("gentleman"), glossedTexts[0])
+            XCTAssertEqual(glossedTexts[1], try translator.translate(["Eine Frau läuft."])[0].text)
             // Without "alignments", no alignment field.
             XCTAssertNil(try Self.json(try client.post("/translate", json: ["q": lines[0]]))["alignment"])
             // Sentences of a paragraph are translated one by one (the server's default).
@@ -195,6 +201,8 @@ final class ServiceRouteTests: XCTestCase {
             for (body, words) in [(#"{"q": "a", "target_prefix": 3}"#, "\"target_prefix\" must be a string"),
                                   (#"{"q": ["a", "b"], "target_prefix": "x"}"#, "array of 2 strings"),
                                   (#"{"q": "a", "alignments": "yes"}"#, "\"alignments\" must be true or false"),
+                                  (#"{"q": "a", "glossary": ["Hund"]}"#, "\"glossary\" must be an object"),
+                                  (#"{"q": "a", "glossary": {"Hund": ""}}"#, "\"glossary\" must be an object"),
                                   (#"{"q": "a", "target_prefix": "\#(String(repeating: "dog ", count: 1100))"}"#, "\"target_prefix\": the target prefix has")] {
                 let r = try client.post("/translate", body)
                 XCTAssertEqual(r.status, 400, r.text)

@@ -27,6 +27,9 @@ public struct BeamSearch: Sendable {
         case huggingface
     }
 
+    /// Constraint phrases one sentence may have.
+    public static let maxConstraints = 64
+
     /// Hypotheses kept per sentence (k, default 5); 1 is greedy decoding. The initializer clamps it to at least 1.
     public var beam: Int = 5
     /// Whose beam search to run (default ``Style/fairseq``); not an initializer parameter: set it afterwards.
@@ -89,12 +92,18 @@ public struct BeamSearch: Sendable {
     ///   - prefixes: B target prefixes (token ids, no bos or eos), or nil for none: sentence b's
     ///     translation starts with `prefixes[b]` and search continues it (CTranslate2's `target_prefix`).
     ///     The prefix's tokens are part of each hypothesis and their log-probabilities of its score.
+    ///   - constraints: B lists of target phrases (token ids), or nil: sentence b's translations must
+    ///     contain each of `constraints[b]` (lexically constrained decoding by dynamic beam allocation,
+    ///     see `ConstrainedSearch.swift`; ``Style/fairseq`` only). A batch with constraints is searched
+    ///     that way for all its sentences; batch sentences without constraints separately
+    ///     (``Translator`` does) to get exactly the unconstrained search for them.
     /// - Returns: B lists of at most ``nBest`` hypotheses, best (highest ``Hypothesis/score``) first.
     /// - Throws: ``ModelError/invalidInput(_:)`` if the model is decoder-only, a source id is outside the
     ///   source vocabulary, S exceeds max_positions, a prefix id is a special token or outside the target
     ///   vocabulary, or a prefix leaves no room under its sentence's `maxLength`.
     public func translate(_ model: Transformer, src: [Int32], batch b: Int, srcLength s: Int, maxLength: [Int],
-                          prefixes: [[Int32]]? = nil, decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
+                          prefixes: [[Int32]]? = nil, constraints: [[[Int32]]]? = nil,
+                          decoder: IncrementalDecoder? = nil) throws -> [[Hypothesis]] {
         let c = model.config, k = beam
         let forced = prefixes ?? [[Int32]](repeating: [], count: b)
         guard forced.count == b, maxLength.count == b else {
@@ -108,6 +117,26 @@ public struct BeamSearch: Sendable {
                 throw ModelError.invalidInput("target prefix \(i) has \(p.count) tokens; its sentence may generate at most \(maxLength[i]) (eos included)")
             }
         }
+        let phrases = (constraints ?? [[[Int32]]](repeating: [], count: b)).map { $0.filter { !$0.isEmpty } }
+        guard phrases.count == b else { throw ModelError.invalidInput("\(phrases.count) constraint lists for \(b) sentences") }
+        let constrained = phrases.contains { !$0.isEmpty }
+        if constrained && style != .fairseq {
+            throw ModelError.invalidInput("constrained decoding uses the fairseq beam style, not \(style.rawValue)")
+        }
+        for (i, list) in phrases.enumerated() {
+            if list.count > Self.maxConstraints {
+                throw ModelError.invalidInput("constraints \(i): \(list.count) phrases; a sentence takes at most \(Self.maxConstraints)")
+            }
+            for p in list {
+                if let bad = p.first(where: { Int($0) < 0 || Int($0) >= c.tgtVocabSize || Int($0) == c.padId || Int($0) == c.bosId || Int($0) == c.eosId }) {
+                    throw ModelError.invalidInput("constraints \(i): token id \(bad) is a special token or outside the target vocabulary (0..<\(c.tgtVocabSize))")
+                }
+            }
+            let needed = forced[i].count + list.reduce(0) { $0 + $1.count }
+            if constrained && needed >= maxLength[i] {
+                throw ModelError.invalidInput("constraints \(i): \(needed) constraint and prefix tokens; its sentence may generate at most \(maxLength[i]) (eos included)")
+            }
+        }
         let dec = decoder ?? IncrementalDecoder(model: model)
         let (memory, valid) = try model.encode(src: src, batch: b, length: s, workspace: dec.encoderWorkspace)
         let cap = maxLength.max() ?? 1
@@ -115,6 +144,9 @@ public struct BeamSearch: Sendable {
         // beams, sharing its encoder output.
         dec.start(rows: b, capacity: cap + 1, memory: memory, sourceLength: s, sourceValid: valid, group: 1,
                   maxRows: b * k)
+        if constrained {
+            return searchConstrained(dec, sentences: b, start: Int32(c.bosId), maxLength: maxLength, forced: forced, constraints: phrases)
+        }
         if style == .huggingface { return searchHuggingFace(dec, sentences: b, start: Int32(c.bosId), maxLength: maxLength, forced: forced) }
         return search(dec, sentences: b, prefix: [Int32(c.bosId)], maxLength: maxLength, forced: forced)
     }

@@ -7,11 +7,58 @@ public struct TranslationInput: Sendable, Hashable {
     /// Target text the translation must start with (CTranslate2's `target_prefix`); nil or empty:
     /// none. When the text is translated in several sentences, the prefix starts the first one.
     public var targetPrefix: String?
+    /// Target phrases the translation must contain (lexically constrained decoding, see
+    /// ``BeamSearch/translate(_:src:batch:srcLength:maxLength:prefixes:constraints:decoder:)``).
+    public var constraints: [Constraint] = []
+
+    /// A phrase the translation must contain; with a source term, a glossary entry.
+    public struct Constraint: Sendable, Hashable {
+        /// The target phrase.
+        public var target: String
+        /// The source term it translates, or nil. When a text is translated in several parts
+        /// (sentences), a constraint with a source term applies to the first part that holds the
+        /// term as whole words, and is dropped when no part does; one without applies to the first part.
+        public var source: String?
+
+        /// A constraint (`source` nil) or a glossary entry.
+        public init(_ target: String, source: String? = nil) {
+            self.target = target
+            self.source = source
+        }
+    }
 
     /// Creates an input.
-    public init(_ text: String, targetPrefix: String? = nil) {
+    public init(_ text: String, targetPrefix: String? = nil, constraints: [Constraint] = []) {
         self.text = text
         self.targetPrefix = targetPrefix
+        self.constraints = constraints
+    }
+
+    /// The glossary entries (source term → target phrase) whose source term occurs in `text` as
+    /// whole words (case-sensitive), as constraints; longer terms first, so that a term inside a
+    /// longer matched one is not added again.
+    public static func glossaryConstraints(_ glossary: [String: String], in text: String) -> [Constraint] {
+        var out: [Constraint] = []
+        var covered: [Range<String.Index>] = []
+        for (source, target) in glossary.sorted(by: { $0.key.count != $1.key.count ? $0.key.count > $1.key.count : $0.key < $1.key }) {
+            guard let r = wholeWords(source, in: text), !covered.contains(where: { $0.overlaps(r) }) else { continue }
+            covered.append(r)
+            out.append(Constraint(target, source: source))
+        }
+        return out
+    }
+
+    /// The first range of `term` in `text` that starts and ends at word boundaries.
+    static func wholeWords(_ term: String, in text: String) -> Range<String.Index>? {
+        guard !term.isEmpty else { return nil }
+        var from = text.startIndex
+        while let r = text.range(of: term, range: from..<text.endIndex) {
+            let before = r.lowerBound == text.startIndex || !(text[text.index(before: r.lowerBound)].isLetter || text[text.index(before: r.lowerBound)].isNumber)
+            let after = r.upperBound == text.endIndex || !(text[r.upperBound].isLetter || text[r.upperBound].isNumber)
+            if before && after { return r }
+            from = text.index(after: r.lowerBound)
+        }
+        return nil
     }
 }
 
@@ -143,6 +190,8 @@ public final class Translator {
         var input: Int
         var ids: [Int32]
         var prefix: [Int32]
+        /// Target phrases this part's translation must contain.
+        var constraints: [[Int32]] = []
         /// Whitespace written after this part's translation.
         var joiner: String
         /// Space-separated source words before this part in its text (for alignments).
@@ -160,25 +209,43 @@ public final class Translator {
         var parts: [Part] = []
         for (i, input) in inputs.enumerated() {
             let whole = vocabularies.source.encode(input.text)
-            var pieces: [(ids: [Int32], trailing: String)]
+            var pieces: [(ids: [Int32], trailing: String, text: String)]
             if splitSentences || whole.count > limit {
                 let (lead, sentences) = sentenceSplitter.split(input.text)
                 leading[i] = String(lead)
-                pieces = sentences.map { (vocabularies.source.encode($0.text), $0.trailing) }
+                pieces = sentences.map { (vocabularies.source.encode($0.text), $0.trailing, $0.text) }
                 if whole.count > limit { outputs[i].splitFrom = whole.count + (sourceEOS ? 1 : 0) }
             } else {
-                pieces = whole.isEmpty ? [] : [(whole, "")]
+                pieces = whole.isEmpty ? [] : [(whole, "", input.text)]
             }
             var prefix = input.targetPrefix.map { vocabularies.target.encode($0) } ?? []
             if !prefix.isEmpty && prefix.count + 1 > model.config.maxPositions - 1 {
                 throw ModelError.invalidInput("input \(i): the target prefix has \(prefix.count) tokens; the model writes at most \(model.config.maxPositions - 2) before </s>")
             }
+            // Each constraint goes to the first piece with its source term (or the first piece).
+            var constraintsOf = [[[Int32]]](repeating: [], count: pieces.count)
+            for constraint in input.constraints {
+                let ids = vocabularies.target.encode(constraint.target)
+                guard !ids.isEmpty else { continue }
+                let at = constraint.source.map { term in pieces.firstIndex { !$0.ids.isEmpty && Self.hasWords(term, $0.text) } }
+                    ?? pieces.firstIndex { !$0.ids.isEmpty }
+                if let at { constraintsOf[at].append(ids) }
+            }
+            for (p, list) in constraintsOf.enumerated() {
+                if list.count > BeamSearch.maxConstraints {
+                    throw ModelError.invalidInput("input \(i): \(list.count) constraint phrases in one sentence; at most \(BeamSearch.maxConstraints)")
+                }
+                let forcedTokens = list.reduce(0) { $0 + $1.count } + (p == 0 ? prefix.count : 0)
+                if forcedTokens + 1 > model.config.maxPositions - 1 {
+                    throw ModelError.invalidInput("input \(i): the constraints (and prefix) have \(forcedTokens) tokens; the model writes at most \(model.config.maxPositions - 2) before </s>")
+                }
+            }
             var words = 0
-            for (ids, trailing) in pieces where !ids.isEmpty {
+            for (p, (ids, trailing, _)) in pieces.enumerated() where !ids.isEmpty {
                 let runs = Self.wordRuns(ids, limit: limit, vocabulary: vocabularies.source)
                 for (r, run) in runs.enumerated() {
-                    parts.append(Part(input: i, ids: run, prefix: prefix, joiner: r == runs.count - 1 ? trailing : " ",
-                                      sourceWordOffset: words))
+                    parts.append(Part(input: i, ids: run, prefix: prefix, constraints: r == 0 ? constraintsOf[p] : [],
+                                      joiner: r == runs.count - 1 ? trailing : " ", sourceWordOffset: words))
                     prefix = []
                     words += (WordAlignment.wordIndices(run, vocabularies.source).compactMap { $0 }.last ?? -1) + 1
                 }
@@ -219,6 +286,8 @@ public final class Translator {
             outputs[i] = out
         }
     }
+
+    static func hasWords(_ term: String, _ text: String) -> Bool { TranslationInput.wholeWords(term, in: text) != nil }
 
     /// Splits `ids` into runs of at most `limit` tokens, cutting before a word's first piece where
     /// one is in reach (a single word longer than `limit` is cut inside): how a sentence too long
@@ -278,18 +347,28 @@ public final class Translator {
         for (i, p) in parts.enumerated() {
             prepared.append((i, sourceEOS ? p.ids + [Int32(c.eosId)] : p.ids))
         }
-        prepared.sort { $0.ids.count != $1.ids.count ? $0.ids.count < $1.ids.count : $0.index < $1.index }
+        // Parts with constraints are searched apart from the others (the search is chosen per batch).
+        let constrained = { (i: Int) in !parts[i].constraints.isEmpty }
+        prepared.sort {
+            if constrained($0.index) != constrained($1.index) { return !constrained($0.index) }
+            return $0.ids.count != $1.ids.count ? $0.ids.count < $1.ids.count : $0.index < $1.index
+        }
         var start = 0
         while start < prepared.count {
-            let chunk = prepared[start..<min(start + batchSize, prepared.count)]
+            var end = min(start + batchSize, prepared.count)
+            if let cut = (start..<end).first(where: { constrained(prepared[$0].index) != constrained(prepared[start].index) }) { end = cut }
+            let chunk = prepared[start..<end]
             start += chunk.count
             let s = chunk.map(\.ids.count).max()!
             var src = [Int32](repeating: Int32(c.padId), count: chunk.count * s)
             for (r, item) in chunk.enumerated() { for (j, id) in item.ids.enumerated() { src[r * s + j] = id } }
-            let prefixes = chunk.map { parts[$0.index].prefix }
+            let prefixes = chunk.map { parts[$0.index].prefix }, constraints = chunk.map { parts[$0.index].constraints }
+            // Room for the prefix and every constraint phrase.
+            let forcedTokens = zip(prefixes, constraints).map { $0.count + $1.reduce(0) { $0 + $1.count } }
             let hyps = try search.translate(model, src: src, batch: chunk.count, srcLength: s,
-                                            maxLength: zip(chunk, prefixes).map { outputCap(sourceTokens: $0.ids.count, prefix: $1.count) },
-                                            prefixes: prefixes.allSatisfy(\.isEmpty) ? nil : prefixes, decoder: decoder)
+                                            maxLength: zip(chunk, forcedTokens).map { outputCap(sourceTokens: $0.ids.count, prefix: $1) },
+                                            prefixes: prefixes.allSatisfy(\.isEmpty) ? nil : prefixes,
+                                            constraints: constraints.allSatisfy(\.isEmpty) ? nil : constraints, decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
                 outputs[item.index].tokens = h.first?.tokens ?? []
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
