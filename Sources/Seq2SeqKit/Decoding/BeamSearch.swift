@@ -284,15 +284,17 @@ public struct BeamSearch: Sendable {
                 var keptRows: [Int] = []
                 let atCap = step >= maxLength[sent]
                 for (rank, cand) in best.sorted().enumerated() {
-                    let h = live[sent][cand.beam]
-                    let tokens = h.tokens + [Int32(cand.token)]
-                    let hyp = Hypothesis(tokens: tokens, logProb: cand.score, score: cand.score / penalty(tokens.count))
+                    // The token list is built only for a candidate that is kept (copying it is O(length)).
+                    func hyp() -> Hypothesis {
+                        let tokens = live[sent][cand.beam].tokens + [Int32(cand.token)]
+                        return Hypothesis(tokens: tokens, logProb: cand.score, score: cand.score / penalty(tokens.count))
+                    }
                     if Int32(cand.token) == eos {
-                        if rank < k && finished[sent].count < k { finished[sent].append(hyp) }
+                        if rank < k && finished[sent].count < k { finished[sent].append(hyp()) }
                     } else if atCap {
-                        if finished[sent].count < k { finished[sent].append(hyp) }  // cut at the length cap
+                        if finished[sent].count < k { finished[sent].append(hyp()) }  // cut at the length cap
                     } else if kept.count < k {
-                        kept.append(hyp)
+                        kept.append(hyp())
                         keptRows.append(slot * width + cand.beam)
                     }
                     if kept.count == k && (atCap || finished[sent].count >= k) { break }

@@ -260,30 +260,34 @@ public final class Translator {
     /// indices shifted past the earlier parts) add up likewise.
     private func assemble(_ parts: [Part], into outputs: inout [Output], leading: [String]) throws {
         let results = try translate(parts: parts)
+        // Words written so far per output (alignment offsets), counted as parts arrive: re-counting
+        // the text, or copying it, per part would make a text of many parts quadratic.
+        var targetWords = [Int](repeating: 0, count: outputs.count)
+        func words(_ s: String) -> Int { s.split(whereSeparator: \.isWhitespace).count }
         for (part, result) in zip(parts, results) {
             let i = part.input
-            var out = outputs[i]
-            if out.parts == 0 {
-                out.text = leading[i]
-                out.hypotheses = result.hypotheses.map { (text: leading[i] + $0.text, score: $0.score, logProb: $0.logProb) }
+            if outputs[i].parts == 0 {
+                outputs[i].text = leading[i]
+                outputs[i].hypotheses = result.hypotheses.map { (text: leading[i] + $0.text, score: $0.score, logProb: $0.logProb) }
             } else {
-                for k in out.hypotheses.indices {
+                for k in outputs[i].hypotheses.indices {
                     let h = result.hypotheses.isEmpty ? (text: "", score: Float(0), logProb: Float(0))
                         : result.hypotheses[min(k, result.hypotheses.count - 1)]
-                    out.hypotheses[k].text += h.text
-                    out.hypotheses[k].score += h.score
-                    out.hypotheses[k].logProb += h.logProb
+                    outputs[i].hypotheses[k].text += h.text
+                    outputs[i].hypotheses[k].score += h.score
+                    outputs[i].hypotheses[k].logProb += h.logProb
                 }
             }
-            let targetWordOffset = out.text.split(whereSeparator: \.isWhitespace).count
-            out.alignments += result.alignments.map {
-                WordAlignment(source: $0.source + part.sourceWordOffset, target: $0.target + targetWordOffset)
+            let offset = targetWords[i]
+            outputs[i].alignments += result.alignments.map {
+                WordAlignment(source: $0.source + part.sourceWordOffset, target: $0.target + offset)
             }
-            out.text += result.text + part.joiner
-            for k in out.hypotheses.indices { out.hypotheses[k].text += part.joiner }
-            out.tokens += result.tokens
-            out.parts += 1
-            outputs[i] = out
+            targetWords[i] += words(result.text)
+            outputs[i].text += result.text
+            outputs[i].text += part.joiner
+            for k in outputs[i].hypotheses.indices { outputs[i].hypotheses[k].text += part.joiner }
+            outputs[i].tokens += result.tokens
+            outputs[i].parts += 1
         }
     }
 
