@@ -47,12 +47,7 @@ struct TranslateRequest: Decodable {
         nBest = try Self.integer(c, .nBest)
         maxLen = try Self.integer(c, .maxLen)
         noRepeatNgramSize = try Self.integer(c, .noRepeatNgramSize)
-        if c.contains(.repetitionPenalty), (try? c.decodeNil(forKey: .repetitionPenalty)) != true {
-            guard let v = try? c.decode(Float.self, forKey: .repetitionPenalty) else {
-                throw ServiceError.badRequest("\"repetition_penalty\" must be a number")
-            }
-            repetitionPenalty = v
-        }
+        repetitionPenalty = try Self.number(c, .repetitionPenalty)
         source = try Self.string(c, .source)
         target = try Self.string(c, .target)
         format = try Self.string(c, .format)
@@ -89,6 +84,14 @@ struct TranslateRequest: Decodable {
         guard c.contains(key), (try? c.decodeNil(forKey: key)) != true else { return nil }
         guard let v = try? c.decode(Int.self, forKey: key) else {
             throw ServiceError.badRequest("\"\(key.rawValue)\" must be an integer")
+        }
+        return v
+    }
+
+    static func number(_ c: KeyedDecodingContainer<Keys>, _ key: Keys) throws -> Float? {
+        guard c.contains(key), (try? c.decodeNil(forKey: key)) != true else { return nil }
+        guard let v = try? c.decode(Float.self, forKey: key) else {
+            throw ServiceError.badRequest("\"\(key.rawValue)\" must be a number")
         }
         return v
     }
