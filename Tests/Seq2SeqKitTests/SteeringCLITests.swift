@@ -22,10 +22,7 @@ final class SteeringCLITests: XCTestCase {
     func model() throws -> String {
         if !Self.trained.isEmpty { return Self.trained }
         let m = "\(Self.dir)/model"
-        let r = try CLI.run(["train", "--src", "\(sample)/train.de", "--tgt", "\(sample)/train.en", "--model", m,
-                             "--d-model", "32", "--d-ff", "64", "--layers", "1", "--heads", "2", "--vocab-size", "500",
-                             "--max-steps", "60", "--threads", "1"])
-        XCTAssertEqual(r.status, 0, r.output)
+        try CLI.trainTinyModel(m)
         Self.trained = m
         return m
     }

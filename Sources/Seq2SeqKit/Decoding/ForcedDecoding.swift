@@ -31,10 +31,10 @@ struct ForcedDecoding {
         let (memory, valid) = try model.encode(src: src, batch: b, length: s, workspace: dec.encoderWorkspace)
         dec.start(rows: b, capacity: max(t, 1), memory: memory, sourceLength: s, sourceValid: valid)
         var results = targets.map { _ in Result(logProbs: [], attention: []) }
+        var step = 0
         if let layer = attentionLayer {
             let heads = Float(c.nHeads)
             var sums = [[Float]](repeating: [Float](repeating: 0, count: s), count: b)
-            var step = 0
             dec.attentionObserver = { l, cross, row, head, probs in
                 guard cross, l == layer, step < targets[row].count else { return }
                 for j in 0..<sources[row].count { sums[row][j] += probs[j] / heads }
@@ -43,17 +43,12 @@ struct ForcedDecoding {
                     for j in 0..<s { sums[row][j] = 0 }
                 }
             }
-            defer { dec.attentionObserver = nil }
-            for i in 0..<t {
-                step = i
-                let logits = dec.step(targets.map { i == 0 ? Int32(c.bosId) : ($0.count >= i ? $0[i - 1] : Int32(c.padId)) })
-                collect(logits, step: i, targets: targets, vocabulary: v, into: &results)
-            }
-        } else {
-            for i in 0..<t {
-                let logits = dec.step(targets.map { i == 0 ? Int32(c.bosId) : ($0.count >= i ? $0[i - 1] : Int32(c.padId)) })
-                collect(logits, step: i, targets: targets, vocabulary: v, into: &results)
-            }
+        }
+        defer { dec.attentionObserver = nil }
+        for i in 0..<t {
+            step = i
+            let logits = dec.step(targets.map { i == 0 ? Int32(c.bosId) : ($0.count >= i ? $0[i - 1] : Int32(c.padId)) })
+            collect(logits, step: i, targets: targets, vocabulary: v, into: &results)
         }
         return results
     }

@@ -32,7 +32,7 @@ public struct HTMLText: Sendable {
 
     /// The texts to translate, one per block that holds more than whitespace, in document order.
     public var texts: [String] {
-        pieces.compactMap { if case .block(let b) = $0, Self.core(b.text) != nil { return Self.core(b.text)!.text } else { return nil } }
+        pieces.compactMap { if case .block(let b) = $0 { return Self.core(b.text)?.text } else { return nil } }
     }
 
     static let inline: Set<String> = ["a", "abbr", "b", "bdi", "bdo", "cite", "data", "del", "dfn", "em", "font", "i", "ins",
