@@ -132,6 +132,15 @@ void s2s_layernorm_backward_dx(float *dx, const float *dy, const float *x, const
                                const float *gamma, long n, long d) {
     table->layernorm_backward_dx(dx, dy, x, mean, rstd, gamma, n, d);
 }
+void s2s_invariant_linear(float *y, const float *x, const float *w, const float *panels, const float *bias, long n,
+                          long i, long o, long jBegin, long jEnd) {
+    table->invariant_linear(y, x, w, panels, bias, n, i, o, jBegin, jEnd);
+}
+
+void s2s_pack_panels(float *panels, const float *w, long o, long i, long p0, long p1) {
+    table->pack_panels(panels, w, o, i, p0, p1);
+}
+
 void s2s_row_group_linear(float *y, const float *x, const float *w, long rows, long i, long columns, long ldy) {
     table->row_group_linear(y, x, w, rows, i, columns, ldy);
 }

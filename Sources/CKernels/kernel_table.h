@@ -20,6 +20,9 @@ typedef struct {
                                   long, long);
     void (*row_group_linear)(float *, const float *, const float *, long, long, long, long);
     void (*one_row_linear)(float *, const float *, const float *, long, long, long, long);
+    void (*invariant_linear)(float *, const float *, const float *, const float *, const float *, long, long, long, long,
+                             long);
+    void (*pack_panels)(float *, const float *, long, long, long, long);
     void (*head_scores)(float *, const float *, const float *, long, long, long, float);
     void (*head_weighted_sum)(float *, const float *, const float *, long, long, long);
     float (*max_abs)(const float *, long);

@@ -370,6 +370,197 @@ static void layernorm_backward_dx(float *dx, const float *dy, const float *x, co
     }
 }
 
+/// Transposes 16 rows of 16 lanes: four rounds of deinterleaving pairs, each of which rotates the
+/// 8-bit (row, lane) index right by one bit.
+INLINE void transpose16(f32x16 m[16]) {
+    for (int round = 0; round < 4; round++) {
+        f32x16 old[16];
+        for (int r = 0; r < 16; r++) old[r] = m[r];
+        for (int p = 0; p < 8; p++) {
+            m[p] = __builtin_shufflevector(old[2 * p], old[2 * p + 1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                           26, 28, 30);
+            m[p + 8] = __builtin_shufflevector(old[2 * p], old[2 * p + 1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23,
+                                               25, 27, 29, 31);
+        }
+    }
+}
+
+// MARK: - Batch-invariant linear layers
+//
+// y[r, j] = b[j] + s_0 + s_1 + … (added in that order; b = 0 without a bias), where s_p is the fused
+// multiply-add chain over slice p's features, k ascending from a zero start:
+//     s_p = fma(x[r, k_last], W[j, k_last], … fma(x[r, k_first], W[j, k_first], 0))
+// with slices of 256 features. A value's bits depend on its own row and column only: not on how many
+// rows there are, how columns are split between threads, or the level (AVX2 and AVX-512 run the same
+// operations; the portable level rounds each product before adding it, as everywhere else). Decoding
+// and encoding run every float32 linear layer through here, so that a sentence translates to the same
+// bits whatever it is batched with.
+//
+// Vectorized across 16 output columns: W is read as panels, panel p holding columns 16p ..< 16p + 16
+// feature-major (panel[k · 16 + c] = W[16p + c, k], zero past O). A model's panels are made once
+// (s2s_pack_panels); without them each call transposes W a slice at a time into the same layout, 16 ×
+// 16 in registers. Every group of input rows then passes over a slice of panels with one accumulator
+// vector per row and panel, each input value broadcast.
+
+#define INV_SLICE 256
+// Tiles of C panels × R rows. Each accumulator is a chain of dependent FMAs (4 cycles each), so a tile
+// needs about 8 of them (16 ymm at AVX2) to keep both FMA pipes busy: with fewer rows, more panels.
+#if S2S_LEVEL >= 2
+#define INV_BLOCKS 2   // 2 panels × 12 rows: 24 accumulators + 2 W vectors + 1 broadcast in 32 zmm
+#define INV_ROWS 12
+#elif S2S_LEVEL == 1
+#define INV_BLOCKS 1   // 1 panel × 6 rows: 12 ymm accumulators + 2 W + 1 broadcast in 16 ymm
+#define INV_ROWS 6
+#else
+#define INV_BLOCKS 1
+#define INV_ROWS 3
+#endif
+#define INV_MAX_PANELS 8
+
+/// Panels per tile for a call over n rows (the panels made by s2s_pack_panels); without panels, W is
+/// transposed into a stack buffer of INV_BLOCKS panels.
+static int inv_panels_for_rows(long n) {
+#if S2S_LEVEL >= 2
+    return n == 1 ? 8 : n <= 3 ? 4 : 2;
+#elif S2S_LEVEL == 1
+    return n == 1 ? 4 : n == 2 ? 2 : 1;
+#else
+    (void)n;
+    return 1;
+#endif
+}
+/// Rows per tile with C panels.
+static int inv_rows_for_panels(int C) { return C == INV_BLOCKS ? INV_ROWS : INV_ROWS * INV_BLOCKS / C; }
+
+/// panel[k · 16 + c] = W[j + c, k0 + k] for k < piece and c < 16 (zero for c ≥ cols).
+INLINE void inv_pack16(float *panel, const float *w, long i, long j, long cols, long k0, long piece) {
+    long k = 0;
+    if (cols == 16) {
+        for (; k + 16 <= piece; k += 16) {
+            f32x16 m[16];
+            for (int c = 0; c < 16; c++) m[c] = load16(w + (j + c) * i + k0 + k);
+            transpose16(m);
+            for (int t = 0; t < 16; t++) store16(panel + (k + t) * 16, m[t]);
+        }
+    }
+    for (; k < piece; k++)
+        for (int c = 0; c < 16; c++) panel[k * 16 + c] = c < cols ? w[(j + c) * i + k0 + k] : 0.0f;
+}
+
+/// Panels p0 ..< p1 of W[O, I] into panels + p · I · 16.
+static void pack_panels(float *panels, const float *w, long o, long i, long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
+        long cols = o - 16 * p;
+        inv_pack16(panels + p * i * 16, w, i, 16 * p, cols < 0 ? 0 : cols > 16 ? 16 : cols, 0, i);
+    }
+}
+
+/// Rows r < R of one tile over a slice of `piece` features: y[r, c] = (first ? start[c] : y[r, c]) + the
+/// slice's chain, for c < cols; W from C panels `panelStride` apart, 16 floats per feature.
+INLINE void inv_tile(float *y, long ldy, const float *x, long ldx, const int C, const int R, const float *panel,
+                     long panelStride, long piece, int first, const float *start, long cols) {
+    f32x16 a[INV_ROWS][INV_MAX_PANELS];
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++)
+        _Pragma("clang loop unroll(full)") for (int c = 0; c < C; c++) a[r][c] = splat(0);
+    for (long k = 0; k < piece; k++) {
+        f32x16 wv[INV_MAX_PANELS];
+        _Pragma("clang loop unroll(full)") for (int c = 0; c < C; c++) wv[c] = load16(panel + c * panelStride + k * 16);
+        // Unrolled, so that the accumulators stay in registers.
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
+            f32x16 xv = splat(x[r * ldx + k]);
+            _Pragma("clang loop unroll(full)") for (int c = 0; c < C; c++) a[r][c] = FMA(xv, wv[c], a[r][c]);
+        }
+    }
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
+        float *out = y + r * ldy;
+        _Pragma("clang loop unroll(full)") for (int c = 0; c < C; c++) {
+            long valid = cols - 16 * c;
+            if (valid >= 16) {
+                f32x16 before = first ? load16(start + 16 * c) : load16(out + 16 * c);
+                store16(out + 16 * c, before + a[r][c]);
+            } else {
+                for (long t = 0; t < valid; t++) {
+                    float before = first ? start[16 * c + t] : out[16 * c + t];
+                    out[16 * c + t] = before + a[r][c][t];
+                }
+            }
+        }
+    }
+}
+
+#define INV_TILE(C, R) \
+    __attribute__((noinline, unused)) static void inv_tile_##C##_##R(float *y, long ldy, const float *x, long ldx, \
+        const float *panel, long panelStride, long piece, int first, const float *start, long cols) { \
+        inv_tile(y, ldy, x, ldx, C, R, panel, panelStride, piece, first, start, cols); }
+#define INV_CASE(C, R) case R: inv_tile_##C##_##R(y, ldy, x, ldx, panel, panelStride, piece, first, start, cols); return;
+
+#if S2S_LEVEL >= 2
+INV_TILE(2, 1) INV_TILE(2, 2) INV_TILE(2, 3) INV_TILE(2, 4) INV_TILE(2, 5) INV_TILE(2, 6)
+INV_TILE(2, 7) INV_TILE(2, 8) INV_TILE(2, 9) INV_TILE(2, 10) INV_TILE(2, 11) INV_TILE(2, 12)
+INV_TILE(4, 1) INV_TILE(4, 2) INV_TILE(4, 3) INV_TILE(4, 4) INV_TILE(4, 5) INV_TILE(4, 6)
+INV_TILE(8, 1) INV_TILE(8, 2) INV_TILE(8, 3)
+#elif S2S_LEVEL == 1
+INV_TILE(1, 1) INV_TILE(1, 2) INV_TILE(1, 3) INV_TILE(1, 4) INV_TILE(1, 5) INV_TILE(1, 6)
+INV_TILE(2, 1) INV_TILE(2, 2) INV_TILE(2, 3)
+INV_TILE(4, 1)
+#else
+INV_TILE(1, 1) INV_TILE(1, 2) INV_TILE(1, 3)
+#endif
+
+static void inv_rows(int C, int R, float *y, long ldy, const float *x, long ldx, const float *panel, long panelStride,
+                     long piece, int first, const float *start, long cols) {
+#if S2S_LEVEL >= 2
+    if (C == 2) switch (R) { INV_CASE(2, 1) INV_CASE(2, 2) INV_CASE(2, 3) INV_CASE(2, 4) INV_CASE(2, 5) INV_CASE(2, 6)
+                             INV_CASE(2, 7) INV_CASE(2, 8) INV_CASE(2, 9) INV_CASE(2, 10) INV_CASE(2, 11) INV_CASE(2, 12) }
+    if (C == 4) switch (R) { INV_CASE(4, 1) INV_CASE(4, 2) INV_CASE(4, 3) INV_CASE(4, 4) INV_CASE(4, 5) INV_CASE(4, 6) }
+    if (C == 8) switch (R) { INV_CASE(8, 1) INV_CASE(8, 2) INV_CASE(8, 3) }
+#elif S2S_LEVEL == 1
+    if (C == 1) switch (R) { INV_CASE(1, 1) INV_CASE(1, 2) INV_CASE(1, 3) INV_CASE(1, 4) INV_CASE(1, 5) INV_CASE(1, 6) }
+    if (C == 2) switch (R) { INV_CASE(2, 1) INV_CASE(2, 2) INV_CASE(2, 3) }
+    if (C == 4) switch (R) { INV_CASE(4, 1) }
+#else
+    if (C == 1) switch (R) { INV_CASE(1, 1) INV_CASE(1, 2) INV_CASE(1, 3) }
+#endif
+}
+#undef INV_CASE
+
+/// y[N, O] (row stride O) = x[N, I] · W[O, I]ᵀ + bias for columns jBegin ..< jEnd (jBegin a multiple of
+/// 128), from `panels` (s2s_pack_panels, a multiple of 8 of them) or, when NULL, from W itself.
+static void invariant_linear(float *y, const float *x, const float *w, const float *panels, const float *bias, long n,
+                             long i, long o, long jBegin, long jEnd) {
+    static const float zeros[16 * INV_MAX_PANELS] = {0};
+    float pack[INV_BLOCKS * INV_SLICE * 16] __attribute__((aligned(64)));
+    const int C = panels ? inv_panels_for_rows(n) : INV_BLOCKS;
+    const int rowsPerTile = inv_rows_for_panels(C);
+    for (long j = jBegin; j < jEnd; j += 16 * C) {
+        long cols = jEnd - j < 16 * C ? jEnd - j : 16 * C;
+        const float *start = bias ? bias + j : zeros;
+        long k0 = 0;
+        do {
+            long piece = i - k0 < INV_SLICE ? i - k0 : INV_SLICE;
+            const float *panel;
+            long panelStride;
+            if (panels) {
+                panel = panels + (j / 16) * i * 16 + k0 * 16;
+                panelStride = i * 16;
+            } else {
+                for (int c = 0; c < C; c++) {
+                    long blockCols = cols - 16 * c;
+                    inv_pack16(pack + c * INV_SLICE * 16, w, i, j + 16 * c,
+                               blockCols < 0 ? 0 : blockCols > 16 ? 16 : blockCols, k0, piece);
+                }
+                panel = pack;
+                panelStride = INV_SLICE * 16;
+            }
+            for (long r0 = 0; r0 < n; r0 += rowsPerTile) {
+                int R = n - r0 < rowsPerTile ? (int)(n - r0) : rowsPerTile;
+                inv_rows(C, R, y + r0 * o + j, o, x + r0 * i + k0, i, panel, panelStride, piece, k0 == 0, start, cols);
+            }
+            k0 += piece;
+        } while (k0 < i);
+    }
+}
+
 // MARK: - Linear layers over a few rows
 
 /// One W row at a time against R ≤ 5 input rows whose accumulators stay in registers.
@@ -540,6 +731,8 @@ const s2s_kernel_table S2S_TABLE = {
     .layernorm_backward_dx = layernorm_backward_dx,
     .row_group_linear = row_group_linear,
     .one_row_linear = one_row_linear,
+    .invariant_linear = invariant_linear,
+    .pack_panels = pack_panels,
     .head_scores = head_scores,
     .head_weighted_sum = head_weighted_sum,
     .max_abs = max_abs,

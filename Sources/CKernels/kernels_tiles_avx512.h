@@ -72,21 +72,6 @@ static void tile_linear(float *y, const float *x, const float *w, long rows, lon
 // folding: each W element is broadcast against 16 input rows of xT. The tile is transposed in
 // registers at the end to add 16 contiguous outputs to each of its 16 rows of y.
 
-/// Transposes 16 rows of 16 lanes: four rounds of deinterleaving pairs, each of which rotates the
-/// 8-bit (row, lane) index right by one bit.
-INLINE void transpose16(f32x16 m[16]) {
-    for (int round = 0; round < 4; round++) {
-        f32x16 old[16];
-        for (int r = 0; r < 16; r++) old[r] = m[r];
-        for (int p = 0; p < 8; p++) {
-            m[p] = __builtin_shufflevector(old[2 * p], old[2 * p + 1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                           26, 28, 30);
-            m[p + 8] = __builtin_shufflevector(old[2 * p], old[2 * p + 1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23,
-                                               25, 27, 29, 31);
-        }
-    }
-}
-
 static void transpose_rows(float *xT, long ldxT, const float *x, long n, long i) {
     for (long r0 = 0; r0 < n; r0 += 16) {
         for (long k0 = 0; k0 < i; k0 += 16) {

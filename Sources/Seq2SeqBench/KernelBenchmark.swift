@@ -139,21 +139,28 @@ public enum KernelBenchmark {
     }
 
     /// Linear layers at decoding shapes: `rows` rows against W[out, in], W cold as when decoding (a
-    /// rotation of copies larger than L3), through `linearForward` (which sends the shapes that
-    /// `FewRowsLinear.takes` to FewRowsLinear.swift) and through cblas_sgemm directly. GFLOP/s.
+    /// rotation of copies larger than L3), through decoding's batch-invariant kernels (from W's
+    /// panels, as a decoder reads them), through `linearForward` (training's door: FewRowsLinear.swift
+    /// or the engines) and through cblas_sgemm directly. GFLOP/s.
     public static func decodingLinears(rows: [Int], d: Int = 256, minSeconds: Double) -> [String] {
         var rng = RNG(seed: 2)
-        var lines = ["decoding linears, W from memory: GFLOP/s (linearForward | cblas_sgemm direct)"]
+        var lines = ["decoding linears, W from memory: GFLOP/s (decoding's invariant kernels | linearForward | cblas_sgemm direct)"]
         for (name, o, i) in decodingShapes(d) {
             let copies = max(2, 64 * 1024 * 1024 / (4 * o * i))
             let w = FloatBuffer(count: copies * o * i)
             for j in 0..<w.count { w[j] = rng.nextFloat() * 2 - 1 }
+            let panels = (0..<copies).map { PanelMatrix(w.pointer + $0 * o * i, rows: o, columns: i) }
             var cells: [String] = []
             for n in rows {
                 let x = FloatBuffer(count: n * i), y = FloatBuffer(count: n * o)
                 for j in 0..<x.count { x[j] = rng.nextFloat() * 2 - 1 }
                 let flops = 2.0 * Double(n) * Double(o) * Double(i)
-                var c1 = 0, c2 = 0
+                var c0 = 0, c1 = 0, c2 = 0
+                let ti = time(minSeconds) {
+                    invariantLinearForward(y.pointer, x.pointer, w.pointer + (c0 % copies) * o * i, nil,
+                                           panels: panels[c0 % copies], rows: n, inFeatures: i, outFeatures: o)
+                    c0 += 1
+                }
                 let tl = time(minSeconds) {
                     linearForward(y.pointer, x.pointer, w.pointer + (c1 % copies) * o * i, nil, rows: n, inFeatures: i, outFeatures: o)
                     c1 += 1
@@ -163,7 +170,7 @@ public enum KernelBenchmark {
                                 x.pointer, Int32(i), w.pointer + (c2 % copies) * o * i, Int32(i), 0, y.pointer, Int32(o))
                     c2 += 1
                 }
-                cells.append(String(format: "%d: %.0f | %.0f", n, flops / tl / 1e9, flops / tb / 1e9))
+                cells.append(String(format: "%d: %.0f | %.0f | %.0f", n, flops / ti / 1e9, flops / tl / 1e9, flops / tb / 1e9))
             }
             lines.append(String(format: "  %-14@ %5d x %4d   ", name, o, i) + cells.joined(separator: "   "))
         }

@@ -280,9 +280,11 @@ final class OneDNNErrorTests: XCTestCase {
                 try BeamSearch(beam: 3).translate(model, src: src, batch: 4, srcLength: 13, maxLength: [10, 10, 10, 10])
             }
         }
+        // Decoding's float32 products run on the batch-invariant kernels whatever engine is named:
+        // the same hypotheses, and no call reaches oneDNN (int8 decoding's do: see ServeTests).
         before = OneDNNFailures.count
         XCTAssertEqual(try translate(.onednn, failing: .all), try translate(.openblas))
-        XCTAssertGreaterThan(OneDNNFailures.count, before, "no product went to oneDNN")
+        XCTAssertEqual(OneDNNFailures.count, before, "a decoding product went to oneDNN")
 
         func gradients(_ engine: GemmEngine, failing: Failing = .off) throws -> [Float] {
             var r = RNG(seed: 1)

@@ -204,22 +204,25 @@ final class ServeTests: XCTestCase {
     }
 
     /// oneDNN failing on every call the server's products make (the test hook
-    /// SEQ2SEQ_TEST_FAIL_ONEDNN=any:all, with SEQ2SEQ_GEMM_ENGINE=onednn sending every float32
-    /// product to oneDNN): the server does not stop; every request, and the next ones, is answered
-    /// 200 with exactly what an OpenBLAS-only `translate` prints (each product is recomputed by
-    /// OpenBLAS from the same inputs); /metrics counts the failures, the log reports the first one
-    /// once, and SIGTERM still exits 0. SEQ2SEQ_ISA=avx2 (no AVX-512 tiles) in both processes keeps the few-row
-    /// kernels' share of the products the same whichever engine is named (FewRowsLinear.allRows).
-    func testOneDNNFailuresAreAnsweredWithOpenBLASResults() throws {
+    /// SEQ2SEQ_TEST_FAIL_ONEDNN=any:all), on an int8 copy of the model with SEQ2SEQ_INT8_ENGINE=onednn
+    /// sending every int8 product to oneDNN (float32 decoding never calls it: its products run on the
+    /// batch-invariant kernels): the server does not stop; every request, and the next ones, is
+    /// answered 200 with exactly what `translate` on our own int8 engine prints (each product's
+    /// integers are recomputed from the same bytes); /metrics counts the failures, the log reports
+    /// the first one once, and SIGTERM still exits 0.
+    func testOneDNNFailuresAreAnsweredWithOurEnginesResults() throws {
         guard Engines.oneDNN else { throw XCTSkip("this build has no oneDNN (the package trait OneDNN is off)") }
-        let belowAVX512 = KernelLevel.supported >= .avx2 ? "avx2" : "portable"
-        let m = try model()
+        let own = KernelLevel.supported >= .avx2 ? "avx2" : "portable"
+        let m = "\(Self.dir)/model-int8"
+        if !FileManager.default.fileExists(atPath: m) {
+            let q = try CLI.run(["quantize", "--model", try model(), "--output", m])
+            XCTAssertEqual(q.status, 0, q.output)
+        }
         let lines = try sampleLines(12)
-        let expected = try offline(m, lines, environment: ["SEQ2SEQ_GEMM_ENGINE": "openblas", "SEQ2SEQ_ISA": belowAVX512])
-        let nbest = try offline(m, [lines[3]], ["--n-best", "2"],
-                                environment: ["SEQ2SEQ_GEMM_ENGINE": "openblas", "SEQ2SEQ_ISA": belowAVX512])
+        let expected = try offline(m, lines, environment: ["SEQ2SEQ_INT8_ENGINE": own])
+        let nbest = try offline(m, [lines[3]], ["--n-best", "2"], environment: ["SEQ2SEQ_INT8_ENGINE": own])
         let server = try ServerProcess.start(["--model", m, "--max-batch", "16", "--max-wait-ms", "20", "--threads", "1"], dir: Self.dir,
-                                             environment: ["SEQ2SEQ_GEMM_ENGINE": "onednn", "SEQ2SEQ_ISA": belowAVX512,
+                                             environment: ["SEQ2SEQ_INT8_ENGINE": "onednn",
                                                            "SEQ2SEQ_TEST_FAIL_ONEDNN": "any:all"])
         defer { server.stop() }
         let p = server.port

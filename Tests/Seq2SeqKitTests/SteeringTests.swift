@@ -146,8 +146,8 @@ final class SteeringTests: XCTestCase {
         let again = try scorer.score(sourceIDs: finished.map { t.vocabularies.source.encode(lines[$0]) },
                                      targetIDs: finished.map { Array(outputs[$0].tokens.dropLast()) })
         for (i, s) in zip(finished, again) {
-            XCTAssertEqual(s.logProb, outputs[i].hypotheses[0].logProb, accuracy: 1e-3, lines[i])
-            XCTAssertEqual(s.score, outputs[i].hypotheses[0].score, accuracy: 1e-3, lines[i])
+            XCTAssertEqual(s.logProb, outputs[i].hypotheses[0].logProb, lines[i])
+            XCTAssertEqual(s.score, outputs[i].hypotheses[0].score, lines[i])
         }
         XCTAssertThrowsError(try scorer.score(sources: ["a"], targets: [])) { XCTAssertTrue("\($0)".contains("line-aligned"), "\($0)") }
         let long = String(repeating: "Hund ", count: t.model.config.maxPositions)
@@ -232,14 +232,94 @@ final class SteeringTests: XCTestCase {
             let plain = try t.translate(lines)
             for i in inputs.indices where inputs[i].constraints.isEmpty {
                 XCTAssertEqual(outputs[i].text, plain[i].text, "beam \(beam), line \(i)")
-                // (The scores agree to rounding: the batches differ, and products of other row counts
-                // may round differently.)
-                for (a, b) in zip(outputs[i].hypotheses, plain[i].hypotheses) { XCTAssertEqual(a.logProb, b.logProb, accuracy: 1e-3) }
+                // To the bit: the batches differ, and decoding is batch-invariant.
+                XCTAssertEqual(Self.fingerprint(outputs[i]), Self.fingerprint(plain[i]), "beam \(beam), line \(i)")
             }
         }
         // The huggingface style has no constrained search.
         t.search.style = .huggingface
         XCTAssertThrowsError(try t.translate(inputs)) { XCTAssertTrue("\($0)".contains("fairseq beam style"), "\($0)") }
+    }
+
+    /// Everything a translation reports, with the scores' exact bits.
+    static func fingerprint(_ o: Translator.Output) -> String {
+        "\(o.text) | \(o.tokens) | " + o.hypotheses.map { "\($0.text) \($0.score.bitPattern) \($0.logProb.bitPattern)" }.joined(separator: "; ")
+            + " | \(o.alignments)"
+    }
+
+    /// Batch invariance: each sentence's translation (text, tokens, n-best with scores, alignments) and
+    /// its score for a given translation have the same bits alone (batch 1, one thread) and in random
+    /// batches of the others at every batch size, with 1 and 2 threads, at every kernel level, with
+    /// every float32 engine named (decoding uses none of them), and for the int8 copy of the model
+    /// with every int8 engine named.
+    func testTranslationsDoNotDependOnTheBatch() throws {
+        let t = try translator()
+        let lines = try sampleLines(24)
+        t.search = BeamSearch(beam: 4, lengthPenalty: 1.2, nBest: 3)
+        t.alignments = true
+        let initialLevel = KernelLevel.active
+        defer { try? KernelLevel.select(initialLevel); MatmulSelection.current = .automatic; Threads.set(1) }
+        let int8 = try ModelDirectory.load(Self.trained)
+        try int8.quantize()
+        let t8 = Translator(model: int8, vocabularies: t.vocabularies, search: t.search)
+        t8.alignments = true
+
+        func alone(_ t: Translator) throws -> [String] {
+            Threads.set(1)
+            t.batchSize = 1
+            return try lines.map { Self.fingerprint(try t.translate([$0])[0]) }
+        }
+        var rng = RNG(seed: 29)
+        func check(_ t: Translator, _ expected: [String], _ what: String) throws {
+            for threads in [1, 2] {
+                Threads.set(threads)
+                for batchSize in [2, 5, 64] {
+                    // A random half of the lines, in random order: other neighbours and other lengths.
+                    let chosen = lines.indices.filter { _ in rng.next() % 2 == 0 }.shuffled(using: &rng)
+                    t.batchSize = batchSize
+                    let outputs = try t.translate(chosen.map { lines[$0] })
+                    for (i, out) in zip(chosen, outputs) {
+                        XCTAssertEqual(Self.fingerprint(out), expected[i], "\(what), \(threads) threads, batch \(batchSize), line \(i)")
+                    }
+                }
+            }
+        }
+        let expected = try alone(t), expected8 = try alone(t8)
+        var engines: [GemmEngine?] = [nil]
+        engines += GemmEngine.allCases.filter(\.isAvailable)
+        for level in KernelLevel.available {
+            try KernelLevel.select(level)
+            // AVX2 and AVX-512 give the same bits; the portable level rounds each product apart.
+            let reference = level == .portable ? try alone(t) : expected
+            for engine in engines {
+                MatmulSelection.current = MatmulSelection(float32: engine)
+                try check(t, reference, "\(level), engine \(engine?.rawValue ?? "automatic")")
+            }
+            MatmulSelection.current = .automatic
+            let reference8 = level == .portable ? try alone(t8) : expected8
+            for engine in [nil] + Int8Engine.allCases.filter(\.isAvailable) {
+                MatmulSelection.current = MatmulSelection(int8: engine)
+                try check(t8, reference8, "int8, \(level), engine \(engine?.rawValue ?? "automatic")")
+            }
+            MatmulSelection.current = .automatic
+        }
+
+        // Scores of given translations: the same bits alone and in batches.
+        try KernelLevel.select(initialLevel)
+        let scorer = Scorer(model: try ModelDirectory.load(Self.trained), vocabularies: t.vocabularies, search: t.search)
+        let targets = try t.translate(lines).map(\.text)
+        Threads.set(1)
+        scorer.batchSize = 1
+        let single = try zip(lines, targets).map { try scorer.score(sources: [$0], targets: [$1])[0] }
+        for (threads, batchSize) in [(1, 7), (2, 64)] {
+            Threads.set(threads)
+            scorer.batchSize = batchSize
+            let batched = try scorer.score(sources: lines, targets: targets)
+            for (i, (a, b)) in zip(single, batched).enumerated() {
+                XCTAssertEqual(a.logProb.bitPattern, b.logProb.bitPattern, "line \(i)")
+                XCTAssertEqual(a.tokenLogProbs.map(\.bitPattern), b.tokenLogProbs.map(\.bitPattern), "line \(i)")
+            }
+        }
     }
 
     func testGlossaryTermsGoToTheSentencesThatHoldThem() throws {

@@ -95,6 +95,15 @@ void s2s_layernorm_backward_dx(float *dx, const float *dy, const float *x, const
 
 // MARK: - Linear layers over a few rows (see Kernels/FewRowsLinear.swift)
 
+/// y[N, O] = x[N, I] · W[O, I]ᵀ + bias (NULL: none) for output columns jBegin ..< jEnd (jBegin a multiple
+/// of 128), in the batch-invariant order: per value, bias + one fused multiply-add chain per slice of 256
+/// features, slices added in order. Its bits do not depend on N, on the column range, or (between the
+/// AVX2 and AVX-512 levels) on the level. W is read from `panels` (s2s_pack_panels) when not NULL.
+void s2s_invariant_linear(float *y, const float *x, const float *w, const float *panels, const float *bias, long n,
+                          long i, long o, long jBegin, long jEnd);
+/// Panels p0 ..< p1 of W[O, I]: panels[p · I · 16 + k · 16 + c] = W[16p + c, k] (zero for 16p + c ≥ O).
+/// s2s_invariant_linear reads a multiple of 8 panels, ⌈O / 128⌉ · 8.
+void s2s_pack_panels(float *panels, const float *w, long o, long i, long p0, long p1);
 /// y[r·ldy + j] += W[j, :] · x[r, :] for rows r < R (1 to 5, row stride I) and W rows j < columns.
 void s2s_row_group_linear(float *y, const float *x, const float *w, long rows, long i, long columns, long ldy);
 /// y[j] += W[j, :] · x and y[j + half] += W[j + half, :] · x for j in jBegin ..< jEnd.

@@ -44,6 +44,7 @@ public enum CheckpointAverage {
             for i in 0..<sum.count { sum[i] += net.parameters[i] }
         }
         for i in 0..<sum.count { net.parameters[i] = sum[i] / Float(files.count) }
+        net.parametersDidChange()
         let path = "\(directory)/\(output)"
         try net.saveWeights(to: path)
         return Result(steps: files.map(\.step), path: path)

@@ -171,6 +171,7 @@ public enum MarianImport {
     /// Fills the model's parameters from a Hugging Face state dict (`sources` from `tensorNames`);
     /// returns dtype → tensor count.
     static func loadWeights(_ file: SafeTensors, sources: [String: String], into model: Transformer) throws -> [String: Int] {
+        defer { model.parametersDidChange() }
         let c = model.config
         var dtypes: [String: Int] = [:]
         var used = Set<String>()

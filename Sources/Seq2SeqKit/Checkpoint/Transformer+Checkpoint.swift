@@ -13,6 +13,7 @@ extension Transformer {
     ///   error the parameters may be partly overwritten.
     public func loadWeights(from file: SafeTensors, allowExtra: (String) -> Bool = { _ in false }) throws {
         try layout.check(file)
+        defer { parametersDidChange() }
         let int8 = config.quantization == .int8
         let quantizedNames = int8 ? Set(layout.quantizedEntries.map(\.name)) : []
         var q: [Int: QuantizedMatrix] = [:]

@@ -10,7 +10,8 @@ extension Transformer {
         try check(Batch(batchSize: b, srcLength: s, tgtLength: 0, src: src, tgtIn: [], tgtOut: []))
         acts.reserve(batch: b, length: s, memoryLength: 0, config: config, dropout: false)
         var rng = RNG(seed: 0)
-        stackForward(acts, ref, ids: src, memory: nil, memoryValid: [], causal: false, dropout: false, rng: &rng)
+        stackForward(acts, ref, ids: src, memory: nil, memoryValid: [], causal: false, dropout: false, panels: decodingPanels(),
+                     rng: &rng)
         return (UnsafePointer(acts.output(config.norm)), acts.keyValid)
     }
 }

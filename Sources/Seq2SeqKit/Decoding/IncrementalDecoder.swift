@@ -25,6 +25,9 @@ public final class IncrementalDecoder {
     var selfK: [FloatBuffer], selfV: [FloatBuffer]
     var crossK: [FloatBuffer], crossV: [FloatBuffer]
     var sourceValid: [UInt8] = []   // [source slots, S]
+    var sourceLengths: [Int] = []   // [source slots]: keys up to the last valid one
+    /// The model's panel copies of its linear layers, taken at `start`.
+    var panels: DecodingPanels?
     /// Cache slot of each row (self-attention) and of each row's source (cross-attention), and the
     /// free self-attention slots. They change only in start and reorder.
     var slot: [Int] = [], rowSourceSlot: [Int] = [], freeSlots: [Int] = []
@@ -65,9 +68,17 @@ public final class IncrementalDecoder {
         precondition(b % group == 0, "rows must be a multiple of the group size")
         let planned = max(b, maxRows ?? b)
         rows = b; capacity = min(l, c.maxPositions); length = 0; sourceLength = s
+        panels = model.decodingPanels()
         self.group = group
         sourceValid = valid
         let sources = b / group
+        // Each source's keys end at its last valid position: cross-attention never reads the padding
+        // of its batch, so a sentence's probabilities do not depend on its neighbours' lengths.
+        sourceLengths = (0..<(s > 0 ? valid.count / s : 0)).map { m in
+            var n = s
+            while n > 0 && valid[m * s + n - 1] == 0 { n -= 1 }
+            return n
+        }
         slot = Array(0..<b); freeSlots = Array((b..<planned).reversed()); rowSourceSlot = (0..<b).map { $0 / group }
         for i in 0..<c.decoderLayers {
             selfK[i].reserve(planned * capacity * d)
@@ -83,8 +94,8 @@ public final class IncrementalDecoder {
                 let w = lr.crossAttention!
                 crossK[i].reserve(sources * s * d)
                 crossV[i].reserve(sources * s * d)
-                model.linear(crossK[i].pointer, memory, w.k, rows: sources * s)
-                model.linear(crossV[i].pointer, memory, w.v, rows: sources * s)
+                model.linear(crossK[i].pointer, memory, w.k, rows: sources * s, panels: panels)
+                model.linear(crossV[i].pointer, memory, w.v, rows: sources * s, panels: panels)
             }
         }
     }
@@ -115,12 +126,12 @@ public final class IncrementalDecoder {
             }
             _ = model.residualBlock(x: x.pointer, norm: lr.ffnNorm, rows: b, block) { hIn, out in
                 model.feedForward(lr, x: hIn, rows: b, hidden: hidden.pointer, activated: hidden.pointer, out: out) {
-                    model.linear($0, $1, $2, rows: $3)
+                    model.linear($0, $1, $2, rows: $3, panels: panels)
                 }
             }
         }
         let top = model.finalNorm(ref, x: x.pointer, out: h.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: b)
-        model.projectOutput(logits.pointer, top, rows: b)  // [B, D] -> [B, V]
+        model.projectOutput(logits.pointer, top, rows: b, panels: panels)  // [B, D] -> [B, V]
         length += 1
         return logits.pointer
     }
@@ -128,41 +139,47 @@ public final class IncrementalDecoder {
     private func selfAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
         let d = model.config.dModel, b = rows, t = length, cap = capacity
         // This step's key and value go straight into the cache at position t of each row.
-        model.linear(q.pointer, hIn, w.k, rows: b)
+        model.linear(q.pointer, hIn, w.k, rows: b, panels: panels)
         for r in 0..<b { (selfK[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
-        model.linear(q.pointer, hIn, w.v, rows: b)
+        model.linear(q.pointer, hIn, w.v, rows: b, panels: panels)
         for r in 0..<b { (selfV[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
-        model.linear(q.pointer, hIn, w.q, rows: b)
+        model.linear(q.pointer, hIn, w.q, rows: b, panels: panels)
         attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, slots: slot, rowStride: cap * d,
                count: t + 1, valid: nil)
-        model.linear(out, ctx.pointer, w.out, rows: b)
+        model.linear(out, ctx.pointer, w.out, rows: b, panels: panels)
     }
 
     private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
         let d = model.config.dModel, s = sourceLength
-        model.linear(q.pointer, hIn, w.q, rows: rows)
+        model.linear(q.pointer, hIn, w.q, rows: rows, panels: panels)
         attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, slots: rowSourceSlot,
-               rowStride: s * d, count: s, valid: sourceValid)
-        model.linear(out, ctx.pointer, w.out, rows: rows)
+               rowStride: s * d, count: s, valid: sourceValid, lengths: sourceLengths)
+        model.linear(out, ctx.pointer, w.out, rows: rows, panels: panels)
     }
 
     /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
     /// m = slots[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS
     /// calls, walking each cached key and value row once, in order, for all heads together (head by
     /// head, the four heads' passes over the same rows were slower: the cache does not stay in L3).
-    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, count: Int,
-                        valid: [UInt8]?) {
+    /// `valid` [slots, count] masks keys; `lengths[m]` (≤ count), when given, is slot m's number of keys.
+    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, count stride: Int,
+                        valid: [UInt8]?, lengths: [Int]? = nil) {
         let c = model.config, d = c.dModel, dh = c.headDim, heads = c.nHeads
         let scale = 1 / Float(dh).squareRoot()
         let p = scores.pointer  // [heads, count]
         for r in 0..<rows {
             let m = slots[r]
+            let count = lengths?[m] ?? stride
+            if count == 0 {  // a source of padding only: nothing to attend to
+                (ctx.pointer + r * d).update(repeating: 0, count: d)
+                continue
+            }
             let kb = UnsafePointer(keys + m * rowStride), vb = UnsafePointer(values + m * rowStride)
             headScores(p, UnsafePointer(q.pointer + r * d), keys: kb, count: count, heads: heads, headDim: dh, scale: scale)
             for hd in 0..<heads {
                 let ph = p + hd * count
                 if let valid {
-                    for j in 0..<count where valid[m * count + j] == 0 { ph[j] = -.infinity }
+                    for j in 0..<count where valid[m * stride + j] == 0 { ph[j] = -.infinity }
                 }
                 softmaxRow(ph, ph, count)
                 if let observe = attentionObserver {

@@ -1,4 +1,8 @@
-// Linear layers applied to a few rows: decoding a batch of sentences, or one sentence's beams.
+// Linear layers applied to a few rows, through `linearForward`: training's and the full forward
+// pass's products with few rows, and every row count where the AVX-512 broadcast tiles beat OpenBLAS.
+// (Decoding and encoding no longer come here: they run on the batch-invariant kernels of
+// InvariantLinear.swift, whose bits do not depend on the row count; the measurements below were
+// made when decoding did.)
 // Dims legend: N rows, I input features, O output features.
 //
 // OpenBLAS 0.3.21 packs all of W (O × I) on every sgemm call. For a handful of rows that costs about

@@ -87,10 +87,11 @@ extension Transformer {
 
     @inline(__always) func param16(_ offset: Int) -> ConstBF16Ptr { UnsafePointer(bf16.parameters.pointer + offset) }
 
-    /// A linear layer of the full forward pass: bf16 in a mixed-precision training pass, else `linear`.
+    /// A linear layer of the full forward pass: bf16 in a mixed-precision training pass, else float32
+    /// (`engineLinear`: batch-invariant when encoding for decoding, with `panels`).
     @inline(__always)
-    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
-        guard bf16Pass else { return linear(y, x, w, rows: n) }
+    func passLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int, panels: DecodingPanels? = nil) {
+        guard bf16Pass && panels == nil else { return engineLinear(y, x, w, rows: n, panels: panels) }
         linearForwardBF16(y, bf16.copy(of: x, count: n * w.inFeatures), param16(w.weight),
                           w.bias.map { UnsafePointer(param($0)) }, rows: n, inFeatures: w.inFeatures,
                           outFeatures: w.outFeatures)

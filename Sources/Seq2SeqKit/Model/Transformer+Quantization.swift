@@ -23,6 +23,7 @@ extension Transformer {
     /// the same model loaded from its int8 file computes.
     public func quantize() throws {
         guard config.quantization == nil, !isQuantized else { throw ModelError.invalidInput("the model is already quantized") }
+        defer { parametersDidChange() }
         var q: [Int: QuantizedMatrix] = [:]
         for e in layout.quantizedEntries {
             let m = QuantizedMatrix(quantizing: param(e.offset), rows: e.shape[0], columns: e.shape[1])

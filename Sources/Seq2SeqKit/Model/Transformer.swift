@@ -1,4 +1,5 @@
 import RealModule
+import Synchronization
 
 /// The encoder-decoder Transformer of MODEL_SPEC.md, and its decoder-only (GPT) configuration, from
 /// one set of blocks. Parameters and gradients are two flat buffers with one layout; activations live
@@ -15,6 +16,8 @@ public final class Transformer {
     public let layout: ParameterLayout
     /// Every parameter, float32, in one flat buffer laid out by ``layout``. In an int8 model the linear
     /// layers' matrices are zeros here (their int8 copies are used) and the token tables hold dequantized values.
+    /// Decoding reads copies of the linear layers made from them: after writing them directly, call
+    /// ``parametersDidChange()``.
     public let parameters: FloatBuffer
     /// The parameters' gradients, in the same layout; ``backward()`` adds into them.
     public let gradients: FloatBuffer
@@ -28,6 +31,8 @@ public final class Transformer {
     /// int8 matrices by the offset of the float tensor they replace (empty for a float model; see
     /// Transformer+Quantization.swift). Their float storage is then never read, nor made resident.
     @_spi(Testing) public internal(set) var quantized: [Int: QuantizedMatrix] = [:]
+    /// The parameters' version and decoding's panel copies of the linear layers (Transformer+Panels.swift).
+    let panelState = Mutex(PanelState())
     /// Sinusoidal table [max_positions, D] (zeros for learned positions, which live in the parameters).
     @_spi(Testing) public let sinusoid: FloatBuffer
 
@@ -98,6 +103,7 @@ public final class Transformer {
     public func initialize(seed: UInt64) {
         var rng = RNG(seed: seed)
         let p = parameters.pointer
+        defer { parametersDidChange() }
         parameters.zero()
         for e in layout.entries {
             let t = p + e.offset
@@ -117,10 +123,11 @@ public final class Transformer {
     @inline(__always) func param(_ offset: Int) -> FloatPtr { parameters.pointer + offset }
 
     /// logits [N, V] = h [N, D] · W_out [V, D]ᵀ for the few rows of a decoding step.
-    func projectOutput(_ logits: FloatPtr, _ h: ConstFloatPtr, rows n: Int) {
+    func projectOutput(_ logits: FloatPtr, _ h: ConstFloatPtr, rows n: Int, panels: DecodingPanels?) {
         let bias = outputBias.map { UnsafePointer(param($0)) }
         if let q = quantized[outputWeight] { return int8LinearForward(logits, h, q, bias, rows: n) }
-        linearForward(logits, h, param(outputWeight), bias, rows: n, inFeatures: config.dModel, outFeatures: config.tgtVocabSize)
+        invariantLinearForward(logits, h, param(outputWeight), bias, panels: panels?[outputWeight], rows: n,
+                               inFeatures: config.dModel, outFeatures: config.tgtVocabSize)
     }
     @inline(__always) func grad(_ offset: Int) -> FloatPtr { gradients.pointer + offset }
 
@@ -182,7 +189,7 @@ public final class Transformer {
 
     func stackForward(
         _ a: StackActivations, _ ref: StackRef, ids: [Int32], memory: ConstFloatPtr?, memoryValid: [UInt8],
-        causal: Bool, dropout: Bool, rng: inout RNG
+        causal: Bool, dropout: Bool, panels: DecodingPanels? = nil, rng: inout RNG
     ) {
         let c = config, d = c.dModel, n = a.rows
         a.ids = ids
@@ -203,19 +210,20 @@ public final class Transformer {
         for (l, lr) in zip(a.layers, ref.layers) {
             x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
                 attentionSublayer(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
-                                  keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout, out: out, rng: &rng)
+                                  keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout, panels: panels,
+                                  out: out, rng: &rng)
             }
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
                 x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
                     attentionSublayer(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length,
                                       keys: memoryValid.count / a.batch, keyValid: memoryValid, causal: false,
-                                      dropout: dropout, out: out, rng: &rng)
+                                      dropout: dropout, panels: panels, out: out, rng: &rng)
                 }
             }
             x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, rng: &rng) { h, out, _ in
                 feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer,
-                            out: out) { passLinear($0, $1, $2, rows: $3) }
+                            out: out) { passLinear($0, $1, $2, rows: $3, panels: panels) }
             }
         }
         _ = finalNorm(ref, x: x, out: a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, rows: n)
@@ -238,14 +246,21 @@ public final class Transformer {
     /// out [N, D] = MultiHead(q = x [N, D], k = v = memory [M, D]) through the out projection.
     func attentionSublayer(
         _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
-        batch: Int, queries: Int, keys: Int, keyValid: [UInt8], causal: Bool, dropout: Bool, out: FloatPtr,
-        rng: inout RNG
+        batch: Int, queries: Int, keys: Int, keyValid: [UInt8], causal: Bool, dropout: Bool,
+        panels: DecodingPanels? = nil, out: FloatPtr, rng: inout RNG
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
-        passLinear(a.q.pointer, x, w.q, rows: n)
-        passLinear(a.k.pointer, memory, w.k, rows: m)
-        passLinear(a.v.pointer, memory, w.v, rows: m)
+        passLinear(a.q.pointer, x, w.q, rows: n, panels: panels)
+        passLinear(a.k.pointer, memory, w.k, rows: m, panels: panels)
+        passLinear(a.v.pointer, memory, w.v, rows: m, panels: panels)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
+        if panels != nil {
+            keyValid.withUnsafeBufferPointer { kv in
+                invariantAttentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer, q: a.q.pointer, k: a.k.pointer,
+                                          v: a.v.pointer, keyValid: kv.baseAddress!, causal: causal, shape: shape)
+            }
+            return passLinear(out, a.ctx.pointer, w.out, rows: n, panels: panels)
+        }
         keyValid.withUnsafeBufferPointer { kv in
             attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,
                              dropped: dropout ? a.dropped.pointer : nil, dropMask: dropout ? a.dropMask.pointer : nil,
@@ -255,11 +270,23 @@ public final class Transformer {
         passLinear(out, a.ctx.pointer, w.out, rows: n)
     }
 
+    /// A linear layer of decoding or encoding for it: int8 when the model is quantized, otherwise
+    /// batch-invariant (Matmul/InvariantLinear.swift).
     @inline(__always)
-    func linear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int) {
+    func linear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int, panels: DecodingPanels?) {
         if let q = quantized[w.weight] {
             return int8LinearForward(y, x, q, w.bias.map { UnsafePointer(param($0)) }, rows: n)
         }
+        invariantLinearForward(y, x, param(w.weight), w.bias.map { UnsafePointer(param($0)) }, panels: panels?[w.weight],
+                               rows: n, inFeatures: w.inFeatures, outFeatures: w.outFeatures)
+    }
+
+    /// A linear layer of a full forward pass in float32: on the product engines (`linearForward`)
+    /// when the pass trains or measures loss, batch-invariant (`linear`) when it encodes for decoding
+    /// (`panels` given).
+    @inline(__always)
+    func engineLinear(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: LinearRef, rows n: Int, panels: DecodingPanels?) {
+        if panels != nil || quantized[w.weight] != nil { return linear(y, x, w, rows: n, panels: panels) }
         linearForward(y, x, param(w.weight), w.bias.map { UnsafePointer(param($0)) }, rows: n,
                       inFeatures: w.inFeatures, outFeatures: w.outFeatures)
     }

@@ -293,6 +293,7 @@ public final class Trainer {
         }
         state.failedSteps = 0
         optimizer.update(model.parameters, model.gradients, lr: lr)
+        model.parametersDidChange()
         if communicator.size > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
         // checkpoint_last between validations (rank 0 only: it writes no collective).
         if communicator.isMain && ((settings.saveEvery > 0 && state.step % settings.saveEvery == 0)
