@@ -74,11 +74,9 @@ public final class IncrementalDecoder {
         let sources = b / group
         // Each source's keys end at its last valid position: cross-attention never reads the padding
         // of its batch, so a sentence's probabilities do not depend on its neighbours' lengths.
-        sourceLengths = (0..<(s > 0 ? valid.count / s : 0)).map { m in
-            var n = s
-            while n > 0 && valid[m * s + n - 1] == 0 { n -= 1 }
-            return n
-        }
+        sourceLengths = s > 0 && !valid.isEmpty ? valid.withUnsafeBufferPointer {
+            validKeyLengths($0.baseAddress!, sequences: valid.count / s, length: s)
+        } : []
         slot = Array(0..<b); freeSlots = Array((b..<planned).reversed()); rowSourceSlot = (0..<b).map { $0 / group }
         for i in 0..<c.decoderLayers {
             selfK[i].reserve(planned * capacity * d)

@@ -19,6 +19,16 @@ public func headWeightedSum(_ out: FloatPtr, _ p: ConstFloatPtr, values: ConstFl
     s2s_head_weighted_sum(out, p, values, count, heads, dh)
 }
 
+/// For each of `sequences` rows of the key-validity mask `valid` [sequences, length]: the number of keys
+/// up to its last valid one (padding sits at the end). Attention for decoding reads those keys only.
+func validKeyLengths(_ valid: UnsafePointer<UInt8>, sequences: Int, length: Int) -> [Int] {
+    (0..<sequences).map { m in
+        var n = length
+        while n > 0 && valid[m * length + n - 1] == 0 { n -= 1 }
+        return n
+    }
+}
+
 /// Scaled dot-product attention for encoding, with values that do not depend on the batch: each
 /// query row attends to its own sequence's keys only, up to its last valid one, never to the
 /// padding its batch adds (a softmax or weighted sum over a padded row could round differently), by
@@ -32,13 +42,12 @@ func invariantAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr,
     let selfAttention = tq == tk
     let C = SendablePointer(ctx), P = SendablePointer(probs), Q = SendablePointer(q), K = SendablePointer(k)
     let V = SendablePointer(v), M = SendablePointer(keyValid)
+    let lengths = validKeyLengths(keyValid, sequences: s.batch, length: tk)
     parallelRows(s.batch * tq, cost: tk * d * 4) { range in
         let scores = ThreadScratch.buffer(heads * max(tk, 1)).pointer  // [heads, count]
         for row in range {
             let b = row / tq, i = row % tq, valid = M.p + b * tk
-            var length = tk
-            while length > 0 && valid[length - 1] == 0 { length -= 1 }
-            let count = causal ? min(i + 1, length) : length
+            let count = causal ? min(i + 1, lengths[b]) : lengths[b]
             let out = C.p + row * d
             @inline(__always) func probRow(_ h: Int) -> FloatPtr { P.p + ((b * heads + h) * tq + i) * tk }
             if count == 0 || (selfAttention && valid[i] == 0) {
