@@ -161,11 +161,15 @@ static void softmax_rows(float *y, const float *x, long n, long c) {
 // MARK: - Activations
 
 static const float inv_sqrt2 = 0.7071067811865475f, inv_sqrt2pi = 0.3989422804014327f;
+// GELU's tanh approximation (GPT-2's gelu_new): 0.5 x (1 + tanh(u)), u = √(2/π) (x + 0.044715 x³),
+// computed as x σ(2u) (the same value: 0.5 (1 + tanh u) = σ(2u)), which stays finite for any x.
+static const float gelu_tanh_c = 0.7978845608028654f, gelu_tanh_k = 0.044715f;
 
 INLINE f32x16 act_forward(f32x16 v, int act) {
     switch (act) {
     case S2S_ACT_RELU: return select16(v < 0, splat(0), v);
     case S2S_ACT_GELU: return 0.5f * v * (1 + verf(v * inv_sqrt2));
+    case S2S_ACT_GELU_TANH: return v / (1 + vexp(-2 * gelu_tanh_c * (v + gelu_tanh_k * v * v * v)));
     default: return v / (1 + vexp(-v));
     }
 }
@@ -177,6 +181,11 @@ INLINE f32x16 act_backward(f32x16 v, f32x16 g, int act) {
         f32x16 cdf = 0.5f * (1 + verf(v * inv_sqrt2));
         f32x16 pdf = inv_sqrt2pi * vexp(-0.5f * v * v);
         return g * (cdf + v * pdf);
+    }
+    case S2S_ACT_GELU_TANH: {  // y = x s, s = σ(2u): y' = s + x s (1 - s) 2 u'
+        f32x16 s = 1 / (1 + vexp(-2 * gelu_tanh_c * (v + gelu_tanh_k * v * v * v)));
+        f32x16 du = gelu_tanh_c * (1 + 3 * gelu_tanh_k * v * v);
+        return g * (s + 2 * v * s * (1 - s) * du);
     }
     default: {
         f32x16 s = 1 / (1 + vexp(-v));
@@ -192,6 +201,7 @@ static void activation_forward(float *y, const float *x, long n, int act) {
     switch (act) {
     case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
     case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
+    case S2S_ACT_GELU_TANH: S2S_ACT_LOOP(S2S_ACT_GELU_TANH) break;
     default: S2S_ACT_LOOP(S2S_ACT_SILU) break;
     }
 #undef S2S_ACT_LOOP
@@ -209,6 +219,7 @@ static void activation_backward(float *dx, const float *dy, const float *x, long
     switch (act) {
     case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
     case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
+    case S2S_ACT_GELU_TANH: S2S_ACT_LOOP(S2S_ACT_GELU_TANH) break;
     default: S2S_ACT_LOOP(S2S_ACT_SILU) break;
     }
 #undef S2S_ACT_LOOP

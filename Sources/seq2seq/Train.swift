@@ -24,7 +24,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Encoder and decoder layers.") var layers: Int?
     @Option(help: "Dropout (default: 0.2 for translation, 0 for --lm).") var dropout: Float?
     @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
-    @Option(help: "relu, gelu or silu.") var activation: Activation?
+    @Option(help: "relu, gelu, gelu_tanh (GPT-2's tanh approximation) or silu.") var activation: Activation?
     @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
     @Option(help: "Longest sequence the positions cover.") var maxPositions: Int?
     @Option(help: "Share source and target embeddings (true/false; default: true with a joint vocabulary).")
@@ -111,7 +111,7 @@ struct Train: ParsableCommand {
     @Option(help: "Also write checkpoint_last at least this often, e.g. 10m (0: off).") var saveInterval = "10m"
     @Option(help: "Skip an epoch-end validation closer than this to the previous one, e.g. 60s (0: validate at every epoch end).")
     var minValidateInterval = "60s"
-    @Option(help: "Start from the weights of this model directory or .safetensors file.") var initFrom: String?
+    @Option(help: "Fine-tune: start from this model directory (its configuration and vocabulary kept; learning rate 1e-4, or 3e-5 with --lm, unless --lr) or .safetensors file.") var initFrom: String?
     @Flag(inversion: .prefixedNo, help: "Under mpirun: reduce each layer's gradients while the backward pass goes on (MPI_Iallreduce), instead of all of them after it.")
     var overlapReduction = true
     @OptionGroup var compute: ComputeOptions

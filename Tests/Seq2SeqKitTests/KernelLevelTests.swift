@@ -102,6 +102,10 @@ final class KernelLevelTests: XCTestCase {
                 case .silu:
                     let s = 1 / (1 + Foundation.exp(-v))
                     want.append(v * s); grad.append(g * s * (1 + v * (1 - s)))
+                case .geluTanh:  // GPT-2's gelu_new as written: 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+                    let c = (2 / Double.pi).squareRoot(), t = Foundation.tanh(c * (v + 0.044715 * v * v * v))
+                    want.append(0.5 * v * (1 + t))
+                    grad.append(g * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)))
                 }
             }
             for (level, out) in outputs {

@@ -61,7 +61,7 @@ void s2s_softmax_rows(float *y, const float *x, long n, long c);
 
 // MARK: - Element-wise
 
-enum { S2S_ACT_RELU = 0, S2S_ACT_GELU = 1, S2S_ACT_SILU = 2 };
+enum { S2S_ACT_RELU = 0, S2S_ACT_GELU = 1, S2S_ACT_SILU = 2, S2S_ACT_GELU_TANH = 3 };
 /// y[i] = act(x[i]) for i < n (GELU in its exact erf form). Safe in place.
 void s2s_activation_forward(float *y, const float *x, long n, int act);
 /// dx[i] = dy[i] · act'(x[i]) for i < n.

@@ -10,15 +10,7 @@ import Foundation
 /// as they are: the model directory's vocabularies are then the SentencePiece pair.
 public enum MarianImport {
     /// What ``MarianImport/run(from:to:)`` imported.
-    public struct Summary: Sendable {
-        /// The model configuration translated from the Hugging Face config.json (and written as ours).
-        public var config: ModelConfig
-        /// dtype → number of tensors read in it.
-        public var dtypes: [String: Int]
-        /// The file names written into the output directory: the tokenizer files copied, then config.json and
-        /// model.safetensors.
-        public var files: [String]
-    }
+    public typealias Summary = ImportSummary
 
     static let tokenizerFiles = [MarianFiles.sourceSPM, MarianFiles.targetSPM, MarianFiles.vocab, MarianFiles.targetVocab,
                                  "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
@@ -53,9 +45,7 @@ public enum MarianImport {
 
         let weightsPath = "\(hf)/model.safetensors"
         guard fm.fileExists(atPath: weightsPath) else {
-            let other = ["pytorch_model.bin", "tf_model.h5", "model.safetensors.index.json"].filter { fm.fileExists(atPath: "\(hf)/\($0)") }
-            let found = other.isEmpty ? "" : " (it holds \(other.joined(separator: ", ")))"
-            throw ModelError.badFile(weightsPath, "not found\(found); make one with transformers: python -c \"from transformers import MarianMTModel as M; M.from_pretrained('\(hf)').save_pretrained('\(hf)', safe_serialization=True, max_shard_size='100GB')\"")
+            throw ModelError.badFile(weightsPath, "not found\(HuggingFaceImport.otherWeights(in: hf)); make one with transformers: python -c \"from transformers import MarianMTModel as M; M.from_pretrained('\(hf)').save_pretrained('\(hf)', safe_serialization=True, max_shard_size='100GB')\"")
         }
         for f in [MarianFiles.sourceSPM, MarianFiles.targetSPM, MarianFiles.vocab] where !fm.fileExists(atPath: "\(hf)/\(f)") {
             throw ModelError.badFile("\(hf)/\(f)", "not found; a Marian folder holds source.spm, target.spm and vocab.json beside the weights (download the whole model repository)")

@@ -58,7 +58,7 @@ extension Vocabulary {
     /// (merges follow from the pieces). Two vocabularies with the same fingerprint encode alike.
     public var fingerprint: String {
         var h = Hasher64()
-        h.add("\(normalizer.form.rawValue) \(normalizer.lowercase) \(normalizer.cleanWhitespace) \(characterLevel)\n")
+        h.add("\(normalizer.form.rawValue) \(normalizer.lowercase) \(normalizer.cleanWhitespace) \(characterLevel)\(byteLevel != nil ? " byte-level" : "")\n")
         for p in pieces { h.add(p); h.add("\u{0}") }
         for (a, b) in merges { h.add(a); h.add(" "); h.add(b); h.add("\u{0}") }
         return h.hex

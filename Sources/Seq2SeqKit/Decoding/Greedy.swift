@@ -57,7 +57,7 @@ public enum GreedyDecoder {
 
     static func run(_ dec: IncrementalDecoder, prefixes: [[Int32]], maxLength: Int) -> [[Int32]] {
         let c = dec.model.config, v = c.tgtVocabSize, b = prefixes.count
-        let pad = Int32(c.padId), bos = Int32(c.bosId), eos = Int32(c.eosId)
+        let pad = Int32(c.padId), eos = Int32(c.eosId), banned = c.neverGenerated
         var rows = prefixes
         var done = [Bool](repeating: false, count: b)
         let plen = prefixes.map(\.count).max() ?? 0
@@ -70,7 +70,7 @@ public enum GreedyDecoder {
             for r in 0..<b where !done[r] {
                 let row = logits + r * v
                 var best = -Float.infinity, arg = 0
-                for j in 0..<v where j != Int(pad) && j != Int(bos) && row[j] > best { best = row[j]; arg = j }
+                for j in 0..<v where !banned.contains(j) && row[j] > best { best = row[j]; arg = j }
                 next[r] = Int32(arg)
             }
             for r in 0..<b {

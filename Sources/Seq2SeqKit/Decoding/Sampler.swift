@@ -32,7 +32,7 @@ public struct Sampler {
     ///   - model: A decoder-only model (an encoder-decoder one has no source here).
     ///   - prompt: Token ids to continue; only the last max_positions of them are read.
     ///   - maxTokens: Tokens to generate. Generation does not stop at eos: eos is drawn like any other
-    ///     token (pad and bos are never drawn).
+    ///     token (pad and bos are never drawn, unless one of them is eos: ``ModelConfig/neverGenerated``).
     ///   - emit: Called with each generated id, in order.
     public mutating func generate(_ model: Transformer, prompt: [Int32], maxTokens: Int, emit: (Int32) -> Void) {
         let c = model.config
@@ -43,7 +43,7 @@ public struct Sampler {
         var logits = prefill(dec, context, block)
         for _ in 0..<maxTokens {
             if !repetition.isOff { repetition.apply(toLogits: logits, previous: history) }
-            let next = sample(logits, vocab: c.tgtVocabSize, banned: [c.padId, c.bosId])
+            let next = sample(logits, vocab: c.tgtVocabSize, banned: c.neverGenerated)
             emit(next)
             context.append(next)
             if !repetition.isOff { history.append(next) }
@@ -114,9 +114,14 @@ public struct StreamingDetokenizer {
     /// Adds one generated id and returns the text it completes (possibly empty).
     ///
     /// Byte tokens and pieces are appended as UTF-8; eos becomes a newline (except for character-level
-    /// vocabularies, where it is dropped); pad, bos and unknown ids are ignored. An incomplete
+    /// vocabularies, where it is dropped); pad, bos and unknown ids are ignored. A byte-level (GPT-2)
+    /// vocabulary's tokens are their bytes, and its special tokens their text (`<|endoftext|>`). An incomplete
     /// multi-byte character is held until its remaining bytes arrive.
     public mutating func push(_ id: Int32) -> String {
+        if let bl = vocabulary.byteLevel {  // GPT-2's tokens are bytes; a special token is its text
+            pending += bl.bytes(of: id)
+            return flush(final: false)
+        }
         let i = Int(id)
         if id == Vocabulary.eosId && !vocabulary.characterLevel {
             pending.append(0x0A)

@@ -1,8 +1,10 @@
 import CKernels
 
-/// Feed-forward non-linearities of the spec. GELU is the exact erf form, as PyTorch's default.
+/// Feed-forward non-linearities of the spec. GELU is the exact erf form, as PyTorch's default;
+/// `gelu_tanh` is its tanh approximation (GPT-2's `gelu_new`, PyTorch's `approximate="tanh"`).
 public enum Activation: String, Codable, Sendable, CaseIterable {
     case relu, gelu, silu
+    case geluTanh = "gelu_tanh"
 }
 
 extension Activation {
@@ -12,6 +14,7 @@ extension Activation {
         case .relu: return Int32(S2S_ACT_RELU)
         case .gelu: return Int32(S2S_ACT_GELU)
         case .silu: return Int32(S2S_ACT_SILU)
+        case .geluTanh: return Int32(S2S_ACT_GELU_TANH)
         }
     }
 }

@@ -84,6 +84,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.padId = padId; self.bosId = bosId; self.eosId = eosId
     }
 
+    /// The ids decoding never produces: pad and bos, except the one that is also eos (GPT-2's
+    /// `<|endoftext|>` is its bos, eos and padding at once, and ends a text like any eos).
+    public var neverGenerated: [Int] { [padId, bosId].filter { $0 != eosId } }
+
     /// Decoder-only (GPT) when there is no encoder.
     public var isDecoderOnly: Bool { encoderLayers == 0 }
     /// The width of one attention head, d_model / n_heads.

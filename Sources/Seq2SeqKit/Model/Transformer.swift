@@ -195,10 +195,20 @@ public final class Transformer {
         a.ids = ids
         // Reuses the mask's storage: a steady training loop allocates nothing here.
         a.keyValid.removeAll(keepingCapacity: true)
-        for id in ids { a.keyValid.append(id == Int32(c.padId) ? 0 : 1) }
-        // A causal stack's first position holds its start token, never padding, even when that
-        // token is spelled pad (Marian's decoder starts from <pad>, and Hugging Face masks nothing there).
-        if causal { for r in 0..<a.batch where a.length > 0 { a.keyValid[r * a.length] = 1 } }
+        let pad = Int32(c.padId)
+        if causal {
+            // A causal stack's rows are padded at the end: its padding is the run of pad ids that ends
+            // a row, after its first position. A pad id before a real token is a token (Marian's decoder
+            // starts from <pad>; GPT-2's <|endoftext|> is its pad, bos and eos at once), and Hugging
+            // Face masks none of them.
+            a.keyValid.append(contentsOf: repeatElement(1, count: ids.count))
+            for r in 0..<a.batch {
+                var j = a.length - 1
+                while j > 0 && ids[r * a.length + j] == pad { a.keyValid[r * a.length + j] = 0; j -= 1 }
+            }
+        } else {
+            for id in ids { a.keyValid.append(id == pad ? 0 : 1) }
+        }
         ids.withUnsafeBufferPointer { idp in
             embed(a.embedded.pointer, ids: idp.baseAddress!, ref, batch: a.batch, length: a.length)  // [B, T] -> [N, D]
         }

@@ -56,6 +56,7 @@ extension Vocabulary {
     /// Writes tokenizer.json atomically; the same vocabulary always gives the same bytes.
     /// - Throws: ``SafeTensors/Error/io(_:_:)`` if the file cannot be written or renamed into place.
     public func save(to path: String) throws {
+        if let bl = byteLevel { return try writeAtomically(try bl.jsonData(), to: path) }
         let data = try JSONSerialization.data(withJSONObject: tokenizerJSON(), options: [.sortedKeys, .prettyPrinted])
         var text = String(decoding: data, as: UTF8.self)
         // The vocab is the last string of the model (keys are sorted: "merges" < "type" < "unk_token" < "vocab")
@@ -86,7 +87,8 @@ extension Vocabulary {
         return out
     }
 
-    /// Reads a tokenizer.json written by seq2seq; anything else (or a damaged file) is a clear error.
+    /// Reads a tokenizer.json written by seq2seq, or a byte-level BPE one of GPT-2's kind
+    /// (``ByteLevelBPE``); anything else (or a damaged file) is a clear error.
     /// - Throws: ``VocabularyError/file(_:_:)`` if the file is missing, is not JSON, or is not a BPE
     ///   vocabulary with byte fallback in seq2seq's layout.
     public static func load(_ path: String) throws -> Vocabulary {
@@ -102,6 +104,7 @@ extension Vocabulary {
             .file(path, "\(m); not a seq2seq vocabulary (or from an incompatible version): learn it again with `seq2seq vocab`")
         }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw bad("not valid JSON") }
+        if ByteLevelBPE.isByteLevel(root) { return Vocabulary(byteLevel: try ByteLevelBPE.load(tokenizerJSON: data, path: path)) }
         guard let model = root["model"] as? [String: Any], model["type"] as? String == "BPE",
               model["byte_fallback"] as? Bool == true else { throw bad("model is not a BPE with byte fallback") }
         guard let vocab = model["vocab"] as? [String: Int], let rawMerges = model["merges"] as? [Any] else {
@@ -168,11 +171,12 @@ public struct Vocabularies {
         return Vocabularies(joint: try Vocabulary.learn(lines: source + target, size: size, normalizer: normalizer))
     }
 
-    /// Whether `dir` holds a vocabulary: tokenizer.json, target.tokenizer.json, or a Marian source.spm.
+    /// Whether `dir` holds a vocabulary: tokenizer.json, target.tokenizer.json, a Marian source.spm, or
+    /// GPT-2's merges.txt (with vocab.json).
     public static func exists(in dir: String) -> Bool {
         let fm = FileManager.default
         return fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") || fm.fileExists(atPath: "\(dir)/\(targetFile)")
-            || fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)")
+            || fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)") || fm.fileExists(atPath: "\(dir)/\(GPT2Files.merges)")
     }
 
     /// Reads the vocabulary of `dir`: a Marian pair (source.spm and its companions) first, else a joint
@@ -185,6 +189,10 @@ public struct Vocabularies {
         if fm.fileExists(atPath: "\(dir)/\(MarianFiles.sourceSPM)") { return try loadMarian(from: dir) }
         if fm.fileExists(atPath: "\(dir)/\(Vocabulary.fileName)") {
             return Vocabularies(joint: try Vocabulary.load("\(dir)/\(Vocabulary.fileName)"))
+        }
+        if fm.fileExists(atPath: "\(dir)/\(GPT2Files.vocab)") && fm.fileExists(atPath: "\(dir)/\(GPT2Files.merges)") {
+            return Vocabularies(joint: Vocabulary(byteLevel: try ByteLevelBPE.load(vocabJSON: "\(dir)/\(GPT2Files.vocab)",
+                                                                               mergesTXT: "\(dir)/\(GPT2Files.merges)")))
         }
         if fm.fileExists(atPath: "\(dir)/\(targetFile)") {
             let t = try Vocabulary.load("\(dir)/\(targetFile)")
@@ -202,6 +210,8 @@ public struct Vocabularies {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         if let s = source.sentencePiece, let t = target.sentencePiece {
             for (name, data) in s.files + t.files { try writeAtomically(data, to: "\(dir)/\(name)") }
+        } else if joint, let bl = source.byteLevel {
+            try writeAtomically(try bl.jsonData(), to: "\(dir)/\(Vocabulary.fileName)")
         } else if joint {
             try source.save(to: "\(dir)/\(Vocabulary.fileName)")
         } else {

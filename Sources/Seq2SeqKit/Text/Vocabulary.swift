@@ -39,6 +39,9 @@ public final class Vocabulary: @unchecked Sendable {
     /// Set for a SentencePiece vocabulary (an imported Marian model's side): encoding, decoding and
     /// the pieces are then its own (Text/SentencePieceVocabulary.swift), and there are no merges.
     public let sentencePiece: SentencePieceVocabulary?
+    /// Set for a byte-level BPE (an imported GPT-2 model's, Text/ByteLevelBPE.swift): encoding,
+    /// decoding and the pieces are then its own, and its special tokens' ids are its own.
+    public let byteLevel: ByteLevelBPE?
 
     /// The number of tokens (ids are `0..<count`).
     public var count: Int { pieces.count }
@@ -53,6 +56,20 @@ public final class Vocabulary: @unchecked Sendable {
         charId = [:]
         mergeTable = [:]
         sentencePiece = sp
+        byteLevel = nil
+    }
+
+    /// A byte-level BPE (GPT-2's) in the place of the library's own.
+    public init(byteLevel bl: ByteLevelBPE) {
+        normalizer = Normalizer(form: .none, lowercase: false, cleanWhitespace: false)
+        characterLevel = false
+        pieces = bl.pieces
+        merges = bl.merges
+        pieceId = bl.ids
+        charId = [:]
+        mergeTable = [:]
+        sentencePiece = nil
+        byteLevel = bl
     }
 
     /// A BPE vocabulary from its parts: the specials and byte tokens, then `alphabet`, then each merge's
@@ -100,6 +117,7 @@ public final class Vocabulary: @unchecked Sendable {
         self.charId = chars
         self.mergeTable = table
         self.sentencePiece = nil
+        self.byteLevel = nil
     }
 
     @inline(__always) static func pairKey(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
@@ -171,10 +189,10 @@ public final class Vocabulary: @unchecked Sendable {
     }
 
     /// Lines of a language model's text as its token stream holds them (`prepare --lm`, `train --lm`,
-    /// `perplexity`): a character vocabulary keeps each line's newline, a subword one ends each line
-    /// with eos.
+    /// `perplexity`): a character or byte-level vocabulary keeps each line's newline (as a token of the
+    /// text, as GPT-2 reads text), a subword one ends each line with eos.
     public func encodeTextLines(_ lines: [String]) -> [[Int32]] {
-        if characterLevel { return encodeBatch(lines.map { $0 + "\n" }) }
+        if characterLevel || byteLevel != nil { return encodeBatch(lines.map { $0 + "\n" }) }
         return encodeBatch(lines).map { $0 + [Vocabulary.eosId] }
     }
 
@@ -182,6 +200,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// and segmented once and cached (see `wordCounts` for why that equals normalizing the line).
     public func encode(_ line: String) -> [Int32] {
         if let sp = sentencePiece { return sp.encode(line) }
+        if let bl = byteLevel { return bl.encode(line) }
         if characterLevel { return BPE.encode(normalizer(line), vocabulary: self) }
         var out: [Int32] = []
         for raw in line.split(separator: " ") {
@@ -206,6 +225,7 @@ public final class Vocabulary: @unchecked Sendable {
     /// "▁" becomes a space and the leading space is dropped. Special tokens are skipped.
     public func decode(_ ids: [Int32]) -> String {
         if let sp = sentencePiece { return sp.decode(ids) }
+        if let bl = byteLevel { return bl.decode(ids) }
         var bytes: [UInt8] = []
         for id in ids {
             let i = Int(id)

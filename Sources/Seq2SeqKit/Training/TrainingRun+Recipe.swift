@@ -87,7 +87,8 @@ extension TrainingRun {
 
     /// The training settings (train.json) of these options: the task's recipe, then every option
     /// given. Translation follows the Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2
-    /// cores, see the README); a language model nanoGPT's defaults.
+    /// cores, see the README); a language model nanoGPT's defaults; with `--init-from`, the learning rate and
+    /// warm-up of ``FineTuningDefaults``.
     ///
     /// This is what a new run writes as train.json; a resumed run trains with its saved train.json instead
     /// (with the limits, ``Options/updateFreq`` and ``Options/precision`` given now). The result is not validated here.
@@ -108,6 +109,13 @@ extension TrainingRun {
         } else {
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
             s.lengthPenalty = 1.4
+        }
+        if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
+            if lm {
+                s.lr = FineTuningDefaults.languageModel.lr; s.minLR = s.lr; s.warmupSteps = FineTuningDefaults.languageModel.warmupSteps
+            } else {
+                s.lr = FineTuningDefaults.translation.lr; s.warmupSteps = FineTuningDefaults.translation.warmupSteps
+            }
         }
         if let v = o.lr { s.lr = v }
         if let v = o.minLR { s.minLR = v }
@@ -153,8 +161,10 @@ extension TrainingRun {
     }
 
     /// config.json of a new run: the architecture with the vocabulary's sizes, positions for the
-    /// longest block or pair, and embeddings shared when the vocabulary is joint (translation).
+    /// longest block or pair, and embeddings shared when the vocabulary is joint (translation); or
+    /// the configuration of the model `--init-from` names (`initConfig`).
     func modelConfig(settings: TrainSettings, vocabularies v: Vocabularies) throws -> ModelConfig {
+        if let dir = initDirectory { return try initConfig(settings: settings, from: dir) }
         let lm = options.isLanguageModel
         var config = try options.architecture.config(for: options.task)
         config.tgtVocabSize = v.target.count

@@ -2,10 +2,20 @@ import Foundation
 
 extension TrainingRun {
     /// The run's vocabulary: the model directory's (a resumed run, or one an earlier attempt
-    /// saved), else the one `options.vocabulary` names, else the prepared corpus's, else a
+    /// saved), else that of the model `--init-from` names, else the one `options.vocabulary` names, else the prepared corpus's, else a
     /// learned one (`learnVocabulary`).
     func chooseVocabulary(_ settings: TrainSettings, say: (String) -> Void) throws -> Vocabularies {
         if options.resume || Vocabularies.exists(in: directory) { return try Vocabularies.load(from: directory) }
+        if let dir = initDirectory {
+            let given: Vocabularies?
+            switch options.vocabulary {
+            case .load(let path): given = try Self.loadVocabulary(path)
+            case .automatic: given = try settings.data.map { try Vocabularies.load(from: $0) }
+            case .learnBPE, .learnCharacters:
+                throw TrainingRunError.invalidOption("--vocab bpe or char learns a new vocabulary, but the model of --init-from \(dir) keeps its own (its token table is trained on it): leave --vocab out")
+            }
+            return try initVocabulary(from: dir, given: given)
+        }
         switch options.vocabulary {
         case .load(let path): return try Self.loadVocabulary(path)
         case .automatic:

@@ -79,7 +79,8 @@ public struct TrainingRun {
         if let from = options.initFrom, !options.resume {
             let path = from.hasSuffix(".safetensors") ? from : "\(from)/\(ModelDirectory.weightsFile)"
             try net.loadWeights(from: SafeTensors(contentsOf: path)) { $0.hasPrefix("optimizer.") }
-            say("initialized from \(path)")
+            let kept = initDirectory != nil ? " (its configuration and vocabulary kept)" : ""
+            say("initialized from \(path)\(kept); learning rate \(settings.lr), \(settings.warmupSteps) warm-up steps")
         }
         let data = try trainingData(settings: settings, config: config, vocabularies: vocabs, say: say)
         let trainer = try Trainer(model: net, settings: settings, directory: directory, stream: data.stream, vocabularies: vocabs,
