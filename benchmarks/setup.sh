@@ -13,8 +13,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/.venv"
-modules="torch numpy safetensors sacrebleu sentencepiece tokenizers ctranslate2 threadpoolctl"
-packages="numpy safetensors sacrebleu sentencepiece tokenizers ctranslate2 threadpoolctl"
+modules="torch numpy safetensors sacrebleu sentencepiece tokenizers ctranslate2 threadpoolctl transformers"
+packages="numpy safetensors sacrebleu sentencepiece tokenizers ctranslate2 threadpoolctl transformers"
 
 case "${1:-}" in
     -h|--help) sed -n '2,/^# Usage/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -29,7 +29,7 @@ imports_all() {  # the environment's Python imports every module
 report() {
     "$venv/bin/python" - <<'EOF'
 from importlib import metadata
-names = ["torch", "numpy", "safetensors", "sacrebleu", "sentencepiece", "tokenizers", "ctranslate2", "threadpoolctl"]
+names = ["torch", "numpy", "safetensors", "sacrebleu", "sentencepiece", "tokenizers", "ctranslate2", "threadpoolctl", "transformers"]
 print("benchmarks/.venv: " + ", ".join(f"{n} {metadata.version(n)}" for n in names))
 EOF
 }

@@ -162,6 +162,31 @@ void s2s_dequantize_row(float *y, const int32_t *c, long o, float sx, const floa
     table->dequantize_row(y, c, o, sx, ws, correction, bias);
 }
 int s2s_int8_tiles_available(void) { return table->int8_tiles != NULL; }
+typedef void (*s2s_int8_tiles_fn)(float *, const uint8_t *, const int8_t *, const float *, const float *, const int32_t *,
+                                  const float *, long, long, long, long, long);
+/// The VNNI tiles the processor and the active level allow: AVX512-VNNI at the AVX-512 level, else
+/// AVX-VNNI at the AVX2 level or above; NULL without either.
+static s2s_int8_tiles_fn vnni_tiles(void) {
+#if defined(__x86_64__)
+    if (active >= S2S_ISA_AVX512 && (features & S2S_CPU_AVX512_VNNI)) return s2s_int8_tiles_avx512vnni;
+    if (active >= S2S_ISA_AVX2 && (features & S2S_CPU_AVX_VNNI)) return s2s_int8_tiles_avxvnni;
+#endif
+    return NULL;
+}
+int s2s_int8_vnni_tiles_available(void) { return vnni_tiles() != NULL; }
+const char *s2s_int8_vnni_name(void) {
+    s2s_int8_tiles_fn f = vnni_tiles();
+#if defined(__x86_64__)
+    if (f == s2s_int8_tiles_avx512vnni) return "avx512-vnni";
+    if (f == s2s_int8_tiles_avxvnni) return "avx-vnni";
+#endif
+    (void)f;
+    return NULL;
+}
+void s2s_int8_vnni_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
+                         const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {
+    vnni_tiles()(y, xu, wq, xScales, wScales, correction, bias, n, o, k, jBegin, jEnd);
+}
 void s2s_int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                     const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {
     table->int8_tiles(y, xu, wq, xScales, wScales, correction, bias, n, o, k, jBegin, jEnd);

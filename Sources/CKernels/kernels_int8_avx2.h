@@ -3,15 +3,28 @@
 // int16, exact for activations below 128: see Tensor/Int8Gemm.swift), widens the pairs to int32
 // with vpmaddwd against ones, and adds: 32 multiply-adds in three instructions. A tile is 2 W rows ×
 // 4 input rows (8 accumulators); below 4 rows, 8 W rows × 1 row. Included by kernels_body.h at the
-// AVX2 and AVX-512 levels.
+// AVX2 and AVX-512 levels, and by kernels_int8_vnni_*.c with VNNI's one-instruction step.
 // Dims legend: N rows, O output features (W rows), K the padded row length (a multiple of 32).
 
 INLINE __m256i i8_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/// Σ over 32 bytes of u8 · s8, as 8 int32 lanes, added to acc.
+/// Σ over 32 bytes of u8 · s8, as 8 int32 lanes, added to acc. With VNNI (kernels_int8_vnni.c) one
+/// vpdpbusd does it: the same integers, since activations below 128 never saturate vpmaddubsw's pairs.
+#if defined(S2S_INT8_AVX512VNNI)
+INLINE __m256i i8_dot_step(__m256i acc, __m256i x, __m256i w, __m256i ones) {
+    (void)ones;
+    return _mm256_dpbusd_epi32(acc, x, w);
+}
+#elif defined(S2S_INT8_AVXVNNI)
+INLINE __m256i i8_dot_step(__m256i acc, __m256i x, __m256i w, __m256i ones) {
+    (void)ones;
+    return _mm256_dpbusd_avx_epi32(acc, x, w);
+}
+#else
 INLINE __m256i i8_dot_step(__m256i acc, __m256i x, __m256i w, __m256i ones) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(x, w), ones));
 }
+#endif
 
 /// The 8 lane sums of a0 … a7, in order.
 INLINE void i8_sums8(int32_t out[8], __m256i a0, __m256i a1, __m256i a2, __m256i a3, __m256i a4, __m256i a5,

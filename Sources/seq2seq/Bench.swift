@@ -6,8 +6,8 @@ import Seq2SeqDistributed
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the speed of kernels, training, tokenization and translation.",
-        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self, BenchTranslate.self, BenchAllreduce.self]
+        abstract: "Measure the speed of kernels, training, tokenization, translation and generation.",
+        subcommands: [BenchKernels.self, BenchTrain.self, BenchBPE.self, BenchTranslate.self, BenchGenerate.self, BenchAllreduce.self]
     )
 }
 
@@ -189,6 +189,65 @@ struct BenchTranslate: ParsableCommand {
             }
         }
         print(String(format: "peak RSS %.0f MB", peakRSSMegabytes()))
+    }
+}
+
+struct BenchGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "A language model's speed: prompt tokens/s and generated tokens/s for batch and thread settings (compare benchmarks/generate_vs_ctranslate2.sh).",
+        discussion: """
+        Prompts are random token ids (the same for every run); generation is greedy and never stops
+        early. The prompt phase runs up to the first new token; the generation phase is the steps after it.
+        Example: seq2seq bench generate --model runs/gpt2 --prompt-tokens 128 --new-tokens 128
+        """
+    )
+
+    @Option(help: "A decoder-only model directory (float32 or int8).") var model: String
+    @Option(help: "Tokens per prompt.") var promptTokens = 128
+    @Option(help: "Tokens generated per prompt (the first one ends the prompt phase).") var newTokens = 128
+    @Option(help: "Comma-separated batch sizes (prompts generated together).") var batchSizes = "1,16"
+    @Option(help: "Comma-separated thread counts.") var threads = "1,2"
+    @Option(help: "Timed repeats (best is reported).") var repeats = 3
+    @Flag(help: "Print one JSON object per row instead of text.") var json = false
+
+    func validate() throws {
+        _ = try Check.list(batchSizes, "--batch-sizes", 1...4096)
+        _ = try Check.list(threads, "--threads", 1...1024)
+        try Check.int(promptTokens, "--prompt-tokens", 1...1_048_576)
+        try Check.int(newTokens, "--new-tokens", 1...1_048_576)
+        try Check.int(repeats, "--repeats", 1...1000)
+    }
+
+    func run() throws {
+        let net = try ModelDirectory.load(model)
+        let c = net.config
+        guard c.isDecoderOnly else { throw ValidationError("--model \(model) is a translation model; bench generate measures a decoder-only (language) model: use bench translate") }
+        guard promptTokens + newTokens <= c.maxPositions else {
+            throw ValidationError("--prompt-tokens \(promptTokens) + --new-tokens \(newTokens) exceed the model's \(c.maxPositions) positions")
+        }
+        func list(_ s: String) -> [Int] { s.split(separator: ",").compactMap { Int($0) } }
+        if !json {
+            print("\(model): \(c.decoderLayers) layers, d \(c.dModel), vocabulary \(c.tgtVocabSize)\(c.quantization.map { ", \($0.rawValue)" } ?? ""); prompts of \(promptTokens) random tokens, \(newTokens) greedy tokens")
+        }
+        for t in list(threads) {
+            Threads.set(t)
+            for b in list(batchSizes) {
+                let prompts = GenerateBenchmark.prompts(batch: b, length: promptTokens, vocabulary: c.tgtVocabSize,
+                                                        avoiding: [c.padId, c.bosId, c.eosId])
+                let r = GenerateBenchmark.run(model: net, prompts: prompts, newTokens: newTokens, repeats: repeats)
+                if json {
+                    let o: [String: Any] = ["threads": t, "batch": b, "prompt_tokens": promptTokens, "new_tokens": newTokens,
+                                            "prompt_tokens_per_s": r.promptTokensPerSecond, "generated_tokens_per_s": r.generatedTokensPerSecond,
+                                            "first_row": r.firstRow.map(Int.init), "peak_rss_mb": peakRSSMegabytes()]
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self))
+                } else {
+                    print(String(format: "threads %d  batch %2d: prompt %8.0f tok/s   generation %7.1f tok/s", t, b,
+                                 r.promptTokensPerSecond, r.generatedTokensPerSecond))
+                }
+            }
+        }
+        if !json { print(String(format: "peak RSS %.0f MB", peakRSSMegabytes())) }
     }
 }
 

@@ -82,6 +82,47 @@ final class GPT2Tests: XCTestCase {
         }
     }
 
+    /// `IncrementalDecoder.prefill` gives the bits of one `step` per token, for a decoder-only model
+    /// (float32 and int8, 1 and 2 threads, in one pass and in chunks) and for an encoder-decoder one.
+    func testPrefillEqualsStepByStep() throws {
+        let (model, _, dir) = try imported("tied")
+        let q = try ModelDirectory.load(dir)
+        try q.quantize()
+        var rng = RNG(seed: 3)
+        func compare(_ m: Transformer, rows b: Int, tokens t: Int, memory: (ConstFloatPtr, Int, [UInt8])? = nil, _ what: String) {
+            let v = m.config.tgtVocabSize
+            let ids = (0..<b).map { _ in (0..<t).map { _ in Int32(rng.next() % UInt64(v)) } }
+            for threads in [1, 2] {
+                Threads.set(threads)
+                let one = IncrementalDecoder(model: m), all = IncrementalDecoder(model: m)
+                for d in [one, all] { d.start(rows: b, capacity: t + 1, memory: memory?.0, sourceLength: memory?.1 ?? 0, sourceValid: memory?.2 ?? []) }
+                var stepped: [Float] = []
+                for j in 0..<t { stepped = Array(UnsafeBufferPointer(start: one.step(ids.map { $0[j] }), count: b * v)) }
+                let filled = Array(UnsafeBufferPointer(start: all.prefill(ids), count: b * v))
+                XCTAssertEqual(filled.map(\.bitPattern), stepped.map(\.bitPattern), "\(what), \(b) rows × \(t) tokens, \(threads) threads")
+                XCTAssertEqual(all.length, t)
+                // The next step continues from the same caches.
+                let next = ids.map { $0[0] }
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: all.step(next), count: b * v)).map(\.bitPattern),
+                               Array(UnsafeBufferPointer(start: one.step(next), count: b * v)).map(\.bitPattern), "\(what): the step after")
+            }
+            Threads.set(Threads.available)
+        }
+        for (m, what) in [(model, "float32"), (q, "int8")] {
+            compare(m, rows: 3, tokens: 11, what)
+            compare(m, rows: 30, tokens: 40, "\(what) in chunks")  // 1,200 > prefillRows
+        }
+        // Encoder-decoder: a Marian model's decoder over two sources of different lengths.
+        let hf = try MarianFixtures.huggingFaceFolder("separate")
+        _ = try MarianImport.run(from: hf, to: hf + "-imported")
+        let marian = try ModelDirectory.load(hf + "-imported")
+        let pad = Int32(marian.config.padId), eos = Int32(marian.config.eosId)
+        let src: [Int32] = [5, 6, 7, 8, eos, 9, 10, eos, pad, pad]
+        let (memory, valid) = try marian.encode(src: src, batch: 2, length: 5)
+        compare(marian, rows: 2, tokens: 6, memory: (memory, 5, valid), "encoder-decoder")
+        MarianFixtures.removeFolders()
+    }
+
     // MARK: - The byte-level tokenizer
 
     func testTokenizerMatchesTransformers() throws {

@@ -69,7 +69,7 @@ final class Int8LinearTests: XCTestCase {
 
     func testAutomaticChoiceUsesOurTilesForFewRowsAndOneDNNForMany() {
         MatmulSelection.current.int8 = nil
-        let own: Int8Engine = Int8Engine.avx2.isAvailable ? .avx2 : .portable
+        let own: Int8Engine = Int8Engine.vnni.isAvailable ? .vnni : Int8Engine.avx2.isAvailable ? .avx2 : .portable
         XCTAssertEqual(Int8Gemm.engine(rows: 1), own)
         XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows - 1), own)
         XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows), Int8Engine.onednn.isAvailable ? .onednn : own)

@@ -255,10 +255,14 @@ final class KernelLevelTests: XCTestCase {
                 int8LinearForward(plain.pointer, x.pointer, q, b.pointer, rows: rows)
                 XCTAssertEqual(plain.array.map(\.bitPattern), reference.array.map(\.bitPattern), "dequantized \(rows)×\(i)×\(o) at \(level)")
                 guard Int8Engine.avx2.isAvailable else { XCTAssertEqual(level, .portable); continue }
-                MatmulSelection.current.int8 = .avx2
-                let y = FloatBuffer(count: rows * o)
-                int8LinearForward(y.pointer, x.pointer, q, b.pointer, rows: rows)
-                XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(rows)×\(i)×\(o) at \(level)")
+                // Our tiles, and the VNNI ones where this level and processor have them (AVX-VNNI at
+                // the AVX2 level, AVX512-VNNI at the AVX-512 level).
+                for engine in [Int8Engine.avx2, .vnni] where engine.isAvailable {
+                    MatmulSelection.current.int8 = engine
+                    let y = FloatBuffer(count: rows * o)
+                    int8LinearForward(y.pointer, x.pointer, q, b.pointer, rows: rows)
+                    XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(engine) \(rows)×\(i)×\(o) at \(level)")
+                }
             }
         }
     }

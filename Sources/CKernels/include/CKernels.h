@@ -137,6 +137,13 @@ void s2s_dequantize_row(float *y, const int32_t *c, long o, float sx, const floa
                         const float *bias);
 /// Whether s2s_int8_tiles runs here (AVX2 or AVX-512 active).
 int s2s_int8_tiles_available(void);
+/// Whether s2s_int8_vnni_tiles runs here: AVX512-VNNI at the AVX-512 level, or AVX-VNNI at the AVX2
+/// level or above; and which ("avx512-vnni", "avx-vnni"; NULL when neither).
+int s2s_int8_vnni_tiles_available(void);
+const char *s2s_int8_vnni_name(void);
+/// s2s_int8_tiles with vpdpbusd: the same sums (activations are below 128).
+void s2s_int8_vnni_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
+                         const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd);
 /// y[r·O + j] = (Σ_k xu[r, k]·wq[j, k] − correction[j]) · (xScales[r]·wScales[j]) + bias[j] (none: 0)
 /// for rows r < n and W rows j in jBegin ..< jEnd; rows of xu and wq are k bytes (a multiple of 32).
 void s2s_int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,

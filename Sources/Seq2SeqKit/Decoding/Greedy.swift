@@ -63,8 +63,7 @@ public enum GreedyDecoder {
         let plen = prefixes.map(\.count).max() ?? 0
         precondition(prefixes.allSatisfy { $0.count == plen && plen > 0 }, "prefixes must share a positive length")
         // Feed the prefix; the logits after its last token choose the first new token.
-        var logits: FloatPtr = dec.logits.pointer
-        for t in 0..<plen { logits = dec.step(rows.map { $0[t] }) }
+        var logits = dec.prefill(rows)
         while rows[0].count < maxLength && !done.allSatisfy({ $0 }) {
             var next = [Int32](repeating: pad, count: b)
             for r in 0..<b where !done[r] {

@@ -35,7 +35,7 @@ public final class IncrementalDecoder {
     // Scratch for one step.
     let x = FloatBuffer(count: 0), h = FloatBuffer(count: 0), q = FloatBuffer(count: 0)
     let ctx = FloatBuffer(count: 0), sub = FloatBuffer(count: 0), hidden = FloatBuffer(count: 0)
-    let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0), scores = FloatBuffer(count: 0)
+    let mean = FloatBuffer(count: 0), rstd = FloatBuffer(count: 0)
     /// The last step's logits [rows, V_tgt], row-major; overwritten by each ``step(_:)``.
     public let logits = FloatBuffer(count: 0)  // [B, V]
 
@@ -85,7 +85,6 @@ public final class IncrementalDecoder {
         for buf in [x, h, q, ctx, sub] { buf.reserve(planned * d) }
         hidden.reserve(planned * c.dFF)
         mean.reserve(planned); rstd.reserve(planned)
-        scores.reserve(c.nHeads * max(capacity, s))
         logits.reserve(planned * c.tgtVocabSize)
         if let memory, let ref = model.decoderRef.layers.first, ref.crossAttention != nil {
             for (i, lr) in model.decoderRef.layers.enumerated() {
@@ -104,88 +103,132 @@ public final class IncrementalDecoder {
     @discardableResult
     public func step(_ tokens: [Int32]) -> FloatPtr {
         precondition(tokens.count == rows && length < capacity, "decoder step outside its plan")
-        let b = rows, ref = model.decoderRef
-        tokens.withUnsafeBufferPointer { tp in
-            model.embed(x.pointer, ids: tp.baseAddress!, ref, batch: b, length: 1, start: length)  // [B] -> [B, D]
+        return advance(tokens, perRow: 1)
+    }
+
+    /// Feeds `tokens[r]` to row r (every row the same number T of tokens) at positions
+    /// `length ..< length + T`, and returns the logits [B, V] after each row's last token: a prompt,
+    /// or a forced prefix, in a few products over many rows instead of T steps of one. The values are
+    /// those of T calls of ``step(_:)``, bit for bit: every kernel computes a row the same way
+    /// whatever the number of rows beside it (see InvariantLinear.swift), and each query attends to
+    /// the same cached keys. Long inputs go in chunks of at most ``prefillRows`` rows × tokens.
+    /// The attention observer sees every query: row r's token j is reported as row r (in order).
+    @discardableResult
+    public func prefill(_ tokens: [[Int32]]) -> FloatPtr {
+        let t = tokens.first?.count ?? 0
+        precondition(tokens.count == rows && t > 0 && tokens.allSatisfy { $0.count == t } && length + t <= capacity,
+                     "decoder prefill outside its plan")
+        let chunk = max(1, min(t, Self.prefillRows / max(rows, 1)))
+        var out = logits.pointer
+        for a in stride(from: 0, to: t, by: chunk) {
+            let n = min(chunk, t - a)
+            var ids = [Int32](repeating: 0, count: rows * n)
+            for r in 0..<rows { for j in 0..<n { ids[r * n + j] = tokens[r][a + j] } }
+            out = advance(ids, perRow: n)
+        }
+        return out
+    }
+
+    /// Rows × tokens that one pass of ``prefill(_:)`` computes at most (its scratch grows to that).
+    public static let prefillRows = 1024
+
+    /// ids [B, n] (row-major) at positions length ..< length + n; returns the logits after each row's last.
+    private func advance(_ ids: [Int32], perRow n: Int) -> FloatPtr {
+        let c = model.config, d = c.dModel, b = rows, nr = b * n, ref = model.decoderRef
+        if n > 1 {
+            for buf in [x, h, q, ctx, sub] { _ = buf.reserve(nr * d) }
+            _ = hidden.reserve(nr * c.dFF); _ = mean.reserve(nr); _ = rstd.reserve(nr)
+        }
+        ids.withUnsafeBufferPointer { tp in
+            model.embed(x.pointer, ids: tp.baseAddress!, ref, batch: b, length: n, start: length)  // [B, n] -> [B·n, D]
         }
         // Every block updates x in place: pre-norm adds the sublayer into x, post-norm normalizes the
         // sum (in h) back into x.
-        let block = model.config.norm == .pre
+        let block = c.norm == .pre
             ? ResidualBuffers(lnOut: h.pointer, mean: mean.pointer, rstd: rstd.pointer, sub: sub.pointer, sum: x.pointer)
             : ResidualBuffers(lnOut: x.pointer, mean: mean.pointer, rstd: rstd.pointer, sub: sub.pointer, sum: h.pointer)
         for (i, lr) in ref.layers.enumerated() {
-            _ = model.residualBlock(x: x.pointer, norm: lr.selfNorm, rows: b, block) { hIn, out in
-                selfAttention(layer: i, lr.selfAttention, hIn, out)
+            _ = model.residualBlock(x: x.pointer, norm: lr.selfNorm, rows: nr, block) { hIn, out in
+                selfAttention(layer: i, lr.selfAttention, hIn, out, perRow: n)
             }
             if let cr = lr.crossAttention, let cn = lr.crossNorm {
-                _ = model.residualBlock(x: x.pointer, norm: cn, rows: b, block) { hIn, out in
-                    crossAttention(layer: i, cr, hIn, out)
+                _ = model.residualBlock(x: x.pointer, norm: cn, rows: nr, block) { hIn, out in
+                    crossAttention(layer: i, cr, hIn, out, perRow: n)
                 }
             }
-            _ = model.residualBlock(x: x.pointer, norm: lr.ffnNorm, rows: b, block) { hIn, out in
-                model.feedForward(lr, x: hIn, rows: b, hidden: hidden.pointer, activated: hidden.pointer, out: out) {
+            _ = model.residualBlock(x: x.pointer, norm: lr.ffnNorm, rows: nr, block) { hIn, out in
+                model.feedForward(lr, x: hIn, rows: nr, hidden: hidden.pointer, activated: hidden.pointer, out: out) {
                     model.linear($0, $1, $2, rows: $3, panels: panels)
                 }
             }
         }
+        // Only each row's last position is projected: [B, D] -> [B, V].
+        if n > 1 { for r in 0..<b { (x.pointer + r * d).update(from: x.pointer + (r * n + n - 1) * d, count: d) } }
         let top = model.finalNorm(ref, x: x.pointer, out: h.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: b)
-        model.projectOutput(logits.pointer, top, rows: b, panels: panels)  // [B, D] -> [B, V]
-        length += 1
+        model.projectOutput(logits.pointer, top, rows: b, panels: panels)
+        length += n
         return logits.pointer
     }
 
-    private func selfAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
+    private func selfAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr, perRow n: Int) {
         let d = model.config.dModel, b = rows, t = length, cap = capacity
-        // This step's key and value go straight into the cache at position t of each row.
-        model.linear(q.pointer, hIn, w.k, rows: b, panels: panels)
-        for r in 0..<b { (selfK[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
-        model.linear(q.pointer, hIn, w.v, rows: b, panels: panels)
-        for r in 0..<b { (selfV[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * d, count: d) }
-        model.linear(q.pointer, hIn, w.q, rows: b, panels: panels)
+        // The new keys and values go straight into the cache at positions t ..< t + n of each row.
+        model.linear(q.pointer, hIn, w.k, rows: b * n, panels: panels)
+        for r in 0..<b { (selfK[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * n * d, count: n * d) }
+        model.linear(q.pointer, hIn, w.v, rows: b * n, panels: panels)
+        for r in 0..<b { (selfV[i].pointer + (slot[r] * cap + t) * d).update(from: q.pointer + r * n * d, count: n * d) }
+        model.linear(q.pointer, hIn, w.q, rows: b * n, panels: panels)
         attend(layer: i, cross: false, keys: selfK[i].pointer, values: selfV[i].pointer, slots: slot, rowStride: cap * d,
-               count: t + 1, valid: nil)
-        model.linear(out, ctx.pointer, w.out, rows: b, panels: panels)
+               perRow: n, count: t + 1, valid: nil)
+        model.linear(out, ctx.pointer, w.out, rows: b * n, panels: panels)
     }
 
-    private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr) {
+    private func crossAttention(layer i: Int, _ w: AttentionRef, _ hIn: ConstFloatPtr, _ out: FloatPtr, perRow n: Int) {
         let d = model.config.dModel, s = sourceLength
-        model.linear(q.pointer, hIn, w.q, rows: rows, panels: panels)
+        model.linear(q.pointer, hIn, w.q, rows: rows * n, panels: panels)
         attend(layer: i, cross: true, keys: crossK[i].pointer, values: crossV[i].pointer, slots: rowSourceSlot,
-               rowStride: s * d, count: s, valid: sourceValid, lengths: sourceLengths)
-        model.linear(out, ctx.pointer, w.out, rows: rows, panels: panels)
+               rowStride: s * d, perRow: n, count: s, valid: sourceValid, lengths: sourceLengths)
+        model.linear(out, ctx.pointer, w.out, rows: rows * n, panels: panels)
     }
 
-    /// ctx[r, head] = softmax(q[r, head] · K[m, :count, head]ᵀ / √Dh + mask) · V[m, :count, head],
-    /// m = slots[r] (the row's cache slot). Small dot products, so plain SIMD loops rather than BLAS
-    /// calls, walking each cached key and value row once, in order, for all heads together (head by
-    /// head, the four heads' passes over the same rows were slower: the cache does not stay in L3).
+    /// ctx[r·n + j, head] = softmax(q[r·n + j, head] · K[m, :count_j, head]ᵀ / √Dh + mask) · V[m, :count_j, head],
+    /// m = slots[r] (the row's cache slot), for each row's n queries: self-attention's query j sees
+    /// `count + j` keys (itself and what precedes it), cross-attention's all `count`. Small dot
+    /// products, so plain SIMD loops rather than BLAS calls, walking each cached key and value row
+    /// once, in order, for all heads together (head by head, the four heads' passes over the same rows
+    /// were slower: the cache does not stay in L3). Query rows are split between threads when there
+    /// are enough of them (each one's values do not depend on the split).
     /// `valid` [slots, count] masks keys; `lengths[m]` (≤ count), when given, is slot m's number of keys.
-    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, count stride: Int,
-                        valid: [UInt8]?, lengths: [Int]? = nil) {
+    private func attend(layer: Int, cross: Bool, keys: FloatPtr, values: FloatPtr, slots: [Int], rowStride: Int, perRow n: Int,
+                        count stride: Int, valid: [UInt8]?, lengths: [Int]? = nil) {
         let c = model.config, d = c.dModel, dh = c.headDim, heads = c.nHeads
         let scale = 1 / Float(dh).squareRoot()
-        let p = scores.pointer  // [heads, count]
-        for r in 0..<rows {
-            let m = slots[r]
-            let count = lengths?[m] ?? stride
-            if count == 0 {  // a source of padding only: nothing to attend to
-                (ctx.pointer + r * d).update(repeating: 0, count: d)
-                continue
-            }
-            let kb = UnsafePointer(keys + m * rowStride), vb = UnsafePointer(values + m * rowStride)
-            headScores(p, UnsafePointer(q.pointer + r * d), keys: kb, count: count, heads: heads, headDim: dh, scale: scale)
-            for hd in 0..<heads {
-                let ph = p + hd * count
-                if let valid {
-                    for j in 0..<count where valid[m * stride + j] == 0 { ph[j] = -.infinity }
+        let observe = attentionObserver
+        let C = SendablePointer(ctx.pointer), Q = SendablePointer(q.pointer), K = SendablePointer(keys), V = SendablePointer(values)
+        let widest = cross ? stride : stride + n - 1
+        let body: (Range<Int>) -> Void = { range in
+            let p = ThreadScratch.buffer(heads * max(widest, 1)).pointer  // [heads, count]
+            for qr in range {
+                let r = qr / n, j = qr % n, m = slots[r]
+                let count = cross ? (lengths?[m] ?? stride) : stride + j
+                if count == 0 {  // a source of padding only: nothing to attend to
+                    (C.p + qr * d).update(repeating: 0, count: d)
+                    continue
                 }
-                softmaxRow(ph, ph, count)
-                if let observe = attentionObserver {
-                    observe(layer, cross, r, hd, UnsafeBufferPointer(start: ph, count: count))
+                let kb = UnsafePointer(K.p + m * rowStride), vb = UnsafePointer(V.p + m * rowStride)
+                headScores(p, UnsafePointer(Q.p + qr * d), keys: kb, count: count, heads: heads, headDim: dh, scale: scale)
+                for hd in 0..<heads {
+                    let ph = p + hd * count
+                    if let valid {
+                        for k in 0..<count where valid[m * stride + k] == 0 { ph[k] = -.infinity }
+                    }
+                    softmaxRow(ph, ph, count)
+                    observe?(layer, cross, r, hd, UnsafeBufferPointer(start: ph, count: count))
                 }
+                headWeightedSum(C.p + qr * d, UnsafePointer(p), values: vb, count: count, heads: heads, headDim: dh)
             }
-            headWeightedSum(ctx.pointer + r * d, UnsafePointer(p), values: vb, count: count, heads: heads, headDim: dh)
         }
+        if observe != nil { body(0..<(rows * n)) } else { parallelRows(rows * n, cost: widest * d * 4, body) }
     }
 
     /// Keeps rows `order` (new row i is old row order[i]): beam search reorders, prunes and forks

@@ -58,9 +58,7 @@ public struct Sampler {
 
     func prefill(_ dec: IncrementalDecoder, _ tokens: [Int32], _ block: Int) -> FloatPtr {
         dec.start(rows: 1, capacity: block)
-        var logits = dec.logits.pointer
-        for t in tokens { logits = dec.step([t]) }
-        return logits
+        return dec.prefill([tokens])
     }
 
     /// Draws one token from softmax(logits / T) restricted to the top-k and top-p set: `logits`

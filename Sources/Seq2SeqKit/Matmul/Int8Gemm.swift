@@ -24,6 +24,10 @@ public enum Int8Engine: String, CaseIterable, Sendable {
     /// Our tiles with AVX2 intrinsics (CKernels/kernels_int8_avx2.h): the few rows of decoding,
     /// where the kernels run at the AVX2 level or above.
     case avx2
+    /// The same tiles with VNNI's vpdpbusd (CKernels/kernels_int8_vnni_*.c): one instruction per 32
+    /// multiply-adds instead of three, the same integers; AVX512-VNNI at the AVX-512 level, AVX-VNNI
+    /// at the AVX2 level, where the processor has them.
+    case vnni
     /// oneDNN's dnnl_gemm_u8s8s32: many rows (encoder, batched beam search), where it packs both
     /// operands into its own blocked layouts.
     case onednn
@@ -41,6 +45,8 @@ public enum Int8Engine: String, CaseIterable, Sendable {
             #endif
         case .avx2:
             return s2s_int8_tiles_available() != 0
+        case .vnni:
+            return s2s_int8_vnni_tiles_available() != 0
         }
     }
 }
@@ -58,7 +64,7 @@ public enum Int8Gemm {
     }
 
     /// The engine of a product whose rows oneDNN does not take: our tiles where the build has them.
-    static var ownEngine: Int8Engine { Int8Engine.avx2.isAvailable ? .avx2 : .portable }
+    static var ownEngine: Int8Engine { Int8Engine.vnni.isAvailable ? .vnni : Int8Engine.avx2.isAvailable ? .avx2 : .portable }
 
     /// C[N, O] = Xu · Wqᵀ through oneDNN (int32, row-major, ldc = O). C is overwritten, so on a
     /// failure (thrown, and recorded in `OneDNNFailures`) the caller recomputes it with `ownEngine`.

@@ -66,7 +66,7 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
     if n == 0 || o == 0 { return }
     let scratch = Int8Scratch.current
     var engine = Int8Gemm.engine(rows: n)
-    scratch.reserve(bytes: n * k, rows: n, sums: engine == .avx2 ? 1 : n * o)
+    scratch.reserve(bytes: n * k, rows: n, sums: engine == .avx2 || engine == .vnni ? 1 : n * o)
     Int8Activations.quantize(x, rows: n, features: i, stride: k, into: scratch.bytes, scales: scratch.scales)
     let out = Int8Output(y: y, xScales: UnsafePointer(scratch.scales), bias: bias, matrix: w)
     if engine == .onednn {
@@ -78,8 +78,8 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
         }
     }
     switch engine {
-    case .avx2:
-        out.tiles(UnsafePointer(scratch.bytes), rows: n)
+    case .avx2, .vnni:
+        out.tiles(UnsafePointer(scratch.bytes), rows: n, vnni: engine == .vnni)
     case .portable, .onednn:  // (oneDNN's product returned above, or fell back to our engine)
         Int8Gemm.portable(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
         out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
@@ -104,7 +104,7 @@ struct Int8Output: @unchecked Sendable {
     /// y = dequantize(xu[N, K] · Wqᵀ) for all N rows by the AVX2 tiles (CKernels/kernels_int8_avx2.h):
     /// W is walked in blocks that stay in L2 while every row group passes over them, and the blocks
     /// are split between threads.
-    func tiles(_ xu: UnsafePointer<UInt8>, rows n: Int) {
+    func tiles(_ xu: UnsafePointer<UInt8>, rows n: Int, vnni: Bool) {
         let w = matrix, o = w.rows, k = w.stride
         // Blocks of W rows of 256 KB (a quarter of L2), or a thread's share.
         let block = max(2, min(256 * 1024 / k, (o + Threads.count - 1) / Threads.count)) & ~1
@@ -112,7 +112,11 @@ struct Int8Output: @unchecked Sendable {
         let me = self, xp = SendablePointer(xu)
         parallelRows(blocks, cost: block * k * n, minimum: 1 << 20) { range in
             let j0 = range.lowerBound * block, j1 = min(o, range.upperBound * block)
-            s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+            if vnni {
+                s2s_int8_vnni_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+            } else {
+                s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+            }
         }
     }
 

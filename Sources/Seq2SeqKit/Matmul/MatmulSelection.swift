@@ -18,7 +18,7 @@ public enum RowThreads: String, CaseIterable, Sendable {
 /// how benchmarks compare engines. The environment sets the process's starting value:
 ///
 /// - `SEQ2SEQ_GEMM_ENGINE=openblas|onednn`: every float32 product on one engine.
-/// - `SEQ2SEQ_INT8_ENGINE=portable|avx2|onednn`: every int8 product on one engine.
+/// - `SEQ2SEQ_INT8_ENGINE=portable|avx2|vnni|onednn`: every int8 product on one engine.
 /// - `SEQ2SEQ_ROW_THREADS=openmp|dispatch`: where row-parallel kernels run.
 ///
 /// A value that names nothing, or an engine this build or processor does not have, is reported by
