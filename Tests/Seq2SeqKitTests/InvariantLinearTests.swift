@@ -37,7 +37,7 @@ final class InvariantLinearTests: XCTestCase {
         // 600 features: two full slices and a part (not a multiple of 16); 300 columns: two blocks of
         // 128 and a part of one panel's width.
         for (i, o) in [(600, 300), (32, 40), (256, 8)] {
-            let maxRows = 29
+            let maxRows = 230  // past several blocks of 8 tiles (the kernel's row blocks)
             let x = (0..<(maxRows * i)).map { _ in rng.nextGaussian() }
             let w = (0..<(o * i)).map { _ in rng.nextGaussian() * 0.1 }
             let b = (0..<o).map { _ in rng.nextGaussian() }
@@ -48,7 +48,7 @@ final class InvariantLinearTests: XCTestCase {
                 let unbiased = reference(x, w, nil, rows: 3, i: i, o: o, fused: level != .portable)
                 for threads in [1, 2] {
                     Threads.set(threads)
-                    for n in [1, 2, 3, 4, 5, 7, 12, 13, 29] {
+                    for n in [1, 2, 3, 4, 5, 7, 12, 13, 29, 96, 97, 230] {
                         for usePanels in [false, true] {
                             var y = [Float](repeating: .nan, count: n * o)
                             invariantLinearForward(&y, x, w, b, panels: usePanels ? panels : nil, rows: n, inFeatures: i,
