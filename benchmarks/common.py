@@ -326,3 +326,41 @@ def parse_number(pattern, text, what):
     if not m:
         raise RuntimeError(f"could not find {what} in seq2seq's output:\n{text.strip()}")
     return m
+
+
+# ---- seq2seq's random numbers, for inputs both sides must share ----
+
+M64 = (1 << 64) - 1
+
+
+def rotl(x, k):
+    return ((x << k) | (x >> (64 - k))) & M64
+
+
+class SwiftRNG:
+    """seq2seq's generator (Sources/Seq2SeqKit/Tensor/RNG.swift): xoshiro256** seeded through SplitMix64."""
+
+    def __init__(self, seed):
+        z, self.s = seed, []
+        for _ in range(4):
+            z = (z + 0x9E3779B97F4A7C15) & M64
+            x = z
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
+            self.s.append(x ^ (x >> 31))
+
+    def next(self):
+        s0, s1, s2, s3 = self.s
+        result = (rotl((s1 * 5) & M64, 7) * 9) & M64
+        t = (s1 << 17) & M64
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        self.s = [s0, s1, s2, s3]
+        return result
+
+    def uniform(self, lo, hi):
+        return lo + self.next() % (hi - lo + 1)

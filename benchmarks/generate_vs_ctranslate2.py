@@ -10,7 +10,7 @@ loaded with compute_type float32 or int8 (per-row int8 weights, as seq2seq's).
 
 Same work on every side:
 - prompts: --batch-sizes rows of --prompt-tokens random ids each, drawn by seq2seq's generator
-  (xoshiro256** from seed 1, reproduced here), never a special id;
+  (xoshiro256** from seed 1, reproduced by common.SwiftRNG), never a special id;
 - prompt phase: up to the first new token's logits: seq2seq's prefill; CTranslate2's
   generate_batch(max_length=1). Counted as prompt tokens (batch x prompt) / seconds;
 - generation phase: the --new-tokens - 1 greedy steps after the first (CTranslate2: the time of
@@ -35,43 +35,11 @@ import common as C
 
 ENGINES = ["seq2seq", "seq2seq-int8", "ctranslate2", "ctranslate2-int8"]
 WORK = os.path.join(C.WORK, "generate")
-MASK = (1 << 64) - 1
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & MASK
-
-
-class RNG:
-    """seq2seq's RNG (Tensor/RNG.swift): xoshiro256** seeded through SplitMix64."""
-
-    def __init__(self, seed):
-        z, s = seed, []
-        for _ in range(4):
-            z = (z + 0x9E3779B97F4A7C15) & MASK
-            x = z
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & MASK
-            s.append(x ^ (x >> 31))
-        self.s = s
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        result = (rotl((s1 * 5) & MASK, 7) * 9) & MASK
-        t = (s1 << 17) & MASK
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotl(s3, 45)
-        self.s = [s0, s1, s2, s3]
-        return result
 
 
 def prompts(batch, length, vocab, special):
     """GenerateBenchmark.prompts: the same ids seq2seq's benchmark feeds."""
-    rng = RNG(1)
+    rng = C.SwiftRNG(1)
     rows = []
     for _ in range(batch):
         row = []

@@ -37,46 +37,10 @@ SMALL = dict(src_vocab_size=8000, tgt_vocab_size=8000, d_model=256, n_heads=4, d
              pad_id=0, bos_id=1, eos_id=2)
 PRESETS = dict(small=SMALL, base=dict(SMALL, d_model=512, n_heads=8, d_ff=2048, encoder_layers=6, decoder_layers=6))
 
-M64 = (1 << 64) - 1
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
-
-
-class SwiftRNG:
-    """seq2seq's generator (Sources/Seq2SeqKit/Tensor/RNG.swift): xoshiro256** seeded through SplitMix64."""
-
-    def __init__(self, seed):
-        z, self.s = seed, []
-        for _ in range(4):
-            z = (z + 0x9E3779B97F4A7C15) & M64
-            x = z
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & M64
-            self.s.append(x ^ (x >> 31))
-
-    def next(self):
-        s0, s1, s2, s3 = self.s
-        result = (rotl((s1 * 5) & M64, 7) * 9) & M64
-        t = (s1 << 17) & M64
-        s2 ^= s0
-        s3 ^= s1
-        s1 ^= s2
-        s0 ^= s3
-        s2 ^= t
-        s3 = rotl(s3, 45)
-        self.s = [s0, s1, s2, s3]
-        return result
-
-    def uniform(self, lo, hi):
-        return lo + self.next() % (hi - lo + 1)
-
-
 def synthetic_batches(c, batch_tokens, pairs=29_000, seed=7):
     """TrainBenchmark.batches (Sources/Seq2SeqBench/TrainBenchmark.swift): a list of batches, each a
     list of (source ids, target ids) without </s>."""
-    rng = SwiftRNG(seed)
+    rng = C.SwiftRNG(seed)
     data = []
     for _ in range(pairs):
         n = rng.uniform(10, 30)

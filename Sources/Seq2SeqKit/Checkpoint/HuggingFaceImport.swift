@@ -21,6 +21,28 @@ public enum HuggingFaceImport {
     ///   model type is not one of ``supportedTypes`` (the message names what the architecture has that
     ///   the engine does not run); then the errors of the importer of its type.
     public static func run(from hf: String, to output: String) throws -> ImportSummary {
+        let config = try readConfig(hf)
+        let type = config["model_type"] as? String ?? "(none)"
+        switch type {
+        case "marian": return try MarianImport.run(from: hf, to: output, config: config)
+        case "gpt2": return try GPT2Import.run(from: hf, to: output, config: config)
+        default:
+            let missing: String
+            switch type {
+            case "gpt_neo": missing = "GPT-Neo's local-attention layers"
+            case "gptj", "gpt_neox", "codegen": missing = "rotary positions and parallel attention and feed-forward blocks"
+            case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3": missing = "RMSNorm, rotary positions, gated (SwiGLU) feed-forward layers and grouped-query attention"
+            case "opt": missing = "OPT's ReLU layers with learned positions offset by 2"
+            case "bart", "mbart", "m2m_100", "fsmt", "t5", "mt5": missing = "its encoder-decoder variant (only Marian's is imported)"
+            default: missing = "an architecture this importer does not know"
+            }
+            throw ModelError.badFile("\(hf)/config.json", "model_type is '\(type)': it needs \(missing), which seq2seq does not run; \(supportedTypes.joined(separator: " and ")) models can be imported")
+        }
+    }
+
+    /// The folder's config.json as a JSON object.
+    /// - Throws: ``ModelError/badFile(_:_:)`` when `hf` is not a folder, or its config.json is missing or not a JSON object.
+    static func readConfig(_ hf: String) throws -> [String: Any] {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: hf, isDirectory: &isDir), isDir.boolValue else {
@@ -33,22 +55,7 @@ public enum HuggingFaceImport {
         guard let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelError.badFile(configPath, "not valid JSON")
         }
-        let type = config["model_type"] as? String ?? "(none)"
-        switch type {
-        case "marian": return try MarianImport.run(from: hf, to: output)
-        case "gpt2": return try GPT2Import.run(from: hf, to: output, config: config)
-        default:
-            let missing: String
-            switch type {
-            case "gpt_neo": missing = "GPT-Neo's local-attention layers"
-            case "gptj", "gpt_neox", "codegen": missing = "rotary positions and parallel attention and feed-forward blocks"
-            case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3": missing = "RMSNorm, rotary positions, gated (SwiGLU) feed-forward layers and grouped-query attention"
-            case "opt": missing = "OPT's ReLU layers with learned positions offset by 2"
-            case "bart", "mbart", "m2m_100", "fsmt", "t5", "mt5": missing = "its encoder-decoder variant (only Marian's is imported)"
-            default: missing = "an architecture this importer does not know"
-            }
-            throw ModelError.badFile(configPath, "model_type is '\(type)': it needs \(missing), which seq2seq does not run; \(supportedTypes.joined(separator: " and ")) models can be imported")
-        }
+        return config
     }
 
     /// " (it holds pytorch_model.bin, ...)" when the folder has weights in another format, else "".

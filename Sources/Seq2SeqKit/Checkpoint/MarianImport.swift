@@ -29,18 +29,13 @@ public enum MarianImport {
     ///   weights that disagree with the configuration; ``SafeTensors/Error`` for a damaged weights file;
     ///   ``VocabularyError`` for tokenizer files that do not load or do not fit the model.
     public static func run(from hf: String, to output: String) throws -> Summary {
+        try run(from: hf, to: output, config: HuggingFaceImport.readConfig(hf))
+    }
+
+    /// The same with the folder's config.json already read (`HuggingFaceImport` reads it to choose the importer).
+    static func run(from hf: String, to output: String, config hfConfig: [String: Any]) throws -> Summary {
         let fm = FileManager.default
-        var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: hf, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelError.badFile(hf, "not a folder; give the Hugging Face model folder (config.json, model.safetensors, source.spm, target.spm, vocab.json)")
-        }
         let configPath = "\(hf)/config.json"
-        guard let data = fm.contents(atPath: configPath) else {
-            throw ModelError.badFile(configPath, "not found; is '\(hf)' a Hugging Face model folder?")
-        }
-        guard let hfConfig = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError.badFile(configPath, "not valid JSON")
-        }
         let config = try translate(hfConfig, path: configPath)
 
         let weightsPath = "\(hf)/model.safetensors"

@@ -3,16 +3,34 @@
 /// list of symbols, so a word of n characters costs O(n log n), not a quadratic rescan. Characters
 /// outside the alphabet become their UTF-8 byte tokens.
 enum BPE {
+    /// (left id, right id) → (rank, merged id), keyed by `Vocabulary.pairKey`.
+    typealias MergeTable = [UInt64: (rank: Int32, id: Int32)]
+
     static func encode(_ word: String, vocabulary v: Vocabulary) -> [Int32] {
         let scalars = Array(word.unicodeScalars)
-        let n = scalars.count
-        var sym = scalars.map { v.charId[$0] ?? -1 }
-        var next = Array(1...max(n, 1)).map { $0 < n ? $0 : -1 }
-        var prev = (0..<n).map { $0 - 1 }
-        var alive = [Bool](repeating: true, count: n)
+        var out: [Int32] = []
+        out.reserveCapacity(scalars.count)
+        merge(scalars.map { v.charId[$0] ?? -1 }, table: v.mergeTable) { id, i in
+            if id >= 0 {
+                out.append(id)
+            } else {
+                for b in String(scalars[i]).utf8 { out.append(Int32(Vocabulary.firstByteId) + Int32(b)) }
+            }
+        }
+        return out
+    }
+
+    /// Merges the symbols `symbols` (ids; negative ones never merge) by `table`, then calls `each`
+    /// with every symbol left, in order: its id and the position of its first character.
+    static func merge(_ symbols: consuming [Int32], table: MergeTable, each: (Int32, Int) -> Void) {
+        var sym = symbols
+        let n = sym.count
+        var next = (0..<n).map { $0 + 1 < n ? $0 + 1 : -1 }
         if n > 1 {
-            var heap = MergeHeap()
-            for i in 0..<(n - 1) { heap.candidate(i, sym[i], sym[i + 1], v) }
+            var prev = (0..<n).map { $0 - 1 }
+            var alive = [Bool](repeating: true, count: n)
+            var heap = MergeHeap(table: table)
+            for i in 0..<(n - 1) { heap.candidate(i, sym[i], sym[i + 1]) }
             while let m = heap.pop() {
                 let i = m.pos
                 guard alive[i], sym[i] == m.left, next[i] >= 0, sym[next[i]] == m.right else { continue }
@@ -21,22 +39,12 @@ enum BPE {
                 alive[j] = false
                 next[i] = next[j]
                 if next[j] >= 0 { prev[next[j]] = i }
-                if prev[i] >= 0 { heap.candidate(prev[i], sym[prev[i]], sym[i], v) }
-                if next[i] >= 0 { heap.candidate(i, sym[i], sym[next[i]], v) }
+                if prev[i] >= 0 { heap.candidate(prev[i], sym[prev[i]], sym[i]) }
+                if next[i] >= 0 { heap.candidate(i, sym[i], sym[next[i]]) }
             }
         }
-        var out: [Int32] = []
-        out.reserveCapacity(n)
-        var i = 0
-        while i >= 0 && i < n {
-            if sym[i] >= 0 {
-                out.append(sym[i])
-            } else {
-                for b in String(scalars[i]).utf8 { out.append(Int32(Vocabulary.firstByteId) + Int32(b)) }
-            }
-            i = next[i]
-        }
-        return out
+        var i = n > 0 ? 0 : -1
+        while i >= 0 { each(sym[i], i); i = next[i] }
     }
 }
 
@@ -48,10 +56,13 @@ struct MergeCandidate: HeapOrdered {
 
 /// Candidates by merge rank, the leftmost first on ties.
 struct MergeHeap {
+    let table: BPE.MergeTable
     private var heap = BinaryHeap<MergeCandidate>()
 
-    mutating func candidate(_ pos: Int, _ a: Int32, _ b: Int32, _ v: Vocabulary) {
-        guard a >= 0, b >= 0, let m = v.mergeTable[Vocabulary.pairKey(a, b)] else { return }
+    init(table: BPE.MergeTable) { self.table = table }
+
+    mutating func candidate(_ pos: Int, _ a: Int32, _ b: Int32) {
+        guard a >= 0, b >= 0, let m = table[Vocabulary.pairKey(a, b)] else { return }
         heap.push(MergeCandidate(rank: m.rank, pos: pos, left: a, right: b, merged: m.id))
     }
 

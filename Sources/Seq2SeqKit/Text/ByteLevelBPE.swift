@@ -22,7 +22,7 @@ public final class ByteLevelBPE: @unchecked Sendable {
     /// byte → the id of its one-character piece (-1 when the vocabulary lacks it).
     let byteIds: [Int32]
     /// (left, right) → (rank, merged id)
-    let mergeTable: [UInt64: (rank: Int32, id: Int32)]
+    let mergeTable: BPE.MergeTable
     private let specialScalars: [(scalars: [Unicode.Scalar], id: Int32)]
     private let cache = WordCache()
     /// The file's bytes when read from a tokenizer.json (written back unchanged by ``save(to:)``).
@@ -79,7 +79,7 @@ public final class ByteLevelBPE: @unchecked Sendable {
         }
         tokenBytes = bytes
         byteIds = Self.byteToScalar.map { ids[String($0)] ?? -1 }
-        var table: [UInt64: (rank: Int32, id: Int32)] = [:]
+        var table: BPE.MergeTable = [:]
         for (rank, (a, b)) in merges.enumerated() {
             guard let ia = ids[a], let ib = ids[b], let m = ids[a + b] else {
                 throw VocabularyError.corrupt("merge \(rank + 1) ('\(a)' '\(b)') uses or makes a piece the vocabulary lacks")
@@ -234,32 +234,9 @@ public final class ByteLevelBPE: @unchecked Sendable {
     func encodeWord(_ bytes: [UInt8]) -> [Int32] {
         var sym = bytes.map { byteIds[Int($0)] }
         sym.removeAll { $0 < 0 }  // a byte the vocabulary lacks is dropped, as tokenizers' BPE without unk does
-        let n = sym.count
-        guard n > 1 else { return sym }
-        var next = (0..<n).map { $0 + 1 < n ? $0 + 1 : -1 }
-        var prev = (0..<n).map { $0 - 1 }
-        var alive = [Bool](repeating: true, count: n)
-        var heap = BinaryHeap<MergeCandidate>()
-        func candidate(_ pos: Int, _ a: Int32, _ b: Int32) {
-            if let m = mergeTable[Vocabulary.pairKey(a, b)] {
-                heap.push(MergeCandidate(rank: m.rank, pos: pos, left: a, right: b, merged: m.id))
-            }
-        }
-        for i in 0..<(n - 1) { candidate(i, sym[i], sym[i + 1]) }
-        while let m = heap.pop() {
-            let i = m.pos
-            guard alive[i], sym[i] == m.left, next[i] >= 0, sym[next[i]] == m.right else { continue }
-            let j = next[i]
-            sym[i] = m.merged
-            alive[j] = false
-            next[i] = next[j]
-            if next[j] >= 0 { prev[next[j]] = i }
-            if prev[i] >= 0 { candidate(prev[i], sym[prev[i]], sym[i]) }
-            if next[i] >= 0 { candidate(i, sym[i], sym[next[i]]) }
-        }
         var out: [Int32] = []
-        var i = 0
-        while i >= 0 { out.append(sym[i]); i = next[i] }
+        out.reserveCapacity(sym.count)
+        BPE.merge(sym, table: mergeTable) { id, _ in out.append(id) }
         return out
     }
 
