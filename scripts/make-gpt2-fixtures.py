@@ -16,7 +16,8 @@ What it writes under Tests/Seq2SeqKitTests/Fixtures/gpt2/:
   <config>/expected.safetensors  prompts [B, T] and their logits [B, T, V] (no padding), each prompt's
                                 greedy continuation (generate, max_new_tokens 24, stopping at
                                 <|endoftext|>; rows padded with -1)
-  tokenize.json                 lines with GPT2TokenizerFast's ids and decoded text
+  tokenize.json                 lines (TRICKY and PLAYLIKE below, none from the corpus) with
+                                GPT2TokenizerFast's ids and decoded text
   tinyshakespeare.json          line count and FNV-1a 64 hashes per block of 1,000 lines of the ids of
                                 tinyshakespeare's lines (the corpus is never committed; the test reads it
                                 when present)
@@ -36,8 +37,8 @@ OUT = os.path.join(ROOT, "Tests/Seq2SeqKitTests/Fixtures/gpt2")
 CORPUS = os.environ.get("SEQ2SEQ_CORPORA", os.path.join(ROOT, "..", "shared", "corpora")) + "/tinyshakespeare/input.txt"
 
 TRICKY = [
-    "First Citizen:",
-    "Before we proceed any further, hear me speak.",
+    "Second Herald:",
+    "Before the bells have done, we ride for Westmarch.",
     "  Two   spaces\tand a tab, then  trailing spaces   ",
     "I'm sure you've heard they'll say it's 'quoted' -- 'S 'T ok",
     "Numbers 12345 and 3.14159, ½ ² Ⅻ ٣",
@@ -50,6 +51,20 @@ TRICKY = [
     "\n",
     "Ünïcödé çàfé naïve coöperate ÅÆØ",
     "a\u0301 combining and \U0001F1E9\U0001F1EA flag",
+]
+
+# Lines in tinyshakespeare's style, written for these fixtures (the corpus's own text is never committed).
+PLAYLIKE = [
+    "KING ARTHUR:", "Bring forth the lanterns, for the night grows long.", "",
+    "QUEEN:", "My lord, the riders wait upon the hill;", "They say the river rose an ell since dawn.", "",
+    "FOOL:", "Ha! A river that rises is a river that sings;", "I'd sing too, were I paid in wine and bread.", "",
+    "KING ARTHUR:", "Peace, fool. What news from Westmarch?", "",
+    "MESSENGER:", "Twelve ships, my liege, and none of them our own.", "Their sails are black; their oars, 400 strong.", "",
+    "QUEEN:", "Then we must haste. Send word to Gloucester's men,", "And bid them meet us where the old roads cross.", "",
+    "FOOL:", "Old roads, old men, old quarrels--all the same!", "Who'll pay the piper when the pipes are cold?", "",
+    "KING ARTHUR:", "Enough! Go thou; and thou, attend the gate.", "We'll not be caught like hares within a net.", "",
+    "All:", "God save the king!", "",
+    "Exeunt.", "", "SCENE II. A field near the river.", "", "Enter two SOLDIERS.",
 ]
 
 CONFIGS = {
@@ -161,14 +176,14 @@ def main():
     lines = open(CORPUS, encoding="utf-8").read().split("\n")
     os.makedirs(OUT, exist_ok=True)
     tok = train_tokenizer(lines)
-    prompts = ["First Citizen:\nBefore we proceed", "ROMEO: I'll be sworn,", "<|endoftext|>What say'st thou?<|endoftext|> 12 The"]
+    prompts = ["KING ARTHUR:\nBring forth the lanterns", "FOOL: I'd sing too, were I", "<|endoftext|>What say'st thou?<|endoftext|> 12 The"]
     for name, spec in CONFIGS.items():
         margin = make_model(name, spec, tok, prompts)
         if margin < 0.005:
             sys.exit(f"{name}: a greedy step's top two logits are {margin} apart; choose another seed")
 
     tricky = []
-    for line in TRICKY + lines[:40]:
+    for line in TRICKY + PLAYLIKE:
         ids = tok(line)["input_ids"]
         tricky.append({"line": line, "ids": ids, "decoded": tok.decode(ids),
                        "decoded_skipping_specials": tok.decode(ids, skip_special_tokens=True)})
