@@ -20,6 +20,14 @@ spec's, not the run's: its linear layers and LayerNorms have biases, its charact
 3 special and 256 byte tokens to the 65 characters, it initializes as docs/formats.md says, and it
 validates on 20 fixed batches of the validation split (nanoGPT draws 20 random ones of each split).
 
+`--recipe medium` compares the `medium` language-model preset instead (`seq2seq train --lm
+--preset medium`, the best character model 30 minutes buy on two cores, docs/language-models.md):
+6 layers of width 256 with 4 heads and a 1,024-wide feed-forward, blocks of 256 characters, 16 per
+batch, dropout 0.05, lr 1.5e-3 with 100 warm-up iterations and a cosine to 1e-4 at iteration 3,000.
+The PyTorch side is the same model and loop with those values, float32 and/or bf16 autocast
+(`--pytorch-precisions`: torch.autocast("cpu", bfloat16) around the forward pass, as
+train_vs_pytorch.py; seq2seq's preset trains with bf16 products where the processor has them).
+
 Measured: the wall time of each process from start to exit (seq2seq learning its vocabulary and
 writing checkpoints, Python importing PyTorch: everything a user waits for), the training time
 with its evaluations (seq2seq's from its metrics.jsonl), iterations/s without the evaluations, and
@@ -36,6 +44,14 @@ import time
 import common as C
 
 CHARLM_WORK = os.path.join(C.WORK, "charlm")
+
+# Each recipe on both sides: seq2seq's preset, and nanoGPT's names for the PyTorch side.
+RECIPES = dict(
+    cpu=dict(preset="small", n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, dropout=0.0,
+             lr=1e-3, min_lr=1e-4, warmup_iters=100, default_iters=2000, default_eval_interval=250),
+    medium=dict(preset="medium", n_layer=6, n_head=4, n_embd=256, block_size=256, batch_size=16, dropout=0.05,
+                lr=1.5e-3, min_lr=1e-4, warmup_iters=100, default_iters=3000, default_eval_interval=500),
+)
 
 
 # ---- nanoGPT's run in PyTorch (a worker process) ----
@@ -108,6 +124,7 @@ def gpt(vocab_size, a):
 def worker(a):
     start = time.perf_counter()
     import torch
+    bf16 = a.precision == "bf16"
     torch.set_num_threads(a.threads[0])
     torch.manual_seed(1337 + a.seed)
     with open(a.text, encoding="utf-8") as f:
@@ -127,7 +144,9 @@ def worker(a):
     @torch.no_grad()
     def estimate():
         model.eval()
-        out = {s: sum(model(*batch(s)).item() for _ in range(a.eval_iters)) / a.eval_iters for s in ("train", "val")}
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = {s: sum(model(*batch(s)).float().item() for _ in range(a.eval_iters)) / a.eval_iters
+                   for s in ("train", "val")}
         model.train()
         return out
 
@@ -157,7 +176,8 @@ def worker(a):
         if it == a.iters:
             break
         t0 = time.perf_counter()
-        loss = model(x, y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(x, y)
         x, y = batch("train")
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -179,11 +199,11 @@ def seq2seq_side(binary, a, text, threads, precision, rnd):
     name = f"seq2seq-{precision}-t{threads}-r{rnd}"
     model = C.fresh_dir(os.path.join(CHARLM_WORK, name))
     log_file = os.path.join(CHARLM_WORK, name + ".log")
-    args = ["train", "--lm", "--text", text, "--model", model, "--threads", threads, "--max-steps", a.iters,
+    args = ["train", "--lm", "--text", text, "--model", model, "--threads", threads, "--preset", a.preset,
+            "--max-steps", a.iters,
             "--validate-every", a.eval_interval, "--eval-batches", a.eval_iters, "--seed", rnd,
             "--log-every", a.eval_interval]
-    if precision != "float32":
-        args += ["--precision", precision]
+    args += ["--precision", precision]
     print(f"  (seq2seq's log: {os.path.relpath(log_file)})", flush=True)
     _, wall = C.run_seq2seq(binary, args, log_file=log_file)
     records = []
@@ -206,9 +226,9 @@ def seq2seq_side(binary, a, text, threads, precision, rnd):
                 evals=[dict(iter=r["step"], val=r["valid_loss"]) for r in valid], log=os.path.relpath(log_file, C.REPO))
 
 
-def pytorch_side(a, text, threads, rnd):
+def pytorch_side(a, text, threads, precision, rnd):
     args = ["--text", text, "--iters", a.iters, "--eval-interval", a.eval_interval, "--eval-iters", a.eval_iters,
-            "--seed", rnd]
+            "--seed", rnd, "--recipe", a.recipe, "--precision", precision]
     result, wall = C.run_worker("charlm_vs_nanogpt.py", args, threads)
     return dict(result, process_seconds=wall)
 
@@ -219,17 +239,28 @@ def main():
     p.add_argument("--rounds", type=int, default=1, help="rounds, the order of the two sides flipping (default 1)")
     p.add_argument("--seq2seq-precisions", type=C.word_list(["float32", "bf16"]), default=["float32"],
                    help="seq2seq's --precision runs: float32 and/or bf16 (default float32; nanoGPT's CPU run is float32)")
-    p.add_argument("--iters", type=int, default=2000, help="iterations (default 2000)")
-    p.add_argument("--eval-interval", type=int, default=250, help="evaluate every N iterations (default 250)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="cpu",
+                   help="cpu: nanoGPT's CPU configuration, seq2seq's preset small (default); medium: seq2seq's preset "
+                        "medium, the 30-minute character model")
+    p.add_argument("--pytorch-precisions", type=C.word_list(["float32", "bf16"]), default=["float32"],
+                   help="PyTorch runs: float32 and/or bf16 autocast (default float32)")
+    p.add_argument("--iters", type=int, help="iterations (default: the recipe's, 2000 or 3000); the cosine ends there")
+    p.add_argument("--eval-interval", type=int, help="evaluate every N iterations (default: the recipe's, 250 or 500)")
     p.add_argument("--eval-iters", type=int, default=20, help="batches per evaluation (default 20)")
     p.add_argument("--output", default=os.path.join(C.RESULTS, "charlm.json"), help="JSON file (default benchmarks/results/charlm.json)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--text", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--precision", default="float32", help=argparse.SUPPRESS)
     a = p.parse_args()
-    # nanoGPT's configuration (the worker reads these; not options, so both sides stay comparable)
-    a.n_layer, a.n_head, a.n_embd, a.block_size, a.batch_size, a.dropout = 4, 4, 128, 64, 12, 0.0
-    a.lr, a.min_lr, a.warmup_iters, a.lr_decay_iters = 1e-3, 1e-4, 100, a.iters
+    # the recipe (the worker reads these; not options, so both sides stay comparable)
+    for key, value in RECIPES[a.recipe].items():
+        setattr(a, key, value)
+    if a.iters is None:
+        a.iters = a.default_iters
+    if a.eval_interval is None:
+        a.eval_interval = a.default_eval_interval
+    a.lr_decay_iters = a.iters
     if a.worker:
         return worker(a)
     if a.rounds < 1 or a.iters <= a.warmup_iters or a.eval_interval < 1 or a.eval_iters < 1:
@@ -239,17 +270,19 @@ def main():
     (text,) = C.corpus_files("tinyshakespeare/input.txt")
     env = C.environment(binary, ["torch"])
     C.print_environment(env)
-    settings = dict(text=text, iters=a.iters, eval_interval=a.eval_interval, eval_iters=a.eval_iters,
-                    threads=a.threads, rounds=a.rounds, seq2seq_precisions=a.seq2seq_precisions,
+    settings = dict(text=text, recipe=a.recipe, preset=a.preset, iters=a.iters, eval_interval=a.eval_interval,
+                    eval_iters=a.eval_iters, threads=a.threads, rounds=a.rounds,
+                    seq2seq_precisions=a.seq2seq_precisions, pytorch_precisions=a.pytorch_precisions,
                     nanogpt=dict(n_layer=a.n_layer, n_head=a.n_head, n_embd=a.n_embd, block_size=a.block_size,
                                  batch_size=a.batch_size, dropout=a.dropout, lr=a.lr, min_lr=a.min_lr,
                                  warmup_iters=a.warmup_iters, lr_decay_iters=a.lr_decay_iters,
                                  betas=[0.9, 0.99], weight_decay=0.1, grad_clip=1.0))
     runs = []
-    sides = [("seq2seq", prec) for prec in a.seq2seq_precisions] + [("pytorch", "float32")]
+    sides = ([("seq2seq", prec) for prec in a.seq2seq_precisions]
+             + [("pytorch", prec) for prec in a.pytorch_precisions])
     for rnd, t, (side, prec) in C.schedule(a.rounds, a.threads, sides, lambda s: " ".join(s)):
         try:
-            r = seq2seq_side(binary, a, text, t, prec, rnd) if side == "seq2seq" else pytorch_side(a, text, t, rnd)
+            r = seq2seq_side(binary, a, text, t, prec, rnd) if side == "seq2seq" else pytorch_side(a, text, t, prec, rnd)
             print(f"  {r['process_seconds']:.1f} s, validation loss {r['final_val_loss']:.4f}", flush=True)
         except (RuntimeError, OSError, ValueError) as e:
             r = dict(error=str(e))
@@ -264,21 +297,22 @@ def main():
             get = lambda key, better=True: C.summary([r.get(key) for r in mine], better)
             wall = get("process_seconds", False)
             ratios = [q["process_seconds"] / r["process_seconds"] for r in mine for q in runs
-                      if side == "seq2seq" and q["side"] == "pytorch" and q["threads"] == t and q["round"] == r["round"]
+                      if side == "seq2seq" and q["side"] == "pytorch" and q["precision"] == prec and q["threads"] == t
+                      and q["round"] == r["round"]
                       and "error" not in q]
             summary.append(dict(threads=t, side=side, precision=prec, process_seconds=wall,
                                 loop_seconds=get("loop_seconds", False), iters_per_s=get("iters_per_s"),
                                 final_val_loss=[r["final_val_loss"] for r in mine],
                                 pytorch_wall_over_this=C.summary(ratios)))
-            table.append([t, f"{'seq2seq' if side == 'seq2seq' else 'nanoGPT config, PyTorch'} {prec}",
+            table.append([t, f"{'seq2seq' if side == 'seq2seq' else 'PyTorch'} {prec}",
                           C.fmt_range(wall, 1), C.fmt_range(get("loop_seconds", False), 1),
                           C.fmt_range(get("iters_per_s"), 1),
                           ", ".join(f"{r['final_val_loss']:.3f}" for r in mine) or "-",
                           C.fmt_ratio(C.summary(ratios)) if side == "seq2seq" else ""])
-    print(f"\nCharacter-level GPT, {a.iters} iterations on tinyshakespeare; seconds and iterations/s as median "
+    print(f"\nCharacter-level GPT, recipe {a.recipe}, {a.iters} iterations on tinyshakespeare; seconds and iterations/s as median "
           f"(range) over rounds; PyTorch / seq2seq = ratio of wall times in the same round:\n")
     C.print_table(["threads", "run", "wall s (process)", "training s (with evaluations)", "iterations/s",
-                   f"validation loss at {a.iters}", "PyTorch / seq2seq (wall)"], table)
+                   f"validation loss at {a.iters}", "PyTorch / seq2seq (wall, same precision)"], table)
     C.write_json(a.output, dict(benchmark="charlm", environment=env, settings=settings, runs=runs, summary=summary))
     print(f"\nwrote {os.path.relpath(a.output)}")
 

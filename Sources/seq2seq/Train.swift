@@ -14,7 +14,7 @@ extension Precision: ExpressibleByArgument {}
 
 /// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6); for --lm: small is nanoGPT's CPU model.")
+    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6); for --lm: small (nanoGPT's CPU model, 2,000 updates) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
     var preset = "small"
     @Option(help: "Width.") var dModel: Int?
     @Option(help: "Attention heads.") var heads: Int?
@@ -22,7 +22,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Encoder layers.") var encoderLayers: Int?
     @Option(help: "Decoder layers.") var decoderLayers: Int?
     @Option(help: "Encoder and decoder layers.") var layers: Int?
-    @Option(help: "Dropout (default: 0.2 for translation, 0 for --lm).") var dropout: Float?
+    @Option(help: "Dropout (default: 0.2 for translation; the preset's for --lm: 0 small, 0.05 medium).") var dropout: Float?
     @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
     @Option(help: "relu, gelu, gelu_tanh (GPT-2's tanh approximation) or silu.") var activation: Activation?
     @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
@@ -87,10 +87,10 @@ struct Train: ParsableCommand {
     @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
     @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
-    @Option(help: "Matrix products in float32 (default) or bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512). With --resume it may change.") var precision: Precision?
+    @Option(help: "Matrix products in float32, bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512) or auto (bf16 on processors with AVX512_BF16 or AMX, else float32). Default: float32 for translation, auto for --lm. With --resume it may change.") var precision: Precision?
     // LM data
-    @Option(help: "--lm: tokens per training block.") var blockSize = 64
-    @Option(help: "--lm: blocks per batch.") var batchSize = 12
+    @Option(help: "--lm: tokens per training block (default: the preset's, 64 small, 256 medium).") var blockSize: Int?
+    @Option(help: "--lm: blocks per batch (default: the preset's, 12 small, 16 medium).") var batchSize: Int?
     @Option(help: "--lm: held-out tail of the text for validation.") var validFraction = 0.1
     @Option(help: "--lm: validation batches.") var evalBatches = 20
 

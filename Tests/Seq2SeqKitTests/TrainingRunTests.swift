@@ -75,6 +75,65 @@ final class TrainingRunTests: XCTestCase {
         let gpt = try o.architecture.config(for: .languageModel)
         XCTAssertEqual(gpt, ModelConfig.gptSmall)
         XCTAssertTrue(gpt.isDecoderOnly)
+        XCTAssertEqual(s.blockSize, 64); XCTAssertEqual(s.batchSize, 12); XCTAssertEqual(s.precision, .auto)
+
+        // The 30-minute character model: its shape, data, length, rate and precision; each flag still overrides.
+        o.lr = nil
+        o.architecture.preset = "medium"
+        s = TrainingRun.settings(for: o)
+        XCTAssertEqual(s.blockSize, 256); XCTAssertEqual(s.batchSize, 16); XCTAssertEqual(s.maxSteps, 3000)
+        XCTAssertEqual(s.lr, 1.5e-3); XCTAssertEqual(s.minLR, 1e-4); XCTAssertEqual(s.warmupSteps, 100)
+        XCTAssertEqual(s.validateEvery, 500)
+        XCTAssertEqual(s.precision, .auto)
+        let medium = try o.architecture.config(for: .languageModel)
+        XCTAssertEqual(medium, ModelConfig.gptMedium)
+        XCTAssertEqual([medium.decoderLayers, medium.dModel, medium.nHeads, medium.dFF, medium.maxPositions], [6, 256, 4, 1024, 256])
+        XCTAssertEqual(medium.dropout, 0.05)
+        o.blockSize = 128; o.batchSize = 8; o.maxSteps = 10; o.precision = .float32; o.architecture.dropout = 0
+        s = TrainingRun.settings(for: o)
+        XCTAssertEqual([s.blockSize, s.batchSize, s.maxSteps], [128, 8, 10]); XCTAssertEqual(s.precision, .float32)
+        XCTAssertEqual(try o.architecture.config(for: .languageModel).dropout, 0)
+        o.architecture.preset = "base"
+        o.text = "input.txt"
+        expectInvalid(o, "--lm knows the presets small and medium (got 'base')")
+
+        // auto is bf16 exactly where the processor has bf16 dot products and oneDNN is built in.
+        XCTAssertEqual(Precision.auto.resolved, Precision.bf16Pays ? .bf16 : .float32)
+        XCTAssertEqual(Precision.bf16Pays, BF16Gemm.isAvailable && (CPUFeatures.hasAVX512BF16 || CPUFeatures.hasAMX))
+        XCTAssertEqual(Precision.float32.resolved, .float32); XCTAssertEqual(Precision.bf16.resolved, .bf16)
+    }
+
+    /// A language model validated every N updates skips epoch ends (its blocks are drawn at random: an
+    /// epoch is a count of tokens), even with no minimum interval between validations.
+    func testLanguageModelValidatesByStepsOnly() throws {
+        var o = try languageModelOptions("steps")
+        o.maxSteps = 60; o.validateEvery = 20; o.minValidateSeconds = 0; o.keepLast = 0
+        var lines: [String] = []
+        try TrainingRun(o).run { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("end of epoch 1") }, "the text is shorter than 60 batches: \(lines)")
+        let records = try String(contentsOfFile: "\(o.modelDirectory)/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let validated = records.filter { $0["valid_loss"] != nil }.compactMap { $0["step"] as? Int }
+        XCTAssertEqual(validated, [20, 40, 60])
+    }
+
+    /// `--precision auto`: train.json records what it resolved to, and the log says it.
+    func testAutomaticPrecisionIsResolvedAndRecorded() throws {
+        var o = try languageModelOptions("auto")
+        o.precision = .auto; o.maxSteps = 2; o.keepLast = 0
+        var lines: [String] = []
+        try TrainingRun(o).run { lines.append($0) }
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        let expected = Precision.auto.resolved
+        XCTAssertEqual(saved.precision, expected)
+        XCTAssertNotEqual(saved.precision, .auto)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("model: ") && $0.contains("products in \(expected.rawValue);") }, "\(lines)")
+        // Resuming keeps what the run used.
+        var resumed = o
+        resumed.resume = true; resumed.maxSteps = 3; resumed.precision = nil
+        lines = []
+        try TrainingRun(resumed).run { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.contains("products in \(expected.rawValue);") }, "\(lines)")
     }
 
     /// A whole run through the library: the files it writes, the log it reports, then --overwrite
@@ -93,8 +152,15 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertTrue(log.contains("character vocabulary:"), log)
         XCTAssertTrue(log.contains("text: "), log)
         XCTAssertTrue(log.contains("done: 4 steps"), log)
+        XCTAssertTrue(log.contains("products in \(Precision.auto.resolved.rawValue);"), log)
+        let plot = try String(contentsOfFile: "\(o.modelDirectory)/training.svg", encoding: .utf8)
+        XCTAssertTrue(plot.contains("validation loss") && plot.contains("<polyline"), plot)
+        XCTAssertFalse(plot.contains("BLEU"), "a language model's plot has no BLEU axis")
         let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
-        XCTAssertEqual(saved, TrainingRun.settings(for: o))
+        var expected = TrainingRun.settings(for: o)
+        XCTAssertEqual(expected.precision, .auto)
+        expected.precision = Precision.auto.resolved  // train.json records what auto resolved to
+        XCTAssertEqual(saved, expected)
 
         // Another run in the same directory is refused, unless it overwrites or resumes.
         XCTAssertThrowsError(try TrainingRun(o).run()) { error in

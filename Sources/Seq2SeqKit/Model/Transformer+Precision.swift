@@ -7,6 +7,22 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     /// Adam moments, LayerNorm, softmax, attention and the loss stay float32, as under PyTorch's
     /// bf16 autocast with float32 master weights.
     case bf16
+    /// ``bf16`` where it pays, else ``float32``: bf16 on processors with bf16 dot products (AVX512_BF16
+    /// or AMX) and oneDNN, where mixed precision trains about 1.3-1.6 times as many tokens per second
+    /// (docs/performance.md); float32 elsewhere (with AVX-512 alone, oneDNN emulates the bf16 products
+    /// and gains little). A run records the precision it resolved to (train.json), never `auto`.
+    case auto
+
+    /// What ``auto`` means on this processor and build; the other cases are themselves.
+    public var resolved: Precision {
+        guard self == .auto else { return self }
+        return Self.bf16Pays ? .bf16 : .float32
+    }
+
+    /// The processor has bf16 dot products and this build's oneDNN can use them.
+    public static var bf16Pays: Bool {
+        BF16Gemm.isAvailable && (CPUFeatures.hasAVX512BF16 || CPUFeatures.hasAMX)
+    }
 }
 
 /// The bf16 copies a mixed-precision pass works from: the flat parameter buffer (same layout,
@@ -64,7 +80,9 @@ final class BF16Workspace {
 extension Transformer {
     /// Sets the format of the products of training passes (forward with `training: true` and its
     /// backward). Validation, scoring and decoding always run in float32 (or int8 when quantized).
-    public func setPrecision(_ p: Precision) throws {
+    /// ``Precision/auto`` is resolved for this processor (``Precision/resolved``).
+    public func setPrecision(_ given: Precision) throws {
+        let p = given.resolved
         if p == .bf16 {
             if !BF16Gemm.isAvailable {
                 throw ModelError.invalidInput("--precision bf16 needs a processor with AVX-512 (oneDNN has no bf16 products without it); train with --precision float32")

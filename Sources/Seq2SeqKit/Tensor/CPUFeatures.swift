@@ -62,6 +62,8 @@ public enum CPUFeatures {
     public static var hasAVX512: Bool { bits & UInt32(S2S_CPU_AVX512) != 0 }
     /// AVX512_BF16 (bf16 dot products: oneDNN's bf16 products run at full speed).
     public static var hasAVX512BF16: Bool { bits & UInt32(S2S_CPU_AVX512_BF16) != 0 }
+    /// AMX tiles enabled by the operating system (Sapphire Rapids and later): oneDNN runs bf16 products on them.
+    public static var hasAMX: Bool { bits & UInt32(S2S_CPU_AMX) != 0 }
     /// AVX512-VNNI (vpdpbusd).
     public static var hasAVX512VNNI: Bool { bits & UInt32(S2S_CPU_AVX512_VNNI) != 0 }
 

@@ -42,7 +42,8 @@ final class MetricsLog {
         handle?.write(data + Data("\n".utf8))
     }
 
-    /// Training loss (averaged over windows), validation loss, and BLEU on its own axis, against steps.
+    /// Training loss (averaged over windows), validation loss, and BLEU on its own axis when validation scores
+    /// translations (a language model has none), against steps.
     func plot(to file: String) {
         let w = 720.0, h = 360.0, left = 60.0, right = 60.0, top = 30.0, bottom = 40.0
         let pw = w - left - right, ph = h - top - bottom
@@ -74,15 +75,18 @@ final class MetricsLog {
         for k in 0...4 {
             let v = lmin + (lmax - lmin) * Double(k) / 4, yy = yl(v)
             svg += String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.2f</text>\n", left - 4, yy + 4, v)
-            let b = bmax * Double(k) / 4
-            svg += String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2a7\">%.1f</text>\n", w - right + 4, yb(b) + 4, b)
+            if !bleu.isEmpty {
+                let b = bmax * Double(k) / 4
+                svg += String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2a7\">%.1f</text>\n", w - right + 4, yb(b) + 4, b)
+            }
             let st = Int(maxStep * Double(k) / 4)
             svg += String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%d</text>\n", x(st), h - bottom + 16, st)
         }
         svg += "<text x=\"\(Int(left + pw / 2))\" y=\"\(Int(h - 6))\" text-anchor=\"middle\">step</text>\n"
         svg += "<text x=\"\(Int(left))\" y=\"18\" fill=\"#36c\">training loss</text>"
         svg += "<text x=\"\(Int(left + 110))\" y=\"18\" fill=\"#c33\">validation loss</text>"
-        svg += "<text x=\"\(Int(left + 230))\" y=\"18\" fill=\"#2a7\">BLEU (right axis)</text>\n"
+        if !bleu.isEmpty { svg += "<text x=\"\(Int(left + 230))\" y=\"18\" fill=\"#2a7\">BLEU (right axis)</text>" }
+        svg += "\n"
         svg += line(smoothed, yl, "#36c") + line(validLoss, yl, "#c33", dots: true) + line(bleu, yb, "#2a7", dots: true)
         svg += "</svg>\n"
         try? writeAtomically(Data(svg.utf8), to: file)

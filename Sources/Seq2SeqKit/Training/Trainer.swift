@@ -333,11 +333,18 @@ public final class Trainer {
     }
 
     /// Validates when due: every `validateEvery` updates, and at an epoch's end unless the last
-    /// validation was under `minValidateSeconds` ago (rank 0's clock decides). Rank 0 validates and
-    /// saves; the others wait for its verdict. Returns whether --patience ran out.
+    /// validation was under `minValidateSeconds` ago (rank 0's clock decides). A language model
+    /// validated every `validateEvery` updates skips epoch ends, as nanoGPT does: its blocks are drawn at
+    /// random, so an epoch is only a count of tokens. Rank 0 validates and saves; the others wait for its
+    /// verdict. Returns whether --patience ran out.
     func validateIfDue(epochEnded: Bool, progress: inout ValidationProgress, window: inout LogWindow) throws -> Bool {
         let ranks = communicator.size
         let stepDue = settings.validateEvery > 0 && state.step % settings.validateEvery == 0
+        let byStepsOnly = settings.mode == .languageModel && settings.validateEvery > 0
+        if epochEnded && !stepDue && byStepsOnly {
+            log("end of epoch \(stream.position.epoch - 1)")
+            return false
+        }
         var validateNow = stepDue || (epochEnded && Date().timeIntervalSince(progress.lastDate) >= settings.minValidateSeconds)
         if epochEnded && !stepDue && ranks > 1 { validateNow = try communicator.broadcast(validateNow) }  // rank 0's clock
         if epochEnded && !validateNow { log("end of epoch \(stream.position.epoch - 1) (validation skipped: the last was under \(Int(settings.minValidateSeconds)) s ago; --min-validate-interval)") }

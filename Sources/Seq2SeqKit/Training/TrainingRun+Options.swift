@@ -103,15 +103,16 @@ extension TrainingRun {
         public var clipNorm: Float = 1
         /// Seeds the batch order, dropout and initialization.
         public var seed: UInt64 = 1
-        /// The matrix products' format; nil: float32, or the resumed run's.
+        /// The matrix products' format; nil: float32 for translation, the preset's for a language model
+        /// (``Precision/auto``), or the resumed run's.
         public var precision: Precision? = nil
 
         // MARK: Language model data
 
-        /// Tokens per training block.
-        public var blockSize = 64
-        /// Blocks per batch.
-        public var batchSize = 12
+        /// Tokens per training block; nil: the preset's (``LanguageModelPreset``), or the resumed run's.
+        public var blockSize: Int? = nil
+        /// Blocks per batch; nil: the preset's, or the resumed run's.
+        public var batchSize: Int? = nil
         /// The held-out tail of the text, for validation.
         public var validFraction = 0.1
         /// Validation batches.
@@ -119,7 +120,7 @@ extension TrainingRun {
 
         // MARK: Limits and evaluation
 
-        /// Stop after this many updates (0: no limit); nil: no limit for translation, 2000 for a language model.
+        /// Stop after this many updates (0: no limit); nil: no limit for translation, the preset's for a language model (2,000 small, 1,500 medium).
         public var maxSteps: Int? = nil
         /// Stop after this many passes over the training data; nil or 0: no limit.
         public var maxEpochs: Int? = nil

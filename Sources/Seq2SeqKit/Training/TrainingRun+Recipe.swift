@@ -48,8 +48,10 @@ extension TrainingRun {
             let lm = task == .languageModel
             var c: ModelConfig
             if lm {
-                guard preset == "small" || preset == "gpt-small" else { throw .invalidOption("--lm knows the preset small") }
-                c = .gptSmall
+                guard let p = LanguageModelPreset.named(preset) else {
+                    throw .invalidOption("--lm knows the presets \(LanguageModelPreset.all.map(\.name).joined(separator: " and ")) (got '\(preset)')")
+                }
+                c = p.config
             } else {
                 guard let p = ModelConfig.preset(preset) else {
                     throw .invalidOption("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
@@ -62,7 +64,7 @@ extension TrainingRun {
             if let v = layers { c.decoderLayers = v; if !lm { c.encoderLayers = v } }
             if let v = encoderLayers, !lm { c.encoderLayers = v }
             if let v = decoderLayers { c.decoderLayers = v }
-            c.dropout = dropout ?? (lm ? 0 : 0.2)
+            c.dropout = dropout ?? (lm ? c.dropout : 0.2)
             if let v = norm { c.norm = v }
             if let v = activation { c.activation = v }
             if let v = positional { c.positional = v }
@@ -101,11 +103,12 @@ extension TrainingRun {
         s.data = o.data
         s.validSource = o.validSource; s.validTarget = o.validTarget
         s.maxLength = o.maxLength; s.batchTokens = o.batchTokens; s.updateFreq = o.updateFreq ?? 1
-        s.blockSize = o.blockSize; s.batchSize = o.batchSize; s.validFraction = o.validFraction; s.evalBatches = o.evalBatches
-        if lm {  // nanoGPT's defaults
-            s.optimizer = .adamw; s.schedule = .cosine; s.lr = 1e-3; s.minLR = 1e-4; s.warmupSteps = 100
-            s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = 2000
-            s.validateEvery = 250
+        s.validFraction = o.validFraction; s.evalBatches = o.evalBatches
+        if lm {  // nanoGPT's optimizer, and the preset's data, length, learning rate and precision
+            let p = LanguageModelPreset.named(o.architecture.preset) ?? .small
+            s.optimizer = .adamw; s.schedule = .cosine; s.lr = p.lr; s.minLR = 1e-4; s.warmupSteps = 100
+            s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = p.maxSteps
+            s.validateEvery = p.validateEvery; s.blockSize = p.blockSize; s.batchSize = p.batchSize; s.precision = p.precision
         } else {
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
             s.lengthPenalty = 1.4
@@ -117,6 +120,8 @@ extension TrainingRun {
                 s.lr = FineTuningDefaults.translation.lr; s.warmupSteps = FineTuningDefaults.translation.warmupSteps
             }
         }
+        if let v = o.blockSize { s.blockSize = v }
+        if let v = o.batchSize { s.batchSize = v }
         if let v = o.lr { s.lr = v }
         if let v = o.minLR { s.minLR = v }
         if let v = o.warmupSteps { s.warmupSteps = v }
@@ -156,6 +161,7 @@ extension TrainingRun {
             if options.updateFreq != nil { settings.updateFreq = given.updateFreq }
             if options.precision != nil { settings.precision = given.precision }
         }
+        settings.precision = settings.precision.resolved  // train.json says what the run uses
         try settings.validate()
         return settings
     }
@@ -177,6 +183,39 @@ extension TrainingRun {
     }
 }
 
+/// A `--lm` preset: the model's shape and what it trains with by default (AdamW, 100 warm-up steps and a
+/// cosine to 1e-4 for all; each flag given overrides its value).
+public struct LanguageModelPreset: Sendable {
+    /// The `--preset` name.
+    public let name: String
+    /// The model (the vocabulary size is set when the vocabulary is known).
+    public let config: ModelConfig
+    /// Tokens per block, blocks per batch, updates, updates between validations.
+    public let blockSize: Int, batchSize: Int, maxSteps: Int, validateEvery: Int
+    /// The peak learning rate.
+    public let lr: Float
+    /// The products' format.
+    public let precision: Precision
+
+    /// nanoGPT's `shakespeare_char` configuration for CPUs: 4 pre-norm GELU layers of width 128 with 4 heads and
+    /// learned positions, no dropout; 2,000 updates of 12 blocks of 64 tokens at 1e-3, in bf16 where the processor
+    /// has bf16 dot products.
+    public static let small = LanguageModelPreset(name: "small", config: .gptSmall, blockSize: 64, batchSize: 12,
+                                                  maxSteps: 2000, validateEvery: 250, lr: 1e-3, precision: .auto)
+    /// The best character model 30 minutes buy on two cores (docs/language-models.md): 6 layers of width 256
+    /// with 4 heads and dropout 0.05; 3,000 updates of 16 blocks of 256 tokens at 1.5e-3, validated every 500, in
+    /// bf16 where the processor has bf16 dot products.
+    public static let medium = LanguageModelPreset(name: "medium", config: .gptMedium, blockSize: 256, batchSize: 16,
+                                                   maxSteps: 3000, validateEvery: 500, lr: 1.5e-3, precision: .auto)
+    /// Every preset, in size order.
+    public static let all = [small, medium]
+
+    /// The preset of that name (`gpt-small` is an older name of `small`); nil for an unknown one.
+    public static func named(_ name: String) -> LanguageModelPreset? {
+        name == "gpt-small" ? .small : all.first { $0.name == name }
+    }
+}
+
 extension ModelConfig {
     /// The language model preset `small` (`seq2seq train --lm`): nanoGPT's CPU model, 4 pre-norm
     /// GELU decoder layers of width 128 with learned positions and no dropout (the vocabulary
@@ -184,4 +223,9 @@ extension ModelConfig {
     public static let gptSmall = ModelConfig(srcVocabSize: 0, dModel: 128, nHeads: 4, dFF: 512, encoderLayers: 0, decoderLayers: 4,
                                              maxPositions: 64, positional: .learned, norm: .pre, activation: .gelu,
                                              scaleEmbedding: false, dropout: 0)
+    /// The language model preset `medium` (``LanguageModelPreset/medium``): 6 pre-norm GELU decoder layers
+    /// of width 256, 4 heads, feed-forward 1,024, 256 learned positions, dropout 0.05.
+    public static let gptMedium = ModelConfig(srcVocabSize: 0, dModel: 256, nHeads: 4, dFF: 1024, encoderLayers: 0, decoderLayers: 6,
+                                              maxPositions: 256, positional: .learned, norm: .pre, activation: .gelu,
+                                              scaleEmbedding: false, dropout: 0.05)
 }

@@ -89,7 +89,7 @@ public struct TrainingRun {
         let layers = config.isDecoderOnly ? "decoder-only" : "\(config.encoderLayers)+\(config.decoderLayers) layers"
         let ranks = communicator.size > 1 ? " × \(communicator.size) ranks" : ""
         let resuming = options.resume ? "; resuming at step \(trainer.currentStep)" : ""
-        say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); \(Threads.count) threads\(ranks)\(resuming)")
+        say("model: \(net.parameterCount) parameters, \(layers), d \(config.dModel); products in \(settings.precision.rawValue); \(Threads.count) threads\(ranks)\(resuming)")
         trainer.overlapReduction = options.overlapReduction
         trainer.log = say
         return Prepared(trainer: trainer, settings: settings, vocabularies: vocabs,
