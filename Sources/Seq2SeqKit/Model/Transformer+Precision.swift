@@ -8,7 +8,7 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     /// bf16 autocast with float32 master weights.
     case bf16
     /// ``bf16`` where it pays, else ``float32``: bf16 on processors with bf16 dot products (AVX512_BF16
-    /// or AMX) and oneDNN, where mixed precision trains about 1.3-1.6 times as many tokens per second
+    /// or AMX) and oneDNN, where mixed precision trains 1.2 to 2 times as many tokens per second
     /// (docs/performance.md); float32 elsewhere (with AVX-512 alone, oneDNN emulates the bf16 products
     /// and gains little). A run records the precision it resolved to (train.json), never `auto`.
     case auto

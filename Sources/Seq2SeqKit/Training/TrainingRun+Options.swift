@@ -120,7 +120,7 @@ extension TrainingRun {
 
         // MARK: Limits and evaluation
 
-        /// Stop after this many updates (0: no limit); nil: no limit for translation, the preset's for a language model (2,000 small, 1,500 medium).
+        /// Stop after this many updates (0: no limit); nil: no limit for translation, the preset's for a language model (2,000 small, 3,000 medium).
         public var maxSteps: Int? = nil
         /// Stop after this many passes over the training data; nil or 0: no limit.
         public var maxEpochs: Int? = nil
