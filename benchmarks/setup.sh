@@ -5,9 +5,10 @@
 # imports them all.
 #
 # PyTorch: a local CPU wheel (torch-*+cpu*.whl for this Python) from a directory in $PIP_FIND_LINKS
-# or /opt/wheels when there is one, else PyTorch's CPU index (https://download.pytorch.org/whl/cpu);
-# PyPI's default wheel would bring gigabytes of CUDA libraries. Everything else comes from pip's
-# usual index.
+# or /opt/wheels when there is one, else PyTorch's CPU index (https://download.pytorch.org/whl/cpu),
+# else (that index unreachable) PyPI's default wheel, which brings gigabytes of CUDA libraries.
+# Everything else comes from pip's usual index. scripts/check-export.sh (part of the test command)
+# uses this environment too.
 #
 # Usage: benchmarks/setup.sh [--help]
 set -euo pipefail
@@ -70,7 +71,10 @@ if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
         "${pip[@]}" "$wheel"
     else
         echo "installing PyTorch for CPUs from https://download.pytorch.org/whl/cpu"
-        "${pip[@]}" torch --index-url https://download.pytorch.org/whl/cpu
+        if ! "${pip[@]}" torch --index-url https://download.pytorch.org/whl/cpu; then
+            echo "PyTorch's CPU index cannot be reached: installing torch from pip's usual index (with CUDA libraries: gigabytes)" >&2
+            "${pip[@]}" torch
+        fi
     fi
 fi
 

@@ -2,7 +2,8 @@
 # The test command (README, and what CI runs after .ci/setup): the whole suite at the kernel level
 # this processor chooses, the kernel-dependent suites again at every lower level it runs
 # (SEQ2SEQ_ISA), the same binary under an emulated processor without AVX, the library's DocC build,
-# the HTTP API against its OpenAPI contract and a LibreTranslate client, and a package that depends on Seq2SeqKit by version.
+# the HTTP API against its OpenAPI contract and a LibreTranslate client, exported models in transformers and
+# CTranslate2, and a package that depends on Seq2SeqKit by version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift test -c release --disable-swift-testing --disable-testable-imports
@@ -27,6 +28,8 @@ bash scripts/check-portable-qemu.sh
 swift package --disable-sandbox generate-documentation --target Seq2SeqKit --warnings-as-errors
 # The HTTP API against docs/openapi.json (schemathesis): documented statuses, schemas, no 5xx.
 SEQ2SEQ_CLI=.build/release/seq2seq bash scripts/check-openapi.sh
+# Exported Hugging Face folders in real transformers and CTranslate2 (benchmarks/.venv).
+SEQ2SEQ_CLI=.build/release/seq2seq bash scripts/check-export.sh
 # A real LibreTranslate client (libretranslatepy) against a server of two models.
 SEQ2SEQ_CLI=.build/release/seq2seq bash scripts/check-libretranslate-client.sh
 # The example builds Seq2SeqKit as a dependency (no build flags, so the same code as here) and

@@ -57,17 +57,26 @@ extension Vocabulary {
     /// - Throws: ``SafeTensors/Error/io(_:_:)`` if the file cannot be written or renamed into place.
     public func save(to path: String) throws {
         if let bl = byteLevel { return try writeAtomically(try bl.jsonData(), to: path) }
-        let data = try JSONSerialization.data(withJSONObject: tokenizerJSON(), options: [.sortedKeys, .prettyPrinted])
+        try writeAtomically(try tokenizerData(path: path), to: path)
+    }
+
+    /// tokenizer.json's bytes, with `postProcessor` (Hugging Face's `post_processor` object, which adds
+    /// special tokens around an encoding) when given; `path` names the file in errors.
+    func tokenizerData(postProcessor: [String: Any]? = nil, path: String) throws -> Data {
+        var json = tokenizerJSON()
+        if let postProcessor { json["post_processor"] = postProcessor }
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])
         var text = String(decoding: data, as: UTF8.self)
-        // The vocab is the last string of the model (keys are sorted: "merges" < "type" < "unk_token" < "vocab")
-        // and nothing after the model holds a piece, so the last occurrence is the placeholder.
+        // The vocab is the last string of the model (keys are sorted: "merges" < "type" < "unk_token" < "vocab");
+        // after the model only the post-processor can follow, and it names special tokens, never the
+        // placeholder, so the last occurrence is the placeholder.
         let placeholder = "\"" + Self.jsonEscaped(Self.vocabPlaceholder) + "\""
         guard let at = text.range(of: placeholder, options: .backwards) else {
             throw VocabularyError.file(path, "internal error: no vocab placeholder in the serialized tokenizer")
         }
         let entries = pieces.enumerated().map { "      \"\(Self.jsonEscaped($1))\": \($0)" }
         text.replaceSubrange(at, with: "{\n" + entries.joined(separator: ",\n") + "\n    }")
-        try writeAtomically(Data(text.utf8), to: path)
+        return Data(text.utf8)
     }
 
     /// A JSON string body: quote, backslash and control characters escaped.
