@@ -50,6 +50,13 @@ def export(cli, model, out):
     run([cli, "export", "--model", model, "--output", out])
 
 
+def convert(hf, out):
+    """ct2-transformers-converter (beside this Python) on the folder `hf`; returns `out`."""
+    shutil.rmtree(out, ignore_errors=True)
+    run([os.path.join(os.path.dirname(sys.executable), "ct2-transformers-converter"), "--model", hf, "--output_dir", out])
+    return out
+
+
 def bad_words(hf):
     """generation_config.json's bad_words_ids: the tokens seq2seq never generates."""
     with open(os.path.join(hf, "generation_config.json")) as f:
@@ -102,9 +109,7 @@ def check_translation(cli, name, model, hf, work, sources, targets):
 
 def check_ctranslate2_translation(cli, name, model, hf, work, sources, tok, ttok, pegasus):
     import ctranslate2
-    ct2 = os.path.join(work, f"{name}-ct2")
-    shutil.rmtree(ct2, ignore_errors=True)
-    run([os.path.join(os.path.dirname(sys.executable), "ct2-transformers-converter"), "--model", hf, "--output_dir", ct2])
+    ct2 = convert(hf, os.path.join(work, f"{name}-ct2"))
     if pegasus:
         # CTranslate2's Pegasus loader starts decoding from the padding token; ours start from <s>.
         path = os.path.join(ct2, "config.json")
@@ -142,9 +147,7 @@ def check_language_model(cli, name, model, hf, work, prompts, ct2_too=True):
     check(name, "greedy continuations", ours, theirs)
     if ct2_too:
         import ctranslate2
-        ct2 = os.path.join(work, f"{name}-ct2")
-        shutil.rmtree(ct2, ignore_errors=True)
-        run([os.path.join(os.path.dirname(sys.executable), "ct2-transformers-converter"), "--model", hf, "--output_dir", ct2])
+        ct2 = convert(hf, os.path.join(work, f"{name}-ct2"))
         g = ctranslate2.Generator(ct2, device="cpu", inter_threads=1, intra_threads=1)
         never = [[tok.convert_ids_to_tokens(i)] for i in bad_words(hf)]
         for p, ids in zip(prompts, ids_all):

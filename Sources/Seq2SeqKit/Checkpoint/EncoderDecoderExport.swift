@@ -12,16 +12,12 @@ import Foundation
 enum EncoderDecoderExport {
     /// The tensors of the Hugging Face state dict, copied from `model`'s parameters.
     static func tensors(_ model: Transformer, architecture: HuggingFaceArchitecture) -> [SafeTensors.Entry] {
-        let c = model.config, layout = model.layout, p = model.parameters.pointer
-        func entry(_ hfName: String, _ ours: String) -> SafeTensors.Entry {
-            let e = layout.entry(ours)!
-            return .f32(hfName, e.shape, p + e.offset)
-        }
+        let c = model.config, entry = model.exportEntry
         var out: [SafeTensors.Entry] = []
-        for e in layout.entries {
+        for e in model.layout.entries {
             switch e.name {
             case "encoder.embed_tokens.weight", "decoder.embed_tokens.weight", "lm_head.weight", "final_logits_bias": continue
-            default: out.append(.f32("model.\(e.name)", e.shape, p + e.offset))
+            default: out.append(entry("model.\(e.name)", e.name))
             }
         }
         let decoderTable = "decoder.embed_tokens.weight"
@@ -34,8 +30,8 @@ enum EncoderDecoderExport {
             out.append(entry("model.decoder.embed_tokens.weight", decoderTable))
         }
         out.append(entry("lm_head.weight", c.tieOutput ? decoderTable : "lm_head.weight"))
-        if let bias = layout.entry("final_logits_bias") {
-            out.append(.f32("final_logits_bias", [1, c.tgtVocabSize], p + bias.offset))
+        if let bias = model.layout.entry("final_logits_bias") {
+            out.append(.f32("final_logits_bias", [1, c.tgtVocabSize], model.parameters.pointer + bias.offset))
         } else {
             out.append(.f32("final_logits_bias", [1, c.tgtVocabSize], [Float](repeating: 0, count: c.tgtVocabSize)))
         }

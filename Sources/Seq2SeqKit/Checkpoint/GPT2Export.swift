@@ -9,15 +9,10 @@ import Foundation
 enum GPT2Export {
     /// The tensors of the Hugging Face state dict, from `model`'s parameters.
     static func tensors(_ model: Transformer) -> [SafeTensors.Entry] {
-        let c = model.config, layout = model.layout, p = model.parameters.pointer
-        let d = c.dModel, f = c.dFF
+        let c = model.config, d = c.dModel, f = c.dFF, entry = model.exportEntry
         func values(_ ours: String) -> UnsafeBufferPointer<Float> {
-            let e = layout.entry(ours)!
-            return UnsafeBufferPointer(start: p + e.offset, count: e.count)
-        }
-        func entry(_ hfName: String, _ ours: String) -> SafeTensors.Entry {
-            let e = layout.entry(ours)!
-            return .f32(hfName, e.shape, p + e.offset)
+            let e = model.layout.entry(ours)!
+            return UnsafeBufferPointer(start: model.parameters.pointer + e.offset, count: e.count)
         }
         /// Our [rows, cols] matrices side by side, transposed: [cols, Σ rows] (Conv1D's [in, out]).
         func conv1D(_ names: [String], rows: Int, cols: Int) -> [Float] {

@@ -170,6 +170,14 @@ public enum HuggingFaceExport {
     public static let targetTokenizerFolder = "target_tokenizer"
 }
 
+extension Transformer {
+    /// Our parameter `name` as an F32 tensor called `hfName` (its values copied now).
+    func exportEntry(_ hfName: String, _ name: String) -> SafeTensors.Entry {
+        let e = layout.entry(name)!
+        return .f32(hfName, e.shape, parameters.pointer + e.offset)
+    }
+}
+
 /// The transformers class a configuration exports as, chosen by ``init(_:configPath:)``.
 enum HuggingFaceArchitecture: String {
     case marian = "MarianMTModel", pegasus = "PegasusForConditionalGeneration", gpt2 = "GPT2LMHeadModel"
