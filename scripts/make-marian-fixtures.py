@@ -4,6 +4,7 @@ sentencepiece. Development only: nothing here runs at run time or in CI.
 
     ../shared/bench/.venv/bin/python scripts/make-marian-fixtures.py            # writes the fixtures
     ../shared/bench/.venv/bin/python scripts/make-marian-fixtures.py --dump /tmp/m30k-ref  # full references
+    ../shared/bench/.venv/bin/python scripts/make-marian-fixtures.py --only learnable      # one configuration
 
 What it writes under Tests/Seq2SeqKitTests/Fixtures/marian/:
   spm/de.spm, spm/en.spm        unigram models trained on Multi30k train (nmt_nfkc normalizer, so the
@@ -86,6 +87,10 @@ CONFIGS = {
                         seed=2, embed=0.5, eos_bias=6.0),
     "shared-f16": dict(shared=True, d=16, heads=4, ff=24, enc=2, dec=2, dtype=torch.float16,
                        seed=0, embed=0.5, eos_bias=0.0),
+    # transformers' own initialization (init_std 0.02) at a width that can learn: the fixture that
+    # fine-tuning is tested on (its held-out BLEU must rise), as a user's OPUS-MT model would be.
+    "learnable": dict(shared=True, d=64, heads=4, ff=256, enc=2, dec=2, dtype=torch.float16,
+                      seed=0, embed=None, eos_bias=0.0),
 }
 
 
@@ -120,6 +125,8 @@ def make_model(name, spec, de, en, lines_de, lines_en, search):
     def random_model(seed, embed=0.25):
         torch.manual_seed(seed)
         m = MarianMTModel(config).eval()
+        if embed is None:  # transformers' initialization, kept
+            return m
         with torch.no_grad():
             for n, p in m.named_parameters():
                 if "embed_positions" in n:
@@ -230,7 +237,10 @@ def main():
     ap.add_argument("--search", nargs="*", default=[], help="search the seed and eos bias of these configurations again")
     ap.add_argument("--models-only", action="store_true", help="skip the Multi30k references")
     ap.add_argument("--dump", help="also write every line's ids, pieces and text to this folder")
+    ap.add_argument("--only", nargs="*", help="make only these configurations (implies --models-only; tokenize.json only with separate)")
     args = ap.parse_args()
+    if args.only:
+        args.models_only = True
     if not os.path.isdir(CORPUS):
         sys.exit(f"{CORPUS} not found: set SEQ2SEQ_CORPORA to the folder holding multi30k/")
     os.makedirs(os.path.join(OUT, "spm"), exist_ok=True)
@@ -243,7 +253,10 @@ def main():
     de, en = os.path.join(OUT, "spm/de.spm"), os.path.join(OUT, "spm/en.spm")
     lines_de = open(f"{CORPUS}/val.de", encoding="utf-8").read().split("\n")
     lines_en = open(f"{CORPUS}/val.en", encoding="utf-8").read().split("\n")
-    toks = {name: make_model(name, spec, de, en, lines_de, lines_en, args.search) for name, spec in CONFIGS.items()}
+    toks = {name: make_model(name, spec, de, en, lines_de, lines_en, args.search) for name, spec in CONFIGS.items()
+            if not args.only or name in args.only}
+    if "separate" not in toks:
+        return
     tok = toks["separate"]
     sps = {"source": spm.SentencePieceProcessor(model_file=de), "target": spm.SentencePieceProcessor(model_file=en)}
 

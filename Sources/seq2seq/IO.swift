@@ -116,3 +116,12 @@ enum Check {
         return out
     }
 }
+
+/// A vocabulary given by a flag: a directory (tokenizer.json, or source/target.tokenizer.json) or a tokenizer.json file.
+func loadVocabularies(_ path: String) throws -> Vocabularies {
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+        return Vocabularies(joint: try Vocabulary.load(path))
+    }
+    return try Vocabularies.load(from: path)
+}

@@ -44,13 +44,7 @@ struct Prepare: ParsableCommand {
         if let entries = try? fm.contentsOfDirectory(atPath: output), !entries.isEmpty, !overwrite {
             throw PreparedError.exists(output)
         }
-        var isDir: ObjCBool = false
-        let vocabs: Vocabularies
-        if fm.fileExists(atPath: vocab, isDirectory: &isDir), !isDir.boolValue {
-            vocabs = Vocabularies(joint: try Vocabulary.load(vocab))
-        } else {
-            vocabs = try Vocabularies.load(from: vocab)
-        }
+        let vocabs = try loadVocabularies(vocab)
         var p = CorpusPreparer()
         p.maxLength = maxLength; p.lenient = lenient; p.log = stderrLine
         let h = lm ? try p.prepare(text: text!, vocabulary: vocabs.target, output: output)

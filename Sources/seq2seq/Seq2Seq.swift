@@ -7,7 +7,7 @@ struct Seq2Seq: ParsableCommand {
         commandName: "seq2seq",
         abstract: "Train and run Transformer translation and language models on the CPU.",
         version: "seq2seq \(Seq2SeqVersion.string)\n\(KernelLevel.summary); engines: \(Engines.summary)",
-        subcommands: [Quickstart.self, Prepare.self, Train.self, Translate.self, Score.self, Generate.self, Average.self, Quantize.self, Import.self, Export.self, Perplexity.self, AttentionCommand.self, Serve.self, VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
+        subcommands: [Quickstart.self, Prepare.self, Train.self, Translate.self, Distill.self, Score.self, Generate.self, Average.self, Quantize.self, Import.self, Export.self, Perplexity.self, AttentionCommand.self, Serve.self, VocabCommand.self, Tokenize.self, Detokenize.self, Eval.self, Bench.self]
     )
 }
 

@@ -58,7 +58,13 @@ enum StopSignals {
     }
 
     /// From now on the first signal asks for a stop (`reason`) instead of exiting.
-    static func arm() { armed.store(true, ordering: .sequentiallyConsistent) }
+    /// `note` is what the first signal prints (the training one by default).
+    static func arm(note: StaticString = "\nseq2seq: stopping after this update and saving checkpoint_last (again to quit at once)\n") {
+        stopNote = note
+        armed.store(true, ordering: .sequentiallyConsistent)
+    }
+    /// Written before `arm` publishes it through `armed`; read by the handler only once armed.
+    nonisolated(unsafe) private static var stopNote: StaticString = ""
     /// Back to exiting at once (after training, e.g. when quickstart goes on to translate).
     static func disarm() { armed.store(false, ordering: .sequentiallyConsistent) }
 
@@ -67,7 +73,7 @@ enum StopSignals {
         guard armed.load(ordering: .sequentiallyConsistent),
               taken.add(1, ordering: .sequentiallyConsistent).newValue == 1 else { _exit(128 + sig) }
         received.store(sig, ordering: .sequentiallyConsistent)
-        let note: StaticString = "\nseq2seq: stopping after this update and saving checkpoint_last (again to quit at once)\n"
+        let note = stopNote
         _ = write(2, note.utf8Start, note.utf8CodeUnitCount)
     }
 

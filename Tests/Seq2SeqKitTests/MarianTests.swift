@@ -7,7 +7,7 @@ import XCTest
 /// separate vocabularies, their logits, greedy and beam outputs, and what import refuses.
 final class MarianTests: XCTestCase {
     override class func tearDown() { MarianFixtures.removeFolders() }
-    static let configs = ["separate", "shared-bf16", "shared-f16"]
+    static let configs = ["separate", "shared-bf16", "shared-f16", "learnable"]
 
     static func imported(_ name: String) throws -> (Transformer, Vocabularies, String) {
         let hf = try MarianFixtures.huggingFaceFolder(name)
@@ -153,14 +153,15 @@ final class MarianTests: XCTestCase {
 
     // MARK: - Fine-tuning
 
-    /// `train --init-from` an imported Marian model (the shared-vocabulary fixture, whose SentencePiece
-    /// models were trained on Multi30k) on Multi30k (or the bundled sample without it): the held-out
-    /// loss falls, in float32 and (where the processor has it) bf16, and what
+    /// `train --init-from` an imported Marian model (the `learnable` fixture: transformers' own
+    /// initialization, d_model 64, shared vocabulary from SentencePiece models trained on Multi30k) on
+    /// Multi30k (or the bundled sample without it): the held-out loss falls and greedy BLEU rises, in
+    /// float32 and (where the processor has it) bf16, and what
     /// makes it Marian survives training: `final_logits_bias` is trained and saved, decoding still
     /// starts from `<pad>`, the SentencePiece files stay the vocabulary, and the result exports to
     /// Hugging Face as MarianMTModel again.
     func testFineTuningAnImportedModel() throws {
-        let (base, vocabs, imported) = try Self.imported("shared-f16")
+        let (base, vocabs, imported) = try Self.imported("learnable")
         let corpus = Corpora.multi30k() ?? Corpora.Parallel(sample: CLI.repository + "/corpora/sample")
         func head(_ path: String, _ n: Int) throws -> [String] {
             Array(try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).prefix(n).map(String.init))
@@ -211,9 +212,9 @@ final class MarianTests: XCTestCase {
             let after = try heldOut(tuned, tunedVocabs)
             print("\(precision): held-out loss \(before.loss) → \(after.loss), BLEU \(before.bleu) → \(after.bleu)")
             XCTAssertLessThan(after.loss, 0.8 * before.loss, "\(precision): held-out loss")
-            // BLEU is printed, not asserted: this fixture's random weights (N(0, 0.5²), d_model 16) learn
-            // the target side's word frequencies in a few hundred updates (loss 8.6 → 5.2) but not yet to
-            // translate, so its held-out BLEU stays near 0.
+            // From transformers' initialization, 300 updates on Multi30k take greedy BLEU on 200
+            // validation lines from 0.00 to 3.3 (float32) and 2.8 (bf16).
+            XCTAssertGreaterThan(after.bleu, before.bleu + 1.5, "\(precision): held-out BLEU rises")
             let exported = try HuggingFaceExport.run(model: o.modelDirectory, to: "\(work)/hf-\(precision.rawValue)")
             XCTAssertEqual(exported.architecture, "MarianMTModel")
         }
@@ -223,5 +224,41 @@ final class MarianTests: XCTestCase {
         let settings = TrainingRun.settings(for: o)
         XCTAssertEqual(settings.lr, TrainingRun.FineTuningDefaults.translation.lr)
         XCTAssertEqual(settings.warmupSteps, TrainingRun.FineTuningDefaults.translation.warmupSteps)
+    }
+
+    /// Fine-tuning an imported model as users run it at scale: `train --init-from` on 2 ranks under a
+    /// real mpirun, stopped after 10 updates and continued with --resume to 20, gives exactly the loss
+    /// curve of the uninterrupted 20-update run, and the result keeps the Marian specifics.
+    func testFineTuningUnderMPIStopsAndResumes() throws {
+        try XCTSkipUnless(Engines.mpi, "this build has no MPI (the package trait MPI is off)")
+        guard CLI.which("mpirun") != nil else { throw CLI.Missing("mpirun not found: bash .ci/setup installs Open MPI (openmpi-bin)") }
+        guard CLI.binary != nil else { throw CLI.Missing("the seq2seq binary is not built beside the tests (swift test builds it)") }
+        let (base, _, imported) = try Self.imported("shared-f16")
+        let work = imported + "-mpi"
+        let sample = CLI.repository + "/corpora/sample"
+        func args(_ model: String, _ steps: Int) -> [String] {
+            [CLI.binary!, "train", "--init-from", imported, "--src", "\(sample)/train.de", "--tgt", "\(sample)/train.en",
+             "--model", model, "--max-steps", "\(steps)", "--batch-tokens", "600", "--dropout", "0", "--log-every", "1",
+             "--threads", "1"]
+        }
+        let full = try CLI.run(CLI.mpirun(2) + args("\(work)/full", 20), log: "\(work)-full.log")
+        XCTAssertEqual(full.status, 0, full.output)
+        XCTAssertTrue(full.output.contains("initialized from"), full.output)
+        let first = try CLI.run(CLI.mpirun(2) + args("\(work)/stopped", 10), log: "\(work)-first.log")
+        XCTAssertEqual(first.status, 0, first.output)
+        let resumed = try CLI.run(CLI.mpirun(2) + args("\(work)/stopped", 20) + ["--resume"], log: "\(work)-resumed.log")
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming at step 10"), resumed.output)
+        let curve = try CLI.losses("\(work)/full")
+        XCTAssertEqual(curve.count, 20)
+        XCTAssertEqual(try CLI.losses("\(work)/stopped"), curve, "the resumed fine-tuning's curve differs from the uninterrupted one")
+
+        let tuned = try ModelDirectory.load("\(work)/stopped")
+        XCTAssertEqual(tuned.config.bosId, tuned.config.padId, "decoding starts from <pad>")
+        XCTAssertEqual(tuned.config.finalLogitsBias, true)
+        let e = base.layout.entry("final_logits_bias")!
+        let moved = (0..<e.count).map { abs(tuned.parameters.pointer[e.offset + $0] - base.parameters.pointer[e.offset + $0]) }.max()!
+        XCTAssertGreaterThan(moved, 1e-4, "final_logits_bias is trained")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(work)/stopped/source.spm"), "the SentencePiece files are kept")
     }
 }

@@ -188,6 +188,39 @@ final class BufferedWriter {
         buffer = .allocate(byteCount: capacity, alignment: 16)
     }
 
+    /// Continues an existing file from its first `size` bytes (what a resumed job had saved): the file
+    /// is created if missing, cut to `size` (dropping what was written after the last save) and appended to.
+    init(_ path: String, continuingAt size: Int) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT, 0o644)
+        guard fd >= 0 else { throw TextError.cannotRead(path, "cannot open: \(String(cString: strerror(errno)))") }
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+        var st = stat()
+        guard fstat(fd, &st) == 0, Int(st.st_size) >= size else {
+            throw TextError.cannotRead(path, "holds fewer than the \(size) bytes its progress file records; start over with --overwrite")
+        }
+        guard ftruncate(fd, off_t(size)) == 0, lseek(fd, 0, SEEK_END) >= 0 else {
+            throw TextError.cannotRead(path, "cannot cut to \(size) bytes: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Appends raw bytes.
+    func append(bytes: UnsafeRawBufferPointer) throws {
+        var from = 0
+        while from < bytes.count {
+            if used == capacity { try flush() }
+            let n = min(capacity - used, bytes.count - from)
+            (buffer + used).copyMemory(from: bytes.baseAddress! + from, byteCount: n)
+            used += n; from += n
+        }
+    }
+
+    /// Writes the buffer out and, with `sync`, to the disk; the file stays open.
+    func flush(sync: Bool) throws {
+        try flush()
+        if sync && fsync(fd) != 0 { throw TextError.cannotRead(path, "fsync: \(String(cString: strerror(errno)))") }
+    }
+
     deinit {
         if fd >= 0 { close(fd) }
         buffer.deallocate()

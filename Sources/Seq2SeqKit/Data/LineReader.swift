@@ -15,6 +15,8 @@ public final class LineReader {
     public private(set) var lineNumber = 0
     /// Bytes read so far and a running fingerprint of them (for the prepared corpus's header).
     public private(set) var bytesRead = 0
+    /// Bytes of the lines returned so far (``bytesRead`` less what is buffered ahead): progress through the file.
+    public var bytesConsumed: Int { bytesRead - (end - start) }
     /// A running fingerprint of the bytes read so far.
     public private(set) var hasher = Hasher64()
 
