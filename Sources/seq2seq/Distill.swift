@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Seq2SeqKit
-import Seq2SeqDistributed
 
 struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -59,22 +58,7 @@ struct Distill: ParsableCommand {
         if resume && overwrite { throw ValidationError("--resume continues the job in --output, --overwrite replaces it: give one") }
     }
 
-    func run() throws {
-        StopSignals.install()
-        let world: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcess()
-        let mpi = world as? MPICommunicator
-        do {
-            try distill(world)
-        } catch {
-            if let mpi, mpi.size > 1 {
-                stderrLine("seq2seq distill, rank \(mpi.rank) of \(mpi.size): error: \(error)")
-                mpi.abort(code: 1)
-            }
-            mpi?.finalize()
-            throw error
-        }
-        mpi?.finalize()
-    }
+    func run() throws { try runOnEveryRank("distill", distill) }
 
     func distill(_ world: Communicator) throws {
         Threads.set(compute.threads ?? max(1, Threads.available / world.localSize))

@@ -158,23 +158,7 @@ struct Train: ParsableCommand {
     /// (with checkpoint_last saved), and under mpirun every process runs this, MPI started here and
     /// all ranks ended on one's error.
     static func train(_ options: TrainingRun.Options) throws {
-        // Before any thread starts (MPI's, OpenMP's): see StopSignals.
-        StopSignals.install()
-        // Under mpirun every process runs this command; MPI starts only then.
-        let world: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcess()
-        let mpi = world as? MPICommunicator
-        do {
-            try train(options, world)
-        } catch {
-            if let mpi, mpi.size > 1 {
-                // The other ranks may be waiting in a collective: end them all.
-                stderrLine("seq2seq train, rank \(mpi.rank) of \(mpi.size): error: \(error)")
-                mpi.abort(code: 1)
-            }
-            mpi?.finalize()
-            throw error
-        }
-        mpi?.finalize()
+        try runOnEveryRank("train") { try train(options, $0) }
     }
 
     /// The run, with its progress on standard error: a live status line on a terminal.
@@ -192,4 +176,24 @@ struct Train: ParsableCommand {
         defer { StopSignals.disarm() }
         try prepared.train()
     }
+}
+
+/// Runs a command that may be launched by mpirun: stop signals installed before any thread starts
+/// (MPI's, OpenMP's: see StopSignals), MPI started only under mpirun, and on one rank's error all
+/// ranks ended (the others may be waiting in a collective), MPI finalized either way.
+func runOnEveryRank(_ command: String, _ body: (Communicator) throws -> Void) throws {
+    StopSignals.install()
+    let world: Communicator = MPICommunicator.launchedByMPI ? try MPICommunicator() : SingleProcess()
+    let mpi = world as? MPICommunicator
+    do {
+        try body(world)
+    } catch {
+        if let mpi, mpi.size > 1 {
+            stderrLine("seq2seq \(command), rank \(mpi.rank) of \(mpi.size): error: \(error)")
+            mpi.abort(code: 1)
+        }
+        mpi?.finalize()
+        throw error
+    }
+    mpi?.finalize()
 }
