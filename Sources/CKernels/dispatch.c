@@ -164,28 +164,37 @@ void s2s_dequantize_row(float *y, const int32_t *c, long o, float sx, const floa
 int s2s_int8_tiles_available(void) { return table->int8_tiles != NULL; }
 typedef void (*s2s_int8_tiles_fn)(float *, const uint8_t *, const int8_t *, const float *, const float *, const int32_t *,
                                   const float *, long, long, long, long, long);
-/// The VNNI tiles the processor and the active level allow: AVX512-VNNI at the AVX-512 level, else
-/// AVX-VNNI at the AVX2 level or above; NULL without either.
+/// The row-major VNNI tiles the processor and the active level allow: AVX-VNNI at the AVX2 level or
+/// above; NULL without it. (With AVX512-VNNI at the AVX-512 level the packed kernel runs instead.)
 static s2s_int8_tiles_fn vnni_tiles(void) {
 #if defined(__x86_64__)
-    if (active >= S2S_ISA_AVX512 && (features & S2S_CPU_AVX512_VNNI)) return s2s_int8_tiles_avx512vnni;
     if (active >= S2S_ISA_AVX2 && (features & S2S_CPU_AVX_VNNI)) return s2s_int8_tiles_avxvnni;
 #endif
     return NULL;
 }
-int s2s_int8_vnni_tiles_available(void) { return vnni_tiles() != NULL; }
+int s2s_int8_packed_supported(void) {
+    s2s_isa_init();
+    return (features & S2S_CPU_AVX512_VNNI) != 0;
+}
+int s2s_int8_packed_available(void) { return s2s_int8_packed_supported() && active >= S2S_ISA_AVX512; }
+int s2s_int8_vnni_tiles_available(void) { return s2s_int8_packed_available() || vnni_tiles() != NULL; }
 const char *s2s_int8_vnni_name(void) {
-    s2s_int8_tiles_fn f = vnni_tiles();
-#if defined(__x86_64__)
-    if (f == s2s_int8_tiles_avx512vnni) return "avx512-vnni";
-    if (f == s2s_int8_tiles_avxvnni) return "avx-vnni";
-#endif
-    (void)f;
+    if (s2s_int8_packed_available()) return "avx512-vnni";
+    if (vnni_tiles() != NULL) return "avx-vnni";
     return NULL;
 }
 void s2s_int8_vnni_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                          const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {
     vnni_tiles()(y, xu, wq, xScales, wScales, correction, bias, n, o, k, jBegin, jEnd);
+}
+void s2s_int8_packed(float *y, const uint8_t *xu, const int8_t *p, const float *xScales, const float *wScales,
+                     const int32_t *correction, const float *bias, long n, long o, long k, long bBegin, long bEnd) {
+#if defined(__x86_64__)
+    s2s_int8_packed_avx512vnni(y, xu, p, xScales, wScales, correction, bias, n, o, k, bBegin, bEnd);
+#else
+    (void)y; (void)xu; (void)p; (void)xScales; (void)wScales; (void)correction; (void)bias; (void)n; (void)o; (void)k;
+    (void)bBegin; (void)bEnd;
+#endif
 }
 void s2s_int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                     const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {

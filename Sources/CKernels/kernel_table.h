@@ -44,10 +44,12 @@ extern const s2s_kernel_table s2s_kernels_avx2;
 extern const s2s_kernel_table s2s_kernels_avx512;
 #endif
 
-/// The int8 tiles with VNNI (kernels_int8_vnni_avx512.c, kernels_int8_vnni_avx.c): the signature of int8_tiles.
-void s2s_int8_tiles_avx512vnni(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
-                               const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd);
+/// The int8 tiles with AVX-VNNI (kernels_int8_vnni_avx.c): the signature of int8_tiles.
 void s2s_int8_tiles_avxvnni(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                             const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd);
+/// The int8 product from W in VNNI's packed layout with AVX512-VNNI (kernels_int8_packed_avx512vnni.c).
+void s2s_int8_packed_avx512vnni(float *y, const uint8_t *xu, const int8_t *p, const float *xScales,
+                                const float *wScales, const int32_t *correction, const float *bias, long n, long o,
+                                long k, long bBegin, long bEnd);
 
 #endif

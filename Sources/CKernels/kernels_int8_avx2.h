@@ -3,19 +3,15 @@
 // int16, exact for activations below 128: see Tensor/Int8Gemm.swift), widens the pairs to int32
 // with vpmaddwd against ones, and adds: 32 multiply-adds in three instructions. A tile is 2 W rows ×
 // 4 input rows (8 accumulators); below 4 rows, 8 W rows × 1 row. Included by kernels_body.h at the
-// AVX2 and AVX-512 levels, and by kernels_int8_vnni_*.c with VNNI's one-instruction step.
+// AVX2 and AVX-512 levels, and by kernels_int8_vnni_avx.c with AVX-VNNI's one-instruction step (with
+// AVX512-VNNI, kernels_int8_packed_avx512vnni.c runs instead).
 // Dims legend: N rows, O output features (W rows), K the padded row length (a multiple of 32).
 
 INLINE __m256i i8_load(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 
-/// Σ over 32 bytes of u8 · s8, as 8 int32 lanes, added to acc. With VNNI (kernels_int8_vnni.c) one
+/// Σ over 32 bytes of u8 · s8, as 8 int32 lanes, added to acc. With AVX-VNNI (kernels_int8_vnni_avx.c) one
 /// vpdpbusd does it: the same integers, since activations below 128 never saturate vpmaddubsw's pairs.
-#if defined(S2S_INT8_AVX512VNNI)
-INLINE __m256i i8_dot_step(__m256i acc, __m256i x, __m256i w, __m256i ones) {
-    (void)ones;
-    return _mm256_dpbusd_epi32(acc, x, w);
-}
-#elif defined(S2S_INT8_AVXVNNI)
+#if defined(S2S_INT8_AVXVNNI)
 INLINE __m256i i8_dot_step(__m256i acc, __m256i x, __m256i w, __m256i ones) {
     (void)ones;
     return _mm256_dpbusd_avx_epi32(acc, x, w);
@@ -77,47 +73,6 @@ static void i8_four_rows(const i8_output *out, const uint8_t *xu, const int8_t *
     }
 }
 
-#if defined(S2S_INT8_AVX512VNNI)
-/// Σ over 64 bytes of u8 · s8 as 16 int32 lanes (zmm vpdpbusd), added to acc.
-INLINE __m512i i8_dot64(__m512i acc, const uint8_t *x, const int8_t *w) {
-    return _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(x), _mm512_loadu_si512(w));
-}
-
-/// The 32-byte step of a row whose length is an odd number of 32s, in the low half of a zmm.
-INLINE __m512i i8_dot32_low(__m512i acc, const uint8_t *x, const int8_t *w) {
-    return _mm512_dpbusd_epi32(acc, _mm512_zextsi256_si512(i8_load(x)), _mm512_zextsi256_si512(i8_load(w)));
-}
-
-INLINE __m256i i8_fold(__m512i a) { return _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1)); }
-
-/// One row × W rows jBegin ..< jEnd, eight at a time (tails repeat the last W row): 64 bytes per
-/// vpdpbusd on zmm registers, half the instructions of the 256-bit tiles, the same int32 sums.
-static void i8_one_row(const i8_output *out, const uint8_t *x, const int8_t *w, long r, long jBegin, long jEnd,
-                       long k) {
-    long k64 = k & ~63L;
-    for (long j = jBegin; j < jEnd; j += 8) {
-        const int8_t *wr[8];
-        for (long c = 0; c < 8; c++) wr[c] = w + (j + c < jEnd - 1 ? j + c : jEnd - 1) * k;
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-        for (long t = 0; t < k64; t += 64) {
-            a0 = i8_dot64(a0, x + t, wr[0] + t); a1 = i8_dot64(a1, x + t, wr[1] + t);
-            a2 = i8_dot64(a2, x + t, wr[2] + t); a3 = i8_dot64(a3, x + t, wr[3] + t);
-            a4 = i8_dot64(a4, x + t, wr[4] + t); a5 = i8_dot64(a5, x + t, wr[5] + t);
-            a6 = i8_dot64(a6, x + t, wr[6] + t); a7 = i8_dot64(a7, x + t, wr[7] + t);
-        }
-        if (k64 < k) {  // k is a multiple of 32
-            a0 = i8_dot32_low(a0, x + k64, wr[0] + k64); a1 = i8_dot32_low(a1, x + k64, wr[1] + k64);
-            a2 = i8_dot32_low(a2, x + k64, wr[2] + k64); a3 = i8_dot32_low(a3, x + k64, wr[3] + k64);
-            a4 = i8_dot32_low(a4, x + k64, wr[4] + k64); a5 = i8_dot32_low(a5, x + k64, wr[5] + k64);
-            a6 = i8_dot32_low(a6, x + k64, wr[6] + k64); a7 = i8_dot32_low(a7, x + k64, wr[7] + k64);
-        }
-        int32_t s[8];
-        i8_sums8(s, i8_fold(a0), i8_fold(a1), i8_fold(a2), i8_fold(a3), i8_fold(a4), i8_fold(a5), i8_fold(a6), i8_fold(a7));
-        long count = jEnd - j < 8 ? jEnd - j : 8;
-        for (long c = 0; c < count; c++) i8_store(out, s[c], r, j + c);
-    }
-}
-#else
 /// One row × W rows jBegin ..< jEnd, eight at a time (tails repeat the last W row).
 static void i8_one_row(const i8_output *out, const uint8_t *x, const int8_t *w, long r, long jBegin, long jEnd,
                        long k) {
@@ -139,7 +94,6 @@ static void i8_one_row(const i8_output *out, const uint8_t *x, const int8_t *w, 
         for (long c = 0; c < count; c++) i8_store(out, s[c], r, j + c);
     }
 }
-#endif
 
 static void int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                        const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd) {

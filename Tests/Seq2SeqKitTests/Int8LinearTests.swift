@@ -1,3 +1,4 @@
+import CKernels
 import XCTest
 @_spi(Testing) import Seq2SeqKit
 
@@ -72,7 +73,40 @@ final class Int8LinearTests: XCTestCase {
         let own: Int8Engine = Int8Engine.vnni.isAvailable ? .vnni : Int8Engine.avx2.isAvailable ? .avx2 : .portable
         XCTAssertEqual(Int8Gemm.engine(rows: 1), own)
         XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows - 1), own)
-        XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows), Int8Engine.onednn.isAvailable ? .onednn : own)
+        // With AVX512-VNNI the packed kernel takes every row count; elsewhere oneDNN takes many rows.
+        let many: Int8Engine = s2s_int8_packed_available() != 0 ? .vnni : Int8Engine.onednn.isAvailable ? .onednn : own
+        XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows), many)
+        XCTAssertEqual(Int8Gemm.engine(rows: 640), many)
+    }
+
+    /// VNNI's packed layout holds W's bytes at p[(b·K/4 + t)·64 + 4c + e] = W[16b + c, 4t + e], zeros
+    /// past the last row. (The packed kernel's outputs are checked, as the `vnni` engine's, in the
+    /// engine test above.)
+    func testPackedLayoutHoldsEveryWeightWhereTheKernelReadsIt() throws {
+        var rng = RNG(seed: 11)
+        let o = 37, i = 70
+        let dense = (0..<(o * i)).map { _ in Int8(max(-127, min(127, Int(rng.nextGaussian() * 40)))) }
+        let q = dense.withUnsafeBufferPointer {
+            QuantizedMatrix(values: $0.baseAddress!, scales: [Float](repeating: 0.01, count: o), rows: o, columns: i)
+        }
+        XCTAssertEqual(q.denseValues(), dense)
+        guard let p = q.packed else {
+            XCTAssertEqual(s2s_int8_packed_supported(), 0, "a processor with AVX512-VNNI packs every matrix")
+            throw XCTSkip("no AVX512-VNNI on this processor: the packed layout is not built")
+        }
+        let k = q.stride, quads = k / 4, blocks = (o + 15) / 16
+        for b in 0..<blocks {
+            for t in 0..<quads {
+                for c in 0..<16 {
+                    for e in 0..<4 {
+                        let j = 16 * b + c, col = 4 * t + e, got = p[(b * quads + t) * 64 + 4 * c + e]
+                        XCTAssertEqual(got, j < o && col < i ? dense[j * i + col] : 0, "block \(b) quad \(t) row \(c) byte \(e)")
+                    }
+                }
+            }
+        }
+        // The row-major copy that other engines read is made from the packed one, byte for byte.
+        for j in 0..<o { for col in 0..<k { XCTAssertEqual(q.values[j * k + col], col < i ? dense[j * i + col] : 0) } }
     }
 
     func testQuantizationIsPerRowSymmetricAndRoundTrips() {

@@ -149,6 +149,18 @@ void s2s_int8_vnni_tiles(float *y, const uint8_t *xu, const int8_t *wq, const fl
 void s2s_int8_tiles(float *y, const uint8_t *xu, const int8_t *wq, const float *xScales, const float *wScales,
                     const int32_t *correction, const float *bias, long n, long o, long k, long jBegin, long jEnd);
 
+/// Whether the processor has AVX512-VNNI, the kernels of W's packed layout (s2s_int8_pack_vnni);
+/// whether they run at the active level (AVX-512).
+int s2s_int8_packed_supported(void);
+int s2s_int8_packed_available(void);
+/// p[(b·K/4 + t)·64 + 4c + e] = w[16b + c, 4t + e] for c < 16, e < 4 (zero for rows from O on): VNNI's
+/// layout of row-major w[O, K] (K a multiple of 32), ceil(O / 16)·16·K bytes.
+void s2s_int8_pack_vnni(int8_t *p, const int8_t *w, long o, long k);
+/// s2s_int8_tiles from the packed layout, for W rows in 16-row blocks bBegin ..< bEnd: the same sums
+/// and the same floats. p must be 64-byte aligned. Only where s2s_int8_packed_available().
+void s2s_int8_packed(float *y, const uint8_t *xu, const int8_t *p, const float *xScales, const float *wScales,
+                     const int32_t *correction, const float *bias, long n, long o, long k, long bBegin, long bEnd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,9 +24,10 @@ public enum Int8Engine: String, CaseIterable, Sendable {
     /// Our tiles with AVX2 intrinsics (CKernels/kernels_int8_avx2.h): the few rows of decoding,
     /// where the kernels run at the AVX2 level or above.
     case avx2
-    /// The same tiles with VNNI's vpdpbusd (CKernels/kernels_int8_vnni_*.c): one instruction per 32
-    /// multiply-adds instead of three, the same integers; AVX512-VNNI at the AVX-512 level, AVX-VNNI
-    /// at the AVX2 level, where the processor has them.
+    /// VNNI's vpdpbusd, one instruction per 32 multiply-adds (64 with zmm) instead of three, the same
+    /// integers: with AVX512-VNNI at the AVX-512 level, our kernel over W's packed layout
+    /// (CKernels/kernels_int8_packed_avx512vnni.c, every row count); with AVX-VNNI only, the
+    /// row-major tiles (CKernels/kernels_int8_vnni_avx.c).
     case vnni
     /// oneDNN's dnnl_gemm_u8s8s32: many rows (encoder, batched beam search), where it packs both
     /// operands into its own blocked layouts.
@@ -60,8 +61,19 @@ public enum Int8Gemm {
     public static func engine(rows n: Int) -> Int8Engine {
         let selection = MatmulSelection.current
         if let f = selection.int8, f.isAvailable { return f }
+        // With AVX512-VNNI our kernel reads W in its packed layout, with no per-call packing and the
+        // dequantization in registers: faster than oneDNN's at every row count measured (1 to 640;
+        // see `packedFromEveryRow`).
+        if packedFromEveryRow { return .vnni }
         return n >= selection.int8OneDNNFromRows && Int8Engine.onednn.isAvailable ? .onednn : ownEngine
     }
+
+    /// Whether every int8 product goes to our VNNI kernel over W's packed layout: where AVX512-VNNI
+    /// runs. Measured on AMD EPYC Zen 4 (`seq2seq bench kernels --int8`, GOP/s, ours | oneDNN) at the
+    /// shapes of a d-256 model (q/k/v 256 × 256, fc1 1024 × 256, fc2 256 × 1024, output 8000 × 256):
+    /// 1 thread, 1 row 163-190 | 140-191, 5 rows 302-335 | 145-198, 160 rows 373-416 | 335-374,
+    /// 640 rows 373-411 | 307-384; 2 threads, 160 rows 591-833 | 487-610.
+    static var packedFromEveryRow: Bool { s2s_int8_packed_available() != 0 }
 
     /// The engine of a product whose rows oneDNN does not take: our tiles where the build has them.
     static var ownEngine: Int8Engine { Int8Engine.vnni.isAvailable ? .vnni : Int8Engine.avx2.isAvailable ? .avx2 : .portable }

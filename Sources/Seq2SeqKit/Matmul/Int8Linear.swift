@@ -106,6 +106,9 @@ struct Int8Output: @unchecked Sendable {
     /// are split between threads.
     func tiles(_ xu: UnsafePointer<UInt8>, rows n: Int, vnni: Bool) {
         let w = matrix, o = w.rows, k = w.stride
+        if vnni, s2s_int8_packed_available() != 0, let p = w.packed {  // packed whenever the processor has AVX512-VNNI
+            return packedTiles(xu, p, rows: n)
+        }
         // Blocks of W rows of 256 KB (a quarter of L2), or a thread's share.
         let block = max(2, min(256 * 1024 / k, (o + Threads.count - 1) / Threads.count)) & ~1
         let blocks = (o + block - 1) / block
@@ -117,6 +120,18 @@ struct Int8Output: @unchecked Sendable {
             } else {
                 s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
             }
+        }
+    }
+
+    /// y = dequantize(xu[N, K] · Wqᵀ) from W's packed layout (CKernels/kernels_int8_packed_avx512vnni.c),
+    /// its 16-row blocks split between threads.
+    private func packedTiles(_ xu: UnsafePointer<UInt8>, _ p: UnsafeMutablePointer<Int8>, rows n: Int) {
+        let w = matrix, o = w.rows, k = w.stride
+        let blocks = (o + 15) / 16
+        let me = self, xp = SendablePointer(xu), pp = SendablePointer(UnsafePointer(p))
+        parallelRows(blocks, cost: 16 * k * n, minimum: 1 << 20) { range in
+            s2s_int8_packed(me.y, xp.p, pp.p, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k,
+                            range.lowerBound, range.upperBound)
         }
     }
 

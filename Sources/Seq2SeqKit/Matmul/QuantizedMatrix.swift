@@ -1,3 +1,5 @@
+import CKernels
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +16,19 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// Row stride in bytes: columns rounded up to a multiple of 32.
     public let stride: Int
     /// The quantized values [O, ``stride``], row-major, zeros beyond ``columns`` in each row; 64-byte aligned,
-    /// owned by this object.
-    public let values: UnsafeMutablePointer<Int8>   // [O, stride]
+    /// owned by this object. Where the packed layout is held (processors with AVX512-VNNI) this copy
+    /// is made on first use, by the engines that read it (`SEQ2SEQ_INT8_ENGINE=portable|avx2|onednn`).
+    public var values: UnsafeMutablePointer<Int8> {
+        rowMajorLock.lock()
+        defer { rowMajorLock.unlock() }
+        if let v = rowMajor { return v }
+        let v = QuantizedMatrix.alignedBytes(rows * stride)
+        for j in 0..<rows { for k in 0..<stride { v[j * stride + k] = value(row: j, column: k) } }
+        rowMajor = v
+        return v
+    }
+    private var rowMajor: UnsafeMutablePointer<Int8>?
+    private let rowMajorLock = NSLock()
     /// Each row's scale [O]: W[j, k] ≈ values[j, k] · scales[j].
     public let scales: [Float]                       // [O]
     /// Each row's sum of quantized values [O] (for the activations' zero-point correction).
@@ -23,6 +36,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// The kernels' copies: scales, and z · rowSums for activations of zero point z
     /// (`Int8Activations.zeroPoint`), read through pointers in the inner loops.
     let scalePointer: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>
+    /// The values in VNNI's packed layout (CKernels' s2s_int8_pack_vnni: 16-row blocks of 4-byte
+    /// groups, [ceil(O / 16) · 16, stride] bytes, 64-byte aligned), which the int8 products read on
+    /// processors with AVX512-VNNI, where it is the only copy held; nil elsewhere.
+    @_spi(Testing) public let packed: UnsafeMutablePointer<Int8>?
 
     /// The row stride in bytes for `columns` columns: the next multiple of 32.
     public static func stride(columns: Int) -> Int { (columns + 31) & ~31 }
@@ -50,14 +67,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
         precondition(scales.count == o, "one scale per row")
         rows = o; columns = i
         stride = QuantizedMatrix.stride(columns: i)
-        let bytes = max(1, o * stride)
-        var raw: UnsafeMutableRawPointer? = nil
-        posix_memalign(&raw, 64, bytes)
-        values = raw!.bindMemory(to: Int8.self, capacity: bytes)
-        values.initialize(repeating: 0, count: bytes)
+        let dense = QuantizedMatrix.alignedBytes(o * stride)
+        dense.initialize(repeating: 0, count: max(1, o * stride))
         var sums = [Int32](repeating: 0, count: o)
         for j in 0..<o {
-            (values + j * stride).update(from: q + j * i, count: i)
+            (dense + j * stride).update(from: q + j * i, count: i)
             var s: Int32 = 0
             for k in 0..<i { s += Int32(q[j * i + k]) }
             sums[j] = s
@@ -68,21 +82,44 @@ public final class QuantizedMatrix: @unchecked Sendable {
         scalePointer.initialize(from: scales, count: o)
         correction = .allocate(capacity: max(1, o))
         for j in 0..<o { correction[j] = Int8Activations.zeroPoint &* sums[j] }
+        if s2s_int8_packed_supported() != 0 && o > 0 {
+            let p = QuantizedMatrix.alignedBytes((o + 15) / 16 * 16 * stride)
+            s2s_int8_pack_vnni(p, dense, o, stride)
+            packed = p
+            free(dense)
+        } else {
+            packed = nil
+            rowMajor = dense
+        }
     }
 
-    deinit { free(values); scalePointer.deallocate(); correction.deallocate() }
+    deinit { free(rowMajor); free(packed); scalePointer.deallocate(); correction.deallocate() }
+
+    /// `count` bytes (at least 1), 64-byte aligned, for free().
+    private static func alignedBytes(_ count: Int) -> UnsafeMutablePointer<Int8> {
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, max(1, count)) == 0, let raw else { fatalError("out of memory for an int8 matrix") }
+        return raw.bindMemory(to: Int8.self, capacity: max(1, count))
+    }
+
+    /// q[j, k] from whichever layout is held (k < stride; zero beyond ``columns``).
+    @inline(__always)
+    func value(row j: Int, column k: Int) -> Int8 {
+        guard let p = packed else { return rowMajor![j * stride + k] }
+        return p[((j / 16) * (stride / 4) + k / 4) * 64 + (j % 16) * 4 + k % 4]
+    }
 
     /// The stored values densely, [O, I] (what a safetensors I8 tensor holds).
     public func denseValues() -> [Int8] {
         var out = [Int8](repeating: 0, count: rows * columns)
-        for j in 0..<rows { for k in 0..<columns { out[j * columns + k] = values[j * stride + k] } }
+        for j in 0..<rows { for k in 0..<columns { out[j * columns + k] = value(row: j, column: k) } }
         return out
     }
 
     /// Row j back in float: q[j, :] · scale[j] into `out` [I].
     @inline(__always)
     public func dequantizeRow(_ j: Int, into out: FloatPtr) {
-        let s = scales[j], row = values + j * stride
-        for k in 0..<columns { out[k] = Float(row[k]) * s }
+        let s = scales[j]
+        for k in 0..<columns { out[k] = Float(value(row: j, column: k)) * s }
     }
 }
