@@ -19,6 +19,15 @@ final class Int8LinearTests: XCTestCase {
 
     func testEveryEngineMatchesTheFloatProductWithinTheQuantizationBound() {
         var rng = RNG(seed: 7)
+        // Each engine in its own activation range (8 bits where its sums are 32-bit), and the
+        // portable loops in both: the reference for the engines of each range.
+        var runs: [(engine: Int8Engine, range: Int8Activations.Range)] = engines().map {
+            ($0, Int8Activations.range(for: $0, selection: MatmulSelection(int8: $0)))
+        }
+        XCTAssertEqual(Int8Activations.range(for: .portable, selection: MatmulSelection(int8: .portable)), .eightBit)
+        XCTAssertEqual(Int8Activations.range(for: .avx2, selection: MatmulSelection(int8: .avx2)), .sevenBit)
+        if Int8Engine.vnni.isAvailable { XCTAssertEqual(runs.first { $0.engine == .vnni }?.range, .eightBit) }
+        runs.append((.portable, .sevenBit))
         for (n, i, o) in shapes {
             let x = (0..<(n * i)).map { _ in rng.nextGaussian() * 2 }
             var w = (0..<(o * i)).map { _ in rng.nextGaussian() * 0.1 }
@@ -26,9 +35,11 @@ final class Int8LinearTests: XCTestCase {
             let b = (0..<o).map { _ in rng.nextGaussian() }
             let q = w.withUnsafeBufferPointer { QuantizedMatrix(quantizing: $0.baseAddress!, rows: o, columns: i) }
             // Float reference and the bound: |Δ| ≤ Σ_k (|w_k| · sx/2 + |x_k| · sw/2 + sx · sw / 4).
-            var reference = [Float](repeating: 0, count: n * o), bound = [Float](repeating: 0, count: n * o)
+            var reference = [Float](repeating: 0, count: n * o)
+            var bounds: [Int8Activations.Range: [Float]] = [.sevenBit: reference, .eightBit: reference]
+            for range in [Int8Activations.Range.sevenBit, .eightBit] {
             for r in 0..<n {
-                let sx = (0..<i).map { abs(x[r * i + $0]) }.max()! / Int8Activations.levels
+                let sx = (0..<i).map { abs(x[r * i + $0]) }.max()! / range.levels
                 for j in 0..<o {
                     var s: Double = Double(b[j]), e: Double = 0
                     for k in 0..<i {
@@ -36,14 +47,18 @@ final class Int8LinearTests: XCTestCase {
                         e += Double(abs(w[j * i + k]) * sx / 2 + abs(x[r * i + k]) * q.scales[j] / 2 + sx * q.scales[j] / 4)
                     }
                     reference[r * o + j] = Float(s)
-                    bound[r * o + j] = Float(e) * 1.001 + 1e-5
+                    bounds[range]![r * o + j] = Float(e) * 1.001 + 1e-5
                 }
             }
-            var outputs: [Int8Engine: [Float]] = [:]
-            for engine in engines() {
+            }
+            // 8 bits halve the rounding of x: its bound is the smaller.
+            XCTAssertLessThan(bounds[.eightBit]!.reduce(0, +), bounds[.sevenBit]!.reduce(0, +))
+            var outputs: [String: [Float]] = [:]
+            for (engine, range) in runs {
+                let bound = bounds[range]!, name = "\(engine) \(range.rawValue)-bit"
                 for threads in [1, 2] {
                     Threads.set(threads)
-                    MatmulSelection.current.int8 = engine
+                    MatmulSelection.current = MatmulSelection(int8: engine, int8Bits: range.rawValue)
                     var y = [Float](repeating: .nan, count: n * o)
                     x.withUnsafeBufferPointer { xp in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
                         int8LinearForward(yp.baseAddress!, xp.baseAddress!, q, bp.baseAddress!, rows: n)
@@ -51,20 +66,23 @@ final class Int8LinearTests: XCTestCase {
                     var worst: Float = 0
                     for t in 0..<(n * o) {
                         let err = abs(y[t] - reference[t])
-                        XCTAssert(err <= bound[t], "\(engine) \(n)×\(i)×\(o) [\(t / o), \(t % o)]: |\(y[t]) − \(reference[t])| > \(bound[t])")
+                        XCTAssert(err <= bound[t], "\(name) \(n)×\(i)×\(o) [\(t / o), \(t % o)]: |\(y[t]) − \(reference[t])| > \(bound[t])")
                         worst = max(worst, err / bound[t])
                         if err > bound[t] { break }
                     }
                     // The bound is not vacuous: errors reach a real part of it.
-                    if n * o >= 64 { XCTAssertGreaterThan(worst, 0.01, "\(engine) \(n)×\(i)×\(o)") }
-                    if let first = outputs[engine] { XCTAssertEqual(first, y, "\(engine): 1 and 2 threads differ") }
-                    outputs[engine] = y
+                    if n * o >= 64 { XCTAssertGreaterThan(worst, 0.01, "\(name) \(n)×\(i)×\(o)") }
+                    if let first = outputs[name] { XCTAssertEqual(first, y, "\(name): 1 and 2 threads differ") }
+                    outputs[name] = y
                 }
             }
-            // Integer sums are exact on every engine, so their outputs agree to the last bit but for
-            // the order of the final float multiply-add, which is the same code everywhere.
-            let portable = outputs[.portable]!
-            for (engine, y) in outputs { XCTAssertEqual(y, portable, "\(engine) differs from the portable path at \(n)×\(i)×\(o)") }
+            // Integer sums are exact on every engine, so in one range their outputs agree to the last
+            // bit but for the order of the final float multiply-add, which is the same code everywhere.
+            for (engine, range) in runs {
+                let portable = outputs["portable \(range.rawValue)-bit"]!
+                XCTAssertEqual(outputs["\(engine) \(range.rawValue)-bit"], portable,
+                               "\(engine) differs from the portable path at \(n)×\(i)×\(o), \(range.rawValue) bits")
+            }
         }
     }
 
@@ -77,6 +95,9 @@ final class Int8LinearTests: XCTestCase {
         let many: Int8Engine = s2s_int8_packed_available() != 0 ? .vnni : Int8Engine.onednn.isAvailable ? .onednn : own
         XCTAssertEqual(Int8Gemm.engine(rows: MatmulSelection.current.int8OneDNNFromRows), many)
         XCTAssertEqual(Int8Gemm.engine(rows: 640), many)
+        // 8-bit activations by default only where one engine with 32-bit sums takes every row count.
+        XCTAssertEqual(Int8Activations.range(for: Int8Gemm.engine(rows: 1)), s2s_int8_packed_available() != 0 ? .eightBit : .sevenBit)
+        XCTAssertEqual(Int8Activations.range(for: Int8Gemm.engine(rows: 1)), Int8Activations.range(for: Int8Gemm.engine(rows: 640)))
     }
 
     /// VNNI's packed layout holds W's bytes at p[(b·K/4 + t)·64 + 4c + e] = W[16b + c, 4t + e], zeros
@@ -123,14 +144,22 @@ final class Int8LinearTests: XCTestCase {
         XCTAssertEqual(row, [Float(127) * q.scales[2], Float(64) * q.scales[2], Float(-127) * q.scales[2]])
     }
 
-    func testActivationsUseSevenBitsAroundTheZeroPoint() {
+    func testActivationsUseSevenOrEightBitsAroundTheZeroPoint() {
         let x: [Float] = [1, -0.5, 0.25, 0, -1, 0.999]
-        var xu = [UInt8](repeating: 99, count: 32), s: Float = 0
-        x.withUnsafeBufferPointer { xp in xu.withUnsafeMutableBufferPointer { up in
-            Int8Activations.quantize(xp.baseAddress!, rows: 1, features: 6, stride: 32, into: up.baseAddress!, scales: &s)
-        } }
-        XCTAssertEqual(s, 1 / 63)
-        XCTAssertEqual(Array(xu[0..<6]), [127, 32, 80, 64, 1, 127])  // −0.5 · 63 = −31.5 → −32 (to even)
-        XCTAssertEqual(Array(xu[6...]), [UInt8](repeating: 0, count: 26))
+        func quantized(_ range: Int8Activations.Range) -> (bytes: [UInt8], scale: Float) {
+            var xu = [UInt8](repeating: 99, count: 32), s: Float = 0
+            x.withUnsafeBufferPointer { xp in xu.withUnsafeMutableBufferPointer { up in
+                Int8Activations.quantize(xp.baseAddress!, rows: 1, features: 6, stride: 32, range: range, into: up.baseAddress!, scales: &s)
+            } }
+            return (xu, s)
+        }
+        let seven = quantized(.sevenBit)
+        XCTAssertEqual(seven.scale, 1 / 63)
+        XCTAssertEqual(Array(seven.bytes[0..<6]), [127, 32, 80, 64, 1, 127])  // −0.5 · 63 = −31.5 → −32 (to even)
+        XCTAssertEqual(Array(seven.bytes[6...]), [UInt8](repeating: 0, count: 26))
+        let eight = quantized(.eightBit)
+        XCTAssertEqual(eight.scale, 1 / 127)
+        XCTAssertEqual(Array(eight.bytes[0..<6]), [255, 64, 160, 128, 1, 255])  // −63.5 → −64, 31.75 → 32, 126.873 → 127
+        XCTAssertEqual(Array(eight.bytes[6...]), [UInt8](repeating: 0, count: 26))
     }
 }

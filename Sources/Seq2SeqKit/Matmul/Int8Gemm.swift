@@ -14,8 +14,9 @@ import Glibc
 // vpdpbusd). Without VNNI, vpmaddubsw adds two u8 · s8 products into a saturating int16: with
 // activations below 128 (7 bits) and weights in [-127, 127] a pair stays below 2 · 127 · 127 = 32,258,
 // so the sums are exact. oneDNN's AVX2 kernels use the same instruction and carry the same limit
-// (its dev guide, "Int8 computation aspects"). The activation range is chosen for that
-// (`Int8Activations.levels`), so every engine computes the same integers.
+// (its dev guide, "Int8 computation aspects"). VNNI's vpdpbusd adds each product in 32 bits, so
+// its engines take 8-bit activations. The activation range is chosen per engine for that
+// (`Int8Activations.range(for:)`), and every engine computes the same integers for the same bytes.
 
 /// The engines of int8 products (`SEQ2SEQ_INT8_ENGINE`, ``MatmulSelection/int8``); all compute the same integers.
 public enum Int8Engine: String, CaseIterable, Sendable {

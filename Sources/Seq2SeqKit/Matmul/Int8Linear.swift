@@ -7,9 +7,11 @@ import CKernels
 //   xu[r, k] = round(x[r, k] / sx[r]) + z,   sx[r] = max_k |x[r, k]| / L,  z = L + 1
 //   y[r, j]  = sx[r] · sw[j] · (Σ_k xu[r, k] · q[j, k] − z · Σ_k q[j, k]) + b[j]
 //
-// with L = 63 (`Int8Activations.levels`): xu stays in [1, 127], so that no engine's int16 pair sums
-// saturate (see Int8Gemm.swift), and the integer sums are exact on every path. The error against
-// the float product is that of rounding x to L levels and W to 127 (bounded in Int8LinearTests).
+// with L = 127 (8 bits, xu in [1, 255]) where the engine adds u8 · s8 products in 32 bits (VNNI's
+// vpdpbusd, the portable loops), and L = 63 (7 bits, xu in [1, 127]) where int16 pair sums would
+// otherwise saturate (AVX2's vpmaddubsw; see Int8Gemm.swift): `Int8Activations.Range`. Either way
+// the integer sums are exact. The error against the float product is that of rounding x to L
+// levels and W to 127 (bounded in Int8LinearTests).
 
 /// One thread's room for quantized activations and int32 products, kept for the thread's life.
 final class Int8Scratch: @unchecked Sendable {
@@ -32,15 +34,41 @@ final class Int8Scratch: @unchecked Sendable {
 
 /// How activations are quantized for int8 products: per row, to unsigned bytes around a zero point.
 public enum Int8Activations {
-    /// Quantization levels on each side of zero.
-    public static let levels: Float = 63
-    /// The zero point: xu = round(x / sx) + zeroPoint.
-    public static let zeroPoint: Int32 = 64
+    /// The activations' range: 8 bits where the engine's sums cannot saturate, 7 where they could.
+    public enum Range: Int, Sendable {
+        /// Levels ±63 around zero point 64: xu in [1, 127], so that pairs of u8 · s8 products stay
+        /// within vpmaddubsw's int16 (2 · 127 · 127 < 32,768).
+        case sevenBit = 7
+        /// Levels ±127 around zero point 128: xu in [1, 255], for engines that add every product in
+        /// 32 bits (VNNI's vpdpbusd, the portable loops): half the rounding error of 7 bits.
+        case eightBit = 8
 
-    /// xu[N, K] and sx[N] from x[N, I] (row stride I); K − I trailing bytes of each row are zero.
+        /// Quantization levels on each side of zero.
+        public var levels: Float { self == .eightBit ? 127 : 63 }
+        /// The zero point: xu = round(x / sx) + zeroPoint.
+        public var zeroPoint: Int32 { self == .eightBit ? 128 : 64 }
+    }
+
+    /// The range the products of `engine` take under `selection`: its ``MatmulSelection/int8Bits``
+    /// when set, else 8 bits for the engines whose sums are 32-bit throughout (`vnni`, `portable`,
+    /// and oneDNN where it has VNNI), 7 for the others. Without a forced engine, 8 bits only where
+    /// every row count goes to one such engine (AVX512-VNNI's packed kernel), so that the range
+    /// never depends on the number of rows, that is on the batch.
+    public static func range(for engine: Int8Engine, selection: MatmulSelection = .current) -> Range {
+        if let bits = selection.int8Bits { return bits == 8 ? .eightBit : .sevenBit }
+        if selection.int8 == nil { return Int8Gemm.packedFromEveryRow ? .eightBit : .sevenBit }
+        switch engine {
+        case .vnni, .portable: return .eightBit
+        case .onednn: return CPUFeatures.hasAVX512VNNI ? .eightBit : .sevenBit
+        case .avx2: return .sevenBit
+        }
+    }
+
+    /// xu[N, K] and sx[N] from x[N, I] (row stride I) in `range`; K − I trailing bytes of each row are zero.
     @_spi(Testing)
-    public static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int,
+    public static func quantize(_ x: ConstFloatPtr, rows n: Int, features i: Int, stride k: Int, range: Range,
                                 into xu: UnsafeMutablePointer<UInt8>, scales sx: UnsafeMutablePointer<Float>) {
+        let levels = range.levels, zeroPoint = range.zeroPoint
         for r in 0..<n {
             let row = x + r * i, out = xu + r * k
             let m = maxAbs(row, i)
@@ -67,14 +95,19 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
     let scratch = Int8Scratch.current
     var engine = Int8Gemm.engine(rows: n)
     scratch.reserve(bytes: n * k, rows: n, sums: engine == .avx2 || engine == .vnni ? 1 : n * o)
-    Int8Activations.quantize(x, rows: n, features: i, stride: k, into: scratch.bytes, scales: scratch.scales)
-    let out = Int8Output(y: y, xScales: UnsafePointer(scratch.scales), bias: bias, matrix: w)
+    let range = Int8Activations.range(for: engine)
+    Int8Activations.quantize(x, rows: n, features: i, stride: k, range: range, into: scratch.bytes, scales: scratch.scales)
+    let out = Int8Output(y: y, xScales: UnsafePointer(scratch.scales), bias: bias, matrix: w,
+                         correction: w.correction(for: range))
     if engine == .onednn {
         do throws(OneDNNError) {
             try Int8Gemm.oneDNN(scratch.sums, UnsafePointer(scratch.bytes), w, rows: n)
             return out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
         } catch {
             engine = Int8Gemm.ownEngine  // the sums are overwritten: recomputed from the same bytes
+            if range == .eightBit && Int8Activations.range(for: engine, selection: MatmulSelection(int8: engine)) != .eightBit {
+                engine = .portable  // whose 32-bit sums take the 8-bit bytes already made
+            }
         }
     }
     switch engine {
@@ -92,12 +125,14 @@ struct Int8Output: @unchecked Sendable {
     let xScales: UnsafePointer<Float>
     let bias: ConstFloatPtr?
     let matrix: QuantizedMatrix
+    /// z · rowSum[j] for the activations' zero point z.
+    let correction: UnsafePointer<Int32>
 
     /// One value from its integer sum.
     @inline(__always)
     func store(_ s: Int32, row r: Int, column j: Int) {
         let w = matrix
-        let v = Float(s &- w.correction[j]) * (xScales[r] * w.scalePointer[j])
+        let v = Float(s &- correction[j]) * (xScales[r] * w.scalePointer[j])
         y[r * w.rows + j] = v + (bias?[j] ?? 0)
     }
 
@@ -116,9 +151,9 @@ struct Int8Output: @unchecked Sendable {
         parallelRows(blocks, cost: block * k * n, minimum: 1 << 20) { range in
             let j0 = range.lowerBound * block, j1 = min(o, range.upperBound * block)
             if vnni {
-                s2s_int8_vnni_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+                s2s_int8_vnni_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, me.correction, me.bias, n, o, k, j0, j1)
             } else {
-                s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k, j0, j1)
+                s2s_int8_tiles(me.y, xp.p, w.values, me.xScales, w.scalePointer, me.correction, me.bias, n, o, k, j0, j1)
             }
         }
     }
@@ -130,7 +165,7 @@ struct Int8Output: @unchecked Sendable {
         let blocks = (o + 15) / 16
         let me = self, xp = SendablePointer(xu), pp = SendablePointer(UnsafePointer(p))
         parallelRows(blocks, cost: 16 * k * n, minimum: 1 << 20) { range in
-            s2s_int8_packed(me.y, xp.p, pp.p, me.xScales, w.scalePointer, w.correction, me.bias, n, o, k,
+            s2s_int8_packed(me.y, xp.p, pp.p, me.xScales, w.scalePointer, me.correction, me.bias, n, o, k,
                             range.lowerBound, range.upperBound)
         }
     }
@@ -139,7 +174,7 @@ struct Int8Output: @unchecked Sendable {
     func dequantize(_ c: UnsafePointer<Int32>, rows: Range<Int>) {
         let o = matrix.rows
         for r in rows {
-            s2s_dequantize_row(y + r * o, c + r * o, o, xScales[r], matrix.scalePointer, matrix.correction, bias)
+            s2s_dequantize_row(y + r * o, c + r * o, o, xScales[r], matrix.scalePointer, correction, bias)
         }
     }
 }

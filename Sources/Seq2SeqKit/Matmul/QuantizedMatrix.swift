@@ -33,9 +33,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     public let scales: [Float]                       // [O]
     /// Each row's sum of quantized values [O] (for the activations' zero-point correction).
     public let rowSums: [Int32]                      // [O]
-    /// The kernels' copies: scales, and z · rowSums for activations of zero point z
-    /// (`Int8Activations.zeroPoint`), read through pointers in the inner loops.
-    let scalePointer: UnsafeMutablePointer<Float>, correction: UnsafeMutablePointer<Int32>
+    /// The kernels' copies: scales, and z · rowSums for activations of zero point z (64 for 7 bits,
+    /// 128 for 8: `Int8Activations.Range`), read through pointers in the inner loops.
+    let scalePointer: UnsafeMutablePointer<Float>
+    private let correction7: UnsafeMutablePointer<Int32>, correction8: UnsafeMutablePointer<Int32>
     /// The values in VNNI's packed layout (CKernels' s2s_int8_pack_vnni: 16-row blocks of 4-byte
     /// groups, [ceil(O / 16) · 16, stride] bytes, 64-byte aligned), which the int8 products read on
     /// processors with AVX512-VNNI, where it is the only copy held; nil elsewhere.
@@ -80,8 +81,12 @@ public final class QuantizedMatrix: @unchecked Sendable {
         rowSums = sums
         scalePointer = .allocate(capacity: max(1, o))
         scalePointer.initialize(from: scales, count: o)
-        correction = .allocate(capacity: max(1, o))
-        for j in 0..<o { correction[j] = Int8Activations.zeroPoint &* sums[j] }
+        correction7 = .allocate(capacity: max(1, o))
+        correction8 = .allocate(capacity: max(1, o))
+        for j in 0..<o {
+            correction7[j] = Int8Activations.Range.sevenBit.zeroPoint &* sums[j]
+            correction8[j] = Int8Activations.Range.eightBit.zeroPoint &* sums[j]
+        }
         if s2s_int8_packed_supported() != 0 && o > 0 {
             let p = QuantizedMatrix.alignedBytes((o + 15) / 16 * 16 * stride)
             s2s_int8_pack_vnni(p, dense, o, stride)
@@ -93,7 +98,12 @@ public final class QuantizedMatrix: @unchecked Sendable {
         }
     }
 
-    deinit { free(rowMajor); free(packed); scalePointer.deallocate(); correction.deallocate() }
+    deinit { free(rowMajor); free(packed); scalePointer.deallocate(); correction7.deallocate(); correction8.deallocate() }
+
+    /// z · rowSums [O] for activations quantized in `range`.
+    func correction(for range: Int8Activations.Range) -> UnsafePointer<Int32> {
+        UnsafePointer(range == .eightBit ? correction8 : correction7)
+    }
 
     /// `count` bytes (at least 1), 64-byte aligned, for free().
     private static func alignedBytes(_ count: Int) -> UnsafeMutablePointer<Int8> {
