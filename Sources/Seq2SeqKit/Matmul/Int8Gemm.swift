@@ -34,6 +34,17 @@ public enum Int8Engine: String, CaseIterable, Sendable {
     /// operands into its own blocked layouts.
     case onednn
 
+    /// Whether its sums stay exact with 8-bit activations: every u8 · s8 product added in 32 bits
+    /// (VNNI's vpdpbusd, the portable loops, oneDNN where the processor has AVX512-VNNI), not in
+    /// vpmaddubsw's saturating int16 pairs.
+    public var takesEightBits: Bool {
+        switch self {
+        case .vnni, .portable: return true
+        case .onednn: return CPUFeatures.hasAVX512VNNI
+        case .avx2: return false
+        }
+    }
+
     /// Whether this build and processor can run it.
     public var isAvailable: Bool {
         switch self {

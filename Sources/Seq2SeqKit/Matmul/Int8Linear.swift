@@ -57,11 +57,7 @@ public enum Int8Activations {
     public static func range(for engine: Int8Engine, selection: MatmulSelection = .current) -> Range {
         if let bits = selection.int8Bits { return bits == 8 ? .eightBit : .sevenBit }
         if selection.int8 == nil { return Int8Gemm.packedFromEveryRow ? .eightBit : .sevenBit }
-        switch engine {
-        case .vnni, .portable: return .eightBit
-        case .onednn: return CPUFeatures.hasAVX512VNNI ? .eightBit : .sevenBit
-        case .avx2: return .sevenBit
-        }
+        return engine.takesEightBits ? .eightBit : .sevenBit
     }
 
     /// xu[N, K] and sx[N] from x[N, I] (row stride I) in `range`; K − I trailing bytes of each row are zero.
@@ -105,7 +101,7 @@ public func int8LinearForward(_ y: FloatPtr, _ x: ConstFloatPtr, _ w: QuantizedM
             return out.dequantize(UnsafePointer(scratch.sums), rows: 0..<n)
         } catch {
             engine = Int8Gemm.ownEngine  // the sums are overwritten: recomputed from the same bytes
-            if range == .eightBit && Int8Activations.range(for: engine, selection: MatmulSelection(int8: engine)) != .eightBit {
+            if range == .eightBit && !engine.takesEightBits {
                 engine = .portable  // whose 32-bit sums take the 8-bit bytes already made
             }
         }

@@ -19,6 +19,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     /// owned by this object. Where the packed layout is held (processors with AVX512-VNNI) this copy
     /// is made on first use, by the engines that read it (`SEQ2SEQ_INT8_ENGINE=portable|avx2|onednn`).
     public var values: UnsafeMutablePointer<Int8> {
+        if packed == nil { return rowMajor! }  // the only copy, set once in init: no lock on this hot path
         rowMajorLock.lock()
         defer { rowMajorLock.unlock() }
         if let v = rowMajor { return v }
