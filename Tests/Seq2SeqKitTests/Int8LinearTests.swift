@@ -58,7 +58,7 @@ final class Int8LinearTests: XCTestCase {
                 let bound = bounds[range]!, name = "\(engine) \(range.rawValue)-bit"
                 for threads in [1, 2] {
                     Threads.set(threads)
-                    MatmulSelection.current = MatmulSelection(int8: engine, int8Bits: range.rawValue)
+                    MatmulSelection.current = MatmulSelection(int8: engine, int8Range: range)
                     var y = [Float](repeating: .nan, count: n * o)
                     x.withUnsafeBufferPointer { xp in b.withUnsafeBufferPointer { bp in y.withUnsafeMutableBufferPointer { yp in
                         int8LinearForward(yp.baseAddress!, xp.baseAddress!, q, bp.baseAddress!, rows: n)

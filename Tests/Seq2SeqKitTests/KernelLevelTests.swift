@@ -244,8 +244,8 @@ final class KernelLevelTests: XCTestCase {
             let w = randomBuffer(o * i, &rng), x = randomBuffer(rows * i, &rng), b = randomBuffer(o, &rng)
             x[2] = 0; x[5] = .nan  // a NaN in a row of finite values quantizes to the zero point
             let q = QuantizedMatrix(quantizing: w.pointer, rows: o, columns: i)
-            for bits in [7, 8] {  // AVX2's tiles only in 7 (their int16 pair sums would saturate)
-            MatmulSelection.current = MatmulSelection(int8: .portable, int8Bits: bits)
+            for range in [Int8Activations.Range.sevenBit, .eightBit] {  // AVX2's tiles only in 7 (their int16 pair sums would saturate)
+            MatmulSelection.current = MatmulSelection(int8: .portable, int8Range: range)
             let reference = FloatBuffer(count: rows * o)
             int8LinearForward(reference.pointer, x.pointer, q, b.pointer, rows: rows)
             for level in KernelLevel.available {
@@ -258,11 +258,11 @@ final class KernelLevelTests: XCTestCase {
                 guard Int8Engine.avx2.isAvailable else { XCTAssertEqual(level, .portable); continue }
                 // Our tiles, and the VNNI ones where this level and processor have them (AVX-VNNI at
                 // the AVX2 level, AVX512-VNNI at the AVX-512 level).
-                for engine in [Int8Engine.avx2, .vnni] where engine.isAvailable && (engine != .avx2 || bits == 7) {
+                for engine in [Int8Engine.avx2, .vnni] where engine.isAvailable && (engine != .avx2 || range == .sevenBit) {
                     MatmulSelection.current.int8 = engine
                     let y = FloatBuffer(count: rows * o)
                     int8LinearForward(y.pointer, x.pointer, q, b.pointer, rows: rows)
-                    XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(engine) \(rows)×\(i)×\(o) at \(level), \(bits) bits")
+                    XCTAssertEqual(y.array.map(\.bitPattern), reference.array.map(\.bitPattern), "int8 \(engine) \(rows)×\(i)×\(o) at \(level), \(range.rawValue) bits")
                 }
             }
             }

@@ -52,6 +52,32 @@ final class TextTests: XCTestCase {
         XCTAssertEqual(v.pieces(of: v.encode("😀")).suffix(4), ["<0xF0>", "<0x9F>", "<0x98>", "<0x80>"])
     }
 
+    /// Decoding joins the pieces' bytes, turns every "▁" into a space and drops one leading space:
+    /// checked against doing that on the decoded string, with byte tokens that spell "▁" (E2 96 81)
+    /// alone, after invalid or truncated sequences, at the start and twice in a row.
+    func testDecodeTurnsEveryMarkIntoASpace() throws {
+        let v = try Vocabulary.learn(lines: Self.sample, size: 600)
+        func byte(_ b: UInt8) -> Int32 { Int32(Vocabulary.firstByteId) + Int32(b) }
+        let mark: [Int32] = [byte(0xE2), byte(0x96), byte(0x81)]
+        let word = v.encode("Mann"), other = v.encode("Hunde")
+        let cases: [[Int32]] = [
+            word + other, mark + word, mark + mark + word, word + mark + other,
+            [byte(0xE2)] + mark + word, [byte(0xE2), byte(0x96)] + mark + other, [byte(0xF0)] + mark,
+            [byte(0x20)] + word, word + [byte(0xE2), byte(0x96)], mark, [], [byte(0xFF)] + mark + mark,
+        ]
+        for ids in cases {
+            var bytes: [UInt8] = []
+            for id in ids where Int(id) >= Vocabulary.firstByteId {
+                if Int(id) < Vocabulary.firstPieceId { bytes.append(UInt8(Int(id) - Vocabulary.firstByteId)) } else { bytes += Array(v.pieces[Int(id)].utf8) }
+            }
+            var want = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{2581}", with: " ")
+            if want.hasPrefix(" ") { want.removeFirst() }
+            XCTAssertEqual(v.decode(ids), want, "\(v.pieces(of: ids))")
+        }
+        XCTAssertEqual(v.decode(mark + mark + word), "  Mann")  // "▁▁▁Mann": one leading space dropped
+        XCTAssertEqual(v.decode([byte(0xFF)] + mark + word), "\u{FFFD}  Mann")
+    }
+
     func testWordwiseNormalizationEqualsLinewise() throws {
         let v = try Vocabulary.learn(lines: Self.sample, size: 300, normalizer: Normalizer(lowercase: true))
         for line in ["ΟΔΟΣ ΣΑΣ", "a\u{2002}b ﷺ c", "x \u{0301}y", "Ⅻ\tⅫ", "tab\there", "\u{00A0}lead"] {

@@ -49,13 +49,13 @@ public enum Int8Activations {
         public var zeroPoint: Int32 { self == .eightBit ? 128 : 64 }
     }
 
-    /// The range the products of `engine` take under `selection`: its ``MatmulSelection/int8Bits``
+    /// The range the products of `engine` take under `selection`: its ``MatmulSelection/int8Range``
     /// when set, else 8 bits for the engines whose sums are 32-bit throughout (`vnni`, `portable`,
     /// and oneDNN where it has VNNI), 7 for the others. Without a forced engine, 8 bits only where
     /// every row count goes to one such engine (AVX512-VNNI's packed kernel), so that the range
     /// never depends on the number of rows, that is on the batch.
     public static func range(for engine: Int8Engine, selection: MatmulSelection = .current) -> Range {
-        if let bits = selection.int8Bits { return bits == 8 ? .eightBit : .sevenBit }
+        if let range = selection.int8Range { return range }
         if selection.int8 == nil { return Int8Gemm.packedFromEveryRow ? .eightBit : .sevenBit }
         return engine.takesEightBits ? .eightBit : .sevenBit
     }

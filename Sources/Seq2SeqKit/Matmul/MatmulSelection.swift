@@ -37,9 +37,9 @@ public struct MatmulSelection: Sendable, Equatable {
     /// at 1 row 47-79 | 20-33 (oneDNN's call and packing dominate), at 2 rows 49-81 | 34-39, at 5 rows
     /// 45-84 | 61-88, from 8 rows 65-133 | 84-157.
     public var int8OneDNNFromRows: Int = 4
-    /// The bits of int8 products' activations, 7 or 8; nil: by engine (`Int8Activations.range(for:)`).
+    /// The range of int8 products' activations; nil: by engine (`Int8Activations.range(for:)`).
     /// Tests set it to compare engines in one range.
-    public var int8Bits: Int?
+    public var int8Range: Int8Activations.Range?
     /// Whether float32 linear layers of any row count may use the AVX-512 broadcast tiles
     /// (`FewRowsLinear`); nil: when OpenBLAS runs AVX2 kernels on an AVX-512 processor and OpenBLAS
     /// is the engine of large products.
@@ -50,13 +50,14 @@ public struct MatmulSelection: Sendable, Equatable {
 
     /// A selection; every field left at its default chooses by shape, as ``automatic`` does.
     public init(float32: GemmEngine? = nil, int8: Int8Engine? = nil, int8OneDNNFromRows: Int = 4,
-                fewRowsForEveryRowCount: Bool? = nil, rowThreads: RowThreads? = nil, int8Bits: Int? = nil) {
+                fewRowsForEveryRowCount: Bool? = nil, rowThreads: RowThreads? = nil,
+                int8Range: Int8Activations.Range? = nil) {
         self.float32 = float32
         self.int8 = int8
         self.int8OneDNNFromRows = int8OneDNNFromRows
         self.fewRowsForEveryRowCount = fewRowsForEveryRowCount
         self.rowThreads = rowThreads
-        self.int8Bits = int8Bits
+        self.int8Range = int8Range
     }
 
     /// Every choice by shape.

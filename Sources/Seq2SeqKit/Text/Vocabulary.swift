@@ -233,9 +233,28 @@ public final class Vocabulary: @unchecked Sendable {
             if i < Self.firstPieceId { bytes.append(UInt8(i - Self.firstByteId)) } else { bytes.append(contentsOf: pieces[i].utf8) }
         }
         if characterLevel { return String(decoding: bytes, as: UTF8.self) }
-        var text = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{2581}", with: " ")
-        if text.hasPrefix(" ") { text.removeFirst() }
-        return text
+        return String(decoding: Self.spacingMarks(bytes), as: UTF8.self)
+    }
+
+    /// "▁" (UTF-8 E2 96 81) → " ", and one leading space byte dropped, on the bytes (replacing in
+    /// the decoded string cost more than the rest of a small model's sentence bookkeeping). E2 is a
+    /// lead byte, so a UTF-8 decoder starts a fresh character there whatever precedes it: the three
+    /// bytes are "▁" wherever they stand, also after invalid bytes.
+    static func spacingMarks(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0xE2 && i + 2 < bytes.count && bytes[i + 1] == 0x96 && bytes[i + 2] == 0x81 {
+                out.append(0x20)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        if out.first == 0x20 { out.removeFirst() }
+        return out
     }
 }
 
