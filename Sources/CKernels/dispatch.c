@@ -153,6 +153,11 @@ void s2s_head_scores(float *p, const float *q, const float *keys, long count, lo
 void s2s_head_weighted_sum(float *out, const float *p, const float *values, long count, long heads, long dh) {
     table->head_weighted_sum(out, p, values, count, heads, dh);
 }
+void s2s_sequence_attention(float *ctx, float *probs, long hs, long ldp, const float *q, const float *k, const float *v,
+                            const uint8_t *valid, long n, long count, long heads, long dh, float scale, long h0, long h1,
+                            float *scratch) {
+    table->sequence_attention(ctx, probs, hs, ldp, q, k, v, valid, n, count, heads, dh, scale, h0, h1, scratch);
+}
 float s2s_max_abs(const float *x, long n) { return table->max_abs(x, n); }
 void s2s_quantize_row(uint8_t *out, const float *x, long n, float inv, int32_t zeroPoint) {
     table->quantize_row(out, x, n, inv, zeroPoint);

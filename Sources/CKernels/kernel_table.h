@@ -25,6 +25,8 @@ typedef struct {
     void (*pack_panels)(float *, const float *, long, long, long, long);
     void (*head_scores)(float *, const float *, const float *, long, long, long, float);
     void (*head_weighted_sum)(float *, const float *, const float *, long, long, long);
+    void (*sequence_attention)(float *, float *, long, long, const float *, const float *, const float *, const uint8_t *,
+                               long, long, long, long, float, long, long, float *);
     float (*max_abs)(const float *, long);
     void (*quantize_row)(uint8_t *, const float *, long, float, int32_t);
     void (*dequantize_row)(float *, const int32_t *, long, float, const float *, const int32_t *, const float *);

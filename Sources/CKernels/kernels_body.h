@@ -636,15 +636,43 @@ static void one_row_linear(float *y, const float *x, const float *w, long i, lon
 
 // MARK: - Attention over cached keys and values
 
-INLINE f32x16 dot_vec(const float *a, const float *b, long vectorEnd) {
+/// The first n (0 < n < 16) floats at p in the low lanes, zeros above; nothing past p + n is read
+/// (masked loads do not fault on the lanes they leave out).
+INLINE f32x16 load_first(const float *p, long n) {
+#if S2S_LEVEL >= 2
+    return (f32x16)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p);
+#elif S2S_LEVEL == 1
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 lo = _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
+    __m256 hi = _mm256_maskload_ps(p + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane));
+    return __builtin_shufflevector((f32x8)lo, (f32x8)hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+    f32x16 v = splat(0);
+    for (long t = 0; t < n; t++) v[t] = p[t];
+    return v;
+#endif
+}
+
+/// Stores the low n (0 < n < 16) lanes of v at p; nothing past p + n is written.
+INLINE void store_first(float *p, f32x16 v, long n) {
+#if S2S_LEVEL >= 2
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), (__m512)v);
+#elif S2S_LEVEL == 1
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane), (__m256)v.lo);
+    _mm256_maskstore_ps(p + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lane), (__m256)v.hi);
+#else
+    for (long t = 0; t < n; t++) p[t] = v[t];
+#endif
+}
+
+/// Lane sums of a[t] · b[t] over t < dh: whole vectors, then the last dh mod 16 in one partial
+/// vector (a head width such as 40 costs three vector steps, not two and eight scalar ones).
+INLINE f32x16 dot_vec(const float *a, const float *b, long vectorEnd, long dh) {
     f32x16 acc = splat(0);
     for (long i = 0; i < vectorEnd; i += 16) acc = FMA(load16(a + i), load16(b + i), acc);
+    if (vectorEnd < dh) acc = FMA(load_first(a + vectorEnd, dh - vectorEnd), load_first(b + vectorEnd, dh - vectorEnd), acc);
     return acc;
-}
-INLINE float dot_tail(const float *a, const float *b, long from, long dh) {
-    float s = 0;
-    for (long t = from; t < dh; t++) s += a[t] * b[t];
-    return s;
 }
 
 static void head_scores(float *p, const float *q, const float *keys, long count, long heads, long dh, float scale) {
@@ -654,21 +682,15 @@ static void head_scores(float *p, const float *q, const float *keys, long count,
         long h = 0;
         for (; h + 4 <= heads; h += 4) {
             long o = h * dh;
-            f32x4 s = sums4(dot_vec(q + o, k + o, vectorEnd), dot_vec(q + o + dh, k + o + dh, vectorEnd),
-                            dot_vec(q + o + 2 * dh, k + o + 2 * dh, vectorEnd),
-                            dot_vec(q + o + 3 * dh, k + o + 3 * dh, vectorEnd));
-            if (vectorEnd < dh) {
-                f32x4 t = {dot_tail(q + o, k + o, vectorEnd, dh), dot_tail(q + o + dh, k + o + dh, vectorEnd, dh),
-                           dot_tail(q + o + 2 * dh, k + o + 2 * dh, vectorEnd, dh),
-                           dot_tail(q + o + 3 * dh, k + o + 3 * dh, vectorEnd, dh)};
-                s += t;
-            }
+            f32x4 s = sums4(dot_vec(q + o, k + o, vectorEnd, dh), dot_vec(q + o + dh, k + o + dh, vectorEnd, dh),
+                            dot_vec(q + o + 2 * dh, k + o + 2 * dh, vectorEnd, dh),
+                            dot_vec(q + o + 3 * dh, k + o + 3 * dh, vectorEnd, dh));
             s *= scale;
             for (int t = 0; t < 4; t++) p[(h + t) * count + j] = s[t];
         }
         for (; h < heads; h++) {
             long o = h * dh;
-            p[h * count + j] = (hsum(dot_vec(q + o, k + o, vectorEnd)) + dot_tail(q + o, k + o, vectorEnd, dh)) * scale;
+            p[h * count + j] = hsum(dot_vec(q + o, k + o, vectorEnd, dh)) * scale;
         }
     }
 }
@@ -686,7 +708,61 @@ static void head_weighted_sum(float *out, const float *p, const float *values, l
             f32x16 wv = splat(w);
             long i = 0;
             for (; i < vectorEnd; i += 16) store16(o + i, FMA(wv, load16(vh + i), load16(o + i)));
-            for (long t = vectorEnd; t < dh; t++) o[t] += w * vh[t];
+            if (i < dh) store_first(o + i, FMA(wv, load_first(vh + i, dh - i), load_first(o + i, dh - i)), dh - i);
+        }
+    }
+}
+
+/// One sequence's attention over its own keys, every query row at once, head by head (encoding):
+///   probs[h, i, j] = softmax_j(scale · q_i[h] · k_j[h]) over keys j < count (−∞ where valid[j] is 0),
+///   ctx[i, h·dh ..< (h+1)·dh] = Σ_j probs[h, i, j] · v_j[h]
+/// for query rows i < n of q [n, heads·dh] against k, v [count, heads·dh]. probs[h, i, j] at
+/// probs + h·hs + i·ldp (columns from count on are left alone); heads h0 ..< h1 only (threads split the heads).
+/// Each head's keys are transposed into scratch [dh, count rounded up to 16], so that a query's
+/// scores are 16 keys per vector, accumulated over t < dh by FMAs in order: no horizontal sums.
+/// scratch holds dh · cp + 4 · cp floats, cp = count rounded up to 16. Every value depends on its
+/// own row, the keys and the values alone, not on n or on the rows around it.
+static void sequence_attention(float *ctx, float *probs, long hs, long ldp, const float *q, const float *k, const float *v,
+                               const uint8_t *valid, long n, long count, long heads, long dh, float scale,
+                               long h0, long h1, float *scratch) {
+    long d = heads * dh, cp = (count + 15) & ~15L, vectorEnd = dh & ~15L;
+    float *kt = scratch, *sc = scratch + dh * cp;  // kt [dh, cp]; sc [4, cp]: scores, then probabilities
+    for (long h = h0; h < h1; h++) {
+        long o = h * dh;
+        for (long t = 0; t < dh; t++) {
+            float *row = kt + t * cp;
+            for (long j = 0; j < count; j++) row[j] = k[j * d + o + t];
+            for (long j = count; j < cp; j++) row[j] = 0;
+        }
+        for (long i0 = 0; i0 < n; i0 += 4) {
+            long R = n - i0 < 4 ? n - i0 : 4;
+            for (long jb = 0; jb < cp; jb += 16) {
+                f32x16 acc[4] = {splat(0), splat(0), splat(0), splat(0)};
+                for (long t = 0; t < dh; t++) {
+                    f32x16 kv = load16(kt + t * cp + jb);
+                    for (long r = 0; r < R; r++) acc[r] = FMA(splat(q[(i0 + r) * d + o + t]), kv, acc[r]);
+                }
+                for (long r = 0; r < R; r++) store16(sc + r * cp + jb, acc[r] * scale);
+            }
+            for (long r = 0; r < R; r++) {
+                float *pr = sc + r * cp;
+                for (long j = 0; j < count; j++) if (!valid[j]) pr[j] = -INFINITY;
+                softmax_rows(pr, pr, 1, count);
+                if (probs) memcpy(probs + h * hs + (i0 + r) * ldp, pr, sizeof(float) * (size_t)count);
+            }
+            for (long c = 0; c < dh; c += 16) {
+                long width = dh - c < 16 ? dh - c : 16;
+                f32x16 acc[4] = {splat(0), splat(0), splat(0), splat(0)};
+                for (long j = 0; j < count; j++) {
+                    const float *vj = v + j * d + o + c;
+                    f32x16 vv = c < vectorEnd ? load16(vj) : load_first(vj, width);
+                    for (long r = 0; r < R; r++) acc[r] = FMA(splat(sc[r * cp + j]), vv, acc[r]);
+                }
+                for (long r = 0; r < R; r++) {
+                    float *out = ctx + (i0 + r) * d + o + c;
+                    if (c < vectorEnd) store16(out, acc[r]); else store_first(out, acc[r], width);
+                }
+            }
         }
     }
 }
@@ -753,6 +829,7 @@ const s2s_kernel_table S2S_TABLE = {
     .pack_panels = pack_panels,
     .head_scores = head_scores,
     .head_weighted_sum = head_weighted_sum,
+    .sequence_attention = sequence_attention,
     .max_abs = max_abs,
     .quantize_row = quantize_row,
     .dequantize_row = dequantize_row,

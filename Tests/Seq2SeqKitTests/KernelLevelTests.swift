@@ -151,9 +151,76 @@ final class KernelLevelTests: XCTestCase {
         assertVectorLevelsAgree(outputs, "LayerNorm")
     }
 
+    /// Encoder self-attention a sequence at a time (s2s_sequence_attention): against the training
+    /// pass's attention (`attentionForward`, batched products) at every level, with padding at the end
+    /// and a hole in the mask, head widths on and off 16 and row counts off 4; padding rows and the
+    /// probabilities beyond each row's keys zero; each sequence's values the same bits alone as in
+    /// its batch; and the AVX2 and AVX-512 levels the same bits.
+    func testSequenceAttentionEqualsTheTrainingPassAndIgnoresTheBatch() throws {
+        var rng = RNG(seed: 23)
+        for (heads, dh, lengths) in [(4, 48, [7, 5, 2]), (4, 40, [19, 13, 1]), (3, 16, [4, 4, 3]), (2, 7, [6, 3, 5])] {
+            let t = lengths.max()!, batch = lengths.count, d = heads * dh
+            let q = randomBuffer(batch * t * d, &rng), k = randomBuffer(batch * t * d, &rng), v = randomBuffer(batch * t * d, &rng)
+            var valid = [UInt8](repeating: 0, count: batch * t)
+            for (b, n) in lengths.enumerated() { for i in 0..<n { valid[b * t + i] = 1 } }
+            if lengths[0] > 3 { valid[2] = 0 }  // a hole: key 2 of sequence 0 masked, its row zero
+            let shape = AttentionShape(batch: batch, heads: heads, queries: t, keys: t, dModel: d)
+            let ctx = FloatBuffer(count: batch * t * d), probs = FloatBuffer(count: shape.probCount)
+            let outputs = try atEveryLevel {
+                ctx.pointer.update(repeating: .nan, count: ctx.count); probs.pointer.update(repeating: .nan, count: probs.count)
+                valid.withUnsafeBufferPointer {
+                    invariantAttentionForward(ctx: ctx.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
+                                              keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: shape)
+                }
+                return ctx.array + probs.array
+            }
+            let refCtx = FloatBuffer(count: batch * t * d), refProbs = FloatBuffer(count: shape.probCount)
+            var r = RNG(seed: 0)
+            valid.withUnsafeBufferPointer {
+                attentionForward(ctx: refCtx.pointer, probs: refProbs.pointer, dropped: nil, dropMask: nil, q: q.pointer,
+                                 k: k.pointer, v: v.pointer, keyValid: $0.baseAddress, causal: false, shape: shape, rng: &r)
+            }
+            var wantCtx = refCtx.array, wantProbs = refProbs.array
+            for b in 0..<batch {
+                for i in 0..<t where valid[b * t + i] == 0 {
+                    for c in 0..<d { wantCtx[(b * t + i) * d + c] = 0 }
+                    for h in 0..<heads { for j in 0..<t { wantProbs[((b * heads + h) * t + i) * t + j] = 0 } }
+                }
+            }
+            for (level, o) in outputs {
+                assertClose(Array(o.prefix(batch * t * d)), wantCtx.map(Double.init), rel: 1e-4, abs: 1e-5, "context \(heads)×\(dh) at \(level)")
+                assertClose(Array(o.suffix(shape.probCount)), wantProbs.map(Double.init), rel: 1e-4, abs: 1e-6, "probabilities \(heads)×\(dh) at \(level)")
+                XCTAssertEqual(o.suffix(shape.probCount).filter { $0 == 0 }.count, wantProbs.filter { $0 == 0 }.count,
+                               "exact zeros beyond each row's keys, \(heads)×\(dh) at \(level)")
+            }
+            assertVectorLevelsAgree(outputs, "sequence attention \(heads)×\(dh)")
+            // Sequence 1 alone, in a batch of its own length: the same bits as in the batch (both at
+            // the level active now).
+            valid.withUnsafeBufferPointer {
+                invariantAttentionForward(ctx: ctx.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
+                                          keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: shape)
+            }
+            let n = lengths[1], alone = AttentionShape(batch: 1, heads: heads, queries: n, keys: n, dModel: d)
+            let c1 = FloatBuffer(count: n * d), p1 = FloatBuffer(count: alone.probCount)
+            let q1 = FloatBuffer(count: n * d), k1 = FloatBuffer(count: n * d), v1 = FloatBuffer(count: n * d)
+            for i in 0..<(n * d) { q1[i] = q[t * d + i]; k1[i] = k[t * d + i]; v1[i] = v[t * d + i] }
+            [UInt8](repeating: 1, count: n).withUnsafeBufferPointer {
+                invariantAttentionForward(ctx: c1.pointer, probs: p1.pointer, q: q1.pointer, k: k1.pointer, v: v1.pointer,
+                                          keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: alone)
+            }
+            XCTAssertEqual(c1.array.map(\.bitPattern), ctx.array[(t * d)..<(t * d + n * d)].map(\.bitPattern), "\(heads)×\(dh): batch-invariant context")
+            for h in 0..<heads {
+                for i in 0..<n {
+                    let inBatch = ((1 * heads + h) * t + i) * t
+                    XCTAssertEqual((0..<n).map { p1[(h * n + i) * n + $0].bitPattern }, (0..<n).map { probs[inBatch + $0].bitPattern })
+                }
+            }
+        }
+    }
+
     func testCachedAttentionProducts() throws {
         var rng = RNG(seed: 14)
-        for (heads, dh) in [(4, 64), (5, 24), (2, 7)] {  // four heads at a time, a fifth, widths off 16
+        for (heads, dh) in [(4, 64), (5, 24), (2, 7), (4, 40), (3, 15)] {  // four heads at a time, a fifth, widths off 16
             let count = 9, d = heads * dh
             let q = randomBuffer(d, &rng), keys = randomBuffer(count * d, &rng), values = randomBuffer(count * d, &rng)
             let p = FloatBuffer(count: heads * count), out = FloatBuffer(count: d)

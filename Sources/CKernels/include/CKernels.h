@@ -124,6 +124,12 @@ void s2s_broadcast_linear_avx512(float *y, long ldy, long n, const float *xT, lo
 void s2s_head_scores(float *p, const float *q, const float *keys, long count, long heads, long dh, float scale);
 /// out[h·dh ..< (h+1)·dh] = Σ_j p[h·count + j] · v_j[h], v_j = values + j·heads·dh.
 void s2s_head_weighted_sum(float *out, const float *p, const float *values, long count, long heads, long dh);
+/// One sequence's attention over its own `count` keys, all `n` query rows, heads h0 ..< h1 (encoding;
+/// Kernels/CachedAttention.swift): ctx [n, heads·dh], probs[h, i, j] at probs + h·hs + i·ldp (NULL: not kept), keys
+/// with valid[j] == 0 masked; scratch of (dh + 4) · (count rounded up to 16) floats.
+void s2s_sequence_attention(float *ctx, float *probs, long hs, long ldp, const float *q, const float *k, const float *v,
+                            const uint8_t *valid, long n, long count, long heads, long dh, float scale, long h0, long h1,
+                            float *scratch);
 
 // MARK: - int8 (see Kernels/Int8Linear.swift)
 

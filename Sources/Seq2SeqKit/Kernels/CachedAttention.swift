@@ -31,15 +31,21 @@ func validKeyLengths(_ valid: UnsafePointer<UInt8>, sequences: Int, length: Int)
 
 /// Scaled dot-product attention for encoding, with values that do not depend on the batch: each
 /// query row attends to its own sequence's keys only, up to its last valid one, never to the
-/// padding its batch adds (a softmax or weighted sum over a padded row could round differently), by
-/// the decoding kernels above. Same contract as `attentionForward` without dropout, except that rows
-/// of padding queries (keyValid 0 in self-attention, where queries are the keys) are zero:
+/// padding its batch adds (a softmax or weighted sum over a padded row could round differently).
+/// Same contract as `attentionForward` without dropout, except that in self-attention (`selfAttention`:
+/// the queries are the keys' own positions) rows of padding queries are zero:
 ///   ctx [B·Tq, D];  probs [B, H, Tq, Tk] (zero beyond each row's keys; `seq2seq attention` shows them).
-func invariantAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
-                               keyValid: UnsafePointer<UInt8>, causal: Bool, shape s: AttentionShape) {
+/// Self-attention without a causal mask (an encoder's) takes each sequence's rows at once
+/// (`s2s_sequence_attention`); the other kinds go row by row through the decoding kernels above, so
+/// that a decoder's full pass gives the bits of its step-by-step decoding.
+@_spi(Testing)
+public func invariantAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
+                                      keyValid: UnsafePointer<UInt8>, causal: Bool, selfAttention: Bool, shape s: AttentionShape) {
+    if selfAttention && !causal {
+        return sequenceAttentionForward(ctx: ctx, probs: probs, q: q, k: k, v: v, keyValid: keyValid, shape: s)
+    }
     let tq = s.queries, tk = s.keys, d = s.dModel, dh = s.headDim, heads = s.heads
     let scale = 1 / Float(dh).squareRoot()
-    let selfAttention = tq == tk
     let C = SendablePointer(ctx), P = SendablePointer(probs), Q = SendablePointer(q), K = SendablePointer(k)
     let V = SendablePointer(v), M = SendablePointer(keyValid)
     let lengths = validKeyLengths(keyValid, sequences: s.batch, length: tk)
@@ -66,6 +72,43 @@ func invariantAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr,
             }
             headWeightedSum(out, UnsafePointer(scores), values: UnsafePointer(V.p + b * tk * d), count: count,
                             heads: heads, headDim: dh)
+        }
+    }
+}
+
+/// Self-attention without a mask of the future, a sequence and a head at a time: the rows of
+/// sequence b up to its last valid position attend to the same positions (padding keys masked);
+/// rows of padding are zero, as are the probabilities beyond each row's keys.
+private func sequenceAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
+                                      keyValid: UnsafePointer<UInt8>, shape s: AttentionShape) {
+    let t = s.queries, d = s.dModel, dh = s.headDim, heads = s.heads
+    let scale = 1 / Float(dh).squareRoot()
+    let C = SendablePointer(ctx), P = SendablePointer(probs), Q = SendablePointer(q), K = SendablePointer(k)
+    let V = SendablePointer(v), M = SendablePointer(keyValid)
+    let lengths = validKeyLengths(keyValid, sequences: s.batch, length: t)
+    parallelRows(s.batch * heads, cost: t * t * dh * 4) { range in
+        for unit in range {
+            let b = unit / heads, h = unit % heads, n = lengths[b]
+            if n == 0 { continue }
+            let padded = (n + 15) & ~15
+            let scratch = ThreadScratch.buffer((dh + 4) * padded).pointer
+            let base = b * t * d
+            s2s_sequence_attention(C.p + base, P.p + b * heads * t * t, t * t, t, Q.p + base, K.p + base, V.p + base,
+                                   M.p + b * t, n, n, heads, dh, scale, h, h + 1, scratch)
+        }
+    }
+    // Zeros: padding rows (past the last valid position, or holes in the mask) and the
+    // probabilities beyond each row's keys.
+    for b in 0..<s.batch {
+        let n = lengths[b], valid = keyValid + b * t
+        for i in 0..<t where i >= n || valid[i] == 0 {
+            (ctx + (b * t + i) * d).update(repeating: 0, count: d)
+            for h in 0..<heads { (probs + ((b * heads + h) * t + i) * t).update(repeating: 0, count: t) }
+        }
+        if n < t {
+            for h in 0..<heads {
+                for i in 0..<n { (probs + ((b * heads + h) * t + i) * t + n).update(repeating: 0, count: t - n) }
+            }
         }
     }
 }

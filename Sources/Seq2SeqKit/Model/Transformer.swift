@@ -267,7 +267,8 @@ public final class Transformer {
         if panels != nil {
             keyValid.withUnsafeBufferPointer { kv in
                 invariantAttentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer, q: a.q.pointer, k: a.k.pointer,
-                                          v: a.v.pointer, keyValid: kv.baseAddress!, causal: causal, shape: shape)
+                                          v: a.v.pointer, keyValid: kv.baseAddress!, causal: causal,
+                                          selfAttention: x == memory, shape: shape)
             }
             return passLinear(out, a.ctx.pointer, w.out, rows: n, panels: panels)
         }
