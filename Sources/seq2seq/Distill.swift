@@ -15,6 +15,7 @@ struct Distill: ParsableCommand {
         Examples:
           seq2seq distill --teacher runs/teacher --src mono.de --output data/distilled
           seq2seq distill --teacher runs/teacher-int8 --src mono.de --output data/distilled --min-score -1.5 --max-length-ratio 2
+          seq2seq distill --teacher runs/teacher --src train.de --output data/distilled --n-best 2
           mpirun -np 4 --hostfile hosts seq2seq distill --teacher runs/teacher --src mono.de --output data/distilled
           seq2seq train --data data/distilled --valid-src val.de --valid-tgt val.en --model runs/student --preset tiny
         """
@@ -28,6 +29,8 @@ struct Distill: ParsableCommand {
     @Option(help: "Which checkpoint file of the teacher's directory to use.") var checkpoint = ModelDirectory.weightsFile
     @Flag(help: "Quantize the teacher to int8 for this job (as `seq2seq quantize` would).") var int8 = false
     @Option(help: "Beam size (1: greedy).") var beam = 5
+    @Option(help: "Write the teacher's N best translations of each line as N pairs, best first (1-beam; 1: the best only).")
+    var nBest = 1
     @Option(help: "Sentences per batch.") var batchSize = 32
     @Option(help: "Length penalty α.") var lengthPenalty: Float = 1.4
     @Option(help: "gnmt or power (see `seq2seq translate --help`).") var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
@@ -46,6 +49,7 @@ struct Distill: ParsableCommand {
 
     func validate() throws {
         try Check.int(beam, "--beam", 1...256)
+        if nBest < 1 || nBest > beam { throw ValidationError("--n-best must be between 1 and --beam (\(beam)); got \(nBest)") }
         try Check.int(batchSize, "--batch-size", 1...65_536)
         try Check.real(lengthPenalty, "--length-penalty", 0...10)
         try Check.real(maxLenA, "--max-len-a", 0...64)
@@ -71,7 +75,8 @@ struct Distill: ParsableCommand {
         if int8 && !net.isQuantized { try net.quantize() }
         let teacherVocabularies = try ModelDirectory.loadVocabularies(teacher, for: net.config)
         let translator = Translator(model: net, vocabularies: teacherVocabularies,
-                                    search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty, normalization: lengthNormalization))
+                                    search: BeamSearch(beam: beam, lengthPenalty: lengthPenalty, normalization: lengthNormalization,
+                                                       nBest: nBest))
         translator.batchSize = batchSize
         translator.maxLenA = maxLenA
         translator.maxLenB = maxLenB
@@ -82,7 +87,7 @@ struct Distill: ParsableCommand {
         job.lenient = lenient
         job.log = say
         job.stopRequest = StopSignals.reason
-        say("teacher: \(teacher) (\(net.isQuantized ? "int8" : "float32"), \(net.config.encoderLayers)+\(net.config.decoderLayers) layers, d \(net.config.dModel)); beam \(beam), batch \(batchSize); \(Threads.count) thread\(Threads.count == 1 ? "" : "s")\(world.size > 1 ? " on each of \(world.size) ranks" : "")")
+        say("teacher: \(teacher) (\(net.isQuantized ? "int8" : "float32"), \(net.config.encoderLayers)+\(net.config.decoderLayers) layers, d \(net.config.dModel)); beam \(beam)\(nBest > 1 ? ", \(nBest) best of each line" : ""), batch \(batchSize); \(Threads.count) thread\(Threads.count == 1 ? "" : "s")\(world.size > 1 ? " on each of \(world.size) ranks" : "")")
         StopSignals.arm(note: "\nseq2seq: stopping after this chunk and saving the progress (again to quit at once)\n")
         defer { StopSignals.disarm() }
         switch try job.run(output: output, communicator: world, resume: resume, overwrite: overwrite) {

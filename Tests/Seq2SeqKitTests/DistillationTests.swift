@@ -92,6 +92,51 @@ final class DistillationTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/student/model.safetensors"))
     }
 
+    /// --n-best 2: each line's two best translations, best first, exactly `translate --n-best 2`'s
+    /// hypotheses with the same search; distill.json records it, and a resume with another --n-best
+    /// is refused naming it.
+    func testNBestWritesEachLinesBestTranslationsInOrder() throws {
+        let teacher = try trainTeacher()
+        let src = "\(dir)/mono.de"
+        try (try lines("\(sample)/train.de", 150).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let out = "\(dir)/nbest"
+        let r = try distill(teacher, src, out, ["--beam", "4", "--n-best", "2"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let t = try CLI.run([CLI.binary!, "translate", "--model", teacher, "--input", src, "--output", "\(dir)/nbest.en",
+                             "--beam", "4", "--n-best", "2", "--threads", "1"], log: "\(dir)/translate.log")
+        XCTAssertEqual(t.status, 0, t.output)
+        var expected: [[String]] = Array(repeating: [], count: 150)  // "line<TAB>text<TAB>score", one hypothesis a line
+        for row in try lines("\(dir)/nbest.en") {
+            let f = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            expected[Int(f[0])! - 1].append(f[1])
+        }
+        let wanted = expected.flatMap { $0 }
+        XCTAssertGreaterThan(wanted.count, 280, "most lines have two distinct translations")
+        let corpus = try PreparedCorpus(directory: out)
+        let v = try Vocabularies.load(from: teacher)
+        XCTAssertEqual(corpus.pairCount, wanted.count)
+        let sources = try lines(src)
+        var src32 = [Int32](repeating: 0, count: 256), tgt32 = [Int32](repeating: 0, count: 256)
+        var i = 0
+        for (line, texts) in expected.enumerated() {
+            for (k, text) in texts.enumerated() where i < corpus.pairCount {
+                corpus.copyPair(i, source: &src32, target: &tgt32)
+                let (s, n) = corpus.lengths(i)
+                XCTAssertEqual(Array(src32[0..<s]), v.source.encode(sources[line]), "line \(line + 1), translation \(k + 1): source")
+                XCTAssertEqual(v.target.decode(Array(tgt32[0..<n])), text, "line \(line + 1), translation \(k + 1)")
+                i += 1
+            }
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/\(Distillation.reportFile)"))) as! [String: Any]
+        XCTAssertEqual((json["settings"] as! [String: Any])["n_best"] as? Int, 2)
+        XCTAssertEqual(try report(out)["pairs"] as? Int, wanted.count)
+        XCTAssertEqual(try report(out)["translated"] as? Int, 150)
+
+        let bad = try distill(teacher, src, "\(dir)/bad", ["--beam", "2", "--n-best", "3"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("--n-best must be between 1 and --beam"), bad.output)
+    }
+
     /// SIGINT stops after a chunk with the progress saved (exit status non-zero, the message says
     /// --resume); kill -9 at any moment loses at most a chunk; each resumed job ends with exactly the
     /// corpus an uninterrupted job writes. Without --resume an unfinished job is refused, and with

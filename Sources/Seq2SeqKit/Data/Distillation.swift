@@ -29,6 +29,8 @@ public struct Distillation {
         public var int8: Bool
         /// Beam size, length penalty and its normalization ("gnmt" or "power").
         public var beam: Int, lengthPenalty: Float, lengthNormalization: String
+        /// How many of the teacher's best translations of each line become pairs (best first); nil: 1.
+        public var nBest: Int?
         /// The teacher's output cap: maxLenA × source tokens + maxLenB.
         public var maxLenA: Double, maxLenB: Int
         /// Pairs with a side longer than this many tokens are skipped.
@@ -43,7 +45,7 @@ public struct Distillation {
         public var sourceVocabulary: String, targetVocabulary: String
 
         enum CodingKeys: String, CodingKey {
-            case source, teacher, teacherWeights = "teacher_weights", int8, beam, lengthPenalty = "length_penalty"
+            case source, teacher, teacherWeights = "teacher_weights", int8, beam, nBest = "n_best", lengthPenalty = "length_penalty"
             case lengthNormalization = "length_normalization", maxLenA = "max_len_a", maxLenB = "max_len_b"
             case maxLength = "max_length", minScore = "min_score", maxLengthRatio = "max_length_ratio"
             case chunkLines = "chunk_lines", shards, sourceVocabulary = "source_vocabulary", targetVocabulary = "target_vocabulary"
@@ -57,6 +59,8 @@ public struct Distillation {
         /// Pairs kept, and their source and target ids (without eos).
         public var pairs = 0, sourceTokens = 0, targetTokens = 0
         /// Pairs dropped: a side empty, a side longer than the limit, below the score, beyond the length ratio.
+        /// (Lines skipped before translation count once; with ``Settings/nBest`` above 1 each
+        /// translation of a line is a pair, kept or dropped on its own.)
         public var skippedEmpty = 0, skippedLong = 0, droppedScore = 0, droppedRatio = 0
         /// Lines whose invalid UTF-8 was replaced.
         public var repairedLines = 0
@@ -149,6 +153,7 @@ public struct Distillation {
         let s = teacher.search
         settings = Settings(source: source, teacher: teacherDirectory, teacherWeights: teacherWeights, int8: teacher.model.isQuantized,
                             beam: s.beam, lengthPenalty: s.lengthPenalty, lengthNormalization: s.normalization.rawValue,
+                            nBest: s.nBest > 1 ? s.nBest : nil,
                             maxLenA: teacher.maxLenA, maxLenB: teacher.maxLenB, maxLength: maxLength, minScore: minScore,
                             maxLengthRatio: maxLengthRatio, chunkLines: chunkLines, shards: shards,
                             sourceVocabulary: v.source.fingerprint, targetVocabulary: v.target.fingerprint)
@@ -311,19 +316,23 @@ public struct Distillation {
             && vocabularies.target.fingerprint == teacher.vocabularies.target.fingerprint
         var pairs: [(src: [Int32], tgt: [Int32])] = []
         for (i, out) in zip(keep, outputs) {
-            var tgt = out.tokens
-            let scored = max(1, tgt.count)  // the mean over the tokens the teacher wrote, eos included
-            if tgt.last == eos { tgt.removeLast() }
             let src = ownVocabulary ? teacherSources[i] : vocabularies.source.encode(lines[i])
-            if !ownVocabulary { tgt = vocabularies.target.encode(out.text) }
-            if src.isEmpty || tgt.isEmpty { c.skippedEmpty += 1; continue }
-            if src.count > settings.maxLength || tgt.count > settings.maxLength { c.skippedLong += 1; continue }
-            if let m = settings.minScore, let lp = out.hypotheses.first?.logProb, lp / Float(scored) < m { c.droppedScore += 1; continue }
-            if let r = settings.maxLengthRatio, Double(max(src.count, tgt.count)) > r * Double(min(src.count, tgt.count)) {
-                c.droppedRatio += 1; continue
+            if out.hypotheses.isEmpty { c.skippedEmpty += 1; continue }
+            // The k best translations, best first; each is a pair of its own, filtered on its own.
+            for (k, hypothesis) in out.hypotheses.prefix(settings.nBest ?? 1).enumerated() {
+                var tgt = k < out.hypothesisTokens.count ? out.hypothesisTokens[k] : []
+                let scored = max(1, tgt.count)  // the mean over the tokens the teacher wrote, eos included
+                if tgt.last == eos { tgt.removeLast() }
+                if !ownVocabulary { tgt = vocabularies.target.encode(hypothesis.text) }
+                if src.isEmpty || tgt.isEmpty { c.skippedEmpty += 1; continue }
+                if src.count > settings.maxLength || tgt.count > settings.maxLength { c.skippedLong += 1; continue }
+                if let m = settings.minScore, hypothesis.logProb / Float(scored) < m { c.droppedScore += 1; continue }
+                if let r = settings.maxLengthRatio, Double(max(src.count, tgt.count)) > r * Double(min(src.count, tgt.count)) {
+                    c.droppedRatio += 1; continue
+                }
+                pairs.append((src, tgt))
+                c.pairs += 1; c.sourceTokens += src.count; c.targetTokens += tgt.count
             }
-            pairs.append((src, tgt))
-            c.pairs += 1; c.sourceTokens += src.count; c.targetTokens += tgt.count
         }
         return pairs
     }

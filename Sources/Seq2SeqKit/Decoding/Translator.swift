@@ -125,6 +125,9 @@ public final class Translator {
         /// The best hypothesis's token ids (eos included when it was emitted); the parts' tokens one
         /// after the other.
         public var tokens: [Int32] = []
+        /// Each of ``hypotheses``' token ids, best first, as ``tokens`` is the best's (a text in
+        /// several parts: the parts' k-th hypotheses, or a part's best where it has fewer).
+        public var hypothesisTokens: [[Int32]] = []
         /// How many parts (sentences, or runs of words of an over-long sentence) the text was
         /// translated in: 1 for an ordinary sentence, 0 for an empty text.
         public var parts = 0
@@ -287,6 +290,13 @@ public final class Translator {
             outputs[i].text += part.joiner
             for k in outputs[i].hypotheses.indices { outputs[i].hypotheses[k].text += part.joiner }
             outputs[i].tokens += result.tokens
+            if outputs[i].parts == 0 {
+                outputs[i].hypothesisTokens = result.hypothesisTokens
+            } else {
+                for k in outputs[i].hypothesisTokens.indices where !result.hypothesisTokens.isEmpty {
+                    outputs[i].hypothesisTokens[k] += result.hypothesisTokens[min(k, result.hypothesisTokens.count - 1)]
+                }
+            }
             outputs[i].parts += 1
         }
     }
@@ -375,6 +385,7 @@ public final class Translator {
                                             constraints: constraints.allSatisfy(\.isEmpty) ? nil : constraints, decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
                 outputs[item.index].tokens = h.first?.tokens ?? []
+                outputs[item.index].hypothesisTokens = h.map(\.tokens)
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
                 outputs[item.index].text = decoded.first?.text ?? ""
                 outputs[item.index].hypotheses = decoded
