@@ -14,7 +14,7 @@ extension Precision: ExpressibleByArgument {}
 
 /// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6), tiny (d 192, 4+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
+    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6), tiny (d 160, 3+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
     var preset = "small"
     @Option(help: "Width.") var dModel: Int?
     @Option(help: "Attention heads.") var heads: Int?

@@ -101,7 +101,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         // A distillation student: a deeper encoder than decoder (it runs once per sentence, the
         // decoder once per token and beam) and one decoder layer, as Bergamot's students; narrower
         // than Bergamot's tiny11 (d 256, 6 + 2, ff 1536), which decodes no faster than `small` here.
-        case "tiny": return ModelConfig(dModel: 192, nHeads: 4, dFF: 768, encoderLayers: 4, decoderLayers: 1)
+        // d 160, 3 + 1 is the shape that reached 3× `small`'s int8 speed within 1 BLEU of it
+        // (docs/distillation.md); d 192, 4 + 1 kept the BLEU at 2.3-2.8×, d 128 lost it.
+        case "tiny": return ModelConfig(dModel: 160, nHeads: 4, dFF: 640, encoderLayers: 3, decoderLayers: 1)
         default: return nil
         }
     }
