@@ -47,6 +47,13 @@ final class DistillationTests: XCTestCase {
         return n.map { Array(body.prefix($0)) } ?? body
     }
 
+    /// The first `n` lines of the sample's German side as the file mono.de: a source to distill.
+    func sourceLines(_ n: Int) throws -> String {
+        let src = "\(dir)/mono.de"
+        try (try lines("\(sample)/train.de", n).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        return src
+    }
+
     func report(_ d: String) throws -> [String: Any] {
         let o = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/\(Distillation.reportFile)"))) as! [String: Any]
         return o["counts"] as! [String: Any]
@@ -56,8 +63,7 @@ final class DistillationTests: XCTestCase {
     /// beam, length penalty and cap), in input order; `train --data` trains a student on it.
     func testCorpusHoldsTheTeachersTranslationsAndTrainsAStudent() throws {
         let teacher = try trainTeacher()
-        let src = "\(dir)/mono.de"
-        try (try lines("\(sample)/train.de", 600).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let src = try sourceLines(600)
         let out = "\(dir)/distilled"
         let r = try distill(teacher, src, out, ["--beam", "4", "--length-penalty", "1.0"])
         XCTAssertEqual(r.status, 0, r.output)
@@ -93,12 +99,11 @@ final class DistillationTests: XCTestCase {
     }
 
     /// --n-best 2: each line's two best translations, best first, exactly `translate --n-best 2`'s
-    /// hypotheses with the same search; distill.json records it, and a resume with another --n-best
-    /// is refused naming it.
+    /// hypotheses with the same search; distill.json records it, and an --n-best above the beam is
+    /// refused naming both flags.
     func testNBestWritesEachLinesBestTranslationsInOrder() throws {
         let teacher = try trainTeacher()
-        let src = "\(dir)/mono.de"
-        try (try lines("\(sample)/train.de", 150).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let src = try sourceLines(150)
         let out = "\(dir)/nbest"
         let r = try distill(teacher, src, out, ["--beam", "4", "--n-best", "2"])
         XCTAssertEqual(r.status, 0, r.output)
@@ -143,8 +148,7 @@ final class DistillationTests: XCTestCase {
     /// other settings too.
     func testResumeAfterSIGINTAndKillGivesTheUninterruptedCorpus() throws {
         let teacher = try trainTeacher()
-        let src = "\(dir)/mono.de"
-        try (try lines("\(sample)/train.de", 5_000).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let src = try sourceLines(5_000)
         let reference = "\(dir)/reference"
         XCTAssertEqual(try distill(teacher, src, reference).status, 0)
 
@@ -196,8 +200,7 @@ final class DistillationTests: XCTestCase {
         try XCTSkipUnless(Engines.mpi, "this build has no MPI (the package trait MPI is off)")
         guard CLI.which("mpirun") != nil else { throw CLI.Missing("mpirun not found: bash .ci/setup installs Open MPI (openmpi-bin)") }
         let teacher = try trainTeacher()
-        let src = "\(dir)/mono.de"
-        try (try lines("\(sample)/train.de", 1_050).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let src = try sourceLines(1_050)
         XCTAssertEqual(try distill(teacher, src, "\(dir)/one").status, 0)
         let two = try distill(teacher, src, "\(dir)/two", prefix: CLI.mpirun(2))
         XCTAssertEqual(two.status, 0, two.output)
@@ -210,8 +213,7 @@ final class DistillationTests: XCTestCase {
     /// accounted for. --vocab writes the corpus in a student's vocabulary.
     func testFiltersAndAStudentVocabulary() throws {
         let teacher = try trainTeacher()
-        let src = "\(dir)/mono.de"
-        try (try lines("\(sample)/train.de", 400).joined(separator: "\n") + "\n").write(toFile: src, atomically: true, encoding: .utf8)
+        let src = try sourceLines(400)
         let all = "\(dir)/all"
         XCTAssertEqual(try distill(teacher, src, all, ["--beam", "2"]).status, 0)
         let filtered = "\(dir)/filtered"

@@ -170,7 +170,7 @@ final class KernelLevelTests: XCTestCase {
                 ctx.pointer.update(repeating: .nan, count: ctx.count); probs.pointer.update(repeating: .nan, count: probs.count)
                 valid.withUnsafeBufferPointer {
                     invariantAttentionForward(ctx: ctx.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                              keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: shape)
+                                              keyValid: $0.baseAddress!, shape: shape)
                 }
                 return ctx.array + probs.array
             }
@@ -198,7 +198,7 @@ final class KernelLevelTests: XCTestCase {
             // the level active now).
             valid.withUnsafeBufferPointer {
                 invariantAttentionForward(ctx: ctx.pointer, probs: probs.pointer, q: q.pointer, k: k.pointer, v: v.pointer,
-                                          keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: shape)
+                                          keyValid: $0.baseAddress!, shape: shape)
             }
             let n = lengths[1], alone = AttentionShape(batch: 1, heads: heads, queries: n, keys: n, dModel: d)
             let c1 = FloatBuffer(count: n * d), p1 = FloatBuffer(count: alone.probCount)
@@ -206,7 +206,7 @@ final class KernelLevelTests: XCTestCase {
             for i in 0..<(n * d) { q1[i] = q[t * d + i]; k1[i] = k[t * d + i]; v1[i] = v[t * d + i] }
             [UInt8](repeating: 1, count: n).withUnsafeBufferPointer {
                 invariantAttentionForward(ctx: c1.pointer, probs: p1.pointer, q: q1.pointer, k: k1.pointer, v: v1.pointer,
-                                          keyValid: $0.baseAddress!, causal: false, selfAttention: true, shape: alone)
+                                          keyValid: $0.baseAddress!, shape: alone)
             }
             XCTAssertEqual(c1.array.map(\.bitPattern), ctx.array[(t * d)..<(t * d + n * d)].map(\.bitPattern), "\(heads)×\(dh): batch-invariant context")
             for h in 0..<heads {

@@ -2,7 +2,8 @@ import CKernels
 
 // One decoding step's attention over a key/value cache: one query row per head against the
 // `count` cached key rows [count, heads · headDim], and the probabilities against the value rows.
-// Both walk the cache in order, every row read once (CKernels, at the active kernel level).
+// Both walk the cache in order, every row read once (CKernels, at the active kernel level). And
+// the encoder's batch-invariant self-attention, a sequence and a head at a time.
 
 /// p[h, j] = scale · q[h] · k_j[h] for heads h and keys j < count, k_j = keys + j·(heads·headDim):
 /// each key row read once, in order; heads four at a time, their sums folded together (CKernels).
@@ -29,57 +30,14 @@ func validKeyLengths(_ valid: UnsafePointer<UInt8>, sequences: Int, length: Int)
     }
 }
 
-/// Scaled dot-product attention for encoding, with values that do not depend on the batch: each
-/// query row attends to its own sequence's keys only, up to its last valid one, never to the
-/// padding its batch adds (a softmax or weighted sum over a padded row could round differently).
-/// Same contract as `attentionForward` without dropout, except that in self-attention (`selfAttention`:
-/// the queries are the keys' own positions) rows of padding queries are zero:
-///   ctx [B·Tq, D];  probs [B, H, Tq, Tk] (zero beyond each row's keys; `seq2seq attention` shows them).
-/// Self-attention without a causal mask (an encoder's) takes each sequence's rows at once
-/// (`s2s_sequence_attention`); the other kinds go row by row through the decoding kernels above, so
-/// that a decoder's full pass gives the bits of its step-by-step decoding.
+/// Encoder self-attention with values that do not depend on the batch: each query row attends to
+/// its own sequence's keys only, up to its last valid one, never to the padding its batch adds (a
+/// softmax or weighted sum over a padded row could round differently), a sequence and a head at a
+/// time (`s2s_sequence_attention`). Same contract as `attentionForward` (queries are the keys'
+/// positions, no causal mask, no dropout), except that rows of padding queries are zero:
+///   ctx [B·T, D];  probs [B, H, T, T] (zero beyond each row's keys; `seq2seq attention` shows them).
 @_spi(Testing)
 public func invariantAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
-                                      keyValid: UnsafePointer<UInt8>, causal: Bool, selfAttention: Bool, shape s: AttentionShape) {
-    if selfAttention && !causal {
-        return sequenceAttentionForward(ctx: ctx, probs: probs, q: q, k: k, v: v, keyValid: keyValid, shape: s)
-    }
-    let tq = s.queries, tk = s.keys, d = s.dModel, dh = s.headDim, heads = s.heads
-    let scale = 1 / Float(dh).squareRoot()
-    let C = SendablePointer(ctx), P = SendablePointer(probs), Q = SendablePointer(q), K = SendablePointer(k)
-    let V = SendablePointer(v), M = SendablePointer(keyValid)
-    let lengths = validKeyLengths(keyValid, sequences: s.batch, length: tk)
-    parallelRows(s.batch * tq, cost: tk * d * 4) { range in
-        let scores = ThreadScratch.buffer(heads * max(tk, 1)).pointer  // [heads, count]
-        for row in range {
-            let b = row / tq, i = row % tq, valid = M.p + b * tk
-            let count = causal ? min(i + 1, lengths[b]) : lengths[b]
-            let out = C.p + row * d
-            @inline(__always) func probRow(_ h: Int) -> FloatPtr { P.p + ((b * heads + h) * tq + i) * tk }
-            if count == 0 || (selfAttention && valid[i] == 0) {
-                out.update(repeating: 0, count: d)
-                for h in 0..<heads { probRow(h).update(repeating: 0, count: tk) }
-                continue
-            }
-            headScores(scores, UnsafePointer(Q.p + row * d), keys: UnsafePointer(K.p + b * tk * d), count: count,
-                       heads: heads, headDim: dh, scale: scale)
-            for h in 0..<heads {
-                let ph = scores + h * count
-                for j in 0..<count where valid[j] == 0 { ph[j] = -.infinity }
-                softmaxRow(ph, ph, count)
-                probRow(h).update(from: ph, count: count)
-                (probRow(h) + count).update(repeating: 0, count: tk - count)
-            }
-            headWeightedSum(out, UnsafePointer(scores), values: UnsafePointer(V.p + b * tk * d), count: count,
-                            heads: heads, headDim: dh)
-        }
-    }
-}
-
-/// Self-attention without a mask of the future, a sequence and a head at a time: the rows of
-/// sequence b up to its last valid position attend to the same positions (padding keys masked);
-/// rows of padding are zero, as are the probabilities beyond each row's keys.
-private func sequenceAttentionForward(ctx: FloatPtr, probs: FloatPtr, q: ConstFloatPtr, k: ConstFloatPtr, v: ConstFloatPtr,
                                       keyValid: UnsafePointer<UInt8>, shape s: AttentionShape) {
     let t = s.queries, d = s.dModel, dh = s.headDim, heads = s.heads
     let scale = 1 / Float(dh).squareRoot()

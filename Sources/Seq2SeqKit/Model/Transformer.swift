@@ -264,11 +264,10 @@ public final class Transformer {
         passLinear(a.k.pointer, memory, w.k, rows: m, panels: panels)
         passLinear(a.v.pointer, memory, w.v, rows: m, panels: panels)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
-        if panels != nil {
+        if panels != nil && !causal && x == memory {  // encoding (Decoding/Encoder.swift): batch-invariant
             keyValid.withUnsafeBufferPointer { kv in
                 invariantAttentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer, q: a.q.pointer, k: a.k.pointer,
-                                          v: a.v.pointer, keyValid: kv.baseAddress!, causal: causal,
-                                          selfAttention: x == memory, shape: shape)
+                                          v: a.v.pointer, keyValid: kv.baseAddress!, shape: shape)
             }
             return passLinear(out, a.ctx.pointer, w.out, rows: n, panels: panels)
         }
