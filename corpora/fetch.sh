@@ -6,10 +6,15 @@ cd "$(dirname "$0")"
 out=downloaded
 mkdir -p "$out/multi30k" "$out/tinyshakespeare"
 base=https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw
-for split in train val test_2016_flickr; do
+for split in train val test_2016_flickr test_2017_flickr test_2018_flickr test_2017_mscoco; do
     for lang in de en; do
-        name=$split
-        [ "$split" = test_2016_flickr ] && name=test2016
+        case $split in
+            test_2016_flickr) name=test2016 ;;
+            test_2017_flickr) name=test2017 ;;
+            test_2018_flickr) name=test2018 ;;
+            test_2017_mscoco) name=mscoco2017 ;;
+            *) name=$split ;;
+        esac
         echo "fetching $split.$lang"
         curl -fsSL "$base/$split.$lang.gz" | gunzip > "$out/multi30k/$name.$lang"
     done

@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
     @Option(help: "Peak learning rate.") var lr: Float?
     @Option(help: "Floor of the learning rate.") var minLR: Float?
     @Option(help: "Warm-up steps.") var warmupSteps: Int?
-    @Option(help: "inverse-sqrt (default) or cosine (default for --lm).") var schedule: LRSchedule?
+    @Option(help: "inverse-sqrt (default) or cosine (down to --min-lr at the end of --max-steps or --max-time; default for --lm).") var schedule: LRSchedule?
     @Option(help: "adam (default) or adamw (default for --lm).") var optimizer: TrainSettings.Optimizer?
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float?
     @Option(help: "Adam β2.") var beta2: Float?
@@ -87,7 +87,7 @@ struct Train: ParsableCommand {
     @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
     @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
-    @Option(help: "Matrix products in float32, bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512) or auto (bf16 on processors with AVX512_BF16 or AMX, else float32). Default: float32 for translation, auto for --lm. With --resume it may change.") var precision: Precision?
+    @Option(help: "Matrix products in float32, bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512) or auto (bf16 on processors with AVX512_BF16 or AMX, else float32). Default: auto. With --resume it may change.") var precision: Precision?
     // LM data
     @Option(help: "--lm: tokens per training block (default: the preset's, 64 small, 256 medium).") var blockSize: Int?
     @Option(help: "--lm: blocks per batch (default: the preset's, 12 small, 16 medium).") var batchSize: Int?
@@ -101,6 +101,7 @@ struct Train: ParsableCommand {
     @Option(help: "Validate every N updates as well as at epoch ends (default: epoch ends only, at most every --min-validate-interval; 250 for --lm).") var validateEvery: Int?
     @Option(help: "Stop after N validations without a better score (0: never).") var patience = 0
     @Option(help: "Also keep the last N step checkpoints (for `seq2seq average`).") var keepLast = 0
+    @Option(help: "At the end, average the last N step checkpoints and keep the mean as model.safetensors when it validates better than the best single model (0: off).") var averageLast: Int?
     @Option(help: "Beam size for validation translations (1: greedy, fastest).") var validBeam = 1
     @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1.4
     @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50
@@ -143,7 +144,7 @@ struct Train: ParsableCommand {
         o.seed = seed; o.precision = precision
         o.blockSize = blockSize; o.batchSize = batchSize; o.validFraction = validFraction; o.evalBatches = evalBatches
         o.maxSteps = maxSteps; o.maxEpochs = maxEpochs; o.maxSeconds = maxTime.flatMap(parseDuration)
-        o.validateEvery = validateEvery; o.patience = patience; o.keepLast = keepLast; o.validBeam = validBeam
+        o.validateEvery = validateEvery; o.patience = patience; o.keepLast = keepLast; o.averageLast = averageLast; o.validBeam = validBeam
         o.lengthPenalty = lengthPenalty; o.logEvery = logEvery
         o.saveEvery = saveEvery; o.saveSeconds = parseDuration(saveInterval) ?? 600
         o.minValidateSeconds = parseDuration(minValidateInterval) ?? 60

@@ -66,6 +66,13 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(s.optimizer, .adam); XCTAssertEqual(s.schedule, .inverseSqrt)
         XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.validateEvery, 0)
         XCTAssertEqual(try o.architecture.config(for: .translation).dropout, 0.2)
+        XCTAssertEqual(s.precision, .auto)
+        // Cosine may end with --max-time alone.
+        o.schedule = .cosine
+        XCTAssertThrowsError(try TrainingRun.settings(for: o).validate())
+        o.maxSeconds = 3600
+        XCTAssertNoThrow(try TrainingRun.settings(for: o).validate())
+        o.schedule = nil; o.maxSeconds = nil
         o.task = .languageModel
         o.lr = 5e-4
         s = TrainingRun.settings(for: o)
@@ -115,6 +122,69 @@ final class TrainingRunTests: XCTestCase {
             .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let validated = records.filter { $0["valid_loss"] != nil }.compactMap { $0["step"] as? Int }
         XCTAssertEqual(validated, [20, 40, 60])
+    }
+
+    /// Cosine with only --max-time: the rate decays over the updates the time allows, never rising, and
+    /// reaches the floor as the time runs out.
+    func testCosineEndsWithTheTimeBudget() throws {
+        var o = try languageModelOptions("timed")
+        o.maxSteps = 0; o.maxSeconds = 2; o.schedule = .cosine; o.warmupSteps = 5; o.minLR = 0
+        o.validateEvery = 1_000_000; o.keepLast = 0
+        let summary = try TrainingRun(o).run()
+        XCTAssertGreaterThan(summary.steps, 20, "a one-layer model of width 16 takes many updates in 2 s")
+        let rates = try String(contentsOfFile: "\(o.modelDirectory)/metrics.jsonl", encoding: .utf8)
+            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["valid_loss"] == nil }.compactMap { $0["lr"] as? Double }
+        XCTAssertEqual(rates.count, summary.steps)
+        XCTAssertEqual(rates[4], 1e-3, accuracy: 1e-9)  // the peak at the warm-up's end
+        for i in 5..<rates.count { XCTAssertLessThanOrEqual(rates[i], rates[i - 1], "update \(i + 1)") }
+        XCTAssertLessThan(rates.last!, 0.1e-3, "the last update starts near the budget's end: \(rates.suffix(3))")
+        // Cosine needs an end: steps or time.
+        var none = o
+        none.maxSeconds = nil
+        XCTAssertThrowsError(try TrainingRun.settings(for: none).validate())
+    }
+
+    /// --average-last: at the end the mean of the last step checkpoints is validated, and it is
+    /// model.safetensors exactly when it scored higher than the best single model.
+    func testAveragingTheLastCheckpointsKeepsTheMeanOnlyWhenItValidatesBetter() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/corpora/sample"
+        var o = TrainingRun.Options(modelDirectory: "\(dir)/averaged")
+        o.source = sample + "/train.de"; o.target = sample + "/train.en"
+        o.validSource = sample + "/valid.de"; o.validTarget = sample + "/valid.en"
+        o.vocabularySize = 500
+        o.architecture.dModel = 32; o.architecture.dFF = 64; o.architecture.layers = 1; o.architecture.heads = 2
+        o.maxSteps = 60; o.validateEvery = 15; o.minValidateSeconds = 0; o.averageLast = 3; o.threads = 1
+        var lines: [String] = []
+        let summary = try TrainingRun(o).run { lines.append($0) }
+        let m = o.modelDirectory
+        // --average-last 3 keeps three step checkpoints without --keep-last.
+        XCTAssertEqual(Trainer.stepCheckpoints(in: m).map(\.step), [30, 45, 60])
+        let records = try String(contentsOfFile: "\(m)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let singles = records.compactMap { $0["bleu"] as? Double }
+        let averaged = try XCTUnwrap(records.last { $0["averaged_steps"] != nil })
+        XCTAssertEqual(averaged["averaged_steps"] as? [Int], [30, 45, 60])
+        let mean = try XCTUnwrap(averaged["averaged_bleu"] as? Double)
+        let kept = try XCTUnwrap(averaged["averaged_kept"] as? Bool)
+        XCTAssertEqual(kept, mean > singles.max()!, "mean \(mean), single models \(singles)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("validation of the mean of the last 3 step checkpoints (steps 30-60):") }, "\(lines)")
+        // model.safetensors holds the mean exactly when it was kept, else the best single model.
+        let reference = try CheckpointAverage.average(last: 3, in: m, output: "reference.safetensors")
+        let saved = try SafeTensors(contentsOf: "\(m)/model.safetensors")
+        let meanFile = try SafeTensors(contentsOf: reference.path)
+        let name = "encoder.layers.0.fc1.weight"
+        XCTAssertEqual(try saved.floats(name) == meanFile.floats(name), kept)
+        XCTAssertEqual(summary.bestAveraged, kept ? [30, 45, 60] : nil)
+        XCTAssertEqual(summary.bestScore!, kept ? mean : singles.max()!, accuracy: 1e-9)
+        // checkpoint_last keeps the trained weights (what --resume continues from), not the mean.
+        let last = try SafeTensors(contentsOf: "\(m)/checkpoint_last.safetensors")
+        let step60 = try SafeTensors(contentsOf: "\(m)/checkpoint_step60.safetensors")
+        XCTAssertEqual(try last.floats(name), try step60.floats(name))
+        // --average-last 1 is refused before anything runs.
+        o.averageLast = 1
+        expectInvalid(o, "--average-last must be 0 (off) or at least 2")
     }
 
     /// `--precision auto`: train.json records what it resolved to, and the log says it.

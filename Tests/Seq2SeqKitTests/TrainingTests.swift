@@ -63,6 +63,23 @@ final class TrainingTests: XCTestCase {
         let cos = LRSchedule.cosine
         XCTAssertEqual(cos.rate(step: 2000, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 2000), 1e-4, accuracy: 1e-9)
         XCTAssertEqual(cos.rate(step: 1050, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 2000), 5.5e-4, accuracy: 1e-6)
+        // With a time budget, cosine ends where the budget will end at the pace so far: 1,050 updates in
+        // 52.5% of the time → 2,000 in all, the same point of the curve as maxSteps 2000 above.
+        XCTAssertEqual(cos.rate(step: 1050, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 0, timeSpent: 0.525), 5.5e-4, accuracy: 1e-6)
+        XCTAssertEqual(cos.rate(step: 1050, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 0, timeSpent: 1), 1e-4, accuracy: 1e-9)
+        XCTAssertEqual(cos.rate(step: 1050, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 0, timeSpent: 1.5), 1e-4, accuracy: 1e-9)
+        // Whichever budget ends first: 1,050 updates in a quarter of the time would allow 4,200, max-steps 2,000.
+        XCTAssertEqual(cos.rate(step: 1050, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 2000, timeSpent: 0.25), 5.5e-4, accuracy: 1e-6)
+        XCTAssertEqual(cos.rate(step: 50, peak: 1e-3, warmup: 100, minLR: 1e-4, maxSteps: 0, timeSpent: 0.9), 5e-4, accuracy: 1e-9)
+        // The rate never rises while steps and time go on, whatever the pace.
+        var last = Float.infinity, t = 0.0
+        for step in 101...3000 {
+            t += step % 7 == 0 ? 0.0011 : 0.0004  // uneven updates
+            let r = cos.rate(step: step, peak: 1e-3, warmup: 100, minLR: 0, maxSteps: 0, timeSpent: t)
+            XCTAssertLessThanOrEqual(r, last, "step \(step)")
+            last = r
+        }
+        XCTAssertEqual(last, 0, accuracy: 1e-12)  // t passed 1 before step 3000
         XCTAssertEqual(parseDuration("1h30m"), 5400)
         XCTAssertEqual(parseDuration("90s"), 90)
         XCTAssertEqual(parseDuration("60m"), 3600)

@@ -439,7 +439,7 @@ import CDNNL
             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: mm.dst),
         ]
         if let memory = mm.bias, bias != nil { args.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memory)) }
-        try call(.execution, "running a \(mm.what)") {
+        try call(.execution, "a \(mm.what)") {
             dnnl_primitive_execute(mm.primitive, stream, Int32(args.count), &args)
         }
     }

@@ -49,7 +49,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var minLR: Float = 0
     /// Updates of linear warm-up (default 500).
     public var warmupSteps = 500
-    /// The learning-rate schedule (default ``LRSchedule/inverseSqrt``; ``LRSchedule/cosine`` needs ``maxSteps``).
+    /// The learning-rate schedule (default ``LRSchedule/inverseSqrt``; ``LRSchedule/cosine`` needs ``maxSteps`` or ``maxSeconds``).
     public var schedule: LRSchedule = .inverseSqrt
     /// Adam's β1 (default 0.9).
     public var beta1: Float = 0.9
@@ -80,6 +80,10 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var patience = 0
     /// Keep the last N step checkpoints, written at each validation (default 0: none).
     public var keepLast = 0
+    /// At the end of the run, average the last N step checkpoints and keep the mean as model.safetensors
+    /// when it validates better than the best single model (default 0: off; at least N step checkpoints
+    /// are kept).
+    public var averageLast = 0
     /// Beam size of the validation translations (default 1: greedy; 1...256).
     public var validBeam = 1
     /// GNMT length penalty α of the validation translations (default 1.4).
@@ -110,7 +114,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
         case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
-        case precision
+        case precision, averageLast = "average_last"
     }
 
     /// Decodes train.json; every field is optional and an absent one keeps its default.
@@ -134,6 +138,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.lengthPenalty, &s.lengthPenalty); try get(.logEvery, &s.logEvery); try get(.threads, &s.threads)
         try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
         try get(.minValidateSeconds, &s.minValidateSeconds); try get(.precision, &s.precision)
+        try get(.averageLast, &s.averageLast)
         self = s
     }
 
@@ -148,6 +153,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if !(clipNorm >= 0) || !clipNorm.isFinite { throw fail("--clip-norm must be a finite number ≥ 0") }
         if warmupSteps < 0 { throw fail("--warmup-steps must not be negative") }
         if validateEvery < 0 || patience < 0 || keepLast < 0 { throw fail("--validate-every, --patience and --keep-last must not be negative") }
+        if averageLast < 0 || averageLast == 1 { throw fail("--average-last must be 0 (off) or at least 2 (got \(averageLast))") }
         if validBeam < 1 || validBeam > 256 { throw fail("--valid-beam must be between 1 and 256") }
         if !lengthPenalty.isFinite || lengthPenalty < 0 { throw fail("--length-penalty must be a finite number ≥ 0") }
         if evalBatches < 0 { throw fail("--eval-batches must not be negative") }
@@ -161,7 +167,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if !(0..<1).contains(labelSmoothing) { throw fail("--label-smoothing must be in [0, 1)") }
         if mode == .languageModel && (blockSize < 1 || batchSize < 1) { throw fail("--block-size and --batch-size must be positive") }
         if mode == .languageModel && !(0.0..<1.0).contains(validFraction) { throw fail("--valid-fraction must be in [0, 1)") }
-        if schedule == .cosine && maxSteps <= 0 { throw fail("the cosine schedule needs --max-steps") }
+        if schedule == .cosine && maxSteps <= 0 && maxSeconds <= 0 { throw fail("the cosine schedule needs --max-steps or --max-time (it decays to --min-lr at the end of the run)") }
         if maxSteps < 0 || maxEpochs < 0 || maxSeconds < 0 { throw fail("limits must not be negative") }
         if maxLength < 1 || maxLength > Int(UInt16.max) { throw fail("--max-length must be between 1 and \(UInt16.max)") }
         if logEvery < 1 { throw fail("--log-every must be at least 1") }

@@ -46,6 +46,9 @@ public final class Trainer {
     var resumedFromRanks: Int? = nil
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
     var commSeconds = 0.0
+    /// The share of --max-time spent when the current update started, the same on every rank (0: no time budget);
+    /// the cosine schedule ends with the budget (see ``LRSchedule/rate(step:peak:warmup:minLR:maxSteps:timeSpent:)``).
+    var timeSpent = 0.0
     /// Progress and log lines (the CLI prints them; tests collect them).
     public var log: (String) -> Void = { _ in }
     /// A live status line (on a terminal); nil prints periodic log lines instead.
@@ -58,6 +61,9 @@ public final class Trainer {
         /// The best validation score and its step (BLEU for translation with validation text, else minus the
         /// validation loss; nil without validation), and the last validation loss (nil without validation batches).
         public var bestScore: Double?, bestStep: Int, lastValidLoss: Double?
+        /// The steps of the checkpoints whose mean is the best model (`--average-last`); nil when it is
+        /// the model of ``bestStep``.
+        public var bestAveraged: [Int]? = nil
         /// Why the run stopped, e.g. "reached --max-steps 2000".
         public var stopReason: String
     }
@@ -114,7 +120,7 @@ public final class Trainer {
 
     var learningRate: Float {
         settings.schedule.rate(step: max(1, state.step), peak: settings.lr, warmup: settings.warmupSteps,
-                               minLR: settings.minLR, maxSteps: settings.maxSteps)
+                               minLR: settings.minLR, maxSteps: settings.maxSteps, timeSpent: timeSpent)
     }
 
     // MARK: - Loop
@@ -201,15 +207,22 @@ public final class Trainer {
 
     /// A stop request or --max-time: clocks and signals differ between ranks, so rank 0's answer
     /// is broadcast and rules.
+    /// The cosine schedule's share of the time budget is agreed the same way (the slowest clock's).
     func agreedStopRequest(start: Date) throws -> String? {
         var request = stopRequest()
-        if request == nil && settings.maxSeconds > 0 && Date().timeIntervalSince(start) >= settings.maxSeconds {
+        let elapsed = Date().timeIntervalSince(start)
+        if request == nil && settings.maxSeconds > 0 && elapsed >= settings.maxSeconds {
             request = Self.maxTimeReason
         }
         if communicator.size > 1 {
             var b = Array((communicator.isMain ? request ?? "" : "").utf8)
             try communicator.broadcast(&b)
             request = b.isEmpty ? nil : String(decoding: b, as: UTF8.self)
+        }
+        if settings.schedule == .cosine && settings.maxSeconds > 0 {
+            var spent = [elapsed / settings.maxSeconds]
+            if communicator.size > 1 { try communicator.allreduceMax(&spent) }
+            timeSpent = spent[0]
         }
         return request
     }
@@ -379,11 +392,12 @@ public final class Trainer {
             let (_, vloss) = try validate()
             progress.lastLoss = vloss
         }
+        if !interrupted && settings.averageLast >= 2 && communicator.isMain { try averageLastCheckpoints() }
         if communicator.size > 1 { try communicator.barrier() }
         log("stopped: \(stopReason)")
         return Summary(steps: state.step, epochs: state.position.epoch - 1, seconds: state.elapsedSeconds,
                        bestScore: state.bestScore, bestStep: state.bestStep, lastValidLoss: progress.lastLoss,
-                       stopReason: stopReason)
+                       bestAveraged: state.bestAveraged, stopReason: stopReason)
     }
 
     static let maxTimeReason = "reached --max-time"
@@ -428,38 +442,16 @@ public final class Trainer {
     /// Returns whether the tracked score improved, and the validation loss.
     func validate() throws -> (Bool, Double?) {
         let t0 = Date()
-        var sum = 0.0, count = 0
-        var rng = RNG(seed: 0)
-        for b in stream.validationBatches() {
-            try model.forward(b, training: false, rng: &rng)
-            let r = model.loss(smoothing: 0, computeGradient: false)
-            sum += r.sum; count += r.count
-        }
-        let vloss: Double? = count > 0 ? sum / Double(count) : nil
+        let v = try measureValidation()
         var record: [String: Any] = ["step": state.step, "epoch": state.position.epoch]
-        var message = "validation at step \(state.step):"
-        if let vloss {
-            record["valid_loss"] = vloss
-            record["valid_ppl"] = exp(vloss)
-            message += String(format: " loss %.3f, perplexity %.2f", vloss, exp(vloss))
-        }
-        // The score that picks the best checkpoint: BLEU for translation, -loss otherwise.
-        var score: Double? = vloss.map { -$0 }
-        if let vocab = vocabularies, !validSources.isEmpty, !model.config.isDecoderOnly {
-            let translator = Translator(model: model, vocabularies: vocab,
-                                        search: BeamSearch(beam: settings.validBeam, lengthPenalty: settings.lengthPenalty))
-            translator.batchSize = 64
-            let hyps = try translator.translate(ids: validSources).map(\.text)
-            let report = try EvaluationReport.evaluate(hypotheses: hyps, references: [validReferences])
-            record["bleu"] = report.bleu
-            record["chrf"] = report.chrf
-            score = report.bleu
-            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, settings.validBeam)
-        }
+        record.merge(v.record) { $1 }
+        var message = "validation at step \(state.step):" + v.message
+        let vloss = v.loss, score = v.score
         var improved = false
         if let s = score, state.bestScore.map({ s > $0 }) ?? true {
             state.bestScore = s
             state.bestStep = state.step
+            state.bestAveraged = nil
             state.validationsWithoutImprovement = 0
             improved = true
             try ModelDirectory.save(model, to: directory)
@@ -477,5 +469,39 @@ public final class Trainer {
         metrics?.plot(to: "\(directory)/\(TrainingFiles.plot)")
         log(message)
         return (improved, vloss)
+    }
+
+    /// One scoring of the model as it is on the validation set: its loss, and for translation BLEU and
+    /// chrF of its translations (greedy, or `validBeam`). `score` picks the best model: BLEU for
+    /// translation, −loss otherwise. `record` holds the metrics.jsonl fields, `message` the log's.
+    func measureValidation() throws -> (loss: Double?, score: Double?, record: [String: Any], message: String) {
+        var sum = 0.0, count = 0
+        var rng = RNG(seed: 0)
+        for b in stream.validationBatches() {
+            try model.forward(b, training: false, rng: &rng)
+            let r = model.loss(smoothing: 0, computeGradient: false)
+            sum += r.sum; count += r.count
+        }
+        let vloss: Double? = count > 0 ? sum / Double(count) : nil
+        var record: [String: Any] = [:]
+        var message = ""
+        if let vloss {
+            record["valid_loss"] = vloss
+            record["valid_ppl"] = exp(vloss)
+            message += String(format: " loss %.3f, perplexity %.2f", vloss, exp(vloss))
+        }
+        var score: Double? = vloss.map { -$0 }
+        if let vocab = vocabularies, !validSources.isEmpty, !model.config.isDecoderOnly {
+            let translator = Translator(model: model, vocabularies: vocab,
+                                        search: BeamSearch(beam: settings.validBeam, lengthPenalty: settings.lengthPenalty))
+            translator.batchSize = 64
+            let hyps = try translator.translate(ids: validSources).map(\.text)
+            let report = try EvaluationReport.evaluate(hypotheses: hyps, references: [validReferences])
+            record["bleu"] = report.bleu
+            record["chrf"] = report.chrf
+            score = report.bleu
+            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, settings.validBeam)
+        }
+        return (vloss, score, record, message)
     }
 }

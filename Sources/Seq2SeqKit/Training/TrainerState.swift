@@ -10,6 +10,9 @@ public struct TrainerState: Codable, Sendable {
     public var bestScore: Double? = nil
     /// The step of ``bestScore``.
     public var bestStep = 0
+    /// The steps of the checkpoints whose mean scored ``bestScore`` (`--average-last`); nil when the best
+    /// is the model of ``bestStep``.
+    public var bestAveraged: [Int]? = nil
     /// Validations since the best score (for ``TrainSettings/patience``).
     public var validationsWithoutImprovement = 0
     /// Seconds of training so far, across resumes.
@@ -90,10 +93,12 @@ extension Trainer {
     }
 
     /// Step checkpoints for --keep-last (weights only), oldest removed beyond the limit.
+    /// `--average-last N` keeps at least N.
     func saveStepCheckpoint() throws {
-        guard settings.keepLast > 0 else { return }
+        let keep = max(settings.keepLast, settings.averageLast)
+        guard keep > 0 else { return }
         try model.saveWeights(to: "\(directory)/\(TrainingFiles.step(state.step))")
-        let old = Self.stepCheckpoints(in: directory).dropLast(settings.keepLast)
+        let old = Self.stepCheckpoints(in: directory).dropLast(keep)
         for (_, f) in old { try? FileManager.default.removeItem(atPath: "\(directory)/\(f)") }
     }
 

@@ -83,7 +83,7 @@ extension TrainingRun {
         /// Updates of linear warm-up to ``lr``; nil: 500 for translation, 100 for a language model.
         public var warmupSteps: Int? = nil
         /// The learning-rate schedule; nil: ``LRSchedule/inverseSqrt`` for translation, ``LRSchedule/cosine``
-        /// for a language model (which needs ``maxSteps``).
+        /// for a language model. Cosine needs ``maxSteps`` or ``maxSeconds``.
         public var schedule: LRSchedule? = nil
         /// Adam or AdamW; nil: Adam for translation, AdamW for a language model.
         public var optimizer: TrainSettings.Optimizer? = nil
@@ -103,8 +103,8 @@ extension TrainingRun {
         public var clipNorm: Float = 1
         /// Seeds the batch order, dropout and initialization.
         public var seed: UInt64 = 1
-        /// The matrix products' format; nil: float32 for translation, the preset's for a language model
-        /// (``Precision/auto``), or the resumed run's.
+        /// The matrix products' format; nil: ``Precision/auto`` (a language model's preset's, which is also
+        /// auto), or the resumed run's.
         public var precision: Precision? = nil
 
         // MARK: Language model data
@@ -133,6 +133,9 @@ extension TrainingRun {
         public var patience = 0
         /// Also keep the last N step checkpoints (for `CheckpointAverage`).
         public var keepLast = 0
+        /// At the end, average the last N step checkpoints and keep the mean when it validates better
+        /// (0: off); nil: the recipe's (off).
+        public var averageLast: Int? = nil
         /// Beam size of the validation translations (1: greedy).
         public var validBeam = 1
         /// GNMT length penalty α of the validation translations.
@@ -214,6 +217,8 @@ extension TrainingRun.Options {
         try OptionRange.int(validateEvery, "--validate-every", 0...Int(Int32.max))
         try OptionRange.int(patience, "--patience", 0...1_000_000)
         try OptionRange.int(keepLast, "--keep-last", 0...10_000)
+        try OptionRange.int(averageLast, "--average-last", 0...10_000)
+        if averageLast == 1 { throw fail("--average-last must be 0 (off) or at least 2 (got 1)") }
         try OptionRange.int(validBeam, "--valid-beam", 1...256)
         try OptionRange.real(lengthPenalty, "--length-penalty", 0...10)
         try OptionRange.int(logEvery, "--log-every", 1...Int(Int32.max))

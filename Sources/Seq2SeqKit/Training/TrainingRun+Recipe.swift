@@ -19,7 +19,7 @@ extension TrainingRun {
         public var decoderLayers: Int? = nil
         /// Encoder and decoder layers (a language model's decoder layers).
         public var layers: Int? = nil
-        /// nil: 0.2 for translation, 0 for a language model.
+        /// nil: 0.2 for translation, the preset's for a language model.
         public var dropout: Float? = nil
         /// Pre-norm or post-norm layers; nil: the preset's (pre-norm).
         public var norm: ModelConfig.Norm? = nil
@@ -111,7 +111,7 @@ extension TrainingRun {
             s.validateEvery = p.validateEvery; s.blockSize = p.blockSize; s.batchSize = p.batchSize; s.precision = p.precision
         } else {
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
-            s.lengthPenalty = 1.4
+            s.lengthPenalty = 1.4; s.precision = .auto
         }
         if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
             if lm {
@@ -136,6 +136,7 @@ extension TrainingRun {
         if let v = o.maxEpochs { s.maxEpochs = v }
         if let v = o.maxSeconds { s.maxSeconds = v }
         if let v = o.validateEvery { s.validateEvery = v }
+        s.averageLast = o.averageLast ?? 0
         s.patience = o.patience; s.keepLast = o.keepLast; s.validBeam = o.validBeam; s.lengthPenalty = o.lengthPenalty
         s.logEvery = o.logEvery; s.threads = o.threads ?? 0
         s.saveEvery = o.saveEvery; s.saveSeconds = o.saveSeconds
@@ -144,7 +145,7 @@ extension TrainingRun {
     }
 
     /// The settings this run trains with: the options' (`settings(for:)`), or on resuming the
-    /// saved train.json's with the limits, `updateFreq` and `precision` given now.
+    /// saved train.json's with the limits, `updateFreq`, `precision` and `averageLast` given now.
     func runSettings() throws -> TrainSettings {
         var settings = Self.settings(for: options)
         if options.resume {
@@ -160,6 +161,7 @@ extension TrainingRun {
             if options.maxSeconds != nil { settings.maxSeconds = given.maxSeconds }
             if options.updateFreq != nil { settings.updateFreq = given.updateFreq }
             if options.precision != nil { settings.precision = given.precision }
+            if options.averageLast != nil { settings.averageLast = given.averageLast }
         }
         settings.precision = settings.precision.resolved  // train.json says what the run uses
         try settings.validate()

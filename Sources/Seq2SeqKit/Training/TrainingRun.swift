@@ -137,9 +137,10 @@ public struct TrainingRun {
         @discardableResult
         public func train() throws -> Trainer.Summary {
             let summary = try trainer.run()
+            let at = summary.bestAveraged.map { "the mean of steps \($0.first!)-\($0.last!)" } ?? "step \(summary.bestStep)"
             let best = summary.bestScore.map {
-                scoresTranslations ? String(format: "best BLEU %.2f at step %d", $0, summary.bestStep)
-                    : String(format: "best validation loss %.4f at step %d", -$0, summary.bestStep)
+                scoresTranslations ? String(format: "best BLEU %.2f at %@", $0, at)
+                    : String(format: "best validation loss %.4f at %@", -$0, at)
             } ?? "no validation data"
             log(String(format: "done: %d steps, %d epochs, %.0f s; %@; model in %@", summary.steps, summary.epochs, summary.seconds,
                        best, trainer.directory))

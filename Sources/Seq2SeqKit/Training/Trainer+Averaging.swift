@@ -1,0 +1,62 @@
+import Foundation
+
+extension Trainer {
+    /// `--average-last N` at the end of a run: the mean of the newest N step checkpoints (the model at
+    /// its last N validations, as `seq2seq average --last N` computes it) is scored on the validation set
+    /// like any checkpoint, and becomes model.safetensors only when it scores higher than the best model
+    /// so far. The trained weights stay what checkpoint_last and `--resume` continue from; the state
+    /// records the average as the best (``TrainerState/bestAveraged``). Rank 0 only; a run stopped by a
+    /// signal does not average.
+    func averageLastCheckpoints() throws {
+        let n = settings.averageLast
+        let files = Self.stepCheckpoints(in: directory).suffix(n)
+        guard files.count >= 2 else {
+            log("--average-last \(n): \(files.count) step checkpoint\(files.count == 1 ? "" : "s") to average; model.safetensors stays the best single model")
+            return
+        }
+        let t0 = Date()
+        let steps = files.map(\.step)
+        let count = model.parameters.count
+        let trained = FloatBuffer(count: count)
+        trained.pointer.update(from: model.parameters.pointer, count: count)
+        let outcome: (v: (loss: Double?, score: Double?, record: [String: Any], message: String), better: Bool)
+        do {
+            defer {
+                model.parameters.pointer.update(from: trained.pointer, count: count)
+                model.parametersDidChange()
+            }
+            let sum = FloatBuffer(count: count)
+            for f in files {
+                try model.loadWeights(from: SafeTensors(contentsOf: "\(directory)/\(f.file)"))
+                let p = model.parameters.pointer, s = sum.pointer
+                for i in 0..<count { s[i] += p[i] }
+            }
+            let p = model.parameters.pointer, s = sum.pointer, k = Float(files.count)
+            for i in 0..<count { p[i] = s[i] / k }  // as CheckpointAverage: the same bits as `seq2seq average`
+            model.parametersDidChange()
+            let v = try measureValidation()
+            let better = v.score.map { s in state.bestScore.map { s > $0 } ?? true } ?? false
+            if better { try ModelDirectory.save(model, to: directory) }
+            outcome = (v, better)
+        }
+        var record: [String: Any] = ["step": state.step, "averaged_steps": steps, "seconds": Date().timeIntervalSince(t0)]
+        for (key, value) in outcome.v.record { record["averaged_" + key] = value }  // kept out of the plot's curves
+        var message = "validation of the mean of the last \(files.count) step checkpoints (steps \(steps.first!)-\(steps.last!)):"
+            + outcome.v.message
+        let single = state.bestScore.map { String(format: "%.2f", scoresTranslations ? $0 : -$0) } ?? "none"
+        if outcome.better, let s = outcome.v.score {
+            state.bestScore = s
+            state.bestAveraged = steps
+            message += " (better than the best single model's \(single): saved as model.safetensors)"
+        } else {
+            message += " (the best single model's \(single) is kept)"
+        }
+        record["averaged_kept"] = outcome.better
+        metrics?.write(record)
+        log(message)
+        if outcome.better { try saveLast() }  // the state's best is the average now
+    }
+
+    /// Validation scores translations (BLEU, higher is better) rather than the loss.
+    var scoresTranslations: Bool { vocabularies != nil && !validSources.isEmpty && !model.config.isDecoderOnly }
+}
