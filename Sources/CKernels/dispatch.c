@@ -110,9 +110,11 @@ float s2s_row_max(const float *x, long n) { return table->row_max(x, n); }
 float s2s_exp_shift_sum(float *y, const float *x, float shift, long n) { return table->exp_shift_sum(y, x, shift, n); }
 float s2s_log_sum_exp(const float *x, long n) { return table->log_sum_exp(x, n); }
 void s2s_softmax_rows(float *y, const float *x, long n, long c) { table->softmax_rows(y, x, n, c); }
-void s2s_activation_forward(float *y, const float *x, long n, int act) { table->activation_forward(y, x, n, act); }
-void s2s_activation_backward(float *dx, const float *dy, const float *x, long n, int act) {
-    table->activation_backward(dx, dy, x, n, act);
+void s2s_activation_forward(float *y, uint16_t *y16, const float *x, long n, int act) {
+    table->activation_forward(y, y16, x, n, act);
+}
+void s2s_activation_backward(float *dx, uint16_t *dx16, const float *dy, const float *x, long n, int act) {
+    table->activation_backward(dx, dx16, dy, x, n, act);
 }
 void s2s_dropout(float *y, float *mask, const float *x, long first, long end, uint32_t k0, uint32_t k1,
                  uint32_t threshold, float keep) {

@@ -9,8 +9,8 @@ typedef struct {
     float (*exp_shift_sum)(float *, const float *, float, long);
     float (*log_sum_exp)(const float *, long);
     void (*softmax_rows)(float *, const float *, long, long);
-    void (*activation_forward)(float *, const float *, long, int);
-    void (*activation_backward)(float *, const float *, const float *, long, int);
+    void (*activation_forward)(float *, uint16_t *, const float *, long, int);
+    void (*activation_backward)(float *, uint16_t *, const float *, const float *, long, int);
     void (*dropout)(float *, float *, const float *, long, long, uint32_t, uint32_t, uint32_t, float);
     void (*adam)(float *, float *, float *, const float *, const float *, long, float, float, float, float, float, float);
     void (*to_bf16)(uint16_t *, const float *, long);

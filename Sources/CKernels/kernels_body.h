@@ -158,6 +158,24 @@ static void softmax_rows(float *y, const float *x, long n, long c) {
     }
 }
 
+// MARK: - bf16 rounding (nearest, ties to even; NaN stays a quiet NaN): the same bits in every kernel
+
+INLINE uint16_t bf16_scalar(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (x != x) return (uint16_t)(u >> 16) | 0x40;  // quiet NaN
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+INLINE void store_bf16x16(uint16_t *dst, f32x16 f) {
+    u32x16 v = (u32x16)f;
+    u32x16 r = (v + 0x7FFFu + ((v >> 16) & 1u)) >> 16;
+    i32x16 nan = f != f;
+    r = (u32x16)(((i32x16)((v >> 16) | 0x40u) & nan) | ((i32x16)r & ~nan));
+    u16x16 h = __builtin_convertvector(r, u16x16);
+    memcpy(dst, &h, sizeof h);
+}
+
 // MARK: - Activations
 
 static const float inv_sqrt2 = 0.7071067811865475f, inv_sqrt2pi = 0.3989422804014327f;
@@ -194,10 +212,15 @@ INLINE f32x16 act_backward(f32x16 v, f32x16 g, int act) {
     }
 }
 
-static void activation_forward(float *y, const float *x, long n, int act) {
+// y and y16 (bf16(y), for a product that reads bf16) are each written when given.
+static void activation_forward(float *y, uint16_t *y16, const float *x, long n, int act) {
     long i = 0;
     // One loop per activation, so that each inner loop has no switch in it.
-#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) store16(y + i, act_forward(load16(x + i), A));
+#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) { \
+        f32x16 r = act_forward(load16(x + i), A); \
+        if (y) store16(y + i, r); \
+        if (y16) store_bf16x16(y16 + i, r); \
+    }
     switch (act) {
     case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
     case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
@@ -209,13 +232,21 @@ static void activation_forward(float *y, const float *x, long n, int act) {
         float v[16] = {0};
         for (long j = i; j < n; j++) v[j - i] = x[j];
         f32x16 r = act_forward(load16(v), act);
-        for (long j = i; j < n; j++) y[j] = r[j - i];
+        for (long j = i; j < n; j++) {
+            if (y) y[j] = r[j - i];
+            if (y16) y16[j] = bf16_scalar(r[j - i]);
+        }
     }
 }
 
-static void activation_backward(float *dx, const float *dy, const float *x, long n, int act) {
+// dx16 = bf16(dx) too when given (the gradient a bf16 product reads next).
+static void activation_backward(float *dx, uint16_t *dx16, const float *dy, const float *x, long n, int act) {
     long i = 0;
-#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) store16(dx + i, act_backward(load16(x + i), load16(dy + i), A));
+#define S2S_ACT_LOOP(A) for (; i + 16 <= n; i += 16) { \
+        f32x16 r = act_backward(load16(x + i), load16(dy + i), A); \
+        store16(dx + i, r); \
+        if (dx16) store_bf16x16(dx16 + i, r); \
+    }
     switch (act) {
     case S2S_ACT_RELU: S2S_ACT_LOOP(S2S_ACT_RELU) break;
     case S2S_ACT_GELU: S2S_ACT_LOOP(S2S_ACT_GELU) break;
@@ -227,7 +258,10 @@ static void activation_backward(float *dx, const float *dy, const float *x, long
         float v[16] = {0}, g[16] = {0};
         for (long j = i; j < n; j++) { v[j - i] = x[j]; g[j - i] = dy[j]; }
         f32x16 r = act_backward(load16(v), load16(g), act);
-        for (long j = i; j < n; j++) dx[j] = r[j - i];
+        for (long j = i; j < n; j++) {
+            dx[j] = r[j - i];
+            if (dx16) dx16[j] = bf16_scalar(r[j - i]);
+        }
     }
 }
 
@@ -293,24 +327,9 @@ static void adam(float *p, float *m, float *v, const float *g, const float *deca
     }
 }
 
-INLINE uint16_t bf16_scalar(float x) {
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    if (x != x) return (uint16_t)(u >> 16) | 0x40;  // quiet NaN
-    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
 static void to_bf16(uint16_t *dst, const float *src, long n) {
     long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        f32x16 f = load16(src + i);
-        u32x16 v = (u32x16)f;
-        u32x16 r = (v + 0x7FFFu + ((v >> 16) & 1u)) >> 16;
-        i32x16 nan = f != f;
-        r = (u32x16)(((i32x16)((v >> 16) | 0x40u) & nan) | ((i32x16)r & ~nan));
-        u16x16 h = __builtin_convertvector(r, u16x16);
-        memcpy(dst + i, &h, sizeof h);
-    }
+    for (; i + 16 <= n; i += 16) store_bf16x16(dst + i, load16(src + i));
     for (; i < n; i++) dst[i] = bf16_scalar(src[i]);
 }
 

@@ -114,6 +114,28 @@ final class KernelLevelTests: XCTestCase {
                 assertClose(Array(out.suffix(n)), grad, rel: 2e-6, abs: 2e-6, "\(act)' at \(level)")
             }
             assertVectorLevelsAgree(outputs, "\(act)")
+            // The bf16 outputs of a mixed-precision pass (written in the same pass) are the float32
+            // results rounded as convertToBF16 rounds them, bit for bit, at every level; the float32
+            // gradient beside them is unchanged. A NaN input stays NaN (quiet) in bf16.
+            x[3] = .nan
+            for level in KernelLevel.available {
+                try KernelLevel.select(level)
+                let y16 = BF16Buffer(count: n), dx16 = BF16Buffer(count: n), want16 = BF16Buffer(count: n)
+                let dxAlone = FloatBuffer(count: n)
+                activationForward(y.pointer, x.pointer, count: n, act)
+                convertToBF16(want16.pointer, y.pointer, count: n)
+                activationForwardBF16(y16.pointer, x.pointer, count: n, act)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: y16.pointer, count: n)),
+                               Array(UnsafeBufferPointer(start: want16.pointer, count: n)), "bf16(\(act)) at \(level)")
+                XCTAssertEqual(y16.pointer[3] & 0x7FC0, 0x7FC0, "a NaN stays a quiet NaN")
+                activationBackward(dx: dxAlone.pointer, dy.pointer, x.pointer, count: n, act)
+                activationBackward(dx: dx.pointer, bf16: dx16.pointer, dy.pointer, x.pointer, count: n, act)
+                XCTAssertEqual(dx.array.map(\.bitPattern), dxAlone.array.map(\.bitPattern), "\(act)' at \(level)")
+                convertToBF16(want16.pointer, dx.pointer, count: n)
+                XCTAssertEqual(Array(UnsafeBufferPointer(start: dx16.pointer, count: n)),
+                               Array(UnsafeBufferPointer(start: want16.pointer, count: n)), "bf16(\(act)') at \(level)")
+            }
+            x[3] = 0.5
         }
     }
 

@@ -62,10 +62,11 @@ void s2s_softmax_rows(float *y, const float *x, long n, long c);
 // MARK: - Element-wise
 
 enum { S2S_ACT_RELU = 0, S2S_ACT_GELU = 1, S2S_ACT_SILU = 2, S2S_ACT_GELU_TANH = 3 };
-/// y[i] = act(x[i]) for i < n (GELU in its exact erf form). Safe in place.
-void s2s_activation_forward(float *y, const float *x, long n, int act);
-/// dx[i] = dy[i] · act'(x[i]) for i < n.
-void s2s_activation_backward(float *dx, const float *dy, const float *x, long n, int act);
+/// y[i] = act(x[i]) for i < n (GELU in its exact erf form), and y16[i] = bf16(y[i]) (as s2s_to_bf16
+/// rounds); either output may be NULL. Safe in place.
+void s2s_activation_forward(float *y, uint16_t *y16, const float *x, long n, int act);
+/// dx[i] = dy[i] · act'(x[i]) for i < n, and dx16[i] = bf16(dx[i]) when dx16 is not NULL.
+void s2s_activation_backward(float *dx, uint16_t *dx16, const float *dy, const float *x, long n, int act);
 
 /// Dropout over elements first ..< end of one call's stream (see Kernels/Dropout.swift): mask[i] =
 /// keep where 24 bits of the hash of (k0, k1, i) are at least the threshold, else 0, and, when y is

@@ -54,13 +54,20 @@ extension Transformer {
     }
 
     /// out [N, D] = fc2(act(fc1(x))): fc1's output goes to `hidden` [N, F], the activation's to
-    /// `activated` [N, F] (which may be `hidden`: the activation then runs in place).
+    /// `activated` [N, F] (which may be `hidden`: the activation then runs in place). With `bf16Copies`
+    /// (a mixed-precision training pass, whose fc2 reads bf16 and whose backward reads `hidden`) the
+    /// activation writes only its bf16 copy, registered as `activated`'s.
     func feedForward(
         _ w: LayerRef, x: ConstFloatPtr, rows n: Int, hidden: FloatPtr, activated: FloatPtr, out: FloatPtr,
-        _ product: LinearProduct
+        bf16Copies: BF16Workspace? = nil, _ product: LinearProduct
     ) {
+        let count = n * config.dFF
         product(hidden, x, w.fc1, n)                                                      // [N, D] -> [N, F]
-        activationForward(activated, hidden, count: n * config.dFF, config.activation)
+        if let bf16Copies {
+            activationForwardBF16(bf16Copies.slot(for: activated, count: count), hidden, count: count, config.activation)
+        } else {
+            activationForward(activated, hidden, count: count, config.activation)
+        }
         product(out, activated, w.fc2, n)                                                 // [N, F] -> [N, D]
     }
 

@@ -170,8 +170,11 @@ extension Transformer {
                              rows n: Int) throws(OneDNNError) {
         let f = config.dFF
         let dAct = scratch.dActivated.pointer, dHid = scratch.dHidden.pointer
+        // In bf16 fc2 reads the activation's bf16 copy (the forward pass wrote no float32 one), and the
+        // activation's gradient is written with its bf16 copy for fc1's products.
         try linearGrad(dx: dAct, dOut, l.ffnActivated.pointer, w.fc2, rows: n, accumulateDx: false)
-        activationBackward(dx: dHid, dAct, l.ffnHidden.pointer, count: n * f, config.activation)
+        activationBackward(dx: dHid, bf16: bf16Pass ? bf16.gradientSlot(for: dHid, count: n * f) : nil, dAct,
+                           l.ffnHidden.pointer, count: n * f, config.activation)
         try linearGrad(dx: dX, dHid, x, w.fc1, rows: n, accumulateDx: false)
     }
 }

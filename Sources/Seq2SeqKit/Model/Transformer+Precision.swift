@@ -35,6 +35,9 @@ final class BF16Workspace {
     let dy = BF16Buffer()
     /// `dy` holds bf16(dLogits), written by the loss for the output projection's backward.
     var dLogitsInDy = false
+    /// `dy` holds bf16 of the gradient at this address, with this count, written by the kernel that
+    /// produced it (`gradientSlot`).
+    private var dyHolds: (gradient: UnsafeRawPointer, count: Int)? = nil
 
     /// The pass's bf16 copies of layer inputs, by the address of the float32 activation they copy.
     /// A layer input is an activation kept unchanged for the backward pass (which reads the float32
@@ -50,25 +53,44 @@ final class BF16Workspace {
         copies.removeAll(keepingCapacity: true)
         used = 0
         dLogitsInDy = false
+        dyHolds = nil
     }
 
     /// bf16(x[0 ..< count]), converted on first use in this pass.
     func copy(of x: ConstFloatPtr, count: Int) -> ConstBF16Ptr {
         if let c = copies[UnsafeRawPointer(x)], c.count == count { return UnsafePointer(slots[c.slot].pointer) }
+        let buffer = slot(for: x, count: count)
+        convertToBF16(buffer, x, count: count)
+        return UnsafePointer(buffer)
+    }
+
+    /// Room for the copy of x[0 ..< count] that the caller writes at once, for `copy(of:count:)` to return
+    /// for the rest of the pass: a kernel whose output only bf16 products read writes bf16 alone, and x
+    /// itself is then never written (nothing may read it as float32 in this pass).
+    func slot(for x: ConstFloatPtr, count: Int) -> BF16Ptr {
         if used == slots.count { slots.append(BF16Buffer()) }
         let buffer = slots[used]
         buffer.reserve(count)
-        convertToBF16(buffer.pointer, x, count: count)
         copies[UnsafeRawPointer(x)] = (used, count)
         used += 1
-        return UnsafePointer(buffer.pointer)
+        return buffer.pointer
     }
 
-    /// bf16(dy[0 ..< count]) in `dy` (unless the loss already wrote it there).
+    /// Room for bf16(g[0 ..< count]) that the kernel producing g writes beside it; the next
+    /// `gradient(g, count:)` returns it instead of converting.
+    func gradientSlot(for g: ConstFloatPtr, count: Int) -> BF16Ptr {
+        dLogitsInDy = false
+        dy.reserve(count)
+        dyHolds = (UnsafeRawPointer(g), count)
+        return dy.pointer
+    }
+
+    /// bf16(dy[0 ..< count]) in `dy` (unless the loss, or the kernel that produced g, already wrote it there).
     func gradient(_ g: ConstFloatPtr, count: Int) -> ConstBF16Ptr {
-        if dLogitsInDy {
-            dLogitsInDy = false
-        } else {
+        let written = dLogitsInDy || (dyHolds.map { $0.gradient == UnsafeRawPointer(g) && $0.count == count } ?? false)
+        dLogitsInDy = false
+        dyHolds = nil
+        if !written {
             dy.reserve(count)
             convertToBF16(dy.pointer, g, count: count)
         }

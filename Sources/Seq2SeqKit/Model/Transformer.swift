@@ -232,8 +232,8 @@ public final class Transformer {
                 }
             }
             x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, rng: &rng) { h, out, _ in
-                feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer,
-                            out: out) { passLinear($0, $1, $2, rows: $3, panels: panels) }
+                feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer, out: out,
+                            bf16Copies: bf16Pass && panels == nil ? bf16 : nil) { passLinear($0, $1, $2, rows: $3, panels: panels) }
             }
         }
         _ = finalNorm(ref, x: x, out: a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, rows: n)
