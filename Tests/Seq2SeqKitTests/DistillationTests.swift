@@ -54,6 +54,14 @@ final class DistillationTests: XCTestCase {
         return src
     }
 
+    /// Pair i of a prepared corpus: its source and target ids.
+    func pair(_ corpus: PreparedCorpus, _ i: Int) -> (source: [Int32], target: [Int32]) {
+        let (s, n) = corpus.lengths(i)
+        var source = [Int32](repeating: 0, count: s), target = [Int32](repeating: 0, count: n)
+        corpus.copyPair(i, source: &source, target: &target)
+        return (source, target)
+    }
+
     func report(_ d: String) throws -> [String: Any] {
         let o = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(d)/\(Distillation.reportFile)"))) as! [String: Any]
         return o["counts"] as! [String: Any]
@@ -78,12 +86,10 @@ final class DistillationTests: XCTestCase {
         try corpus.check(against: v)
         XCTAssertEqual(corpus.pairCount, 600)
         let sources = try lines(src)
-        var src32 = [Int32](repeating: 0, count: 256), tgt32 = [Int32](repeating: 0, count: 256)
         for i in 0..<corpus.pairCount {
-            corpus.copyPair(i, source: &src32, target: &tgt32)
-            let (s, n) = corpus.lengths(i)
-            XCTAssertEqual(Array(src32[0..<s]), v.source.encode(sources[i]), "pair \(i + 1): source ids")
-            XCTAssertEqual(v.target.decode(Array(tgt32[0..<n])), translations[i], "pair \(i + 1): the teacher's translation")
+            let (source, target) = pair(corpus, i)
+            XCTAssertEqual(source, v.source.encode(sources[i]), "pair \(i + 1): source ids")
+            XCTAssertEqual(v.target.decode(target), translations[i], "pair \(i + 1): the teacher's translation")
         }
         let counts = try report(out)
         XCTAssertEqual(counts["pairs"] as? Int, 600)
@@ -121,14 +127,12 @@ final class DistillationTests: XCTestCase {
         let v = try Vocabularies.load(from: teacher)
         XCTAssertEqual(corpus.pairCount, wanted.count)
         let sources = try lines(src)
-        var src32 = [Int32](repeating: 0, count: 256), tgt32 = [Int32](repeating: 0, count: 256)
         var i = 0
         for (line, texts) in expected.enumerated() {
             for (k, text) in texts.enumerated() where i < corpus.pairCount {
-                corpus.copyPair(i, source: &src32, target: &tgt32)
-                let (s, n) = corpus.lengths(i)
-                XCTAssertEqual(Array(src32[0..<s]), v.source.encode(sources[line]), "line \(line + 1), translation \(k + 1): source")
-                XCTAssertEqual(v.target.decode(Array(tgt32[0..<n])), text, "line \(line + 1), translation \(k + 1)")
+                let (source, target) = pair(corpus, i)
+                XCTAssertEqual(source, v.source.encode(sources[line]), "line \(line + 1), translation \(k + 1): source")
+                XCTAssertEqual(v.target.decode(target), text, "line \(line + 1), translation \(k + 1)")
                 i += 1
             }
         }

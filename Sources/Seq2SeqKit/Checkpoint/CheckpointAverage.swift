@@ -38,16 +38,28 @@ public enum CheckpointAverage {
         let config = try ModelDirectory.loadConfig(directory)
         if config.quantization != nil { throw CheckpointAverageError.quantized(directory) }
         let net = try Transformer(config: config)
-        let sum = FloatBuffer(count: net.layout.totalCount)
-        for f in files {
-            try net.loadWeights(from: SafeTensors(contentsOf: "\(directory)/\(f.file)"))
-            for i in 0..<sum.count { sum[i] += net.parameters[i] }
-        }
-        for i in 0..<sum.count { net.parameters[i] = sum[i] / Float(files.count) }
-        net.parametersDidChange()
+        try loadMean(of: files.map { "\(directory)/\($0.file)" }, into: net)
         let path = "\(directory)/\(output)"
         try net.saveWeights(to: path)
         return Result(steps: files.map(\.step), path: path)
+    }
+}
+
+extension CheckpointAverage {
+    /// Sets `net`'s parameters to the mean of the weights files at `paths` (at least one), each loaded
+    /// strictly into `net` (the same configuration): summed in float32 in the order given, then divided
+    /// by their count. `average(last:in:output:)` and training's `--average-last` both take it, so the two
+    /// give the same bits.
+    static func loadMean(of paths: [String], into net: Transformer) throws {
+        let sum = FloatBuffer(count: net.layout.totalCount)
+        let s = sum.pointer, p = net.parameters.pointer, count = sum.count
+        for path in paths {
+            try net.loadWeights(from: SafeTensors(contentsOf: path))
+            for i in 0..<count { s[i] += p[i] }
+        }
+        let k = Float(paths.count)
+        for i in 0..<count { p[i] = s[i] / k }
+        net.parametersDidChange()
     }
 }
 

@@ -9,12 +9,10 @@ extension Transformer {
         let count = tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) }
         let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
         // A mixed-precision pass gets bf16(dLogits) from the same sweep, for the output projection's backward.
-        let convert = computeGradient && bf16Pass
-        if convert { bf16.dy.reserve(n * v) }
-        bf16.dLogitsInDy = convert
+        let dLogits16 = computeGradient && bf16Pass ? bf16.gradientSlot(for: logits.pointer, count: n * v) : nil
         return tgtOut.withUnsafeBufferPointer { tp in
             crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil,
-                                        dLogits16: convert ? bf16.dy.pointer : nil, rowLoss: rowLoss.pointer,
+                                        dLogits16: dLogits16, rowLoss: rowLoss.pointer,
                                         logits.pointer, targets: tp.baseAddress!, rows: n, vocab: v,
                                         smoothing: smoothing, padId: pad, gradScale: scale)
         }

@@ -33,10 +33,8 @@ final class BF16Workspace {
     let parameters = BF16Buffer()
     /// bf16(dy) of the layer being differentiated; the loss writes bf16(dLogits) here.
     let dy = BF16Buffer()
-    /// `dy` holds bf16(dLogits), written by the loss for the output projection's backward.
-    var dLogitsInDy = false
     /// `dy` holds bf16 of the gradient at this address, with this count, written by the kernel that
-    /// produced it (`gradientSlot`).
+    /// produced it (`gradientSlot`: the loss for dLogits, the activation's backward for its gradient).
     private var dyHolds: (gradient: UnsafeRawPointer, count: Int)? = nil
 
     /// The pass's bf16 copies of layer inputs, by the address of the float32 activation they copy.
@@ -52,7 +50,6 @@ final class BF16Workspace {
     func beginPass() {
         copies.removeAll(keepingCapacity: true)
         used = 0
-        dLogitsInDy = false
         dyHolds = nil
     }
 
@@ -79,16 +76,14 @@ final class BF16Workspace {
     /// Room for bf16(g[0 ..< count]) that the kernel producing g writes beside it; the next
     /// `gradient(g, count:)` returns it instead of converting.
     func gradientSlot(for g: ConstFloatPtr, count: Int) -> BF16Ptr {
-        dLogitsInDy = false
         dy.reserve(count)
         dyHolds = (UnsafeRawPointer(g), count)
         return dy.pointer
     }
 
-    /// bf16(dy[0 ..< count]) in `dy` (unless the loss, or the kernel that produced g, already wrote it there).
+    /// bf16(dy[0 ..< count]) in `dy` (unless the kernel that produced g already wrote it there).
     func gradient(_ g: ConstFloatPtr, count: Int) -> ConstBF16Ptr {
-        let written = dLogitsInDy || (dyHolds.map { $0.gradient == UnsafeRawPointer(g) && $0.count == count } ?? false)
-        dLogitsInDy = false
+        let written = dyHolds.map { $0.gradient == UnsafeRawPointer(g) && $0.count == count } ?? false
         dyHolds = nil
         if !written {
             dy.reserve(count)

@@ -25,15 +25,7 @@ extension Trainer {
                 model.parameters.pointer.update(from: trained.pointer, count: count)
                 model.parametersDidChange()
             }
-            let sum = FloatBuffer(count: count)
-            for f in files {
-                try model.loadWeights(from: SafeTensors(contentsOf: "\(directory)/\(f.file)"))
-                let p = model.parameters.pointer, s = sum.pointer
-                for i in 0..<count { s[i] += p[i] }
-            }
-            let p = model.parameters.pointer, s = sum.pointer, k = Float(files.count)
-            for i in 0..<count { p[i] = s[i] / k }  // as CheckpointAverage: the same bits as `seq2seq average`
-            model.parametersDidChange()
+            try CheckpointAverage.loadMean(of: files.map { "\(directory)/\($0.file)" }, into: model)
             let v = try measureValidation()
             let better = v.score.map { s in state.bestScore.map { s > $0 } ?? true } ?? false
             if better { try ModelDirectory.save(model, to: directory) }
@@ -56,7 +48,4 @@ extension Trainer {
         log(message)
         if outcome.better { try saveLast() }  // the state's best is the average now
     }
-
-    /// Validation scores translations (BLEU, higher is better) rather than the loss.
-    var scoresTranslations: Bool { vocabularies != nil && !validSources.isEmpty && !model.config.isDecoderOnly }
 }

@@ -471,6 +471,9 @@ public final class Trainer {
         return (improved, vloss)
     }
 
+    /// Validation scores translations (BLEU, higher is better) rather than the loss.
+    var scoresTranslations: Bool { vocabularies != nil && !validSources.isEmpty && !model.config.isDecoderOnly }
+
     /// One scoring of the model as it is on the validation set: its loss, and for translation BLEU and
     /// chrF of its translations (greedy, or `validBeam`). `score` picks the best model: BLEU for
     /// translation, −loss otherwise. `record` holds the metrics.jsonl fields, `message` the log's.
@@ -491,7 +494,7 @@ public final class Trainer {
             message += String(format: " loss %.3f, perplexity %.2f", vloss, exp(vloss))
         }
         var score: Double? = vloss.map { -$0 }
-        if let vocab = vocabularies, !validSources.isEmpty, !model.config.isDecoderOnly {
+        if scoresTranslations, let vocab = vocabularies {
             let translator = Translator(model: model, vocabularies: vocab,
                                         search: BeamSearch(beam: settings.validBeam, lengthPenalty: settings.lengthPenalty))
             translator.batchSize = 64
