@@ -160,6 +160,17 @@ void s2s_sequence_attention(float *ctx, float *probs, long hs, long ldp, const f
                             float *scratch) {
     table->sequence_attention(ctx, probs, hs, ldp, q, k, v, valid, n, count, heads, dh, scale, h0, h1, scratch);
 }
+void s2s_attention_forward(float *ctx, float *probs, float *dropped, const float *mask, const float *q, const float *k,
+                           const float *v, const uint8_t *valid, long tq, long tk, long heads, long dh, int causal,
+                           float scale, long h0, long h1, float *scratch) {
+    table->attention_forward(ctx, probs, dropped, mask, q, k, v, valid, tq, tk, heads, dh, causal, scale, h0, h1, scratch);
+}
+void s2s_attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *q, const float *k,
+                            const float *v, const float *probs, const float *dropped, const float *mask, long tq, long tk,
+                            long heads, long dh, int causal, float scale, long h0, long h1, float *scratch) {
+    table->attention_backward(dq, dk, dv, dctx, q, k, v, probs, dropped, mask, tq, tk, heads, dh, causal, scale, h0, h1,
+                              scratch);
+}
 float s2s_max_abs(const float *x, long n) { return table->max_abs(x, n); }
 void s2s_quantize_row(uint8_t *out, const float *x, long n, float inv, int32_t zeroPoint) {
     table->quantize_row(out, x, n, inv, zeroPoint);

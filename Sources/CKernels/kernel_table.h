@@ -27,6 +27,11 @@ typedef struct {
     void (*head_weighted_sum)(float *, const float *, const float *, long, long, long);
     void (*sequence_attention)(float *, float *, long, long, const float *, const float *, const float *, const uint8_t *,
                                long, long, long, long, float, long, long, float *);
+    void (*attention_forward)(float *, float *, float *, const float *, const float *, const float *, const float *,
+                              const uint8_t *, long, long, long, long, int, float, long, long, float *);
+    void (*attention_backward)(float *, float *, float *, const float *, const float *, const float *, const float *,
+                               const float *, const float *, const float *, long, long, long, long, int, float, long, long,
+                               float *);
     float (*max_abs)(const float *, long);
     void (*quantize_row)(uint8_t *, const float *, long, float, int32_t);
     void (*dequantize_row)(float *, const int32_t *, long, float, const float *, const int32_t *, const float *);

@@ -786,6 +786,144 @@ static void sequence_attention(float *ctx, float *probs, long hs, long ldp, cons
     }
 }
 
+// MARK: - Attention of a full pass (Kernels/Attention.swift)
+
+/// xt[t, j] = x[j·d + t] for t < dh and j < count, zero for count ≤ j < cp: one head's rows
+/// transposed, so that 16 keys (or values) of one column t sit in one vector.
+INLINE void transpose_head(float *xt, const float *x, long count, long cp, long d, long dh) {
+    for (long t = 0; t < dh; t++) {
+        float *row = xt + t * cp;
+        for (long j = 0; j < count; j++) row[j] = x[j * d + t];
+        for (long j = count; j < cp; j++) row[j] = 0;
+    }
+}
+
+/// s[r, jb ..< jb + 16] = a_{r} · b_j (r < R ≤ 4, one head's dh columns of rows a + r·d, b transposed in
+/// bt [dh, cp]), accumulated over t < dh by FMAs in order: the lanes of one block of 16 keys.
+INLINE void row_block_products(f32x16 acc[4], const float *a, long d, long R, const float *bt, long cp, long jb, long dh) {
+    for (long r = 0; r < 4; r++) acc[r] = splat(0);
+    for (long t = 0; t < dh; t++) {
+        f32x16 bv = load16(bt + t * cp + jb);
+        for (long r = 0; r < R; r++) acc[r] = FMA(splat(a[r * d + t]), bv, acc[r]);
+    }
+}
+
+/// out_r[c ..< c + width] = scale · Σ_{j < count} w[r·ldr + j·ldj] · x_j[c ..< c + width] for rows r < R ≤ 4
+/// (x_j = x + j·d), stored at out + r·d: weighted sums of one head's 16 (or the last `width`) columns,
+/// accumulated over j by FMAs in order.
+INLINE void weighted_rows(float *out, long d, long R, const float *w, long ldr, long ldj, const float *x, long count,
+                          long c, long width, float scale) {
+    f32x16 acc[4] = {splat(0), splat(0), splat(0), splat(0)};
+    for (long j = 0; j < count; j++) {
+        const float *xj = x + j * d + c;
+        f32x16 xv = width == 16 ? load16(xj) : load_first(xj, width);
+        for (long r = 0; r < R; r++) acc[r] = FMA(splat(w[r * ldr + j * ldj]), xv, acc[r]);
+    }
+    for (long r = 0; r < R; r++) {
+        f32x16 y = scale == 1 ? acc[r] : acc[r] * scale;
+        if (width == 16) store16(out + r * d + c, y); else store_first(out + r * d + c, y, width);
+    }
+}
+
+/// One sequence's attention in a full (training or scoring) pass, heads h0 ..< h1:
+///   probs[h, i, j] = softmax_j(scale · q_i[h] · k_j[h]), −∞ where valid[j] is 0 (valid NULL: none) and,
+///                    when causal, where j > i;
+///   dropped[h, i, j] = probs[h, i, j] · mask[h, i, j] (both NULL without attention dropout);
+///   ctx[i, h·dh ..< (h+1)·dh] = Σ_j dropped (or probs)[h, i, j] · v_j[h]
+/// for queries i < tq of q [tq, d] and keys j < tk of k, v [tk, d] (d = heads·dh, head h at columns h·dh);
+/// probs, dropped and mask [heads, tq, tk]. Scores come four query rows by 16 keys at a time from the
+/// keys transposed into scratch (dh · cp floats, cp = tk rounded up to 16); with the causal mask, the
+/// keys past a group's last row are never computed (their probabilities are exactly 0).
+static void attention_forward(float *ctx, float *probs, float *dropped, const float *mask, const float *q,
+                              const float *k, const float *v, const uint8_t *valid, long tq, long tk, long heads,
+                              long dh, int causal, float scale, long h0, long h1, float *scratch) {
+    long d = heads * dh, cp = (tk + 15) & ~15L;
+    float *kt = scratch;
+    for (long h = h0; h < h1; h++) {
+        long o = h * dh, hs = h * tq * tk;
+        float *ph = probs + hs;
+        transpose_head(kt, k + o, tk, cp, d, dh);
+        for (long i0 = 0; i0 < tq; i0 += 4) {
+            long R = tq - i0 < 4 ? tq - i0 : 4;
+            long jEnd = causal && i0 + R < tk ? i0 + R : tk;  // keys any of the R rows sees
+            for (long jb = 0; jb < jEnd; jb += 16) {
+                f32x16 acc[4];
+                row_block_products(acc, q + i0 * d + o, d, R, kt, cp, jb, dh);
+                long width = tk - jb < 16 ? tk - jb : 16;
+                for (long r = 0; r < R; r++) {
+                    float *out = ph + (i0 + r) * tk + jb;
+                    if (width == 16) store16(out, acc[r] * scale); else store_first(out, acc[r] * scale, width);
+                }
+            }
+            for (long r = 0; r < R; r++) {
+                long i = i0 + r;
+                float *pr = ph + i * tk;
+                if (valid) for (long j = 0; j < tk; j++) if (!valid[j]) pr[j] = -INFINITY;
+                if (causal) for (long j = i + 1; j < tk; j++) pr[j] = -INFINITY;  // past jEnd: never computed
+                softmax_rows(pr, pr, 1, tk);
+                if (dropped) {
+                    float *dr = dropped + hs + i * tk;
+                    const float *mr = mask + hs + i * tk;
+                    for (long j = 0; j < tk; j++) dr[j] = pr[j] * mr[j];
+                }
+            }
+            const float *weights = (dropped ? dropped + hs : ph) + i0 * tk;
+            for (long c = 0; c < dh; c += 16)
+                weighted_rows(ctx + i0 * d + o, d, R, weights, tk, 1, v + o, jEnd, c, dh - c < 16 ? dh - c : 16, 1);
+        }
+    }
+}
+
+/// Backward of attention_forward for one sequence's heads h0 ..< h1, dq [tq, d], dk and dv [tk, d]
+/// (those heads' columns overwritten), from dctx [tq, d] and the forward pass's probs, dropped and mask:
+///   g = dctx_h · v_hᵀ ∘ mask;  dS = probs ∘ (g − rowsum(g ∘ probs));
+///   dv_h = droppedᵀ · dctx_h;  dq_h = scale · dS · k_h;  dk_h = scale · dSᵀ · q_h.
+/// scratch holds dh · cp + tq · cp floats (cp = tk rounded up to 16): the values transposed and dS.
+/// With the causal mask, the entries past the diagonal (probabilities exactly 0) are skipped.
+static void attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *q, const float *k,
+                               const float *v, const float *probs, const float *dropped, const float *mask, long tq,
+                               long tk, long heads, long dh, int causal, float scale, long h0, long h1, float *scratch) {
+    long d = heads * dh, cp = (tk + 15) & ~15L, vectorEnd = tk & ~15L;
+    float *vt = scratch, *g = scratch + dh * cp;  // vt [dh, cp]; g [tq, cp]
+    for (long h = h0; h < h1; h++) {
+        long o = h * dh, hs = h * tq * tk;
+        const float *ph = probs + hs, *pd = dropped ? dropped + hs : ph;
+        transpose_head(vt, v + o, tk, cp, d, dh);
+        for (long i0 = 0; i0 < tq; i0 += 4) {
+            long R = tq - i0 < 4 ? tq - i0 : 4;
+            long jEnd = causal && i0 + R < tk ? i0 + R : tk;
+            for (long jb = 0; jb < jEnd; jb += 16) {
+                f32x16 acc[4];
+                row_block_products(acc, dctx + i0 * d + o, d, R, vt, cp, jb, dh);
+                for (long r = 0; r < R; r++) store16(g + (i0 + r) * cp + jb, acc[r]);
+            }
+            for (long r = 0; r < R; r++) {
+                long i = i0 + r, jn = causal && i + 1 < tk ? i + 1 : tk;
+                float *gr = g + i * cp;
+                const float *pr = ph + i * tk;
+                if (mask) { const float *mr = mask + hs + i * tk; for (long j = 0; j < jn; j++) gr[j] *= mr[j]; }
+                for (long j = jn; j < tk; j++) gr[j] = 0;
+                float dot = hsum(dot_vec(gr, pr, vectorEnd, tk));
+                for (long j = 0; j < jn; j++) gr[j] = pr[j] * (gr[j] - dot);
+            }
+        }
+        for (long c = 0; c < dh; c += 16) {
+            long width = dh - c < 16 ? dh - c : 16;
+            for (long i0 = 0; i0 < tq; i0 += 4) {  // dq rows: keys j < jEnd (the rest of dS is 0)
+                long R = tq - i0 < 4 ? tq - i0 : 4, jEnd = causal && i0 + R < tk ? i0 + R : tk;
+                weighted_rows(dq + i0 * d + o, d, R, g + i0 * cp, cp, 1, k + o, jEnd, c, width, scale);
+            }
+            for (long j0 = 0; j0 < tk; j0 += 4) {  // dv and dk rows: queries i ≥ iBegin (causal: i ≥ j0)
+                long R = tk - j0 < 4 ? tk - j0 : 4, iBegin = causal ? (j0 < tq ? j0 : tq) : 0;
+                weighted_rows(dv + j0 * d + o, d, R, pd + iBegin * tk + j0, 1, tk, dctx + iBegin * d + o, tq - iBegin, c,
+                              width, 1);
+                weighted_rows(dk + j0 * d + o, d, R, g + iBegin * cp + j0, 1, cp, q + iBegin * d + o, tq - iBegin, c,
+                              width, scale);
+            }
+        }
+    }
+}
+
 // MARK: - int8 activations
 
 static float max_abs(const float *x, long n) {
@@ -849,6 +987,8 @@ const s2s_kernel_table S2S_TABLE = {
     .head_scores = head_scores,
     .head_weighted_sum = head_weighted_sum,
     .sequence_attention = sequence_attention,
+    .attention_forward = attention_forward,
+    .attention_backward = attention_backward,
     .max_abs = max_abs,
     .quantize_row = quantize_row,
     .dequantize_row = dequantize_row,

@@ -38,11 +38,10 @@ final class AttentionTests: XCTestCase {
             }
         }
         let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
-        let scratch = FloatBuffer(count: shape.probCount)
-        attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, scratch: scratch.pointer, dctx: r.pointer,
+        attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dctx: r.pointer,
                           q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer,
                           dropped: dropout > 0 ? UnsafePointer(dropped.pointer) : nil,
-                          dropMask: dropout > 0 ? UnsafePointer(mask.pointer) : nil, shape: shape)
+                          dropMask: dropout > 0 ? UnsafePointer(mask.pointer) : nil, causal: causal, shape: shape)
         let tag = "causal \(causal) dropout \(dropout)"
         assertGradient("dq \(tag)", input: q, analytic: dq, h: 1e-3, tolerance: 3e-3, loss: loss)
         assertGradient("dk \(tag)", input: k, analytic: dk, h: 1e-3, tolerance: 3e-3, loss: loss)

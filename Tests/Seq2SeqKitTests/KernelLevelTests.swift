@@ -174,7 +174,7 @@ final class KernelLevelTests: XCTestCase {
     }
 
     /// Encoder self-attention a sequence at a time (s2s_sequence_attention): against the training
-    /// pass's attention (`attentionForward`, batched products) at every level, with padding at the end
+    /// pass's attention (`attentionForward`, checked against Double in the test above) at every level, with padding at the end
     /// and a hole in the mask, head widths on and off 16 and row counts off 4; padding rows and the
     /// probabilities beyond each row's keys zero; each sequence's values the same bits alone as in
     /// its batch; and the AVX2 and AVX-512 levels the same bits.
@@ -237,6 +237,94 @@ final class KernelLevelTests: XCTestCase {
                     XCTAssertEqual((0..<n).map { p1[(h * n + i) * n + $0].bitPattern }, (0..<n).map { probs[inBatch + $0].bitPattern })
                 }
             }
+        }
+    }
+
+    /// The attention of a full pass (s2s_attention_forward / backward) at every level against a
+    /// double-precision reference: causal self-attention and cross-attention, padded keys (a
+    /// sequence's last and one whole row of keys), attention dropout, head widths on and off 16,
+    /// query and key counts off 4 and 16; and the AVX2 and AVX-512 levels the same bits.
+    func testFullPassAttentionForwardAndBackward() throws {
+        var rng = RNG(seed: 29)
+        for (heads, dh, tq, tk, causal, p) in [(4, 64, 13, 13, true, Float(0)), (2, 40, 19, 19, true, 0.3),
+                                                 (3, 16, 5, 23, false, 0.2), (2, 7, 6, 3, false, 0)] {
+            let batch = 3, d = heads * dh
+            let shape = AttentionShape(batch: batch, heads: heads, queries: tq, keys: tk, dModel: d)
+            let q = randomBuffer(batch * tq * d, &rng), k = randomBuffer(batch * tk * d, &rng, scale: 2)
+            let v = randomBuffer(batch * tk * d, &rng), dctx = randomBuffer(batch * tq * d, &rng)
+            var valid = [UInt8](repeating: 1, count: batch * tk)
+            valid[tk - 1] = 0                                    // sequence 0: its last key is padding
+            for j in 0..<tk { valid[2 * tk + j] = j < 2 ? 1 : 0 }  // sequence 2: two keys
+            let ctx = FloatBuffer(count: batch * tq * d), probs = FloatBuffer(count: shape.probCount)
+            let dropped = FloatBuffer(count: shape.probCount), mask = FloatBuffer(count: shape.probCount)
+            let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
+            let outputs = try atEveryLevel {
+                for b in [ctx, probs, dq, dk, dv] { b.pointer.update(repeating: .nan, count: b.count) }
+                var r = RNG(seed: 5)  // the same dropout mask at every level
+                valid.withUnsafeBufferPointer {
+                    attentionForward(ctx: ctx.pointer, probs: probs.pointer, dropped: dropped.pointer, dropMask: mask.pointer,
+                                     q: q.pointer, k: k.pointer, v: v.pointer, keyValid: $0.baseAddress, causal: causal,
+                                     shape: shape, dropout: p, rng: &r)
+                }
+                attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dctx: dctx.pointer, q: q.pointer,
+                                  k: k.pointer, v: v.pointer, probs: probs.pointer,
+                                  dropped: p > 0 ? UnsafePointer(dropped.pointer) : nil,
+                                  dropMask: p > 0 ? UnsafePointer(mask.pointer) : nil, causal: causal, shape: shape)
+                return ctx.array + probs.array + dq.array + dk.array + dv.array
+            }
+            // The reference, in Double, with the mask the forward pass drew.
+            let scale = 1 / Double(dh).squareRoot()
+            var wantCtx = [Double](repeating: 0, count: ctx.count), wantProbs = [Double](repeating: 0, count: probs.count)
+            var wantDq = [Double](repeating: 0, count: q.count), wantDk = [Double](repeating: 0, count: k.count)
+            var wantDv = [Double](repeating: 0, count: v.count)
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    let o = h * dh
+                    func qi(_ i: Int, _ c: Int) -> Double { Double(q[(b * tq + i) * d + o + c]) }
+                    func kj(_ j: Int, _ c: Int) -> Double { Double(k[(b * tk + j) * d + o + c]) }
+                    func vj(_ j: Int, _ c: Int) -> Double { Double(v[(b * tk + j) * d + o + c]) }
+                    func gi(_ i: Int, _ c: Int) -> Double { Double(dctx[(b * tq + i) * d + o + c]) }
+                    for i in 0..<tq {
+                        let row = ((b * heads + h) * tq + i) * tk
+                        let seen = (0..<tk).filter { valid[b * tk + $0] != 0 && !(causal && $0 > i) }
+                        if seen.isEmpty { continue }
+                        var s = [Double](repeating: 0, count: tk)
+                        for j in seen { s[j] = (0..<dh).reduce(0) { $0 + qi(i, $1) * kj(j, $1) } * scale }
+                        let top = seen.map { s[$0] }.max()!, z = seen.reduce(0) { $0 + exp(s[$1] - top) }
+                        var pr = [Double](repeating: 0, count: tk), dp = [Double](repeating: 0, count: tk)
+                        for j in seen { pr[j] = exp(s[j] - top) / z; wantProbs[row + j] = pr[j] }
+                        let m = (0..<tk).map { p > 0 ? Double(mask[row + $0]) : 1 }
+                        for j in seen {
+                            for c in 0..<dh {
+                                wantCtx[(b * tq + i) * d + o + c] += pr[j] * m[j] * vj(j, c)
+                                wantDv[(b * tk + j) * d + o + c] += pr[j] * m[j] * gi(i, c)
+                            }
+                            dp[j] = (0..<dh).reduce(0) { $0 + gi(i, $1) * vj(j, $1) } * m[j]
+                        }
+                        let dot = seen.reduce(0) { $0 + dp[$1] * pr[$1] }
+                        for j in seen {
+                            let ds = pr[j] * (dp[j] - dot) * scale
+                            for c in 0..<dh {
+                                wantDq[(b * tq + i) * d + o + c] += ds * kj(j, c)
+                                wantDk[(b * tk + j) * d + o + c] += ds * qi(i, c)
+                            }
+                        }
+                    }
+                }
+            }
+            let tag = "\(heads)×\(dh), \(tq)×\(tk), causal \(causal), dropout \(p)"
+            for (level, o) in outputs {
+                var at = 0
+                func part(_ n: Int) -> [Float] { defer { at += n }; return Array(o[at..<(at + n)]) }
+                assertClose(part(ctx.count), wantCtx, rel: 1e-4, abs: 1e-5, "context, \(tag) at \(level)")
+                let got = part(probs.count)
+                assertClose(got, wantProbs, rel: 1e-4, abs: 1e-6, "probabilities, \(tag) at \(level)")
+                XCTAssertEqual(zip(got, wantProbs).filter { $0.1 == 0 && $0.0 != 0 }.count, 0, "masked probabilities exactly 0, \(tag)")
+                assertClose(part(q.count), wantDq, rel: 1e-4, abs: 1e-5, "dq, \(tag) at \(level)")
+                assertClose(part(k.count), wantDk, rel: 1e-4, abs: 1e-5, "dk, \(tag) at \(level)")
+                assertClose(part(v.count), wantDv, rel: 1e-4, abs: 1e-5, "dv, \(tag) at \(level)")
+            }
+            assertVectorLevelsAgree(outputs, "full-pass attention \(tag)")
         }
     }
 

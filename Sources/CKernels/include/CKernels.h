@@ -132,6 +132,21 @@ void s2s_sequence_attention(float *ctx, float *probs, long hs, long ldp, const f
                             const uint8_t *valid, long n, long count, long heads, long dh, float scale, long h0, long h1,
                             float *scratch);
 
+// MARK: - Attention of a full pass (see Kernels/Attention.swift)
+
+/// One sequence's scaled dot-product attention, heads h0 ..< h1 (q [tq, heads·dh], k and v [tk, heads·dh];
+/// probs, dropped and mask [heads, tq, tk]; ctx [tq, heads·dh]): probs = softmax(scale · q·kᵀ) with keys
+/// valid[j] == 0 (valid NULL: none) and, when causal, keys j > i masked; dropped = probs · mask (both NULL
+/// without attention dropout); ctx = dropped (or probs) · v. scratch: dh · cp floats, cp = tk rounded up to 16.
+void s2s_attention_forward(float *ctx, float *probs, float *dropped, const float *mask, const float *q, const float *k,
+                           const float *v, const uint8_t *valid, long tq, long tk, long heads, long dh, int causal,
+                           float scale, long h0, long h1, float *scratch);
+/// Backward of s2s_attention_forward: dq [tq, heads·dh], dk and dv [tk, heads·dh] (heads h0 ..< h1's columns
+/// overwritten) from dctx and the forward pass's probs, dropped and mask. scratch: (dh + tq) · cp floats.
+void s2s_attention_backward(float *dq, float *dk, float *dv, const float *dctx, const float *q, const float *k,
+                            const float *v, const float *probs, const float *dropped, const float *mask, long tq, long tk,
+                            long heads, long dh, int causal, float scale, long h0, long h1, float *scratch);
+
 // MARK: - int8 (see Kernels/Int8Linear.swift)
 
 /// max |x[t]| over t < n (NaNs dropped).

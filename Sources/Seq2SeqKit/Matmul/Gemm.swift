@@ -33,8 +33,7 @@ public enum GemmDispatch {
     /// Multiply-adds below which a product stays with OpenBLAS whatever the preferred engine: one
     /// attention head's products (30 × 30 × 64) and decoding's one-row products cost more in
     /// oneDNN's OpenMP start-up than they gain (2 threads, greedy at batch 1: 140 against 177
-    /// sentences/s when every product went to oneDNN). A batch of heads counts as one product
-    /// (Tensor/BatchedGemm.swift).
+    /// sentences/s when every product went to oneDNN).
     public static let oneDNNMinimumWork = 1 << 18
 
     /// The engine of large products under `MatmulSelection.current`: `preferred` unless forced.

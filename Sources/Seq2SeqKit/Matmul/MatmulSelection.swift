@@ -10,7 +10,7 @@ public enum RowThreads: String, CaseIterable, Sendable {
 }
 
 /// How this process carries out matrix products: the one value that every product door
-/// (`gemm`, `gemmBF16`, `batchedGemm`, the int8 and few-row linear layers) consults.
+/// (`gemm`, `gemmBF16`, the int8 and few-row linear layers) consults.
 ///
 /// The default, `automatic`, chooses by shape from what the processor and the build have (see
 /// `GemmDispatch`, `Int8Gemm` and `FewRowsLinear` for the measurements behind each choice). A field

@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// A oneDNN call that did not succeed: its status, whether the product had started, and what was
-/// being done. No oneDNN failure stops the process: the doors (Tensor/Gemm.swift, BatchedGemm.swift,
+/// being done. No oneDNN failure stops the process: the doors (Tensor/Gemm.swift,
 /// Kernels/Int8Linear.swift) recompute a failed product with the other engine (OpenBLAS, or our int8
 /// kernels) whenever the result can be rebuilt from the inputs: every product that overwrites its
 /// output, and every failure before a product ran. They throw this error only for a product that
@@ -174,9 +174,8 @@ import CDNNL
 
 @_spi(Testing) public enum OneDNN {
     /// oneDNN runs on OpenMP threads, whose number is a per-thread setting in OpenMP: it is set
-    /// before every call (a store into the caller's thread state). Inside `parallelRows` (the
-    /// per-head products of attention) each worker runs its product on one thread, as OpenBLAS does
-    /// for such small products; otherwise OpenMP would start a team per worker on the same cores.
+    /// before every call (a store into the caller's thread state). Inside `parallelRows` each worker
+    /// runs its product on one thread, as OpenBLAS does for such small products; otherwise OpenMP would start a team per worker on the same cores.
     /// libgomp arrives with libdnnl; its functions are looked up rather than linked
     /// (`OpenMPTeam`), so that the build needs no OpenMP development files.
     @inline(__always)
@@ -274,7 +273,6 @@ import CDNNL
     /// Primitives by shape, per thread (memory objects carry the data pointers set before each run).
     private final class MatmulCache {
         var byKey: [MatmulKey: Matmul] = [:]
-        var batched: [BatchedKey: Matmul] = [:]
         /// This thread's in-order stream (or why there is none).
         let stream: Result<dnnl_stream_t, OneDNNError> = {
             do throws(OneDNNError) {
@@ -442,59 +440,6 @@ import CDNNL
         try call(.execution, "a \(mm.what)") {
             dnnl_primitive_execute(mm.primitive, stream, Int32(args.count), &args)
         }
-    }
-
-    // MARK: - Batched float32 products (attention's heads)
-
-    /// What identifies one batched product (Tensor/BatchedGemm.swift): its sizes, the operands'
-    /// strides, alpha and the threads it was made for.
-    struct BatchedKey: Hashable, CustomStringConvertible {
-        var batch: Int, heads: Int, m: Int, n: Int, k: Int
-        var a: BatchedLayout, b: BatchedLayout, c: BatchedLayout
-        var alpha: Float, accumulate: Bool
-        var threads = ParallelWorker.isActive ? 1 : Threads.count
-
-        var description: String {
-            "batched float32 matmul \(batch)×\(heads) of \(m)×\(n)×\(k) (A \(a), B \(b), C \(c), alpha \(alpha)"
-                + "\(accumulate ? ", accumulating" : ""), \(threads) threads)"
-        }
-    }
-
-    /// A 4-D descriptor [batch, heads, rows, cols] with the layout's strides.
-    private static func descriptor(batch: Int, heads: Int, rows: Int, cols: Int,
-                                   _ l: BatchedLayout) throws(OneDNNError) -> dnnl_memory_desc_t {
-        var md = dnnl_memory_desc_t()
-        var dims: [dnnl_dim_t] = [batch, heads, rows, cols].map { dnnl_dim_t($0) }
-        var strides: [dnnl_dim_t] = [l.batchStride, l.headStride, l.rowStride, l.columnStride].map { dnnl_dim_t($0) }
-        try call(.setup, "a memory descriptor \(batch)×\(heads)×\(rows)×\(cols) \(l)") {
-            dnnl_memory_desc_init_by_strides(&md, 4, &dims, dnnl_f32, &strides)
-        }
-        return md
-    }
-
-    /// C[b, h] = alpha · A[b, h] · B[b, h] (+ C[b, h] when `accumulate`) for every b < batch and
-    /// h < heads, in float32, as one primitive that splits the matrices over the threads.
-    @_spi(Testing) public static func batchedSgemm(batch: Int, heads: Int, m: Int, n: Int, k: Int, alpha: Float,
-                             _ a: ConstFloatPtr, _ la: BatchedLayout, _ b: ConstFloatPtr, _ lb: BatchedLayout,
-                             accumulate: Bool, _ c: FloatPtr, _ lc: BatchedLayout) throws(OneDNNError) {
-        prepareThreads()
-        let key = BatchedKey(batch: batch, heads: heads, m: m, n: n, k: k, a: la, b: lb, c: lc, alpha: alpha,
-                             accumulate: accumulate)
-        let cache = matmuls.value
-        let stream = try cache.readyStream()
-        let mm: Matmul
-        if let found = cache.batched[key] {
-            mm = found
-        } else {
-            if cache.batched.count >= cacheLimit { cache.batched.removeAll() }
-            var da = try descriptor(batch: batch, heads: heads, rows: m, cols: k, la)
-            var db = try descriptor(batch: batch, heads: heads, rows: k, cols: n, lb)
-            var dc = try descriptor(batch: batch, heads: heads, rows: m, cols: n, lc)
-            let made = try makePrimitive(&da, &db, &dc, alpha: alpha, accumulate: accumulate, what: key.description)
-            cache.batched[key] = made
-            mm = made
-        }
-        try run(mm, stream, a, b, c)
     }
 }
 #endif

@@ -107,15 +107,13 @@ final class GradientScratch {
     let dq = FloatBuffer(count: 0), dk = FloatBuffer(count: 0), dv = FloatBuffer(count: 0)  // [max(N, M), D]
     let dctx = FloatBuffer(count: 0)                                                       // [N, D]
     let dHidden = FloatBuffer(count: 0), dActivated = FloatBuffer(count: 0)                 // [N, F]
-    let dProbs = FloatBuffer(count: 0)                                                      // [P]
     let dMemory = FloatBuffer(count: 0)                                                     // [M, D] encoder output gradient
 
-    func reserve(rows n: Int, memoryRows m: Int, d: Int, ff: Int, probs p: Int) {
+    func reserve(rows n: Int, memoryRows m: Int, d: Int, ff: Int) {
         let r = max(n, m)
         for b in [residualA, residualB, dSum, dSub, dSubIn, dctx] { b.reserve(r * d) }
         for b in [dq, dk, dv] { b.reserve(r * d) }
         dHidden.reserve(r * ff); dActivated.reserve(r * ff)
-        dProbs.reserve(p)
         dMemory.reserve(m * d)
     }
 }

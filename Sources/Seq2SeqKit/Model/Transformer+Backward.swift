@@ -29,9 +29,7 @@ extension Transformer {
         let n = dec.rows, v = c.tgtVocabSize
         let enc = encoderActs
         let m = enc?.rows ?? 0
-        let maxProbs = max(dec.batch * c.nHeads * dec.length * max(dec.length, enc?.length ?? 0),
-                           (enc?.batch ?? 0) * c.nHeads * (enc?.length ?? 0) * (enc?.length ?? 0))
-        scratch.reserve(rows: max(n, m), memoryRows: m, d: d, ff: c.dFF, probs: maxProbs)
+        scratch.reserve(rows: max(n, m), memoryRows: m, d: d, ff: c.dFF)
         let dropout = trainingPass && c.dropout > 0
 
         // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
@@ -46,19 +44,20 @@ extension Transformer {
 
         if enc != nil { scratch.dMemory.zero() }
         try stackBackward(dec, decoderRef, dOutput: dTop, memory: enc.map { UnsafePointer($0.output(c.norm)) },
-                      memoryLength: enc?.length ?? 0, dropout: dropout, layerRanges: decoderLayerRanges)
+                      memoryLength: enc?.length ?? 0, causal: true, dropout: dropout, layerRanges: decoderLayerRanges)
         if let enc, let ref = encoderRef {
             // dMemory is the encoder output's gradient; copy it into the residual buffer the stack starts from.
             let start = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
             start.update(from: scratch.dMemory.pointer, count: m * d)
-            try stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, dropout: dropout, layerRanges: encoderLayerRanges)
+            try stackBackward(enc, ref, dOutput: start, memory: nil, memoryLength: 0, causal: false, dropout: dropout,
+                              layerRanges: encoderLayerRanges)
         }
     }
 
     /// dOutput: gradient of the stack's output [N, D] (for pre-norm: before the final LayerNorm's
     /// backward; it must not be residualA/residualB then). Leaves parameter gradients accumulated.
     func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
-                       memoryLength keys: Int, dropout: Bool, layerRanges: [Range<Int>]) throws(OneDNNError) {
+                       memoryLength keys: Int, causal: Bool, dropout: Bool, layerRanges: [Range<Int>]) throws(OneDNNError) {
         let c = config, d = c.dModel, n = a.rows
         // dOut: the gradient of the current block's output; `spare` the other residual buffer.
         var dOut = scratch.residualA.pointer, spare = scratch.residualB.pointer
@@ -89,12 +88,12 @@ extension Transformer {
                let memory {
                 try block(cb, x: afterSelf, norm: cn) { h, dS, dH throws(OneDNNError) in
                     try attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
-                                          dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
+                                          causal: false, dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
                 }
             }
             try block(l.selfBlock, x: layerIn, norm: lr.selfNorm) { h, dS, dH throws(OneDNNError) in
                 try attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
-                                      keys: a.length, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
+                                      keys: a.length, causal: causal, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
             }
             onLayerGradients?(layerRanges[i])  // this layer's parameters get nothing more
         }
@@ -148,16 +147,17 @@ extension Transformer {
     /// for self-attention, which then receives all three).
     func attentionBackward(
         _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
-        batch: Int, queries: Int, keys: Int, dropout: Bool, dOut: ConstFloatPtr, dX: FloatPtr, dMemory: FloatPtr
+        batch: Int, queries: Int, keys: Int, causal: Bool, dropout: Bool, dOut: ConstFloatPtr, dX: FloatPtr,
+        dMemory: FloatPtr
     ) throws(OneDNNError) {
         let d = config.dModel, n = batch * queries, m = batch * keys
         let dctx = scratch.dctx.pointer, dq = scratch.dq.pointer, dk = scratch.dk.pointer, dv = scratch.dv.pointer
         try linearGrad(dx: dctx, dOut, a.ctx.pointer, w.out, rows: n, accumulateDx: false)
         let shape = AttentionShape(batch: batch, heads: config.nHeads, queries: queries, keys: keys, dModel: d)
         Seq2SeqKit.attentionBackward(
-            dq: dq, dk: dk, dv: dv, scratch: scratch.dProbs.pointer, dctx: dctx, q: a.q.pointer, k: a.k.pointer,
-            v: a.v.pointer, probs: a.probs.pointer, dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
-            dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, shape: shape)
+            dq: dq, dk: dk, dv: dv, dctx: dctx, q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
+            dropped: dropout ? UnsafePointer(a.dropped.pointer) : nil,
+            dropMask: dropout ? UnsafePointer(a.dropMask.pointer) : nil, causal: causal, shape: shape)
         try linearGrad(dx: dX, dq, x, w.q, rows: n, accumulateDx: false)
         try linearGrad(dx: dMemory, dk, memory, w.k, rows: m)
         try linearGrad(dx: dMemory, dv, memory, w.v, rows: m)
