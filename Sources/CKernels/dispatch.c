@@ -120,15 +120,15 @@ void s2s_dropout(float *y, float *mask, const float *x, long first, long end, ui
                  uint32_t threshold, float keep) {
     table->dropout(y, mask, x, first, end, k0, k1, threshold, keep);
 }
-void s2s_adam(float *p, float *m, float *v, const float *g, const float *decay, long n, float b1, float b2,
-              float stepSize, float c2r, float eps, float lrwd) {
-    table->adam(p, m, v, g, decay, n, b1, b2, stepSize, c2r, eps, lrwd);
+void s2s_adam(float *p, uint16_t *p16, float *m, float *v, const float *g, const float *decay, long n, float b1,
+              float b2, float stepSize, float c2r, float eps, float lrwd) {
+    table->adam(p, p16, m, v, g, decay, n, b1, b2, stepSize, c2r, eps, lrwd);
 }
 void s2s_to_bf16(uint16_t *dst, const float *src, long n) { table->to_bf16(dst, src, n); }
 void s2s_column_sums64(float *db, const float *dy, long n, long ld) { table->column_sums64(db, dy, n, ld); }
-void s2s_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+void s2s_layernorm_forward(float *y, uint16_t *y16, float *mean, float *rstd, const float *x, const float *gamma,
                            const float *beta, long n, long d, float eps) {
-    table->layernorm_forward(y, mean, rstd, x, gamma, beta, n, d, eps);
+    table->layernorm_forward(y, y16, mean, rstd, x, gamma, beta, n, d, eps);
 }
 void s2s_layernorm_backward_dx(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,
                                const float *gamma, long n, long d) {

@@ -12,10 +12,12 @@ typedef struct {
     void (*activation_forward)(float *, uint16_t *, const float *, long, int);
     void (*activation_backward)(float *, uint16_t *, const float *, const float *, long, int);
     void (*dropout)(float *, float *, const float *, long, long, uint32_t, uint32_t, uint32_t, float);
-    void (*adam)(float *, float *, float *, const float *, const float *, long, float, float, float, float, float, float);
+    void (*adam)(float *, uint16_t *, float *, float *, const float *, const float *, long, float, float, float, float, float,
+                 float);
     void (*to_bf16)(uint16_t *, const float *, long);
     void (*column_sums64)(float *, const float *, long, long);
-    void (*layernorm_forward)(float *, float *, float *, const float *, const float *, const float *, long, long, float);
+    void (*layernorm_forward)(float *, uint16_t *, float *, float *, const float *, const float *, const float *, long, long,
+                              float);
     void (*layernorm_backward_dx)(float *, const float *, const float *, const float *, const float *, const float *,
                                   long, long);
     void (*row_group_linear)(float *, const float *, const float *, long, long, long, long);

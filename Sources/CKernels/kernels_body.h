@@ -304,8 +304,8 @@ static void dropout(float *y, float *mask, const float *x, long first, long end,
     }
 }
 
-static void adam(float *p, float *m, float *v, const float *g, const float *decay, long n, float b1, float b2,
-                 float stepSize, float c2r, float eps, float lrwd) {
+static void adam(float *p, uint16_t *p16, float *m, float *v, const float *g, const float *decay, long n, float b1,
+                 float b2, float stepSize, float c2r, float eps, float lrwd) {
     long i = 0;
     // The same operations in the same order as the scalar tail: every element gets the same bits.
     for (; i + 16 <= n; i += 16) {
@@ -316,7 +316,9 @@ static void adam(float *p, float *m, float *v, const float *g, const float *deca
         store16(v + i, vi);
         f32x16 update = stepSize * mi / (__builtin_elementwise_sqrt(vi) * c2r + eps);
         f32x16 pi = load16(p + i);
-        store16(p + i, decay ? pi - (update + lrwd * load16(decay + i) * pi) : pi - update);
+        f32x16 next = decay ? pi - (update + lrwd * load16(decay + i) * pi) : pi - update;
+        store16(p + i, next);
+        if (p16) store_bf16x16(p16 + i, next);
     }
     for (; i < n; i++) {
         float gi = g[i];
@@ -324,6 +326,7 @@ static void adam(float *p, float *m, float *v, const float *g, const float *deca
         v[i] = b2 * v[i] + (1 - b2) * gi * gi;
         float update = stepSize * m[i] / (sqrtf(v[i]) * c2r + eps);
         p[i] = decay ? p[i] - (update + lrwd * decay[i] * p[i]) : p[i] - update;
+        if (p16) p16[i] = bf16_scalar(p[i]);
     }
 }
 
@@ -344,11 +347,10 @@ static void column_sums64(float *db, const float *dy, long n, long ld) {
 
 // MARK: - LayerNorm
 
-static void layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+static void layernorm_forward(float *y, uint16_t *y16, float *mean, float *rstd, const float *x, const float *gamma,
                               const float *beta, long n, long d, float eps) {
     for (long r = 0; r < n; r++) {
         const float *xr = x + r * d;
-        float *yr = y + r * d;
         f32x16 acc = splat(0);
         long j = 0;
         for (; j + 16 <= d; j += 16) acc += load16(xr + j);
@@ -360,9 +362,17 @@ static void layernorm_forward(float *y, float *mean, float *rstd, const float *x
         float v = hsum(vacc);
         for (; j < d; j++) { float c = xr[j] - m; v = FMAF(c, c, v); }
         float rs = 1 / sqrtf(v / (float)d + eps);
-        for (j = 0; j + 16 <= d; j += 16)
-            store16(yr + j, (load16(xr + j) - mv) * rs * load16(gamma + j) + load16(beta + j));
-        for (; j < d; j++) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
+        if (y16) {  // only bf16 products read the output: its rounding alone is written
+            uint16_t *yr = y16 + r * d;
+            for (j = 0; j + 16 <= d; j += 16)
+                store_bf16x16(yr + j, (load16(xr + j) - mv) * rs * load16(gamma + j) + load16(beta + j));
+            for (; j < d; j++) yr[j] = bf16_scalar((xr[j] - m) * rs * gamma[j] + beta[j]);
+        } else {
+            float *yr = y + r * d;
+            for (j = 0; j + 16 <= d; j += 16)
+                store16(yr + j, (load16(xr + j) - mv) * rs * load16(gamma + j) + load16(beta + j));
+            for (; j < d; j++) yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j];
+        }
         mean[r] = m;
         rstd[r] = rs;
     }

@@ -149,6 +149,13 @@ final class KernelLevelTests: XCTestCase {
         let outputs = try atEveryLevel {
             layerNormForward(y.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer, gamma: g.pointer,
                              beta: b.pointer, rows: n, dim: d, eps: 1e-5)
+            // With a bf16 output: exactly the rounding of the float32 output, which is not written.
+            let unwritten = FloatBuffer(count: n * d), y16 = BF16Buffer(count: n * d)
+            unwritten.pointer.update(repeating: .nan, count: n * d)
+            layerNormForward(unwritten.pointer, bf16: y16.pointer, mean: mean.pointer, rstd: rstd.pointer, x.pointer,
+                             gamma: g.pointer, beta: b.pointer, rows: n, dim: d, eps: 1e-5)
+            XCTAssertEqual((0..<(n * d)).map { y16.pointer[$0] }, y.array.map(BFloat16.from), "LayerNorm's bf16 output")
+            XCTAssertTrue(unwritten.array.allSatisfy(\.isNaN), "LayerNorm wrote float32 beside its bf16 output")
             for buf in [dx, dg, db] { buf.pointer.update(repeating: 0, count: buf.count) }
             layerNormBackward(dx: dx.pointer, dGamma: dg.pointer, dBeta: db.pointer, dy.pointer, x.pointer,
                               mean: mean.pointer, rstd: rstd.pointer, gamma: g.pointer, rows: n, dim: d)
@@ -386,7 +393,9 @@ final class KernelLevelTests: XCTestCase {
             p.pointer.update(from: start.pointer, count: count)
             g.pointer.update(from: grads.pointer, count: count)
             let opt = AdamOptimizer(layout: layout, settings: .init(weightDecay: 0.1))
-            for _ in 0..<3 { opt.update(p, g, lr: 1e-3) }
+            let copy = BF16Buffer(count: count)
+            for _ in 0..<3 { opt.update(p, g, lr: 1e-3, bf16Copy: copy.pointer) }
+            XCTAssertEqual((0..<count).map { copy.pointer[$0] }, p.array.map(BFloat16.from), "Adam's bf16 copy")
             return p.array + opt.m.array + opt.v.array
         }
         let first = adam[.portable]!

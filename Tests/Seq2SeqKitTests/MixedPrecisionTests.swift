@@ -288,7 +288,7 @@ final class MixedPrecisionTests: XCTestCase {
     }
 
     /// Training 12 steps in bf16 in one go and 6 + 6 with --resume gives the identical loss curve
-    /// (the bf16 weights are made from the restored float32 ones at every forward pass).
+    /// (the first pass after loading converts the restored float32 weights; Adam writes them afterwards).
     func testBF16ResumeReproducesTheLossCurve() throws {
         guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
         let base = NSTemporaryDirectory() + "seq2seq-bf16-resume-\(getpid())"
@@ -300,6 +300,70 @@ final class MixedPrecisionTests: XCTestCase {
         let once = try CLI.losses(base + "/once"), twice = try CLI.losses(base + "/twice")
         XCTAssertEqual(once.count, 12)
         XCTAssertEqual(once, twice, "bf16 loss curves differ after resuming")
+    }
+
+    /// Adam's bf16 copy of the weights is exactly what the next pass would have converted: the pass
+    /// that reads it gives the same logits, bit for bit, as one that converts again; a later write
+    /// through `parametersDidChange()` (without a copy) is seen by the next pass.
+    func testAdamWritesTheBF16WeightsThePassWouldConvert() throws {
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
+        let path = try XCTUnwrap(try Fixtures.all().first)
+        let file = try SafeTensors(contentsOf: path)
+        let model = try Fixtures.model(file)
+        let batch = try Fixtures.batch(file, decoderOnly: model.config.isDecoderOnly)
+        try model.setPrecision(.bf16)
+        var rng = RNG(seed: 3)
+        for i in 0..<model.gradients.count { model.gradients[i] = rng.nextFloat() * 2 - 1 }
+        let adam = AdamOptimizer(layout: model.layout, settings: .init(weightDecay: 0.01))
+        let copy = try XCTUnwrap(model.bf16ParameterCopy)
+        adam.update(model.parameters, model.gradients, lr: 1e-2, bf16Copy: copy)
+        model.parametersDidChange(bf16CopyWritten: true)
+        let n = model.parameters.count
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: copy, count: n)), model.parameters.array.map(BFloat16.from))
+        func logits() throws -> [Float] { var r = RNG(seed: 0); return Array(try model.forward(batch, training: true, rng: &r)) }
+        let fromCopy = try logits()
+        copy.update(repeating: 0, count: n)  // a pass that read this copy would give other logits
+        model.parametersDidChange()
+        XCTAssertEqual(try logits().map(\.bitPattern), fromCopy.map(\.bitPattern), "the converted weights differ from Adam's")
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: copy, count: n)), model.parameters.array.map(BFloat16.from))
+        for i in 0..<n { model.parameters[i] *= 0.5 }
+        model.parametersDidChange()
+        XCTAssertNotEqual(try logits(), fromCopy, "a pass after a write did not read the new weights")
+        try model.setPrecision(.float32)
+        XCTAssertNil(model.bf16ParameterCopy, "float32 passes have no bf16 weights")
+    }
+
+    /// In a bf16 pass the pre-norm LayerNorms (each block's and the final ones) write only the bf16
+    /// copies that the products read: a pass that follows a float32 pass with other weights (whose
+    /// LayerNorm outputs are still in the float32 buffers) gives the same logits and gradients, bit
+    /// for bit, as the same pass on a fresh model, so nothing reads those float32 buffers.
+    func testBF16PassReadsNoFloat32LayerNormOutput() throws {
+        guard BF16Gemm.isAvailable else { throw XCTSkip(Engines.oneDNN ? "oneDNN has no bf16 products on this processor (no AVX-512)" : "this build has no oneDNN (the package trait OneDNN is off)") }
+        var checked = 0
+        for path in try Fixtures.all() {
+            let file = try SafeTensors(contentsOf: path)
+            let fresh = try Fixtures.model(file), used = try Fixtures.model(file)
+            guard fresh.config.norm == .pre else { continue }
+            checked += 1
+            let batch = try Fixtures.batch(file, decoderOnly: fresh.config.isDecoderOnly)
+            func pass(_ model: Transformer) throws -> [Float] {
+                model.gradients.zero()
+                var rng = RNG(seed: 7)
+                let logits = Array(try model.forward(batch, training: true, rng: &rng))
+                model.loss(smoothing: 0.1)
+                try model.backward()
+                return logits + model.gradients.array
+            }
+            let weights = used.parameters.array
+            for i in 0..<weights.count { used.parameters[i] = weights[i] * 0.5 }
+            used.parametersDidChange()
+            _ = try pass(used)  // float32: every LayerNorm output written with the halved weights
+            used.parameters.pointer.update(from: weights, count: weights.count)
+            used.parametersDidChange()
+            try used.setPrecision(.bf16); try fresh.setPrecision(.bf16)
+            XCTAssertEqual(try pass(used).map(\.bitPattern), try pass(fresh).map(\.bitPattern), path)
+        }
+        XCTAssertGreaterThan(checked, 0, "no pre-norm fixture")
     }
 
     /// The loss kernel's bf16 copy of its gradient (what the output projection's backward reads in a

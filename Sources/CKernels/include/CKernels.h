@@ -75,9 +75,9 @@ void s2s_dropout(float *y, float *mask, const float *x, long first, long end, ui
                  uint32_t threshold, float keep);
 
 /// Adam over i < n: m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; p −= stepSize·m / (√v·c2r + eps)
-/// (+ lrwd·decay[i]·p when decay is given).
-void s2s_adam(float *p, float *m, float *v, const float *g, const float *decay, long n, float b1, float b2,
-              float stepSize, float c2r, float eps, float lrwd);
+/// (+ lrwd·decay[i]·p when decay is given); and p16[i] = bf16(p[i]) when p16 is given.
+void s2s_adam(float *p, uint16_t *p16, float *m, float *v, const float *g, const float *decay, long n, float b1,
+              float b2, float stepSize, float c2r, float eps, float lrwd);
 
 /// dst[i] = bf16(src[i]) (nearest, ties to even; NaN stays a quiet NaN) for i < n.
 void s2s_to_bf16(uint16_t *dst, const float *src, long n);
@@ -87,8 +87,9 @@ void s2s_column_sums64(float *db, const float *dy, long n, long ld);
 
 // MARK: - LayerNorm rows (see Kernels/LayerNorm.swift)
 
-/// For each row r < n of d features: y = (x − mean)·rstd·gamma + beta; mean[r], rstd[r] saved.
-void s2s_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *gamma,
+/// For each row r < n of d features: y = (x − mean)·rstd·gamma + beta; mean[r], rstd[r] saved. With y16
+/// (not NULL), y16 = bf16(y) and y is not written.
+void s2s_layernorm_forward(float *y, uint16_t *y16, float *mean, float *rstd, const float *x, const float *gamma,
                            const float *beta, long n, long d, float eps);
 /// dx[r, :] += rstd·(dy·gamma − mean(dy·gamma) − xhat·mean(dy·gamma·xhat)) for rows r < n.
 void s2s_layernorm_backward_dx(float *dx, const float *dy, const float *x, const float *mean, const float *rstd,

@@ -3,16 +3,18 @@ import CKernels
 // LayerNorm over the last dimension. Dims: N rows, D features.
 
 /// y[N, D] = (x - mean) · rstd · gamma + beta; saves mean[N] and rstd[N] for the backward pass.
+/// With `bf16` (an output that only bf16 products read), bf16(y) is written there and y is not written.
 public func layerNormForward(
-    _ y: FloatPtr, mean: FloatPtr, rstd: FloatPtr,
+    _ y: FloatPtr, bf16 y16: BF16Ptr? = nil, mean: FloatPtr, rstd: FloatPtr,
     _ x: ConstFloatPtr, gamma: ConstFloatPtr, beta: ConstFloatPtr,
     rows n: Int, dim d: Int, eps: Float
 ) {
     let yp = SendablePointer(y), mp = SendablePointer(mean), rp = SendablePointer(rstd), xp = SendablePointer(x)
-    let gp = SendablePointer(gamma), bp = SendablePointer(beta)
+    let gp = SendablePointer(gamma), bp = SendablePointer(beta), y16p = y16.map { SendablePointer($0) }
     parallelRows(n, cost: d * 4) { range in
         let r = range.lowerBound
-        s2s_layernorm_forward(yp.p + r * d, mp.p + r, rp.p + r, xp.p + r * d, gp.p, bp.p, range.count, d, eps)
+        s2s_layernorm_forward(yp.p + r * d, y16p.map { $0.p + r * d }, mp.p + r, rp.p + r, xp.p + r * d, gp.p, bp.p,
+                              range.count, d, eps)
     }
 }
 

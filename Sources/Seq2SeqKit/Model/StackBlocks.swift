@@ -30,15 +30,17 @@ extension Transformer {
 
     /// pre-norm: out = x + S(LN(x));  post-norm: out = LN(x + S(x)), on [N, D]. `dropout` acts on
     /// S's output in place before the add (a training pass's dropout; nothing by default). Returns
-    /// the output: `sum` (pre-norm) or `lnOut` (post-norm).
+    /// the output: `sum` (pre-norm) or `lnOut` (post-norm). With `bf16Copies` (a mixed-precision
+    /// training pass, whose sublayers read their input only through bf16 products), a pre-norm
+    /// LayerNorm writes only the bf16 copy of `lnOut`, registered as its copy.
     func residualBlock(
-        x: ConstFloatPtr, norm: NormRef, rows n: Int, _ r: ResidualBuffers,
+        x: ConstFloatPtr, norm: NormRef, rows n: Int, _ r: ResidualBuffers, bf16Copies: BF16Workspace? = nil,
         sublayer: (ConstFloatPtr, FloatPtr) -> Void, dropout: (FloatPtr) -> Void = { _ in }
     ) -> ConstFloatPtr {
         let c = config, d = c.dModel
         if c.norm == .pre {
-            layerNormForward(r.lnOut, mean: r.mean, rstd: r.rstd, x, gamma: param(norm.weight), beta: param(norm.bias),
-                             rows: n, dim: d, eps: c.layerNormEps)
+            layerNormForward(r.lnOut, bf16: bf16Copies?.slot(for: r.lnOut, count: n * d), mean: r.mean, rstd: r.rstd, x,
+                             gamma: param(norm.weight), beta: param(norm.bias), rows: n, dim: d, eps: c.layerNormEps)
             sublayer(r.lnOut, r.sub)
         } else {
             sublayer(x, r.sub)
@@ -72,12 +74,15 @@ extension Transformer {
     }
 
     /// x [N, D] through the stack's final LayerNorm into `out`, or x itself when the stack has
-    /// none (post-norm).
+    /// none (post-norm). With `bf16Copies` (a mixed-precision training pass, where the output
+    /// projection and cross-attention read the result only through bf16 products), only the bf16
+    /// copy of `out` is written, registered as its copy.
     func finalNorm(_ ref: StackRef, x: ConstFloatPtr, out: FloatPtr, mean: FloatPtr, rstd: FloatPtr,
-                   rows n: Int) -> ConstFloatPtr {
+                   rows n: Int, bf16Copies: BF16Workspace? = nil) -> ConstFloatPtr {
         guard let fn = ref.finalNorm else { return x }
-        layerNormForward(out, mean: mean, rstd: rstd, x, gamma: param(fn.weight), beta: param(fn.bias), rows: n,
-                         dim: config.dModel, eps: config.layerNormEps)
+        layerNormForward(out, bf16: bf16Copies?.slot(for: out, count: n * config.dModel), mean: mean, rstd: rstd, x,
+                         gamma: param(fn.weight), beta: param(fn.bias), rows: n, dim: config.dModel,
+                         eps: config.layerNormEps)
         return UnsafePointer(out)
     }
 }

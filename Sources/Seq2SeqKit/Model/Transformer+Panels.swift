@@ -22,9 +22,12 @@ final class DecodingPanels: @unchecked Sendable {
 extension Transformer {
     /// Tells the model that its parameters were written (through ``parameters``): the next decoding
     /// makes its panel copies again. The library's own writers (loading, training steps, import,
-    /// averaging) call it; so must code that writes ``parameters`` itself between decodings.
-    public func parametersDidChange() {
-        panelState.withLock { $0.version &+= 1; $0.panels = nil }
+    /// averaging) call it; so must code that writes ``parameters`` itself between decodings or training
+    /// passes. `bf16CopyWritten`: the writer also wrote bf16 of every parameter into
+    /// ``bf16ParameterCopy`` (an optimizer step), which mixed-precision passes then read as it is.
+    public func parametersDidChange(bf16CopyWritten: Bool = false) {
+        let version = panelState.withLock { $0.version &+= 1; $0.panels = nil; return $0.version }
+        bf16ParametersVersion = bf16CopyWritten ? version : nil
     }
 
     /// The panels for the parameters as they are now, made on first use after a change.

@@ -109,12 +109,24 @@ extension Transformer {
         precision = p
     }
 
+    /// Room for bf16 of every parameter, for an optimizer step to write along with the float32 values it
+    /// updates (`AdamOptimizer.update(_:_:lr:bf16Copy:)`), or nil when training passes run in float32.
+    /// After writing both, call ``parametersDidChange(bf16CopyWritten:)`` with true: the training
+    /// passes that follow read these weights as they are instead of converting the parameters again.
+    public var bf16ParameterCopy: BF16Ptr? {
+        guard precision == .bf16 else { return nil }
+        bf16.parameters.reserve(layout.totalCount)
+        return bf16.parameters.pointer
+    }
+
     /// Called at the start of every forward pass: decides whether this pass (and its backward) runs
-    /// in bf16, and if so refreshes the bf16 weights from the float32 ones.
+    /// in bf16, and if so makes sure the bf16 weights are those of the float32 ones: converted, unless
+    /// the last change of the parameters was an optimizer step that wrote them (`bf16ParametersVersion`).
     func beginPass(training: Bool) {
         bf16Pass = training && precision == .bf16
         bf16.beginPass()
         if bf16Pass {
+            if let written = bf16ParametersVersion, written == panelState.withLock({ $0.version }) { return }
             bf16.parameters.reserve(layout.totalCount)
             convertToBF16(bf16.parameters.pointer, parameters.pointer, count: layout.totalCount)
         }

@@ -49,6 +49,9 @@ public final class Transformer {
     public internal(set) var precision: Precision = .float32
     var bf16Pass = false
     let bf16 = BF16Workspace()
+    /// The parameters' version (`panelState`) whose bf16 copy an optimizer step wrote into
+    /// `bf16.parameters`, nil when the last change did not write one (Transformer+Precision.swift).
+    var bf16ParametersVersion: Int? = nil
 
     /// Called during `backward` as soon as a layer's parameter gradients are final, with that
     /// layer's part of the flat gradient buffer, in `layerRangesInBackwardOrder`'s order: a
@@ -217,36 +220,42 @@ public final class Transformer {
                            p: c.dropout, rng: &rng)
         }
         var x = UnsafePointer(a.embedded.pointer)
+        let copies = bf16Pass && panels == nil ? bf16 : nil  // a mixed-precision training pass's bf16 copies
         for (l, lr) in zip(a.layers, ref.layers) {
-            x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
+            x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout, bf16Copies: copies,
+                                rng: &rng) { h, out, rng in
                 attentionSublayer(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
                                   keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout, panels: panels,
                                   out: out, rng: &rng)
             }
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
-                x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout, rng: &rng) { h, out, rng in
+                x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout, bf16Copies: copies,
+                                    rng: &rng) { h, out, rng in
                     attentionSublayer(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length,
                                       keys: memoryValid.count / a.batch, keyValid: memoryValid, causal: false,
                                       dropout: dropout, panels: panels, out: out, rng: &rng)
                 }
             }
-            x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, rng: &rng) { h, out, _ in
+            x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, bf16Copies: copies,
+                                rng: &rng) { h, out, _ in
                 feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer, out: out,
-                            bf16Copies: bf16Pass && panels == nil ? bf16 : nil) { passLinear($0, $1, $2, rows: $3, panels: panels) }
+                            bf16Copies: copies) { passLinear($0, $1, $2, rows: $3, panels: panels) }
             }
         }
-        _ = finalNorm(ref, x: x, out: a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, rows: n)
+        _ = finalNorm(ref, x: x, out: a.finalOut.pointer, mean: a.finalMean.pointer, rstd: a.finalRstd.pointer, rows: n,
+                      bf16Copies: copies)
     }
 
     /// pre-norm: out = x + dropout(S(LN(x)));  post-norm: out = LN(x + dropout(S(x))): `residualBlock`
-    /// over the block's activations, with the pass's dropout.
+    /// over the block's activations, with the pass's dropout and (a mixed-precision training pass) bf16 copies.
     func residualForward(
-        _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Bool, rng: inout RNG,
-        _ sublayer: (ConstFloatPtr, FloatPtr, inout RNG) -> Void
+        _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Bool,
+        bf16Copies: BF16Workspace?, rng: inout RNG, _ sublayer: (ConstFloatPtr, FloatPtr, inout RNG) -> Void
     ) -> ConstFloatPtr {
         let c = config
-        return residualBlock(x: x, norm: norm, rows: n, r.buffers, sublayer: { h, out in sublayer(h, out, &rng) }) { sub in
+        return residualBlock(x: x, norm: norm, rows: n, r.buffers, bf16Copies: bf16Copies,
+                             sublayer: { h, out in sublayer(h, out, &rng) }) { sub in
             if dropout {
                 dropoutForward(sub, mask: r.dropMask.pointer, sub, count: n * c.dModel, p: c.dropout, rng: &rng)
             }

@@ -46,8 +46,9 @@ public final class AdamOptimizer {
     /// and ``v``.
     public func restore(step: Int) { self.step = step }
 
-    /// One update: p -= lr · (m̂ / (√v̂ + eps) + wd · p).
-    public func update(_ params: FloatBuffer, _ grads: FloatBuffer, lr: Float) {
+    /// One update: p -= lr · (m̂ / (√v̂ + eps) + wd · p); with `bf16Copy` (room for params.count
+    /// values, such as ``Transformer/bf16ParameterCopy``), bf16 of the updated parameters is written there too.
+    public func update(_ params: FloatBuffer, _ grads: FloatBuffer, lr: Float, bf16Copy: BF16Ptr? = nil) {
         step += 1
         let s = settings
         let b1 = s.beta1, b2 = s.beta2, eps = s.eps, wd = s.weightDecay
@@ -55,6 +56,7 @@ public final class AdamOptimizer {
         let stepSize = lr / c1, c2r = 1 / c2.squareRoot()
         adamStep(params.pointer, m: m.pointer, v: v.pointer, grads: grads.pointer,
                  decayMask: wd != 0 ? UnsafePointer(decayMask.pointer) : nil, count: params.count,
-                 beta1: b1, beta2: b2, stepSize: stepSize, rootC2: c2r, eps: eps, lrTimesDecay: lr * wd)
+                 beta1: b1, beta2: b2, stepSize: stepSize, rootC2: c2r, eps: eps, lrTimesDecay: lr * wd,
+                 bf16Copy: bf16Copy)
     }
 }

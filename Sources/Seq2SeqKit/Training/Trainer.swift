@@ -305,8 +305,9 @@ public final class Trainer {
             return nil
         }
         state.failedSteps = 0
-        optimizer.update(model.parameters, model.gradients, lr: lr)
-        model.parametersDidChange()
+        let bf16Copy = model.bf16ParameterCopy  // the next passes' bf16 weights, written by the same sweep
+        optimizer.update(model.parameters, model.gradients, lr: lr, bf16Copy: bf16Copy)
+        model.parametersDidChange(bf16CopyWritten: bf16Copy != nil)
         if communicator.size > 1 && state.step % consistencyCheckEvery == 0 { try checkRanksAgree() }
         // checkpoint_last between validations (rank 0 only: it writes no collective).
         if communicator.isMain && ((settings.saveEvery > 0 && state.step % settings.saveEvery == 0)
