@@ -17,7 +17,7 @@ public final class Transformer {
     /// Every parameter, float32, in one flat buffer laid out by ``layout``. In an int8 model the linear
     /// layers' matrices are zeros here (their int8 copies are used) and the token tables hold dequantized values.
     /// Decoding reads copies of the linear layers made from them: after writing them directly, call
-    /// ``parametersDidChange()``.
+    /// ``parametersDidChange(bf16CopyWritten:)``.
     public let parameters: FloatBuffer
     /// The parameters' gradients, in the same layout; ``backward()`` adds into them.
     public let gradients: FloatBuffer

@@ -22,7 +22,7 @@ public final class AdamOptimizer {
         }
     }
 
-    /// The hyperparameters; a change applies from the next ``update(_:_:lr:)``.
+    /// The hyperparameters; a change applies from the next ``update(_:_:lr:bf16Copy:)``.
     public var settings: Settings
     /// The first and second moment estimates, laid out like the parameters (zero at the start).
     public let m: FloatBuffer, v: FloatBuffer
