@@ -36,15 +36,13 @@ public enum KernelBenchmark {
             let ff = 4 * d, vocab = 8000
             lines.append("d_model \(d), d_ff \(ff), \(n) tokens: GEMM GFLOP/s (the door's choice, \(GemmDispatch.engine.rawValue) | OpenBLAS \(Threads.blasCoreName) | oneDNN | oneDNN bf16)")
             // (name, transA, transB, M, N, K): each linear layer's forward x[N, in] · W[out, in]ᵀ and its
-            // two backward products, dx = dy · W and dW = dyᵀ · x; the output projection; one head's
-            // attention products at 30 tokens.
+            // two backward products, dx = dy · W and dW = dyᵀ · x; the output projection.
             let shapes: [(String, Bool, Bool, Int, Int, Int)] = [
                 ("q/k/v/out proj  ", false, true, n, d, d), ("fc1             ", false, true, n, ff, d),
                 ("fc2             ", false, true, n, d, ff), ("output proj     ", false, true, n, vocab, d),
                 ("fc1 input grad  ", false, false, n, d, ff), ("fc2 input grad  ", false, false, n, ff, d),
                 ("fc1 weight grad ", true, false, ff, d, n), ("fc2 weight grad ", true, false, d, ff, n),
                 ("output grad     ", false, false, n, d, vocab), ("output w grad   ", true, false, vocab, d, n),
-                ("attention QKᵀ   ", false, true, 30, 30, d / 8), ("attention PV    ", false, false, 30, d / 8, 30),
             ]
             var layerGemmSeconds = 0.0
             for (name, ta, tb, m, nn, k) in shapes {
@@ -76,6 +74,29 @@ public enum KernelBenchmark {
                 if name.hasPrefix("fc1 ") || name.hasPrefix("fc2 ") { layerGemmSeconds += chosen }
             }
 
+            // The attention of a training pass (Kernels/Attention.swift, one kernel per sequence and head):
+            // self-attention over sequences of 30 tokens, heads of 64; GFLOP/s of its products (Q·Kᵀ and
+            // P·V forward, twice as many backward).
+            do {
+                let t = 30, heads = d / 64, b = n / t
+                let shape = AttentionShape(batch: b, heads: heads, queries: t, keys: t, dModel: d)
+                let q = random(b * t * d), k = random(b * t * d), v = random(b * t * d), g = random(b * t * d)
+                let ctx = FloatBuffer(count: b * t * d), probs = FloatBuffer(count: shape.probCount)
+                let dq = FloatBuffer(count: b * t * d), dk = FloatBuffer(count: b * t * d), dv = FloatBuffer(count: b * t * d)
+                var r = RNG(seed: 1)
+                let f = time(minSeconds) {
+                    attentionForward(ctx: ctx.pointer, probs: probs.pointer, dropped: nil, dropMask: nil, q: q.pointer,
+                                     k: k.pointer, v: v.pointer, keyValid: nil, causal: false, shape: shape, rng: &r)
+                }
+                let bw = time(minSeconds) {
+                    attentionBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dctx: g.pointer, q: q.pointer,
+                                      k: k.pointer, v: v.pointer, probs: probs.pointer, dropped: nil, dropMask: nil,
+                                      causal: false, shape: shape)
+                }
+                let flops = 4.0 * Double(b * heads * t * t * 64)
+                lines.append(String(format: "  attention, %d sequences of %d tokens, %d heads of 64: forward %.1f | backward %.1f GFLOP/s",
+                                    b, t, heads, flops / f / 1e9, 2 * flops / bw / 1e9))
+            }
             lines.append("  elementwise, ns per element (forward | backward)")
             var layerElementwise = 0.0
             // LayerNorm [N, D]
