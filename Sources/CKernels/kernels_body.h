@@ -742,62 +742,6 @@ static void head_weighted_sum(float *out, const float *p, const float *values, l
     }
 }
 
-/// One sequence's attention over its own keys, every query row at once, head by head (encoding):
-///   probs[h, i, j] = softmax_j(scale · q_i[h] · k_j[h]) over keys j < count (−∞ where valid[j] is 0),
-///   ctx[i, h·dh ..< (h+1)·dh] = Σ_j probs[h, i, j] · v_j[h]
-/// for query rows i < n of q [n, heads·dh] against k, v [count, heads·dh]. probs[h, i, j] at
-/// probs + h·hs + i·ldp (columns from count on are left alone); heads h0 ..< h1 only (threads split the heads).
-/// Each head's keys are transposed into scratch [dh, count rounded up to 16], so that a query's
-/// scores are 16 keys per vector, accumulated over t < dh by FMAs in order: no horizontal sums.
-/// scratch holds dh · cp + 4 · cp floats, cp = count rounded up to 16. Every value depends on its
-/// own row, the keys and the values alone, not on n or on the rows around it.
-static void sequence_attention(float *ctx, float *probs, long hs, long ldp, const float *q, const float *k, const float *v,
-                               const uint8_t *valid, long n, long count, long heads, long dh, float scale,
-                               long h0, long h1, float *scratch) {
-    long d = heads * dh, cp = (count + 15) & ~15L, vectorEnd = dh & ~15L;
-    float *kt = scratch, *sc = scratch + dh * cp;  // kt [dh, cp]; sc [4, cp]: scores, then probabilities
-    for (long h = h0; h < h1; h++) {
-        long o = h * dh;
-        for (long t = 0; t < dh; t++) {
-            float *row = kt + t * cp;
-            for (long j = 0; j < count; j++) row[j] = k[j * d + o + t];
-            for (long j = count; j < cp; j++) row[j] = 0;
-        }
-        for (long i0 = 0; i0 < n; i0 += 4) {
-            long R = n - i0 < 4 ? n - i0 : 4;
-            for (long jb = 0; jb < cp; jb += 16) {
-                f32x16 acc[4] = {splat(0), splat(0), splat(0), splat(0)};
-                for (long t = 0; t < dh; t++) {
-                    f32x16 kv = load16(kt + t * cp + jb);
-                    for (long r = 0; r < R; r++) acc[r] = FMA(splat(q[(i0 + r) * d + o + t]), kv, acc[r]);
-                }
-                for (long r = 0; r < R; r++) store16(sc + r * cp + jb, acc[r] * scale);
-            }
-            for (long r = 0; r < R; r++) {
-                float *pr = sc + r * cp;
-                for (long j = 0; j < count; j++) if (!valid[j]) pr[j] = -INFINITY;
-                softmax_rows(pr, pr, 1, count);
-                if (probs) memcpy(probs + h * hs + (i0 + r) * ldp, pr, sizeof(float) * (size_t)count);
-            }
-            for (long c = 0; c < dh; c += 16) {
-                long width = dh - c < 16 ? dh - c : 16;
-                f32x16 acc[4] = {splat(0), splat(0), splat(0), splat(0)};
-                for (long j = 0; j < count; j++) {
-                    const float *vj = v + j * d + o + c;
-                    f32x16 vv = c < vectorEnd ? load16(vj) : load_first(vj, width);
-                    for (long r = 0; r < R; r++) acc[r] = FMA(splat(sc[r * cp + j]), vv, acc[r]);
-                }
-                for (long r = 0; r < R; r++) {
-                    float *out = ctx + (i0 + r) * d + o + c;
-                    if (c < vectorEnd) store16(out, acc[r]); else store_first(out, acc[r], width);
-                }
-            }
-        }
-    }
-}
-
-// MARK: - Attention of a full pass (Kernels/Attention.swift)
-
 /// xt[t, j] = x[j·d + t] for t < dh and j < count, zero for count ≤ j < cp: one head's rows
 /// transposed, so that 16 keys (or values) of one column t sit in one vector.
 INLINE void transpose_head(float *xt, const float *x, long count, long cp, long d, long dh) {
@@ -834,6 +778,44 @@ INLINE void weighted_rows(float *out, long d, long R, const float *w, long ldr, 
         if (width == 16) store16(out + r * d + c, y); else store_first(out + r * d + c, y, width);
     }
 }
+
+/// One sequence's attention over its own keys, every query row at once, head by head (encoding):
+///   probs[h, i, j] = softmax_j(scale · q_i[h] · k_j[h]) over keys j < count (−∞ where valid[j] is 0),
+///   ctx[i, h·dh ..< (h+1)·dh] = Σ_j probs[h, i, j] · v_j[h]
+/// for query rows i < n of q [n, heads·dh] against k, v [count, heads·dh]. probs[h, i, j] at
+/// probs + h·hs + i·ldp (columns from count on are left alone); heads h0 ..< h1 only (threads split the heads).
+/// Each head's keys are transposed into scratch [dh, count rounded up to 16], so that a query's
+/// scores are 16 keys per vector, accumulated over t < dh by FMAs in order: no horizontal sums.
+/// scratch holds dh · cp + 4 · cp floats, cp = count rounded up to 16. Every value depends on its
+/// own row, the keys and the values alone, not on n or on the rows around it.
+static void sequence_attention(float *ctx, float *probs, long hs, long ldp, const float *q, const float *k, const float *v,
+                               const uint8_t *valid, long n, long count, long heads, long dh, float scale,
+                               long h0, long h1, float *scratch) {
+    long d = heads * dh, cp = (count + 15) & ~15L;
+    float *kt = scratch, *sc = scratch + dh * cp;  // kt [dh, cp]; sc [4, cp]: scores, then probabilities
+    for (long h = h0; h < h1; h++) {
+        long o = h * dh;
+        transpose_head(kt, k + o, count, cp, d, dh);
+        for (long i0 = 0; i0 < n; i0 += 4) {
+            long R = n - i0 < 4 ? n - i0 : 4;
+            for (long jb = 0; jb < cp; jb += 16) {
+                f32x16 acc[4];
+                row_block_products(acc, q + i0 * d + o, d, R, kt, cp, jb, dh);
+                for (long r = 0; r < R; r++) store16(sc + r * cp + jb, acc[r] * scale);
+            }
+            for (long r = 0; r < R; r++) {
+                float *pr = sc + r * cp;
+                for (long j = 0; j < count; j++) if (!valid[j]) pr[j] = -INFINITY;
+                softmax_rows(pr, pr, 1, count);
+                if (probs) memcpy(probs + h * hs + (i0 + r) * ldp, pr, sizeof(float) * (size_t)count);
+            }
+            for (long c = 0; c < dh; c += 16)
+                weighted_rows(ctx + i0 * d + o, d, R, sc, cp, 1, v + o, count, c, dh - c < 16 ? dh - c : 16, 1);
+        }
+    }
+}
+
+// MARK: - Attention of a full pass (Kernels/Attention.swift)
 
 /// One sequence's attention in a full (training or scoring) pass, heads h0 ..< h1:
 ///   probs[h, i, j] = softmax_j(scale · q_i[h] · k_j[h]), −∞ where valid[j] is 0 (valid NULL: none) and,
