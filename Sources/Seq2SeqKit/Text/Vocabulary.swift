@@ -213,6 +213,25 @@ public final class Vocabulary: @unchecked Sendable {
         return out
     }
 
+    /// Whether BPE-dropout can sample this vocabulary's segmentations: a vocabulary of learned merges
+    /// (not a SentencePiece, byte-level or character vocabulary).
+    public var samplesSegmentations: Bool { sentencePiece == nil && byteLevel == nil && !characterLevel && !merges.isEmpty }
+
+    /// A raw space-separated word as the normalized, marked words BPE segments ("Mann," → "▁Mann", ","),
+    /// as ``encode(_:)`` splits it.
+    public func markedWords(_ raw: Substring) -> [String] {
+        PreTokenizer.words(normalizer(String(raw))).map { PreTokenizer.marked($0) }
+    }
+
+    /// BPE on one marked word with each merge skipped with probability `dropout` (BPE-dropout), drawing
+    /// from `rng`; dropout 0 gives ``encodeWord(_:)``. For vocabularies that ``samplesSegmentations``.
+    public func encodeWord(_ marked: String, dropout: Float, rng: inout RNG) -> [Int32] {
+        guard dropout > 0 else { return BPE.encode(marked, vocabulary: self) }
+        var draws: BPE.DropoutDraws? = BPE.DropoutDraws(rng: rng, p: dropout)
+        defer { rng = draws!.rng }
+        return BPE.encode(marked, vocabulary: self, dropout: &draws)
+    }
+
     /// The pieces of `ids`, with "<?>" for ids outside the vocabulary (for display).
     public func pieces(of ids: [Int32]) -> [String] { ids.map { Int($0) < pieces.count && $0 >= 0 ? pieces[Int($0)] : "<?>" } }
 

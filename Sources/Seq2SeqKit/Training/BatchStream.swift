@@ -44,7 +44,9 @@ public struct StreamPosition: Codable, Equatable, Sendable {
 /// Translation: bucketed token-budget batches over a parallel corpus (memory-mapped or in memory),
 /// epoch by epoch.
 public struct ParallelStream: BatchStream {
-    let data: PairSource
+    /// The training pairs (the current epoch's, with BPE-dropout).
+    private(set) var data: PairSource
+    let resampled: BPEDropoutCorpus?
     let valid: PairSource?
     let batcher: Batcher
     let config: ModelConfig
@@ -60,8 +62,10 @@ public struct ParallelStream: BatchStream {
     ///   - batchTokens: The token budget of a batch (see ``Batcher``).
     ///   - seed: Seeds the order of the batches (see ``Batcher``).
     ///   - config: Supplies the pad, bos and eos ids.
-    public init(data: PairSource, valid: PairSource?, batchTokens: Int, seed: UInt64, config: ModelConfig) {
-        self.data = data; self.valid = valid; self.config = config
+    ///   - resampled: With BPE-dropout, the text that each epoch segments anew; its pairs replace `data`.
+    public init(data: PairSource, valid: PairSource?, batchTokens: Int, seed: UInt64, config: ModelConfig,
+                resampled: BPEDropoutCorpus? = nil) {
+        self.data = data; self.valid = valid; self.config = config; self.resampled = resampled
         batcher = Batcher(maxTokens: batchTokens, seed: seed)
     }
 
@@ -71,6 +75,7 @@ public struct ParallelStream: BatchStream {
     mutating func ensure() {
         if cachedEpoch != position.epoch {
             plan = Batcher.Plan()  // free the old plan before making the next
+            if let r = resampled { data = r.pairs(epoch: position.epoch) }
             plan = batcher.plan(epoch: position.epoch, source: data)
             cachedEpoch = position.epoch
         }

@@ -63,6 +63,10 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     public var clipNorm: Float = 1
     /// Label smoothing of the training loss (default 0.1; in [0, 1)).
     public var labelSmoothing: Float = 0.1
+    /// BPE-dropout: each epoch segments the training text anew, skipping each merge with this
+    /// probability (default 0: the prepared, deterministic segmentation; in [0, 1); translation with
+    /// source and target text and a BPE vocabulary). See ``BPEDropoutCorpus``.
+    public var bpeDropout: Float = 0
     /// Seeds the initialization, the batch order and the dropout masks (default 1).
     public var seed: UInt64 = 1
     /// The format of the matrix products (float32, or bf16 operands with float32 sums and master weights).
@@ -114,7 +118,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
         case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
-        case precision, averageLast = "average_last"
+        case precision, averageLast = "average_last", bpeDropout = "bpe_dropout"
     }
 
     /// Decodes train.json; every field is optional and an absent one keeps its default.
@@ -138,7 +142,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.lengthPenalty, &s.lengthPenalty); try get(.logEvery, &s.logEvery); try get(.threads, &s.threads)
         try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
         try get(.minValidateSeconds, &s.minValidateSeconds); try get(.precision, &s.precision)
-        try get(.averageLast, &s.averageLast)
+        try get(.averageLast, &s.averageLast); try get(.bpeDropout, &s.bpeDropout)
         self = s
     }
 
@@ -165,6 +169,11 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }
         if updateFreq < 1 { throw fail("--update-freq must be at least 1") }
         if !(0..<1).contains(labelSmoothing) { throw fail("--label-smoothing must be in [0, 1)") }
+        if !(0..<1).contains(bpeDropout) { throw fail("--bpe-dropout must be in [0, 1)") }
+        if bpeDropout > 0 && mode == .languageModel { throw fail("--bpe-dropout applies to translation, not --lm") }
+        if bpeDropout > 0 && data != nil {
+            throw fail("--bpe-dropout segments the text anew each epoch: give --src and --tgt instead of a prepared --data corpus")
+        }
         if mode == .languageModel && (blockSize < 1 || batchSize < 1) { throw fail("--block-size and --batch-size must be positive") }
         if mode == .languageModel && !(0.0..<1.0).contains(validFraction) { throw fail("--valid-fraction must be in [0, 1)") }
         if schedule == .cosine && maxSteps <= 0 && maxSeconds <= 0 { throw fail("the cosine schedule needs --max-steps or --max-time (it decays to --min-lr at the end of the run)") }

@@ -43,8 +43,27 @@ extension TrainingRun {
             validReferences = t
             valid = ParallelData.make(sourceIds: validSources, targetIds: vocabs.target.encodeBatch(t), maxLength: run.maxLength)
         }
-        let stream = ParallelStream(data: corpus, valid: valid, batchTokens: run.batchTokens, seed: run.seed, config: config)
+        let resampled = try bpeDropoutCorpus(settings: run, vocabularies: vocabs, say: say)
+        let stream = ParallelStream(data: corpus, valid: valid, batchTokens: run.batchTokens, seed: run.seed, config: config,
+                                    resampled: resampled)
         return TrainingData(stream: stream, validSources: validSources, validReferences: validReferences, provenance: provenance)
+    }
+
+    /// With `bpeDropout` set, the training text that each epoch segments anew (every rank reads it);
+    /// nil without.
+    /// - Throws: when a vocabulary has no merges to drop, or the text cannot be read or is not line-aligned.
+    func bpeDropoutCorpus(settings run: TrainSettings, vocabularies v: Vocabularies, say: (String) -> Void) throws -> BPEDropoutCorpus? {
+        guard run.bpeDropout > 0 else { return nil }
+        guard v.source.samplesSegmentations && v.target.samplesSegmentations else {
+            throw TrainingRunError.input("--bpe-dropout needs a vocabulary of BPE merges; this model's is SentencePiece, byte-level or character-level (train without --bpe-dropout)")
+        }
+        guard let src = run.source, let tgt = run.target else {
+            throw TrainingRunError.input("--bpe-dropout segments the text anew each epoch: give --src and --tgt")
+        }
+        let s = try readLines(src, say: say), t = try readLines(tgt, say: say)
+        guard s.count == t.count else { throw TextError.lineCountMismatch(src, s.count, tgt, t.count) }
+        say("BPE-dropout \(run.bpeDropout): each epoch segments the \(s.count) training pairs anew")
+        return BPEDropoutCorpus(source: s, target: t, vocabularies: v, p: run.bpeDropout, seed: run.seed, maxLength: run.maxLength)
     }
 
     /// A language model's tokens: the first `1 - validFraction` train, the tail validates.

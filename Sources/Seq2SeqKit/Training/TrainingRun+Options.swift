@@ -93,6 +93,8 @@ extension TrainingRun {
         public var beta2: Float? = nil
         /// Label smoothing of the training loss, in [0, 0.99]; nil: 0.1 for translation, 0 for a language model.
         public var labelSmoothing: Float? = nil
+        /// BPE-dropout probability, in [0, 0.99]; nil: 0 (off). Translation from --src/--tgt with a BPE vocabulary.
+        public var bpeDropout: Float? = nil
         /// Skip translation pairs with a side longer than this many tokens.
         public var maxLength = 128
         /// Tokens per batch and side (sentences × longest), translation.
@@ -205,6 +207,7 @@ extension TrainingRun.Options {
         try OptionRange.real(beta2, "--beta2", 0...1, open: true)
         if let b = beta2, b >= 1 { throw fail("--beta2 must be below 1 (got \(b))") }
         try OptionRange.real(labelSmoothing, "--label-smoothing", 0...0.99)
+        try OptionRange.real(bpeDropout, "--bpe-dropout", 0...0.99)
         try OptionRange.int(batchTokens, "--batch-tokens", 8...10_000_000)
         try OptionRange.int(updateFreq, "--update-freq", 1...100_000)
         try OptionRange.real(clipNorm, "--clip-norm", 0...1e9)

@@ -130,6 +130,7 @@ extension TrainingRun {
         if let v = o.weightDecay { s.weightDecay = v }
         if let v = o.beta2 { s.beta2 = v }
         if let v = o.labelSmoothing { s.labelSmoothing = v }
+        if let v = o.bpeDropout { s.bpeDropout = v }
         s.clipNorm = o.clipNorm; s.seed = o.seed
         if let v = o.precision { s.precision = v }
         if let v = o.maxSteps { s.maxSteps = v }
