@@ -57,6 +57,40 @@ final class TrainingRunTests: XCTestCase {
         o.lr = nil
         o.resume = true; o.overwrite = true
         expectInvalid(o, "--resume continues a run")
+        // BPE-dropout segments translation text: not a language model's, not a prepared corpus.
+        prepared.task = .translation; prepared.vocabulary = .automatic; prepared.bpeDropout = 0.1
+        expectInvalid(prepared, "--bpe-dropout segments the text anew each epoch: give --src and --tgt")
+        var lm = try languageModelOptions("lm-bpe-dropout")
+        lm.bpeDropout = 0.1
+        expectInvalid(lm, "--bpe-dropout applies to translation, not --lm")
+        var range = TrainingRun.Options(modelDirectory: "\(dir)/none")
+        range.source = "a"; range.target = "b"; range.bpeDropout = 1
+        expectInvalid(range, "--bpe-dropout")
+        range.bpeDropout = 0.1
+        XCTAssertNoThrow(try range.validate())
+    }
+
+    /// `--bpe-dropout`: the run trains on the resegmented text, records the setting and says so, and
+    /// a resumed run keeps it.
+    func testBPEDropoutRunRecordsItsSettingAndResumes() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/corpora/sample"
+        var o = TrainingRun.Options(modelDirectory: "\(dir)/bpe-dropout")
+        o.source = sample + "/train.de"; o.target = sample + "/train.en"
+        o.vocabularySize = 500; o.bpeDropout = 0.1
+        o.architecture.dModel = 32; o.architecture.dFF = 64; o.architecture.layers = 1; o.architecture.heads = 2
+        o.maxSteps = 6; o.threads = 1
+        var lines: [String] = []
+        _ = try TrainingRun(o).run { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("BPE-dropout 0.1: each epoch segments the") }, "\(lines)")
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(saved.bpeDropout, 0.1)
+        var resumed = TrainingRun.Options(modelDirectory: o.modelDirectory)
+        resumed.resume = true; resumed.maxSteps = 8; resumed.threads = 1
+        var again: [String] = []
+        let summary = try TrainingRun(resumed).run { again.append($0) }
+        XCTAssertEqual(summary.steps, 8)
+        XCTAssertTrue(again.contains { $0.hasPrefix("BPE-dropout 0.1: each epoch segments the") }, "\(again)")
     }
 
     func testRecipes() throws {

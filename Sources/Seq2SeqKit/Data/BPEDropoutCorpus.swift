@@ -25,6 +25,9 @@ public struct BPEDropoutCorpus: Sendable {
 
     /// The corpus of line-aligned `source` and `target` lines.
     /// - Parameters:
+    ///   - source: The source lines, as read from the training file.
+    ///   - target: The target lines, line-aligned with `source`.
+    ///   - v: The vocabularies that segment each side.
     ///   - p: The merge dropout probability, in (0, 1).
     ///   - seed: Seeds the segmentations (with the epoch and the line).
     ///   - maxLength: Pairs with a side longer than this many tokens are skipped in that epoch.

@@ -194,6 +194,10 @@ extension TrainingRun.Options {
             throw fail("give --src and --tgt (line-aligned training text), --data DIR (from `seq2seq prepare`), or --lm --text FILE")
         }
         if (validSource == nil) != (validTarget == nil) { throw fail("give both --valid-src and --valid-tgt") }
+        if let p = bpeDropout, p > 0 {
+            if isLanguageModel { throw fail("--bpe-dropout applies to translation, not --lm") }
+            if data != nil { throw fail("--bpe-dropout segments the text anew each epoch: give --src and --tgt instead of a prepared --data corpus") }
+        }
         try validateVocabularyChoice()
         // Model shape (config.json's own checks follow once the vocabulary is known).
         try architecture.validate(for: task)
