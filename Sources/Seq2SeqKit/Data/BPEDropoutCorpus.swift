@@ -60,18 +60,8 @@ public struct BPEDropoutCorpus: Sendable {
     /// than the length limit skipped (counted in the result), on all threads.
     public func pairs(epoch: Int) -> ParallelData {
         let n = lineCount
-        var ids = [[Int32]](repeating: [], count: 2 * n)
-        let chunks = max(1, min(Threads.count, n / 500))
-        ids.withUnsafeMutableBufferPointer { buf in
-            let out = SendablePointer(buf.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                for i in (n * c / chunks)..<(n * (c + 1) / chunks) {
-                    out.p[2 * i] = segment(line: i, side: 0, epoch: epoch)
-                    out.p[2 * i + 1] = segment(line: i, side: 1, epoch: epoch)
-                }
-            }
-        }
-        return ParallelData.make(sourceIds: (0..<n).map { ids[2 * $0] }, targetIds: (0..<n).map { ids[2 * $0 + 1] },
+        return ParallelData.make(sourceIds: mapOnAllThreads(n, grain: 500) { segment(line: $0, side: 0, epoch: epoch) },
+                                 targetIds: mapOnAllThreads(n, grain: 500) { segment(line: $0, side: 1, epoch: epoch) },
                                  maxLength: maxLength)
     }
 
@@ -86,15 +76,10 @@ public struct BPEDropoutCorpus: Sendable {
         return out
     }
 
-    /// One seed from several numbers (SplitMix64's finalizer after each).
+    /// One seed from several numbers (a SplitMix64 step after each).
     static func mix(_ values: UInt64...) -> UInt64 {
         var h: UInt64 = 0x6A09_E667_F3BC_C909
-        for v in values {
-            h = (h ^ v) &+ 0x9E37_79B9_7F4A_7C15
-            h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
-            h ^= h >> 31
-        }
+        for v in values { h = RNG.splitMix64(h ^ v) }
         return h
     }
 }

@@ -100,3 +100,23 @@ enum ParallelWorker {
         worker.active = outer
     }
 }
+
+/// `[body(0), body(1), …, body(count - 1)]`, computed on all threads in one contiguous chunk per thread
+/// of at least `grain` items (Dispatch's pool: for text work, such as encoding lines, outside the products).
+func mapOnAllThreads<T>(_ count: Int, grain: Int, _ body: (Int) -> T) -> [T] {
+    let chunks = max(1, min(Threads.count, count / grain))
+    if chunks == 1 { return (0..<count).map(body) }
+    return withoutActuallyEscaping(body) { body in
+        let work = UncheckedBox(body)
+        // Every slot is initialized exactly once, by the chunk that owns it, before the count is set.
+        return [T](unsafeUninitializedCapacity: count) { buf, initialized in
+            let out = SendablePointer(buf.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                for i in (count * c / chunks)..<(count * (c + 1) / chunks) {
+                    (out.p + i).initialize(to: work.value(i))
+                }
+            }
+            initialized = count
+        }
+    }
+}

@@ -9,13 +9,20 @@ public struct RNG: RandomNumberGenerator, Codable, Sendable, Equatable {
         var z = seed
         var s = [UInt64](repeating: 0, count: 4)
         for i in 0..<4 {
+            s[i] = Self.splitMix64(z)
             z &+= 0x9E37_79B9_7F4A_7C15
-            var x = z
-            x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-            s[i] = x ^ (x >> 31)
         }
         state = s
+    }
+
+    /// One SplitMix64 output: `z` advanced by the golden-ratio increment, then finalized (Steele et al.'s
+    /// mixer). Seeds the state above and folds several numbers into one seed (`BPEDropoutCorpus`).
+    @inline(__always)
+    static func splitMix64(_ z: UInt64) -> UInt64 {
+        var x = z &+ 0x9E37_79B9_7F4A_7C15
+        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+        return x ^ (x >> 31)
     }
 
     /// The next 64 random bits.

