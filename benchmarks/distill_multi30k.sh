@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The distillation worked example of docs/distillation.md on Multi30k German→English: a teacher
-# (the default recipe), its two best translations of each line of train.de as the student's corpus
+# (`--preset small`), its two best translations of each line of train.de as the student's corpus
 # (`seq2seq distill --n-best 2`, in a 4,000-entry student vocabulary), a `--preset tiny` student
 # trained for 12,000 updates, int8 copies of both; then BLEU
 # on test2016 and translation speed (1 thread, beam 5 batch 32 and greedy batch 1) of all four,
@@ -40,9 +40,9 @@ echo "load average: $(cut -d' ' -f1 /proc/loadavg)" >&2
 
 teacher="${teacher:-$out/teacher}"
 if [ ! -f "$teacher/model.safetensors" ]; then
-    log "teacher: the default recipe for $teacher_time"
+    log "teacher: the small preset's recipe for $teacher_time"
     "$bin" train --src "$M/train.de" --tgt "$M/train.en" --valid-src "$M/val.de" --valid-tgt "$M/val.en" \
-        --model "$teacher" --max-time "$teacher_time" --keep-last 8 --threads 2 --precision "$precision"
+        --model "$teacher" --preset small --max-time "$teacher_time" --keep-last 8 --threads 2 --precision "$precision"
 fi
 [ -f "$out/teacher-int8/model.safetensors" ] || "$bin" quantize --model "$teacher" --output "$out/teacher-int8"
 

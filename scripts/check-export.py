@@ -166,7 +166,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     de, en = os.path.join(SAMPLE, "train.de"), os.path.join(SAMPLE, "train.en")
     sources, targets = lines(os.path.join(SAMPLE, "valid.de"), 8), lines(os.path.join(SAMPLE, "valid.en"), 8)
-    small = ["--d-model", "64", "--d-ff", "128", "--layers", "2", "--heads", "4", "--vocab-size", "600",
+    # small's recipe (warm-up, dropout) with a smaller shape.
+    small = ["--preset", "small", "--d-model", "64", "--d-ff", "128", "--layers", "2", "--heads", "4", "--vocab-size", "600",
              "--max-steps", "500", "--lr", "3e-3", "--threads", "2", "--seed", "3"]
 
     # The training default (pre-norm, joint vocabulary) → Pegasus; post-norm with separate vocabularies → Marian.

@@ -25,6 +25,7 @@ struct Quickstart: ParsableCommand {
         let corpus: Corpora.Parallel
         var onSample = false
         var options = TrainingRun.Options(modelDirectory: model)
+        options.architecture.preset = "small"  // the five-minute recipes below override small's fields
         if let m = Corpora.multi30k() {
             corpus = m
             say("corpus: Multi30k from \((m.trainSource as NSString).deletingLastPathComponent)")

@@ -14,15 +14,15 @@ extension Precision: ExpressibleByArgument {}
 
 /// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Named configuration: small (d 256, 3+3 layers), base (d 512, 6+6), tiny (d 160, 3+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
-    var preset = "small"
+    @Option(help: "Named configuration and its recipe: narrow (d 128, 4+4 layers, dropout 0.3, learning rate 5e-3; the default under 100,000 training pairs), small (d 256, 3+3; the default from 100,000 pairs), base (d 512, 6+6), tiny (d 160, 3+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates; the default) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
+    var preset: String?
     @Option(help: "Width.") var dModel: Int?
     @Option(help: "Attention heads.") var heads: Int?
     @Option(help: "Feed-forward width.") var dFF: Int?
     @Option(help: "Encoder layers.") var encoderLayers: Int?
     @Option(help: "Decoder layers.") var decoderLayers: Int?
     @Option(help: "Encoder and decoder layers.") var layers: Int?
-    @Option(help: "Dropout (default: 0.2 for translation; the preset's for --lm: 0 small, 0.05 medium).") var dropout: Float?
+    @Option(help: "Dropout (default: the preset's: 0.3 narrow, 0.2 small, base and tiny; for --lm 0 small, 0.05 medium).") var dropout: Float?
     @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
     @Option(help: "relu, gelu, gelu_tanh (GPT-2's tanh approximation) or silu.") var activation: Activation?
     @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
@@ -75,9 +75,9 @@ struct Train: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     // Optimization
-    @Option(help: "Peak learning rate.") var lr: Float?
+    @Option(help: "Peak learning rate (default: the preset's: 5e-3 narrow, 1e-3 small, base and tiny; 1e-3 small, 1.5e-3 medium for --lm).") var lr: Float?
     @Option(help: "Floor of the learning rate.") var minLR: Float?
-    @Option(help: "Warm-up steps.") var warmupSteps: Int?
+    @Option(help: "Warm-up steps (default: the preset's: 2,000 narrow, 500 small, base and tiny; 100 for --lm).") var warmupSteps: Int?
     @Option(help: "inverse-sqrt (default) or cosine (down to --min-lr at the end of --max-steps or --max-time; default for --lm).") var schedule: LRSchedule?
     @Option(help: "adam (default) or adamw (default for --lm).") var optimizer: TrainSettings.Optimizer?
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float?

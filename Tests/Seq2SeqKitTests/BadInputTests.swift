@@ -87,7 +87,7 @@ final class BadInputTests: XCTestCase {
             (train + ["--dropout", "1.5"], "--dropout"),
             (train + ["--d-model", "0"], "--d-model"),
             (train + ["--d-model", "100000000"], "--d-model"),
-            (train + ["--heads", "3"], "d_model (256) must be a positive multiple of n_heads (3)"),
+            (train + ["--heads", "3"], "d_model (128) must be a positive multiple of n_heads (3)"),
             (train + ["--batch-tokens", "0"], "--batch-tokens"),
             (train + ["--update-freq", "0"], "--update-freq"),
             (train + ["--max-length", "0"], "--max-length"),

@@ -99,7 +99,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(s.mode, .translation)
         XCTAssertEqual(s.optimizer, .adam); XCTAssertEqual(s.schedule, .inverseSqrt)
         XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.validateEvery, 0)
-        XCTAssertEqual(try o.architecture.config(for: .translation).dropout, 0.2)
+        XCTAssertEqual(try o.architecture.config(for: .translation).dropout, 0.2)  // small's, when the corpus is not known
         XCTAssertEqual(s.precision, .auto)
         // Cosine may end with --max-time alone.
         o.schedule = .cosine
@@ -107,6 +107,27 @@ final class TrainingRunTests: XCTestCase {
         o.maxSeconds = 3600
         XCTAssertNoThrow(try TrainingRun.settings(for: o).validate())
         o.schedule = nil; o.maxSeconds = nil
+        // Without --preset the corpus chooses: under 100,000 pairs narrow and its recipe, from 100,000
+        // pairs small; a named preset whatever the corpus.
+        o.maxSeconds = 3600
+        s = TrainingRun.settings(for: o, pairs: 29_000)
+        XCTAssertEqual(s.lr, 5e-3); XCTAssertEqual(s.warmupSteps, 2000); XCTAssertEqual(s.schedule, .inverseSqrt)
+        let narrow = try o.architecture.config(for: .translation, pairs: 29_000)
+        XCTAssertEqual([narrow.dModel, narrow.nHeads, narrow.dFF, narrow.encoderLayers, narrow.decoderLayers], [128, 4, 256, 4, 4])
+        XCTAssertEqual(narrow.dropout, 0.3)
+        s = TrainingRun.settings(for: o, pairs: 100_000)
+        XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.schedule, .inverseSqrt)
+        XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 100_000), try o.architecture.config(for: .translation))
+        o.architecture.preset = "small"
+        XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).lr, 1e-3)
+        XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 29_000).dModel, 256)
+        o.architecture.preset = nil
+        o.initFrom = "pretrained"  // fine-tuning keeps its rate and warm-up
+        s = TrainingRun.settings(for: o, pairs: 29_000)
+        XCTAssertEqual(s.lr, TrainingRun.FineTuningDefaults.translation.lr)
+        XCTAssertEqual(s.warmupSteps, TrainingRun.FineTuningDefaults.translation.warmupSteps)
+        o.initFrom = nil; o.maxSeconds = nil
+        XCTAssertEqual(ModelConfig.presetNames, ["small", "base", "tiny", "narrow"])
         o.task = .languageModel
         o.lr = 5e-4
         s = TrainingRun.settings(for: o)
@@ -146,6 +167,30 @@ final class TrainingRunTests: XCTestCase {
 
     /// A language model validated every N updates skips epoch ends (its blocks are drawn at random: an
     /// epoch is a count of tokens), even with no minimum interval between validations.
+    /// A run without --preset on a small corpus trains the narrow recipe and says so; --preset small
+    /// trains small's.
+    func testSmallCorpusTrainsTheNarrowRecipeByDefault() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/corpora/sample"
+        var o = TrainingRun.Options(modelDirectory: "\(dir)/narrow")
+        o.source = sample + "/train.de"; o.target = sample + "/train.en"
+        o.vocabularySize = 300; o.maxSteps = 1; o.threads = 1
+        var lines: [String] = []
+        _ = try TrainingRun(o).run { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.hasPrefix("preset narrow: the default for corpora under 100000 pairs (this one has ") }, "\(lines)")
+        let config = try ModelDirectory.loadConfig(o.modelDirectory)
+        XCTAssertEqual([config.dModel, config.dFF, config.encoderLayers, config.decoderLayers], [128, 256, 4, 4])
+        XCTAssertEqual(config.dropout, 0.3)
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(saved.lr, 5e-3); XCTAssertEqual(saved.warmupSteps, 2000); XCTAssertEqual(saved.schedule, .inverseSqrt)
+
+        o.modelDirectory = "\(dir)/small"; o.architecture.preset = "small"
+        lines = []
+        _ = try TrainingRun(o).run { lines.append($0) }
+        XCTAssertFalse(lines.contains { $0.hasPrefix("preset ") }, "\(lines)")
+        XCTAssertEqual(try ModelDirectory.loadConfig(o.modelDirectory).dModel, 256)
+    }
+
     func testLanguageModelValidatesByStepsOnly() throws {
         var o = try languageModelOptions("steps")
         o.maxSteps = 60; o.validateEvery = 20; o.minValidateSeconds = 0; o.keepLast = 0

@@ -93,23 +93,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The width of one attention head, d_model / n_heads.
     public var headDim: Int { dModel / nHeads }
 
-    /// The named presets of `seq2seq train --preset` and `seq2seq bench train`.
-    public static func preset(_ name: String) -> ModelConfig? {
-        switch name {
-        case "small": return ModelConfig()
-        case "base": return ModelConfig(dModel: 512, nHeads: 8, dFF: 2048, encoderLayers: 6, decoderLayers: 6)
-        // A distillation student: a deeper encoder than decoder (it runs once per sentence, the
-        // decoder once per token and beam) and one decoder layer, as Bergamot's students; narrower
-        // than Bergamot's tiny11 (d 256, 6 + 2, ff 1536), which decodes no faster than `small` here.
-        // d 160, 3 + 1 is the shape that reached 3× `small`'s int8 speed within 1 BLEU of it
-        // (docs/distillation.md); d 192, 4 + 1 kept the BLEU at 2.3-2.8×, d 128 lost it.
-        case "tiny": return ModelConfig(dModel: 160, nHeads: 4, dFF: 640, encoderLayers: 3, decoderLayers: 1)
-        default: return nil
-        }
-    }
-    /// The names ``preset(_:)`` knows.
-    public static let presetNames = ["small", "base", "tiny"]
-
     /// Checks the configuration is one the spec allows; the message says which field to change.
     /// - Throws: ``ModelError/invalidConfig(_:)`` for the first field out of range (including sizes too
     ///   large to allocate: more than 2^32 parameters).

@@ -141,16 +141,10 @@ public final class Vocabulary: @unchecked Sendable {
     /// counted by their bytes on all threads, then each distinct word is normalized once).
     public static func wordCounts(lines: [String], normalizer: Normalizer) -> [String: Int] {
         let chunks = max(1, min(Threads.count, lines.count / 1000))
-        var partial = [WordCounter](repeating: WordCounter(), count: chunks)
-        partial.withUnsafeMutableBufferPointer { buf in
-            let out = SendablePointer(buf.baseAddress!)
-            let work = UncheckedBox(lines)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                var counter = WordCounter()
-                let lo = work.value.count * c / chunks, hi = work.value.count * (c + 1) / chunks
-                for line in work.value[lo..<hi] { counter.addLine(line) }
-                out.p[c] = counter
-            }
+        let partial = mapOnAllThreads(chunks, grain: 1) { c in  // one counter per contiguous chunk of lines
+            var counter = WordCounter()
+            for line in lines[(lines.count * c / chunks)..<(lines.count * (c + 1) / chunks)] { counter.addLine(line) }
+            return counter
         }
         var all = partial[0]
         for p in partial.dropFirst() { all.merge(p) }

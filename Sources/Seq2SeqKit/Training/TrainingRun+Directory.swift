@@ -3,12 +3,25 @@ import Foundation
 extension TrainingRun {
     /// Rank 0's part: the vocabulary, the prepared corpus, config.json and train.json, each checked
     /// before the next is written.
-    func prepareDirectory(_ settings: TrainSettings, say: @escaping (String) -> Void) throws {
+    func prepareDirectory(say: @escaping (String) -> Void) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try clearPreviousRun(say: say)
+        var settings = try runSettings()
         let vocabs = try chooseVocabulary(settings, say: say)
-        try prepareCorpus(settings, vocabularies: vocabs, say: say)
-        let config = options.resume ? try ModelDirectory.loadConfig(directory) : try modelConfig(settings: settings, vocabularies: vocabs)
+        let pairs = try prepareCorpus(settings, vocabularies: vocabs, say: say)
+        let config: ModelConfig
+        if options.resume {
+            config = try ModelDirectory.loadConfig(directory)
+        } else {
+            // Without --preset the corpus chooses a translation model's preset and with it the recipe.
+            if let pairs, options.task == .translation, options.architecture.preset == nil, initDirectory == nil {
+                settings = try runSettings(pairs: pairs)
+                let p = TranslationPreset.default(pairs: pairs)
+                let rule = pairs < TranslationPreset.smallCorpusPairs ? "under" : "from"
+                say("preset \(p.name): the default for corpora \(rule) \(TranslationPreset.smallCorpusPairs) pairs (this one has \(pairs)); --preset names another")
+            }
+            config = try modelConfig(settings: settings, vocabularies: vocabs, pairs: pairs)
+        }
         if !options.resume { try vocabs.save(to: directory) }
         try writeAtomically(config.jsonData(), to: "\(directory)/\(ModelDirectory.configFile)")
         try writeAtomically(settings.jsonData(), to: "\(directory)/\(TrainingFiles.settings)")
@@ -34,8 +47,10 @@ extension TrainingRun {
 
     /// Training data: `data` as it is, or the text prepared into the model directory (once: a
     /// resumed run maps it again).
-    func prepareCorpus(_ settings: TrainSettings, vocabularies: Vocabularies, say: @escaping (String) -> Void) throws {
-        guard settings.data == nil else { return }
+    /// - Returns: The corpus's pairs or blocks (nil for a `data` corpus whose header is unreadable: the
+    ///   training data's loading reports why).
+    func prepareCorpus(_ settings: TrainSettings, vocabularies: Vocabularies, say: @escaping (String) -> Void) throws -> Int? {
+        if let data = settings.data { return try? PreparedCorpus.readHeader(data).pairs }
         let dir = "\(directory)/\(TrainingCorpus.directoryName)"
         var p = CorpusPreparer()
         p.maxLength = settings.maxLength; p.lenient = options.lenient; p.log = say
@@ -52,7 +67,10 @@ extension TrainingRun {
         case .prepared(let h):
             if h.repairedLines > 0 { say("replaced invalid UTF-8 on \(h.repairedLines) lines") }
             say(String(format: "prepared the corpus in %.1f s into %@ (%.1f MB)", h.seconds, dir, Double(TrainingCorpus.diskBytes(dir)) / 1e6))
-        case .reused: say("using the corpus prepared in \(dir)")
+            return h.pairs
+        case .reused(let h):
+            say("using the corpus prepared in \(dir)")
+            return h.pairs
         }
     }
 }

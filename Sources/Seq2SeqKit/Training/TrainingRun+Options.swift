@@ -76,11 +76,11 @@ extension TrainingRun {
 
         // MARK: Optimization (nil: the recipe's value)
 
-        /// Peak learning rate; nil: the recipe's (1e-3 for both tasks).
+        /// Peak learning rate; nil: the preset's (``TranslationPreset``, ``LanguageModelPreset``).
         public var lr: Float? = nil
         /// The schedule's floor (the cosine schedule decays to it); nil: 0 for translation, 1e-4 for a language model.
         public var minLR: Float? = nil
-        /// Updates of linear warm-up to ``lr``; nil: 500 for translation, 100 for a language model.
+        /// Updates of linear warm-up to ``lr``; nil: the translation preset's (2,000 narrow, 500 the others), 100 for a language model.
         public var warmupSteps: Int? = nil
         /// The learning-rate schedule; nil: ``LRSchedule/inverseSqrt`` for translation, ``LRSchedule/cosine``
         /// for a language model. Cosine needs ``maxSteps`` or ``maxSeconds``.

@@ -4,14 +4,15 @@ extension TrainingRun {
     /// The model's shape: a named preset, and the fields that override it (nil keeps the preset's).
     /// The names follow config.json's fields.
     public struct Architecture: Equatable, Sendable {
-        /// small (d 256, 3+3 layers) or base (d 512, 6+6) for translation; small (nanoGPT's CPU
-        /// model, `ModelConfig.gptSmall`) for a language model.
-        public var preset = "small"
-        /// The model width d_model; nil: the preset's (256 small, 512 base; 128 for a language model).
+        /// A ``TranslationPreset`` name (narrow, small, base, tiny) for translation, a ``LanguageModelPreset``
+        /// name (small, medium) for a language model; nil: the corpus chooses for translation
+        /// (``TranslationPreset/default(pairs:)``: narrow under 100,000 pairs, else small), small for a language model.
+        public var preset: String? = nil
+        /// The model width d_model; nil: the preset's (128 narrow, 256 small, 512 base; 128 for a language model).
         public var dModel: Int? = nil
-        /// Attention heads (n_heads, which must divide d_model); nil: the preset's (4 small, 8 base; 4).
+        /// Attention heads (n_heads, which must divide d_model); nil: the preset's (4 narrow and small, 8 base; 4).
         public var heads: Int? = nil
-        /// The feed-forward width d_ff; nil: the preset's (1024 small, 2048 base; 512).
+        /// The feed-forward width d_ff; nil: the preset's (256 narrow, 1024 small, 2048 base; 512).
         public var dFF: Int? = nil
         /// Encoder layers (translation; ignored for a language model); overrides ``layers``.
         public var encoderLayers: Int? = nil
@@ -19,7 +20,7 @@ extension TrainingRun {
         public var decoderLayers: Int? = nil
         /// Encoder and decoder layers (a language model's decoder layers).
         public var layers: Int? = nil
-        /// nil: 0.2 for translation, the preset's for a language model.
+        /// nil: the preset's (0.3 narrow, 0.2 the other translation presets; 0 small, 0.05 medium for a language model).
         public var dropout: Float? = nil
         /// Pre-norm or post-norm layers; nil: the preset's (pre-norm).
         public var norm: ModelConfig.Norm? = nil
@@ -37,26 +38,41 @@ extension TrainingRun {
         /// Tie the output projection to the target embedding.
         public var tieOutput: Bool? = nil
 
-        /// The preset small with no overrides.
+        /// The default preset with no overrides.
         public init() {}
+
+        /// The translation preset named, or without a name the one for a corpus of `pairs` training pairs
+        /// (``TranslationPreset/default(pairs:)``; small when the count is not known).
+        /// - Throws: ``TrainingRunError/invalidOption(_:)`` for an unknown name.
+        public func translationPreset(pairs: Int?) throws(TrainingRunError) -> TranslationPreset {
+            guard let name = preset else { return pairs.map(TranslationPreset.default(pairs:)) ?? .small }
+            guard let p = TranslationPreset.named(name) else {
+                throw .invalidOption("unknown preset '\(name)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
+            }
+            return p
+        }
 
         /// The preset's configuration with the overrides applied (the vocabulary sizes are set
         /// once the vocabulary is known, see `TrainingRun.modelConfig`).
+        /// - Parameters:
+        ///   - task: Translation or a language model (whose presets differ).
+        ///   - pairs: The training pairs, which choose a translation preset when none is named (see
+        ///     ``translationPreset(pairs:)``).
         /// - Throws: ``TrainingRunError/invalidOption(_:)`` for a preset the task does not know. The overrides'
         ///   ranges are checked by ``Options/validate()``, and the configuration itself once the vocabulary is known.
-        public func config(for task: Task) throws(TrainingRunError) -> ModelConfig {
+        public func config(for task: Task, pairs: Int? = nil) throws(TrainingRunError) -> ModelConfig {
             let lm = task == .languageModel
             var c: ModelConfig
             if lm {
-                guard let p = LanguageModelPreset.named(preset) else {
-                    throw .invalidOption("--lm knows the presets \(LanguageModelPreset.all.map(\.name).joined(separator: " and ")) (got '\(preset)')")
+                let name = preset ?? LanguageModelPreset.small.name
+                guard let p = LanguageModelPreset.named(name) else {
+                    throw .invalidOption("--lm knows the presets \(LanguageModelPreset.all.map(\.name).joined(separator: " and ")) (got '\(name)')")
                 }
                 c = p.config
             } else {
-                guard let p = ModelConfig.preset(preset) else {
-                    throw .invalidOption("unknown preset '\(preset)'; choose one of \(ModelConfig.presetNames.joined(separator: ", "))")
-                }
-                c = p
+                let p = try translationPreset(pairs: pairs)
+                c = p.config
+                c.dropout = p.dropout
             }
             if let v = dModel { c.dModel = v }
             if let v = heads { c.nHeads = v }
@@ -64,7 +80,7 @@ extension TrainingRun {
             if let v = layers { c.decoderLayers = v; if !lm { c.encoderLayers = v } }
             if let v = encoderLayers, !lm { c.encoderLayers = v }
             if let v = decoderLayers { c.decoderLayers = v }
-            c.dropout = dropout ?? (lm ? c.dropout : 0.2)
+            if let v = dropout { c.dropout = v }
             if let v = norm { c.norm = v }
             if let v = activation { c.activation = v }
             if let v = positional { c.positional = v }
@@ -88,13 +104,17 @@ extension TrainingRun {
     }
 
     /// The training settings (train.json) of these options: the task's recipe, then every option
-    /// given. Translation follows the Multi30k recipe (40.4 BLEU on test2016 in 60 minutes on 2
-    /// cores, see the README); a language model nanoGPT's defaults; with `--init-from`, the learning rate and
-    /// warm-up of ``FineTuningDefaults``.
+    /// given. Translation follows its preset's recipe (``TranslationPreset``; without `--preset`, the one
+    /// for a corpus of `pairs` pairs); a language model nanoGPT's defaults; with `--init-from`, the learning
+    /// rate and warm-up of ``FineTuningDefaults``.
     ///
     /// This is what a new run writes as train.json; a resumed run trains with its saved train.json instead
     /// (with the limits, ``Options/updateFreq`` and ``Options/precision`` given now). The result is not validated here.
-    public static func settings(for o: Options) -> TrainSettings {
+    /// - Parameters:
+    ///   - o: The run's options.
+    ///   - pairs: The training pairs, known once the corpus is prepared; nil: not known (a translation
+    ///     run without `--preset` then follows `small`).
+    public static func settings(for o: Options, pairs: Int? = nil) -> TrainSettings {
         var s = TrainSettings()
         let lm = o.isLanguageModel
         s.mode = lm ? .languageModel : .translation
@@ -105,12 +125,14 @@ extension TrainingRun {
         s.maxLength = o.maxLength; s.batchTokens = o.batchTokens; s.updateFreq = o.updateFreq ?? 1
         s.validFraction = o.validFraction; s.evalBatches = o.evalBatches
         if lm {  // nanoGPT's optimizer, and the preset's data, length, learning rate and precision
-            let p = LanguageModelPreset.named(o.architecture.preset) ?? .small
+            let p = o.architecture.preset.flatMap(LanguageModelPreset.named) ?? .small
             s.optimizer = .adamw; s.schedule = .cosine; s.lr = p.lr; s.minLR = 1e-4; s.warmupSteps = 100
             s.beta2 = 0.99; s.weightDecay = 0.1; s.adamEps = 1e-8; s.labelSmoothing = 0; s.maxSteps = p.maxSteps
             s.validateEvery = p.validateEvery; s.blockSize = p.blockSize; s.batchSize = p.batchSize; s.precision = p.precision
         } else {
-            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = 1e-3; s.warmupSteps = 500; s.validateEvery = 0
+            // An unknown preset name is an option error (``Options/validate()``) before this is used.
+            let p = (try? o.architecture.translationPreset(pairs: pairs)) ?? .small
+            s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = p.lr; s.warmupSteps = p.warmupSteps; s.validateEvery = 0
             s.lengthPenalty = 1.4; s.precision = .auto
         }
         if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
@@ -145,10 +167,10 @@ extension TrainingRun {
         return s
     }
 
-    /// The settings this run trains with: the options' (`settings(for:)`), or on resuming the
+    /// The settings this run trains with: the options' (`settings(for:pairs:)`), or on resuming the
     /// saved train.json's with the limits, `updateFreq`, `precision` and `averageLast` given now.
-    func runSettings() throws -> TrainSettings {
-        var settings = Self.settings(for: options)
+    func runSettings(pairs: Int? = nil) throws -> TrainSettings {
+        var settings = Self.settings(for: options, pairs: pairs)
         if options.resume {
             let path = "\(directory)/\(TrainingFiles.settings)"
             guard let data = FileManager.default.contents(atPath: path),
@@ -172,10 +194,10 @@ extension TrainingRun {
     /// config.json of a new run: the architecture with the vocabulary's sizes, positions for the
     /// longest block or pair, and embeddings shared when the vocabulary is joint (translation); or
     /// the configuration of the model `--init-from` names (`initConfig`).
-    func modelConfig(settings: TrainSettings, vocabularies v: Vocabularies) throws -> ModelConfig {
+    func modelConfig(settings: TrainSettings, vocabularies v: Vocabularies, pairs: Int?) throws -> ModelConfig {
         if let dir = initDirectory { return try initConfig(settings: settings, from: dir) }
         let lm = options.isLanguageModel
-        var config = try options.architecture.config(for: options.task)
+        var config = try options.architecture.config(for: options.task, pairs: pairs)
         config.tgtVocabSize = v.target.count
         config.srcVocabSize = lm ? 0 : v.source.count
         config.shareEmbeddings = !lm && (options.architecture.shareEmbeddings ?? v.joint)

@@ -68,7 +68,7 @@ public struct TrainingRun {
         // then every rank reads the same files, so all start from identical settings.
         if main {
             if options.resume { say("resuming with \(directory)/\(TrainingFiles.settings)'s settings; applied from this command: --max-steps, --max-epochs, --max-time, --update-freq and --precision when given (other training flags are ignored)") }
-            try prepareDirectory(runSettings(), say: say)
+            try prepareDirectory(say: say)
         }
         try communicator.barrier()
         let settings = try savedSettings()  // with the limits given now (rank 0 wrote them into train.json)
