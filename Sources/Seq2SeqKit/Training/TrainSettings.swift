@@ -2,7 +2,7 @@ import Foundation
 
 /// Every training setting, saved as `train.json` in the model directory.
 ///
-/// ``TrainingRun/settings(for:)`` makes them from a run's options; the keys of train.json are the
+/// ``TrainingRun/settings(for:pairs:)`` makes them from a run's options; the keys of train.json are the
 /// fields' names in snake_case. A value is plain data: ``validate()`` checks it, ``Trainer`` uses it.
 public struct TrainSettings: Codable, Equatable, Sendable {
     /// What is trained: an encoder-decoder model on sentence pairs (`translation`), or a decoder-only model
@@ -106,7 +106,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// corpora end epochs every few seconds); validations due by `validateEvery` always run.
     public var minValidateSeconds: Double = 60
 
-    /// The defaults above (not a recipe: see ``TrainingRun/settings(for:)``).
+    /// The defaults above (not a recipe: see ``TrainingRun/settings(for:pairs:)``).
     public init() {}
 
     enum CodingKeys: String, CodingKey {
