@@ -22,7 +22,7 @@ public struct ServiceConfiguration: Sendable {
     public var maxBeam = 16
     /// Tokens `/generate` produces at most per request.
     public var maxGenerateTokens = 2048
-    public var beam = 5
+    public var beam = BeamSearch.defaultBeam
     public var lengthPenalty: Float = 1.4
     public var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     public var maxLenA: Double = 2

@@ -19,7 +19,7 @@ struct AttentionCommand: ParsableCommand {
     @Option(help: "Target sentence to force (default: the model's own translation).") var tgt: String?
     @Option(help: "Output directory.") var output: String
     @Option(help: "svg (heatmaps and index.html) or json (raw weights).") var format: Format = .svg
-    @Option(help: "Beam size for the translation when --tgt is not given.") var beam = 5
+    @Option(help: "Beam size for the translation when --tgt is not given.") var beam = BeamSearch.defaultBeam
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws { try Check.int(beam, "--beam", 1...256) }

@@ -28,7 +28,7 @@ struct Distill: ParsableCommand {
     var vocab: String?
     @Option(help: "Which checkpoint file of the teacher's directory to use.") var checkpoint = ModelDirectory.weightsFile
     @Flag(help: "Quantize the teacher to int8 for this job (as `seq2seq quantize` would).") var int8 = false
-    @Option(help: "Beam size (1: greedy).") var beam = 5
+    @Option(help: "Beam size (1: greedy).") var beam = BeamSearch.defaultBeam
     @Option(help: "Write the teacher's N best translations of each line as N pairs, best first (1-beam; 1: the best only).")
     var nBest = 1
     @Option(help: "Sentences per batch.") var batchSize = 32

@@ -29,7 +29,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Longest line in UTF-8 bytes (beyond: 413; default: --max-request-bytes).") var maxLineBytes: Int?
     @Option(help: "Largest beam a request may ask for.") var maxBeam = 16
     @Option(help: "Most tokens one /generate request may ask for.") var maxGenerateTokens = 2048
-    @Option(help: "Default beam size (1: greedy).") var beam = 5
+    @Option(help: "Default beam size (1: greedy).") var beam = BeamSearch.defaultBeam
     @Option(help: "Length penalty α (as translate).") var lengthPenalty: Float = 1.4
     @Option(help: "gnmt or power (as translate).") var lengthNormalization: BeamSearch.LengthNormalization = .gnmt
     @Option(help: "Output cap: a · source length + b tokens (a).") var maxLenA: Double = 2

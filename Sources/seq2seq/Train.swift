@@ -102,7 +102,7 @@ struct Train: ParsableCommand {
     @Option(help: "Validate every N updates as well as at epoch ends (default: epoch ends only, at most every --min-validate-interval; 250 for --lm).") var validateEvery: Int?
     @Option(help: "Stop after N validations without a better score (0: never).") var patience = 0
     @Option(help: "Also keep the last N step checkpoints (for `seq2seq average`).") var keepLast = 0
-    @Option(help: "At the end, average the last N step checkpoints and keep the mean as model.safetensors when it validates better than the best single model (0: off).") var averageLast: Int?
+    @Option(help: "At the end, average the last N step checkpoints and keep the mean as model.safetensors when it validates better than the best single model (beam 5 decides when validation is greedy); 0: off. Default: 8 with the narrow preset, else 0.") var averageLast: Int?
     @Option(help: "Beam size for validation translations (1: greedy, fastest).") var validBeam = 1
     @Option(help: "GNMT length penalty α for validation translations.") var lengthPenalty: Float = 1.4
     @Option(help: "Log a line every N updates when not on a terminal.") var logEvery = 50

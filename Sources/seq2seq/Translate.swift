@@ -20,7 +20,7 @@ struct Translate: ParsableCommand {
     @Option(help: "Model directory.") var model: String
     @Option(help: "Read sources from this file instead of standard input.") var input: String?
     @Option(help: "Write translations to this file instead of standard output.") var output: String?
-    @Option(help: "Beam size (1: greedy).") var beam = 5
+    @Option(help: "Beam size (1: greedy).") var beam = BeamSearch.defaultBeam
     @Option(help: "Print the K best hypotheses per line, tab-separated with their scores.") var nBest = 1
     @Flag(help: "Add each translation's log-probability (tab-separated).") var scores = false
     @Flag(help: "Add each translation's word alignment (tab-separated Pharaoh pairs i-j: source word i, target word j, from 0).")

@@ -112,12 +112,21 @@ final class TrainingRunTests: XCTestCase {
         o.maxSeconds = 3600
         s = TrainingRun.settings(for: o, pairs: 29_000)
         XCTAssertEqual(s.lr, 5e-3); XCTAssertEqual(s.warmupSteps, 2000); XCTAssertEqual(s.schedule, .inverseSqrt)
+        XCTAssertEqual(s.averageLast, 8)
+        o.averageLast = 0
+        XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).averageLast, 0)
+        o.averageLast = nil
         let narrow = try o.architecture.config(for: .translation, pairs: 29_000)
         XCTAssertEqual([narrow.dModel, narrow.nHeads, narrow.dFF, narrow.encoderLayers, narrow.decoderLayers], [128, 4, 256, 4, 4])
         XCTAssertEqual(narrow.dropout, 0.3)
         s = TrainingRun.settings(for: o, pairs: 100_000)
         XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.schedule, .inverseSqrt)
+        XCTAssertEqual(s.averageLast, 0)
         XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 100_000), try o.architecture.config(for: .translation))
+        XCTAssertEqual(TranslationPreset.defaultChoice(pairs: 99_999),
+                       "preset narrow: the default for corpora under 100000 pairs (this one has 99999); --preset names another")
+        XCTAssertEqual(TranslationPreset.defaultChoice(pairs: 100_000),
+                       "preset small: the default for corpora from 100000 pairs (this one has 100000); --preset names another")
         o.architecture.preset = "small"
         XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).lr, 1e-3)
         XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 29_000).dModel, 256)
@@ -126,6 +135,7 @@ final class TrainingRunTests: XCTestCase {
         s = TrainingRun.settings(for: o, pairs: 29_000)
         XCTAssertEqual(s.lr, TrainingRun.FineTuningDefaults.translation.lr)
         XCTAssertEqual(s.warmupSteps, TrainingRun.FineTuningDefaults.translation.warmupSteps)
+        XCTAssertEqual(s.averageLast, 0)
         o.initFrom = nil; o.maxSeconds = nil
         XCTAssertEqual(ModelConfig.presetNames, ["small", "base", "tiny", "narrow"])
         o.task = .languageModel
@@ -183,6 +193,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(config.dropout, 0.3)
         let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
         XCTAssertEqual(saved.lr, 5e-3); XCTAssertEqual(saved.warmupSteps, 2000); XCTAssertEqual(saved.schedule, .inverseSqrt)
+        XCTAssertEqual(saved.averageLast, 8)
 
         o.modelDirectory = "\(dir)/small"; o.architecture.preset = "small"
         lines = []
@@ -225,7 +236,8 @@ final class TrainingRunTests: XCTestCase {
     }
 
     /// --average-last: at the end the mean of the last step checkpoints is validated, and it is
-    /// model.safetensors exactly when it scored higher than the best single model.
+    /// model.safetensors exactly when it scored higher than the best single model; with greedy
+    /// validation, both are translated again with beam 5 and that BLEU decides.
     func testAveragingTheLastCheckpointsKeepsTheMeanOnlyWhenItValidatesBetter() throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path + "/corpora/sample"
@@ -247,8 +259,11 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(averaged["averaged_steps"] as? [Int], [30, 45, 60])
         let mean = try XCTUnwrap(averaged["averaged_bleu"] as? Double)
         let kept = try XCTUnwrap(averaged["averaged_kept"] as? Bool)
-        XCTAssertEqual(kept, mean > singles.max()!, "mean \(mean), single models \(singles)")
-        XCTAssertTrue(lines.contains { $0.hasPrefix("validation of the mean of the last 3 step checkpoints (steps 30-60):") }, "\(lines)")
+        let meanBeam = try XCTUnwrap(averaged["averaged_bleu_beam5"] as? Double)
+        let bestBeam = try XCTUnwrap(averaged["best_bleu_beam5"] as? Double)
+        XCTAssertEqual(kept, meanBeam > bestBeam, "mean \(meanBeam), best single model \(bestBeam) with beam 5")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("validation of the mean of the last 3 step checkpoints (steps 30-60):")
+            && $0.contains(String(format: "; with beam 5, BLEU %.2f against the best single model's %.2f", meanBeam, bestBeam)) }, "\(lines)")
         // model.safetensors holds the mean exactly when it was kept, else the best single model.
         let reference = try CheckpointAverage.average(last: 3, in: m, output: "reference.safetensors")
         let saved = try SafeTensors(contentsOf: "\(m)/model.safetensors")
@@ -261,6 +276,16 @@ final class TrainingRunTests: XCTestCase {
         let last = try SafeTensors(contentsOf: "\(m)/checkpoint_last.safetensors")
         let step60 = try SafeTensors(contentsOf: "\(m)/checkpoint_step60.safetensors")
         XCTAssertEqual(try last.floats(name), try step60.floats(name))
+        // Validating with beam 5 already, the run's own validation of the mean decides.
+        var beam5 = o
+        beam5.modelDirectory = "\(dir)/averaged-beam5"; beam5.validBeam = 5
+        _ = try TrainingRun(beam5).run { _ in }
+        let records5 = try String(contentsOfFile: "\(beam5.modelDirectory)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let averaged5 = try XCTUnwrap(records5.last { $0["averaged_steps"] != nil })
+        XCTAssertNil(averaged5["averaged_bleu_beam5"])
+        let singles5 = records5.compactMap { $0["bleu"] as? Double }
+        XCTAssertEqual(averaged5["averaged_kept"] as? Bool, try XCTUnwrap(averaged5["averaged_bleu"] as? Double) > singles5.max()!)
         // --average-last 1 is refused before anything runs.
         o.averageLast = 1
         expectInvalid(o, "--average-last must be 0 (off) or at least 2")

@@ -29,9 +29,11 @@ public struct BeamSearch: Sendable {
 
     /// Constraint phrases one sentence may have.
     public static let maxConstraints = 64
+    /// The beam size of `translate`, `serve` and every other decoder when none is given.
+    public static let defaultBeam = 5
 
-    /// Hypotheses kept per sentence (k, default 5); 1 is greedy decoding. The initializer clamps it to at least 1.
-    public var beam: Int = 5
+    /// Hypotheses kept per sentence (k, default ``defaultBeam``); 1 is greedy decoding. The initializer clamps it to at least 1.
+    public var beam: Int = BeamSearch.defaultBeam
     /// Whose beam search to run (default ``Style/fairseq``); not an initializer parameter: set it afterwards.
     public var style: Style = .fairseq
     /// The length penalty's exponent α (default 1.0); 0 ranks by summed log-probability alone.
@@ -47,7 +49,7 @@ public struct BeamSearch: Sendable {
     /// Creates search settings; `beam` is clamped to at least 1 and `nBest` to 1...`beam`.
     ///
     /// ``style`` starts as ``Style/fairseq``.
-    public init(beam: Int = 5, lengthPenalty: Float = 1.0, normalization: LengthNormalization = .gnmt, nBest: Int = 1) {
+    public init(beam: Int = BeamSearch.defaultBeam, lengthPenalty: Float = 1.0, normalization: LengthNormalization = .gnmt, nBest: Int = 1) {
         self.beam = max(1, beam); self.lengthPenalty = lengthPenalty; self.normalization = normalization
         self.nBest = max(1, min(nBest, max(1, beam)))
     }

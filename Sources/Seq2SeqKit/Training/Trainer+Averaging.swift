@@ -7,6 +7,11 @@ extension Trainer {
     /// so far. The trained weights stay what checkpoint_last and `--resume` continue from; the state
     /// records the average as the best (``TrainerState/bestAveraged``). Rank 0 only; a run stopped by a
     /// signal does not average.
+    ///
+    /// When validation translates with a smaller beam than `translate`'s (``BeamSearch/defaultBeam``;
+    /// greedy by default), the best single model's score is the highest of many such noisy validations,
+    /// and one validation of the mean is no fair match for it: there both are translated again with the
+    /// default beam and that BLEU decides.
     func averageLastCheckpoints() throws {
         let n = settings.averageLast
         let files = Self.stepCheckpoints(in: directory).suffix(n)
@@ -19,29 +24,50 @@ extension Trainer {
         let count = model.parameters.count
         let trained = FloatBuffer(count: count)
         trained.pointer.update(from: model.parameters.pointer, count: count)
-        let outcome: (v: (loss: Double?, score: Double?, record: [String: Any], message: String), better: Bool)
+        let best = "\(directory)/\(ModelDirectory.weightsFile)"
+        let beam = BeamSearch.defaultBeam
+        let rescores = scoresTranslations && settings.validBeam < beam && state.bestScore != nil
+            && FileManager.default.fileExists(atPath: best)
+        let outcome: (v: (loss: Double?, score: Double?, record: [String: Any], message: String), better: Bool,
+                      beamScores: (mean: Double, best: Double)?)
         do {
             defer {
                 model.parameters.pointer.update(from: trained.pointer, count: count)
                 model.parametersDidChange()
             }
+            var bestBeamScore: Double? = nil
+            if rescores {
+                try CheckpointAverage.loadMean(of: [best], into: model)
+                bestBeamScore = try measureValidation(beam: beam).score
+            }
             try CheckpointAverage.loadMean(of: files.map { "\(directory)/\($0.file)" }, into: model)
             let v = try measureValidation()
-            let better = v.score.map { s in state.bestScore.map { s > $0 } ?? true } ?? false
+            var better = v.score.map { s in state.bestScore.map { s > $0 } ?? true } ?? false
+            var beamScores: (mean: Double, best: Double)? = nil
+            if let b = bestBeamScore, let m = try measureValidation(beam: beam).score {
+                beamScores = (m, b)
+                better = m > b
+            }
             if better { try ModelDirectory.save(model, to: directory) }
-            outcome = (v, better)
+            outcome = (v, better, beamScores)
         }
         var record: [String: Any] = ["step": state.step, "averaged_steps": steps, "seconds": Date().timeIntervalSince(t0)]
         for (key, value) in outcome.v.record { record["averaged_" + key] = value }  // kept out of the plot's curves
         var message = "validation of the mean of the last \(files.count) step checkpoints (steps \(steps.first!)-\(steps.last!)):"
             + outcome.v.message
+        if let b = outcome.beamScores {
+            record["averaged_bleu_beam\(beam)"] = b.mean
+            record["best_bleu_beam\(beam)"] = b.best
+            message += String(format: "; with beam %d, BLEU %.2f against the best single model's %.2f", beam, b.mean, b.best)
+        }
         let single = state.bestScore.map { String(format: "%.2f", scoresTranslations ? $0 : -$0) } ?? "none"
         if outcome.better, let s = outcome.v.score {
             state.bestScore = s
             state.bestAveraged = steps
-            message += " (better than the best single model's \(single): saved as model.safetensors)"
+            message += outcome.beamScores == nil ? " (better than the best single model's \(single): saved as model.safetensors)"
+                : " (the mean is saved as model.safetensors)"
         } else {
-            message += " (the best single model's \(single) is kept)"
+            message += outcome.beamScores == nil ? " (the best single model's \(single) is kept)" : " (the best single model is kept)"
         }
         record["averaged_kept"] = outcome.better
         metrics?.write(record)

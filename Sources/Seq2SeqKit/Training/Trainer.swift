@@ -478,7 +478,9 @@ public final class Trainer {
     /// One scoring of the model as it is on the validation set: its loss, and for translation BLEU and
     /// chrF of its translations (greedy, or `validBeam`). `score` picks the best model: BLEU for
     /// translation, −loss otherwise. `record` holds the metrics.jsonl fields, `message` the log's.
-    func measureValidation() throws -> (loss: Double?, score: Double?, record: [String: Any], message: String) {
+    /// `beam`: the translations' beam size (the run's `--valid-beam` unless given).
+    func measureValidation(beam: Int? = nil) throws -> (loss: Double?, score: Double?, record: [String: Any], message: String) {
+        let beam = beam ?? settings.validBeam
         var sum = 0.0, count = 0
         var rng = RNG(seed: 0)
         for b in stream.validationBatches() {
@@ -497,14 +499,14 @@ public final class Trainer {
         var score: Double? = vloss.map { -$0 }
         if scoresTranslations, let vocab = vocabularies {
             let translator = Translator(model: model, vocabularies: vocab,
-                                        search: BeamSearch(beam: settings.validBeam, lengthPenalty: settings.lengthPenalty))
+                                        search: BeamSearch(beam: beam, lengthPenalty: settings.lengthPenalty))
             translator.batchSize = 64
             let hyps = try translator.translate(ids: validSources).map(\.text)
             let report = try EvaluationReport.evaluate(hypotheses: hyps, references: [validReferences])
             record["bleu"] = report.bleu
             record["chrf"] = report.chrf
             score = report.bleu
-            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, settings.validBeam)
+            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, beam)
         }
         return (vloss, score, record, message)
     }

@@ -16,9 +16,7 @@ extension TrainingRun {
             // Without --preset the corpus chooses a translation model's preset and with it the recipe.
             if let pairs, options.task == .translation, options.architecture.preset == nil, initDirectory == nil {
                 settings = try runSettings(pairs: pairs)
-                let p = TranslationPreset.default(pairs: pairs)
-                let rule = pairs < TranslationPreset.smallCorpusPairs ? "under" : "from"
-                say("preset \(p.name): the default for corpora \(rule) \(TranslationPreset.smallCorpusPairs) pairs (this one has \(pairs)); --preset names another")
+                say(TranslationPreset.defaultChoice(pairs: pairs))
             }
             config = try modelConfig(settings: settings, vocabularies: vocabs, pairs: pairs)
         }

@@ -134,6 +134,7 @@ extension TrainingRun {
             let p = (try? o.architecture.translationPreset(pairs: pairs)) ?? .small
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = p.lr; s.warmupSteps = p.warmupSteps; s.validateEvery = 0
             s.lengthPenalty = 1.4; s.precision = .auto
+            s.averageLast = o.initFrom == nil ? p.averageLast : 0
         }
         if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
             if lm {
@@ -159,7 +160,7 @@ extension TrainingRun {
         if let v = o.maxEpochs { s.maxEpochs = v }
         if let v = o.maxSeconds { s.maxSeconds = v }
         if let v = o.validateEvery { s.validateEvery = v }
-        s.averageLast = o.averageLast ?? 0
+        if let v = o.averageLast { s.averageLast = v }
         s.patience = o.patience; s.keepLast = o.keepLast; s.validBeam = o.validBeam; s.lengthPenalty = o.lengthPenalty
         s.logEvery = o.logEvery; s.threads = o.threads ?? 0
         s.saveEvery = o.saveEvery; s.saveSeconds = o.saveSeconds

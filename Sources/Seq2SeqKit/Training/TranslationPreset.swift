@@ -18,6 +18,9 @@ public struct TranslationPreset: Equatable, Sendable {
     public let dropout: Float
     /// The peak learning rate and the updates that warm up to it.
     public let lr: Float, warmupSteps: Int
+    /// `--average-last`: the step checkpoints whose mean the run's end validates against its best
+    /// single model (0: none).
+    public var averageLast = 0
 
     /// d 256, 4 heads, feed-forward 1,024, 3 + 3 layers, dropout 0.2; 1e-3 after 500 warm-up updates,
     /// then the inverse square root. The default from ``smallCorpusPairs`` pairs up.
@@ -35,10 +38,12 @@ public struct TranslationPreset: Equatable, Sendable {
                                                config: ModelConfig(dModel: 160, nHeads: 4, dFF: 640, encoderLayers: 3, decoderLayers: 1), dropout: 0.2,
                                                lr: 1e-3, warmupSteps: 500)
     /// The small-corpus recipe: d 128, 4 heads, feed-forward 256, 4 + 4 layers, dropout 0.3 (Wu et al.'s
-    /// Transformer-tiny); 5e-3 after 2,000 warm-up updates. The default under ``smallCorpusPairs`` pairs.
+    /// Transformer-tiny); 5e-3 after 2,000 warm-up updates; at the end the mean of the last 8 step
+    /// checkpoints replaces the best single model when it translates the validation set better. The
+    /// default under ``smallCorpusPairs`` pairs.
     public static let narrow = TranslationPreset(name: "narrow",
                                                  config: ModelConfig(dModel: 128, nHeads: 4, dFF: 256, encoderLayers: 4, decoderLayers: 4), dropout: 0.3,
-                                                 lr: 5e-3, warmupSteps: 2000)
+                                                 lr: 5e-3, warmupSteps: 2000, averageLast: 8)
     /// Every preset.
     public static let all = [small, base, tiny, narrow]
 
@@ -50,6 +55,13 @@ public struct TranslationPreset: Equatable, Sendable {
 
     /// The preset a run without `--preset` trains: ``narrow`` under ``smallCorpusPairs`` pairs, else ``small``.
     public static func `default`(pairs: Int) -> TranslationPreset { pairs < smallCorpusPairs ? .narrow : .small }
+
+    /// The log line that says which preset ``default(pairs:)`` chose for a corpus of `pairs` and why.
+    public static func defaultChoice(pairs: Int) -> String {
+        let chosen = `default`(pairs: pairs)
+        let side = chosen == .narrow ? "under" : "from"
+        return "preset \(chosen.name): the default for corpora \(side) \(smallCorpusPairs) pairs (this one has \(pairs)); --preset names another"
+    }
 }
 
 extension ModelConfig {
