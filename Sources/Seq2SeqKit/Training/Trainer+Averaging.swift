@@ -37,14 +37,14 @@ extension Trainer {
             }
             var bestBeamScore: Double? = nil
             if rescores {
-                try CheckpointAverage.loadMean(of: [best], into: model)
-                bestBeamScore = try measureValidation(beam: beam).score
+                try model.loadWeights(from: SafeTensors(contentsOf: best))
+                bestBeamScore = try translationReport(beam: beam)?.bleu
             }
             try CheckpointAverage.loadMean(of: files.map { "\(directory)/\($0.file)" }, into: model)
             let v = try measureValidation()
             var better = v.score.map { s in state.bestScore.map { s > $0 } ?? true } ?? false
             var beamScores: (mean: Double, best: Double)? = nil
-            if let b = bestBeamScore, let m = try measureValidation(beam: beam).score {
+            if let b = bestBeamScore, let m = try translationReport(beam: beam)?.bleu {
                 beamScores = (m, b)
                 better = m > b
             }

@@ -478,9 +478,7 @@ public final class Trainer {
     /// One scoring of the model as it is on the validation set: its loss, and for translation BLEU and
     /// chrF of its translations (greedy, or `validBeam`). `score` picks the best model: BLEU for
     /// translation, −loss otherwise. `record` holds the metrics.jsonl fields, `message` the log's.
-    /// `beam`: the translations' beam size (the run's `--valid-beam` unless given).
-    func measureValidation(beam: Int? = nil) throws -> (loss: Double?, score: Double?, record: [String: Any], message: String) {
-        let beam = beam ?? settings.validBeam
+    func measureValidation() throws -> (loss: Double?, score: Double?, record: [String: Any], message: String) {
         var sum = 0.0, count = 0
         var rng = RNG(seed: 0)
         for b in stream.validationBatches() {
@@ -497,17 +495,23 @@ public final class Trainer {
             message += String(format: " loss %.3f, perplexity %.2f", vloss, exp(vloss))
         }
         var score: Double? = vloss.map { -$0 }
-        if scoresTranslations, let vocab = vocabularies {
-            let translator = Translator(model: model, vocabularies: vocab,
-                                        search: BeamSearch(beam: beam, lengthPenalty: settings.lengthPenalty))
-            translator.batchSize = 64
-            let hyps = try translator.translate(ids: validSources).map(\.text)
-            let report = try EvaluationReport.evaluate(hypotheses: hyps, references: [validReferences])
+        if let report = try translationReport(beam: settings.validBeam) {
             record["bleu"] = report.bleu
             record["chrf"] = report.chrf
             score = report.bleu
-            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, beam)
+            message += String(format: ", BLEU %.2f, chrF %.2f (beam %d)", report.bleu, report.chrf, settings.validBeam)
         }
         return (vloss, score, record, message)
+    }
+
+    /// BLEU and chrF of the model's translations of the validation set with a beam of `beam` and the
+    /// run's length penalty; nil when the run does not score translations (``scoresTranslations``).
+    func translationReport(beam: Int) throws -> EvaluationReport? {
+        guard scoresTranslations, let vocab = vocabularies else { return nil }
+        let translator = Translator(model: model, vocabularies: vocab,
+                                    search: BeamSearch(beam: beam, lengthPenalty: settings.lengthPenalty))
+        translator.batchSize = 64
+        let hyps = try translator.translate(ids: validSources).map(\.text)
+        return try EvaluationReport.evaluate(hypotheses: hyps, references: [validReferences])
     }
 }

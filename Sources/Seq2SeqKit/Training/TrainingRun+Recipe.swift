@@ -133,14 +133,14 @@ extension TrainingRun {
             // An unknown preset name is an option error (``Options/validate()``) before this is used.
             let p = (try? o.architecture.translationPreset(pairs: pairs)) ?? .small
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = p.lr; s.warmupSteps = p.warmupSteps; s.validateEvery = 0
-            s.lengthPenalty = 1.4; s.precision = .auto
-            s.averageLast = o.initFrom == nil ? p.averageLast : 0
+            s.lengthPenalty = 1.4; s.precision = .auto; s.averageLast = p.averageLast
         }
         if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
             if lm {
                 s.lr = FineTuningDefaults.languageModel.lr; s.minLR = s.lr; s.warmupSteps = FineTuningDefaults.languageModel.warmupSteps
             } else {
                 s.lr = FineTuningDefaults.translation.lr; s.warmupSteps = FineTuningDefaults.translation.warmupSteps
+                s.averageLast = 0  // the preset's averaging was measured on training from scratch only
             }
         }
         if let v = o.blockSize { s.blockSize = v }
