@@ -270,6 +270,20 @@ final class TrainingRunTests: XCTestCase {
         let meanFile = try SafeTensors(contentsOf: reference.path)
         let name = "encoder.layers.0.fc1.weight"
         XCTAssertEqual(try saved.floats(name) == meanFile.floats(name), kept)
+        // The best single model the mean replaced is copied to checkpoint_best first (the validation
+        // with the highest BLEU; its step checkpoint, when still kept, holds the same weights).
+        let bestSingle = "\(m)/\(TrainingFiles.bestSingle)"
+        XCTAssertEqual(FileManager.default.fileExists(atPath: bestSingle), kept)
+        if kept {
+            let single = try SafeTensors(contentsOf: bestSingle)
+            XCTAssertNotEqual(try single.floats(name), try meanFile.floats(name))
+            let validations = records.compactMap { r in (r["bleu"] as? Double).flatMap { b in (r["step"] as? Int).map { (step: $0, bleu: b) } } }
+            let bestStep = try XCTUnwrap(validations.max { $0.bleu < $1.bleu }?.step)
+            if [30, 45, 60].contains(bestStep) {
+                XCTAssertEqual(try single.floats(name), try SafeTensors(contentsOf: "\(m)/checkpoint_step\(bestStep).safetensors").floats(name))
+            }
+            XCTAssertTrue(lines.contains { $0.hasSuffix("(the mean is saved as model.safetensors, the best single model as checkpoint_best.safetensors)") }, "\(lines)")
+        }
         XCTAssertEqual(summary.bestAveraged, kept ? [30, 45, 60] : nil)
         XCTAssertEqual(summary.bestScore!, kept ? mean : singles.max()!, accuracy: 1e-9)
         // checkpoint_last keeps the trained weights (what --resume continues from), not the mean.
@@ -289,6 +303,39 @@ final class TrainingRunTests: XCTestCase {
         // --average-last 1 is refused before anything runs.
         o.averageLast = 1
         expectInvalid(o, "--average-last must be 0 (off) or at least 2")
+    }
+
+    /// When the mean replaces the best single model as model.safetensors, the best single model is
+    /// copied to checkpoint_best first. A constant, high learning rate makes the weights bounce around
+    /// the minimum, where their mean validates clearly better (loss 1.44 against 1.54 here).
+    func testAveragingKeepsTheReplacedBestSingleModel() throws {
+        var o = try languageModelOptions("averaged-lm")
+        o.maxSteps = 100; o.validateEvery = 5; o.keepLast = 4; o.averageLast = 4
+        o.lr = 0.05; o.minLR = 0.05; o.warmupSteps = 0; o.precision = .float32
+        var lines: [String] = []
+        let summary = try TrainingRun(o).run { lines.append($0) }
+        let m = o.modelDirectory
+        XCTAssertEqual(summary.bestAveraged, [85, 90, 95, 100])
+        XCTAssertTrue(lines.contains { $0.hasSuffix(": saved as model.safetensors, the best single model as checkpoint_best.safetensors)") }, "\(lines)")
+        let records = try String(contentsOfFile: "\(m)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let validations = records.compactMap { r in (r["valid_loss"] as? Double).flatMap { l in (r["step"] as? Int).map { (step: $0, loss: l) } } }
+        let best = try XCTUnwrap(validations.min { $0.loss < $1.loss })
+        // checkpoint_best holds the best validation's weights (as its step checkpoint, when still kept);
+        // model.safetensors holds the mean.
+        let name = "decoder.layers.0.fc1.weight"
+        let single = try SafeTensors(contentsOf: "\(m)/\(TrainingFiles.bestSingle)").floats(name)
+        let mean = try SafeTensors(contentsOf: CheckpointAverage.average(last: 4, in: m, output: "reference.safetensors").path).floats(name)
+        XCTAssertEqual(try SafeTensors(contentsOf: "\(m)/model.safetensors").floats(name), mean)
+        XCTAssertNotEqual(single, mean)
+        if best.step >= 85 {
+            XCTAssertEqual(single, try SafeTensors(contentsOf: "\(m)/checkpoint_step\(best.step).safetensors").floats(name))
+        }
+        // --overwrite removes it with the rest of the run.
+        var again = o
+        again.overwrite = true; again.maxSteps = 2; again.averageLast = 0
+        try TrainingRun(again).run { _ in }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(m)/\(TrainingFiles.bestSingle)"))
     }
 
     /// `--precision auto`: train.json records what it resolved to, and the log says it.

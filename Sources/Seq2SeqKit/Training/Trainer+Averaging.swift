@@ -4,9 +4,10 @@ extension Trainer {
     /// `--average-last N` at the end of a run: the mean of the newest N step checkpoints (the model at
     /// its last N validations, as `seq2seq average --last N` computes it) is scored on the validation set
     /// like any checkpoint, and becomes model.safetensors only when it scores higher than the best model
-    /// so far. The trained weights stay what checkpoint_last and `--resume` continue from; the state
-    /// records the average as the best (``TrainerState/bestAveraged``). Rank 0 only; a run stopped by a
-    /// signal does not average.
+    /// so far; the best single model it replaces is copied to ``TrainingFiles/bestSingle`` first. The
+    /// trained weights stay what checkpoint_last and `--resume` continue from; the state records the
+    /// average as the best (``TrainerState/bestAveraged``). Rank 0 only; a run stopped by a signal does
+    /// not average.
     ///
     /// When validation translates with a smaller beam than `translate`'s (``BeamSearch/defaultBeam``;
     /// greedy by default), the best single model's score is the highest of many such noisy validations,
@@ -29,7 +30,7 @@ extension Trainer {
         let rescores = scoresTranslations && settings.validBeam < beam && state.bestScore != nil
             && FileManager.default.fileExists(atPath: best)
         let outcome: (v: (loss: Double?, score: Double?, record: [String: Any], message: String), better: Bool,
-                      beamScores: (mean: Double, best: Double)?)
+                      beamScores: (mean: Double, best: Double)?, copied: Bool)
         do {
             defer {
                 model.parameters.pointer.update(from: trained.pointer, count: count)
@@ -48,8 +49,13 @@ extension Trainer {
                 beamScores = (m, b)
                 better = m > b
             }
+            // The best single model is copied aside before the mean replaces it: nothing saved is lost.
+            let copied = better && FileManager.default.fileExists(atPath: best)
+            if copied {
+                try writeAtomically(Data(contentsOf: URL(fileURLWithPath: best)), to: "\(directory)/\(TrainingFiles.bestSingle)")
+            }
             if better { try ModelDirectory.save(model, to: directory) }
-            outcome = (v, better, beamScores)
+            outcome = (v, better, beamScores, copied)
         }
         var record: [String: Any] = ["step": state.step, "averaged_steps": steps, "seconds": Date().timeIntervalSince(t0)]
         for (key, value) in outcome.v.record { record["averaged_" + key] = value }  // kept out of the plot's curves
@@ -64,8 +70,8 @@ extension Trainer {
         if outcome.better, let s = outcome.v.score {
             state.bestScore = s
             state.bestAveraged = steps
-            message += outcome.beamScores == nil ? " (better than the best single model's \(single): saved as model.safetensors)"
-                : " (the mean is saved as model.safetensors)"
+            message += (outcome.beamScores == nil ? " (better than the best single model's \(single): saved as model.safetensors"
+                : " (the mean is saved as model.safetensors") + (outcome.copied ? ", the best single model as \(TrainingFiles.bestSingle))" : ")")
         } else {
             message += outcome.beamScores == nil ? " (the best single model's \(single) is kept)" : " (the best single model is kept)"
         }

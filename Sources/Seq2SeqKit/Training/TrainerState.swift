@@ -52,6 +52,9 @@ public enum TrainingFiles {
     public static let metrics = "metrics.jsonl"
     /// The loss (and validation) curves, redrawn at each validation.
     public static let plot = "training.svg"
+    /// The best single model, copied here when the mean of the last step checkpoints replaces it as
+    /// model.safetensors at the end of a run (`--average-last`).
+    public static let bestSingle = "checkpoint_best.safetensors"
     static func step(_ n: Int) -> String { "checkpoint_step\(n).safetensors" }
 }
 

@@ -28,7 +28,7 @@ public struct TrainingRun {
     /// `checkpoint_step*.safetensors` and the prepared corpus) before starting over.
     public static let runFiles: Set<String> = [
         TrainingFiles.last, ModelDirectory.weightsFile, ModelDirectory.configFile, TrainingFiles.settings,
-        TrainingFiles.metrics, TrainingFiles.plot, Vocabulary.fileName, Vocabularies.sourceFile, Vocabularies.targetFile,
+        TrainingFiles.bestSingle, TrainingFiles.metrics, TrainingFiles.plot, Vocabulary.fileName, Vocabularies.sourceFile, Vocabularies.targetFile,
     ]
 
     /// Creates a run; nothing is checked, read or written until ``prepare(log:)`` or ``run(log:)``.
