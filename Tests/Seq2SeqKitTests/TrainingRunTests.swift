@@ -25,6 +25,12 @@ final class TrainingRunTests: XCTestCase {
         return o
     }
 
+    /// The records of a model directory's metrics.jsonl, one per update and per validation.
+    func metricsRecords(_ directory: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: "\(directory)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
     func expectInvalid(_ o: TrainingRun.Options, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try o.validate(), file: file, line: line) { error in
             guard case TrainingRunError.invalidOption(let m) = error else { return XCTFail("\(error)", file: file, line: line) }
@@ -208,8 +214,7 @@ final class TrainingRunTests: XCTestCase {
         var lines: [String] = []
         try TrainingRun(o).run { lines.append($0) }
         XCTAssertTrue(lines.contains { $0.hasPrefix("end of epoch 1") }, "the text is shorter than 60 batches: \(lines)")
-        let records = try String(contentsOfFile: "\(o.modelDirectory)/metrics.jsonl", encoding: .utf8)
-            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let records = try metricsRecords(o.modelDirectory)
         let validated = records.filter { $0["valid_loss"] != nil }.compactMap { $0["step"] as? Int }
         XCTAssertEqual(validated, [20, 40, 60])
     }
@@ -222,8 +227,7 @@ final class TrainingRunTests: XCTestCase {
         o.validateEvery = 1_000_000; o.keepLast = 0
         let summary = try TrainingRun(o).run()
         XCTAssertGreaterThan(summary.steps, 20, "a one-layer model of width 16 takes many updates in 2 s")
-        let rates = try String(contentsOfFile: "\(o.modelDirectory)/metrics.jsonl", encoding: .utf8)
-            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let rates = try metricsRecords(o.modelDirectory)
             .filter { $0["valid_loss"] == nil }.compactMap { $0["lr"] as? Double }
         XCTAssertEqual(rates.count, summary.steps)
         XCTAssertEqual(rates[4], 1e-3, accuracy: 1e-9)  // the peak at the warm-up's end
@@ -252,8 +256,7 @@ final class TrainingRunTests: XCTestCase {
         let m = o.modelDirectory
         // --average-last 3 keeps three step checkpoints without --keep-last.
         XCTAssertEqual(Trainer.stepCheckpoints(in: m).map(\.step), [30, 45, 60])
-        let records = try String(contentsOfFile: "\(m)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let records = try metricsRecords(m)
         let singles = records.compactMap { $0["bleu"] as? Double }
         let averaged = try XCTUnwrap(records.last { $0["averaged_steps"] != nil })
         XCTAssertEqual(averaged["averaged_steps"] as? [Int], [30, 45, 60])
@@ -294,8 +297,7 @@ final class TrainingRunTests: XCTestCase {
         var beam5 = o
         beam5.modelDirectory = "\(dir)/averaged-beam5"; beam5.validBeam = 5
         _ = try TrainingRun(beam5).run { _ in }
-        let records5 = try String(contentsOfFile: "\(beam5.modelDirectory)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let records5 = try metricsRecords(beam5.modelDirectory)
         let averaged5 = try XCTUnwrap(records5.last { $0["averaged_steps"] != nil })
         XCTAssertNil(averaged5["averaged_bleu_beam5"])
         let singles5 = records5.compactMap { $0["bleu"] as? Double }
@@ -317,8 +319,7 @@ final class TrainingRunTests: XCTestCase {
         let m = o.modelDirectory
         XCTAssertEqual(summary.bestAveraged, [85, 90, 95, 100])
         XCTAssertTrue(lines.contains { $0.hasSuffix(": saved as model.safetensors, the best single model as checkpoint_best.safetensors)") }, "\(lines)")
-        let records = try String(contentsOfFile: "\(m)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let records = try metricsRecords(m)
         let validations = records.compactMap { r in (r["valid_loss"] as? Double).flatMap { l in (r["step"] as? Int).map { (step: $0, loss: l) } } }
         let best = try XCTUnwrap(validations.min { $0.loss < $1.loss })
         // checkpoint_best holds the best validation's weights (as its step checkpoint, when still kept);

@@ -70,8 +70,9 @@ extension Trainer {
         if outcome.better, let s = outcome.v.score {
             state.bestScore = s
             state.bestAveraged = steps
-            message += (outcome.beamScores == nil ? " (better than the best single model's \(single): saved as model.safetensors"
-                : " (the mean is saved as model.safetensors") + (outcome.copied ? ", the best single model as \(TrainingFiles.bestSingle))" : ")")
+            let aside = outcome.copied ? ", the best single model as \(TrainingFiles.bestSingle)" : ""
+            message += outcome.beamScores == nil ? " (better than the best single model's \(single): saved as model.safetensors\(aside))"
+                : " (the mean is saved as model.safetensors\(aside))"
         } else {
             message += outcome.beamScores == nil ? " (the best single model's \(single) is kept)" : " (the best single model is kept)"
         }
