@@ -339,6 +339,29 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(m)/\(TrainingFiles.bestSingle)"))
     }
 
+    /// `--rdrop-alpha`: the run trains doubled batches with dropout, records α in train.json and logs
+    /// the per-token cross-entropy (comparable with a run without it); out of range, it is refused.
+    func testRDropTrainsAndIsRecorded() throws {
+        var o = try languageModelOptions("rdrop")
+        o.rdropAlpha = 5; o.architecture.dropout = 0.1; o.maxSteps = 20; o.lr = 1e-2; o.warmupSteps = 0
+        let summary = try TrainingRun(o).run { _ in }
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(saved.rdropAlpha, 5)
+        let losses = try metricsRecords(o.modelDirectory).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 20)
+        XCTAssertLessThan(losses.last!, losses.first! - 0.5, "\(losses)")
+        // The first update's logged loss is the per-token cross-entropy, as without R-Drop (not twice it).
+        var plain = o
+        plain.modelDirectory += "-plain"; plain.rdropAlpha = nil; plain.maxSteps = 1
+        try TrainingRun(plain).run { _ in }
+        let first = try XCTUnwrap(metricsRecords(plain.modelDirectory).first?["loss"] as? Double)
+        XCTAssertEqual(losses.first!, first, accuracy: 0.05 * first)
+        XCTAssertNotNil(summary.lastValidLoss)
+        var bad = o
+        bad.rdropAlpha = -1
+        expectInvalid(bad, "--rdrop-alpha")
+    }
+
     /// `--precision auto`: train.json records what it resolved to, and the log says it.
     func testAutomaticPrecisionIsResolvedAndRecorded() throws {
         var o = try languageModelOptions("auto")

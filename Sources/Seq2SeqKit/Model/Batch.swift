@@ -66,6 +66,14 @@ public struct Batch: Sendable {
         self.init(batchSize: b, srcLength: s, tgtLength: t, src: src, tgtIn: tin, tgtOut: tout)
     }
 
+    /// The batch with every row twice, the copies stacked after the originals ([2B, S] and [2B, T]):
+    /// row b and row b + B are one sentence, so decoder position r and r + B·T are a pair. R-Drop's
+    /// input (``Transformer/consistencyLoss(smoothing:alpha:gradScale:)``).
+    public func doubled() -> Batch {
+        Batch(batchSize: 2 * batchSize, srcLength: srcLength, tgtLength: tgtLength,
+              src: src + src, tgtIn: tgtIn + tgtIn, tgtOut: tgtOut + tgtOut)
+    }
+
     /// Non-pad label count (the tokens the loss averages over).
     public func targetTokens(pad: Int32) -> Int { tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) } }
     /// Non-pad source ids.

@@ -18,6 +18,24 @@ extension Transformer {
         }
     }
 
+    /// R-Drop's loss of the last forward pass, over a batch made by ``Batch/doubled()`` (each sentence
+    /// twice, under different dropout masks): the label-smoothed cross-entropy of every row plus `alpha`
+    /// times the symmetric KL divergence between each sentence's two output distributions
+    /// (``consistencyCrossEntropyForwardBackward``). Replaces the logits with the gradient × `gradScale`.
+    /// Returns the summed cross-entropy, the non-pad labels (both copies) and the summed divergence.
+    @discardableResult
+    public func consistencyLoss(smoothing: Float, alpha: Float, gradScale: Float) -> (sum: Double, count: Int, divergence: Double) {
+        let n = decoderActs.rows, v = config.tgtVocabSize
+        precondition(n % 2 == 0, "R-Drop needs a batch of sentence pairs (Batch.doubled())")
+        let dLogits16 = bf16Pass ? bf16.gradientSlot(for: logits.pointer, count: n * v) : nil
+        return tgtOut.withUnsafeBufferPointer { tp in
+            consistencyCrossEntropyForwardBackward(dLogits: logits.pointer, dLogits16: dLogits16, rowLoss: rowLoss.pointer,
+                                                   logits.pointer, targets: tp.baseAddress!, pairs: n / 2, vocab: v,
+                                                   smoothing: smoothing, alpha: alpha, padId: Int32(config.padId),
+                                                   gradScale: gradScale)
+        }
+    }
+
     /// Backpropagates the gradient left in the logits by `loss`, accumulating into `gradients`.
     /// Call `gradients.zero()` between optimizer steps (accumulation across batches is by design).
     /// Throws `OneDNNError` when oneDNN failed while adding a product into the gradients: they may

@@ -67,6 +67,10 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// probability (default 0: the prepared, deterministic segmentation; in [0, 1); translation with
     /// source and target text and a BPE vocabulary). See ``BPEDropoutCorpus``.
     public var bpeDropout: Float = 0
+    /// R-Drop's weight α (default 0: off): each batch is trained twice under different dropout masks and
+    /// the loss adds α times the symmetric KL divergence between the two output distributions
+    /// (Liang et al., 2021). An update then costs about twice as much. ≥ 0.
+    public var rdropAlpha: Float = 0
     /// Seeds the initialization, the batch order and the dropout masks (default 1).
     public var seed: UInt64 = 1
     /// The format of the matrix products (float32, or bf16 operands with float32 sums and master weights).
@@ -118,7 +122,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case maxEpochs = "max_epochs", maxSeconds = "max_seconds", validateEvery = "validate_every", patience
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
         case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
-        case precision, averageLast = "average_last", bpeDropout = "bpe_dropout"
+        case precision, averageLast = "average_last", bpeDropout = "bpe_dropout", rdropAlpha = "rdrop_alpha"
     }
 
     /// Decodes train.json; every field is optional and an absent one keeps its default.
@@ -143,6 +147,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.saveEvery, &s.saveEvery); try get(.saveSeconds, &s.saveSeconds)
         try get(.minValidateSeconds, &s.minValidateSeconds); try get(.precision, &s.precision)
         try get(.averageLast, &s.averageLast); try get(.bpeDropout, &s.bpeDropout)
+        try get(.rdropAlpha, &s.rdropAlpha)
         self = s
     }
 
@@ -169,6 +174,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if batchTokens < 8 { throw fail("--batch-tokens must be at least 8") }
         if updateFreq < 1 { throw fail("--update-freq must be at least 1") }
         if !(0..<1).contains(labelSmoothing) { throw fail("--label-smoothing must be in [0, 1)") }
+        if !(rdropAlpha >= 0) || !rdropAlpha.isFinite { throw fail("--rdrop-alpha must be a finite number ≥ 0") }
         if !(0..<1).contains(bpeDropout) { throw fail("--bpe-dropout must be in [0, 1)") }
         if bpeDropout > 0 && mode == .languageModel { throw fail("--bpe-dropout applies to translation, not --lm") }
         if bpeDropout > 0 && data != nil {

@@ -260,8 +260,16 @@ public final class Trainer {
             self.commSeconds += Date().timeIntervalSince(t0)
         }
         for (j, b) in update.batches.enumerated() {
-            try model.forward(b, training: true, rng: &rng)
-            lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
+            if settings.rdropAlpha > 0 {
+                // R-Drop: both copies' losses averaged (each scaled by 1 / 2T), so the logged loss
+                // stays the per-token cross-entropy.
+                try model.forward(b.doubled(), training: true, rng: &rng)
+                lossSum += model.consistencyLoss(smoothing: settings.labelSmoothing, alpha: settings.rdropAlpha,
+                                                 gradScale: 1 / Float(2 * update.targetTokens)).sum / 2
+            } else {
+                try model.forward(b, training: true, rng: &rng)
+                lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
+            }
             if overlap && j == update.batches.count - 1 { model.onLayerGradients = startLayer }
             defer { model.onLayerGradients = nil }
             try model.backward()

@@ -95,6 +95,8 @@ extension TrainingRun {
         public var labelSmoothing: Float? = nil
         /// BPE-dropout probability, in [0, 0.99]; nil: 0 (off). Translation from --src/--tgt with a BPE vocabulary.
         public var bpeDropout: Float? = nil
+        /// R-Drop's weight α, in [0, 100]; nil: 0 (off). See ``TrainSettings/rdropAlpha``.
+        public var rdropAlpha: Float? = nil
         /// Skip translation pairs with a side longer than this many tokens.
         public var maxLength = 128
         /// Tokens per batch and side (sentences × longest), translation.
@@ -212,6 +214,7 @@ extension TrainingRun.Options {
         if let b = beta2, b >= 1 { throw fail("--beta2 must be below 1 (got \(b))") }
         try OptionRange.real(labelSmoothing, "--label-smoothing", 0...0.99)
         try OptionRange.real(bpeDropout, "--bpe-dropout", 0...0.99)
+        try OptionRange.real(rdropAlpha, "--rdrop-alpha", 0...100)
         try OptionRange.int(batchTokens, "--batch-tokens", 8...10_000_000)
         try OptionRange.int(updateFreq, "--update-freq", 1...100_000)
         try OptionRange.real(clipNorm, "--clip-norm", 0...1e9)

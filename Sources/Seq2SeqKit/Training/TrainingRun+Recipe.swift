@@ -154,6 +154,7 @@ extension TrainingRun {
         if let v = o.beta2 { s.beta2 = v }
         if let v = o.labelSmoothing { s.labelSmoothing = v }
         if let v = o.bpeDropout { s.bpeDropout = v }
+        if let v = o.rdropAlpha { s.rdropAlpha = v }
         s.clipNorm = o.clipNorm; s.seed = o.seed
         if let v = o.precision { s.precision = v }
         if let v = o.maxSteps { s.maxSteps = v }
