@@ -21,7 +21,7 @@ extension Transformer {
     /// R-Drop's loss of the last forward pass, over a batch made by ``Batch/doubled()`` (each sentence
     /// twice, under different dropout masks): the label-smoothed cross-entropy of every row plus `alpha`
     /// times the symmetric KL divergence between each sentence's two output distributions
-    /// (``consistencyCrossEntropyForwardBackward``). Replaces the logits with the gradient × `gradScale`.
+    /// (`consistencyCrossEntropyForwardBackward`). Replaces the logits with the gradient × `gradScale`.
     /// Returns the summed cross-entropy, the non-pad labels (both copies) and the summed divergence.
     @discardableResult
     public func consistencyLoss(smoothing: Float, alpha: Float, gradScale: Float) -> (sum: Double, count: Int, divergence: Double) {

@@ -52,7 +52,9 @@ extension Trainer {
             // The best single model is copied aside before the mean replaces it: nothing saved is lost.
             let copied = better && FileManager.default.fileExists(atPath: best)
             if copied {
-                try writeAtomically(Data(contentsOf: URL(fileURLWithPath: best)), to: "\(directory)/\(TrainingFiles.bestSingle)")
+                // Mapped, not read: a large model's copy is written from the page cache, not from the heap.
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: best), options: .alwaysMapped)
+                try writeAtomically(bytes, to: "\(directory)/\(TrainingFiles.bestSingle)")
             }
             if better { try ModelDirectory.save(model, to: directory) }
             outcome = (v, better, beamScores, copied)
