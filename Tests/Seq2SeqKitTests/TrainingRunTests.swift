@@ -343,12 +343,19 @@ final class TrainingRunTests: XCTestCase {
     /// the per-token cross-entropy (comparable with a run without it); out of range, it is refused.
     func testRDropTrainsAndIsRecorded() throws {
         var o = try languageModelOptions("rdrop")
-        o.rdropAlpha = 5; o.architecture.dropout = 0.1; o.maxSteps = 20; o.lr = 1e-2; o.warmupSteps = 0
-        let summary = try TrainingRun(o).run { _ in }
+        o.rdropAlpha = 5; o.architecture.dropout = 0.1; o.maxSteps = 20; o.lr = 1e-2; o.warmupSteps = 0; o.logEvery = 10
+        var lines: [String] = []
+        let summary = try TrainingRun(o).run { lines.append($0) }
         let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
         XCTAssertEqual(saved.rdropAlpha, 5)
-        let losses = try metricsRecords(o.modelDirectory).compactMap { $0["loss"] as? Double }
+        let records = try metricsRecords(o.modelDirectory)
+        let losses = records.compactMap { $0["loss"] as? Double }
         XCTAssertEqual(losses.count, 20)
+        // The copies' dropout masks differ, so their outputs do: the divergence is positive, and logged.
+        let divergences = records.compactMap { $0["rdrop_kl"] as? Double }
+        XCTAssertEqual(divergences.count, 20)
+        XCTAssertTrue(divergences.allSatisfy { $0 > 0 && $0 < 10 }, "\(divergences)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("epoch ") && $0.contains(" | kl ") }.count, 2, "\(lines)")
         XCTAssertLessThan(losses.last!, losses.first! - 0.5, "\(losses)")
         // The first update's logged loss is the per-token cross-entropy, as without R-Drop (not twice it).
         var plain = o
@@ -356,6 +363,7 @@ final class TrainingRunTests: XCTestCase {
         try TrainingRun(plain).run { _ in }
         let first = try XCTUnwrap(metricsRecords(plain.modelDirectory).first?["loss"] as? Double)
         XCTAssertEqual(losses.first!, first, accuracy: 0.05 * first)
+        XCTAssertNil(try metricsRecords(plain.modelDirectory).first?["rdrop_kl"])
         XCTAssertNotNil(summary.lastValidLoss)
         var bad = o
         bad.rdropAlpha = -1

@@ -46,6 +46,8 @@ public final class Trainer {
     var resumedFromRanks: Int? = nil
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
     var commSeconds = 0.0
+    /// With R-Drop: the update's summed divergence between the batch copies (all ranks' once reduced).
+    var updateDivergence = 0.0
     /// The share of --max-time spent when the current update started, the same on every rank (0: no time budget);
     /// the cosine schedule ends with the budget (see ``LRSchedule/rate(step:peak:warmup:minLR:maxSteps:timeSpent:)``).
     var timeSpent = 0.0
@@ -177,7 +179,7 @@ public final class Trainer {
 
     /// The running sums of the log line (reset every `logEvery` updates).
     struct LogWindow {
-        var loss = 0.0, targetTokens = 0, trainTokens = 0
+        var loss = 0.0, divergence = 0.0, targetTokens = 0, trainTokens = 0
         var start = Date()
     }
 
@@ -247,6 +249,7 @@ public final class Trainer {
     func computeGradients(_ update: Update) throws -> Double {
         model.gradients.zero()
         var lossSum = 0.0
+        updateDivergence = 0
         var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: communicator.rank)
         let overlap = communicator.size > 1 && overlapReduction
         var commError: Error? = nil
@@ -264,8 +267,10 @@ public final class Trainer {
                 // R-Drop: both copies' losses averaged (each scaled by 1 / 2T), so the logged loss
                 // stays the per-token cross-entropy.
                 try model.forward(b.doubled(), training: true, rng: &rng)
-                lossSum += model.consistencyLoss(smoothing: settings.labelSmoothing, alpha: settings.rdropAlpha,
-                                                 gradScale: 1 / Float(2 * update.targetTokens)).sum / 2
+                let r = model.consistencyLoss(smoothing: settings.labelSmoothing, alpha: settings.rdropAlpha,
+                                              gradScale: 1 / Float(2 * update.targetTokens))
+                lossSum += r.sum / 2
+                updateDivergence += r.divergence
             } else {
                 try model.forward(b, training: true, rng: &rng)
                 lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
@@ -291,9 +296,9 @@ public final class Trainer {
         } else {
             try communicator.allreduceSum(grads, count: model.gradients.count)
         }
-        var l = [lossSum]
+        var l = [lossSum, updateDivergence]
         try communicator.allreduceSum(&l)
-        lossSum = l[0]
+        lossSum = l[0]; updateDivergence = l[1]
         commSeconds += Date().timeIntervalSince(t0)
     }
 
@@ -332,6 +337,7 @@ public final class Trainer {
         let ranks = communicator.size
         state.tokensSeen += update.tokens
         window.loss += lossSum; window.targetTokens += update.targetTokens; window.trainTokens += update.tokens
+        window.divergence += updateDivergence
         let elapsed = Date().timeIntervalSince(start)
         state.elapsedSeconds = elapsed
         let tps = Double(window.trainTokens) / max(1e-9, Date().timeIntervalSince(window.start))
@@ -340,9 +346,13 @@ public final class Trainer {
                                      "lr": Double(step.lr), "grad_norm": Double(step.gradientNorm), "tokens": update.tokens,
                                      "elapsed": (elapsed * 100).rounded() / 100]
         if ranks > 1 { record["ranks"] = ranks }
+        // R-Drop: the divergence per target token (½ of the two KLs), the term --rdrop-alpha weighs.
+        let rdrop = settings.rdropAlpha > 0
+        if rdrop { record["rdrop_kl"] = updateDivergence / Double(max(1, update.targetTokens)) }
         metrics?.write(record)
-        var line = String(format: "epoch %d step %d | loss %.3f | lr %.2e | %.0f tok/s%@", epoch,
-                          state.step, window.loss / Double(max(1, window.targetTokens)), step.lr, tps, eta(elapsed))
+        let divergence = rdrop ? String(format: " | kl %.3f", window.divergence / Double(max(1, window.targetTokens))) : ""
+        var line = String(format: "epoch %d step %d | loss %.3f%@ | lr %.2e | %.0f tok/s%@", epoch, state.step,
+                          window.loss / Double(max(1, window.targetTokens)), divergence, step.lr, tps, eta(elapsed))
         if ranks > 1 {
             let steps = state.step % settings.logEvery == 0 ? settings.logEvery : state.step % settings.logEvery
             line += String(format: " | %d ranks, allreduce %.1f ms/step", ranks, commSeconds * 1000 / Double(max(1, steps)))
