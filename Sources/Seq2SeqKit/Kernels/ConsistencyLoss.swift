@@ -58,8 +58,8 @@ public func consistencyCrossEntropyForwardBackward(
                 klBA = Relaxed.multiplyAdd(pb[j], -diff, klBA)
             }
             let yi = Int(y)
-            rp.p[a] = (1 - e) * (logZa - xa[yi]) - e * (sumXa / Float(v) - logZa)
-            rp.p[b] = (1 - e) * (logZb - xb[yi]) - e * (sumXb / Float(v) - logZb)
+            rp.p[a] = smoothedCrossEntropy(logZ: logZa, target: xa[yi], sum: sumXa, vocab: v, smoothing: e)
+            rp.p[b] = smoothedCrossEntropy(logZ: logZb, target: xb[yi], sum: sumXb, vocab: v, smoothing: e)
             kp.p[r] = 0.5 * (Double(klAB) + Double(klBA))
             guard let dp else { continue }
             let da = dp.p + a * v, db = dp.p + b * v
@@ -79,11 +79,8 @@ public func consistencyCrossEntropyForwardBackward(
             }
         }
     }
-    var sum = 0.0, count = 0, kl = 0.0
-    for r in 0..<(2 * n) where targets[r] != padId {
-        sum += Double(rowLoss[r])
-        count += 1
-    }
+    let ce = nonPadSum(rowLoss, targets: targets, rows: 2 * n, padId: padId)
+    var kl = 0.0
     for r in 0..<n { kl += divergence[r] }
-    return (sum, count, kl)
+    return (ce.sum, ce.count, kl)
 }

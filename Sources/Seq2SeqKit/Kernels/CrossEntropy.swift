@@ -42,9 +42,7 @@ public func crossEntropyForwardBackward(
             } else {
                 logZ = logSumExp(x, v)
             }
-            let nll = logZ - xy
-            let meanLogP = sumX / Float(v) - logZ
-            rp.p[r] = (1 - e) * nll - e * meanLogP
+            rp.p[r] = smoothedCrossEntropy(logZ: logZ, target: xy, sum: sumX, vocab: v, smoothing: e)
             if let dp {
                 let d = dp.p + r * v
                 let inv = gradScale / s, off = gradScale * e / Float(v)
@@ -54,6 +52,18 @@ public func crossEntropyForwardBackward(
             }
         }
     }
+    return nonPadSum(rowLoss, targets: targets, rows: n, padId: padId)
+}
+
+/// One row's loss from its log-partition log Z, its target's logit and the sum of its V logits:
+/// (1 - e)·(log Z - x_y) - e·(Σx / V - log Z), the spec's formula.
+@inline(__always)
+func smoothedCrossEntropy(logZ: Float, target xy: Float, sum: Float, vocab v: Int, smoothing e: Float) -> Float {
+    (1 - e) * (logZ - xy) - e * (sum / Float(v) - logZ)
+}
+
+/// (Σ rowLoss over the rows whose target is not pad, the number of those rows).
+func nonPadSum(_ rowLoss: FloatPtr, targets: UnsafePointer<Int32>, rows n: Int, padId: Int32) -> (sum: Double, count: Int) {
     var sum: Double = 0
     var count = 0
     for r in 0..<n where targets[r] != padId {
