@@ -46,8 +46,6 @@ public final class Trainer {
     var resumedFromRanks: Int? = nil
     /// Seconds spent in the gradient allreduce since the last log line (distributed runs).
     var commSeconds = 0.0
-    /// With R-Drop: the update's summed divergence between the batch copies (all ranks' once reduced).
-    var updateDivergence = 0.0
     /// The share of --max-time spent when the current update started, the same on every rank (0: no time budget);
     /// the cosine schedule ends with the budget (see ``LRSchedule/rate(step:peak:warmup:minLR:maxSteps:timeSpent:)``).
     var timeSpent = 0.0
@@ -147,10 +145,10 @@ public final class Trainer {
             }
             let update = gatherUpdate()
             guard update.targetTokens > 0 else { continue }
-            var lossSum = try computeGradients(update)
-            try reduceGradients(lossSum: &lossSum)
-            guard let step = try applyUpdate(lossSum: lossSum, targetTokens: update.targetTokens, start: start) else { continue }
-            logStep(step, update, lossSum: lossSum, start: start, window: &window)
+            var sums = try computeGradients(update)
+            try reduceGradients(&sums)
+            guard let step = try applyUpdate(lossSum: sums.loss, targetTokens: update.targetTokens, start: start) else { continue }
+            logStep(step, update, sums, start: start, window: &window)
             if try validateIfDue(epochEnded: update.epochEnded, progress: &progress, window: &window) {
                 stop = ("no improvement in \(settings.patience) validations (--patience)", false)
                 break
@@ -168,6 +166,13 @@ public final class Trainer {
         /// Source and target tokens over all ranks' batches (for throughput).
         var tokens = 0
         var epochEnded = false
+    }
+
+    /// An update's loss summed over its target tokens and, with R-Drop, the divergence between the
+    /// batch copies summed the same way: this rank's from ``computeGradients(_:)``, all ranks' after
+    /// ``reduceGradients(_:)``.
+    struct Sums {
+        var loss = 0.0, divergence = 0.0
     }
 
     /// A finished update's numbers, for the log.
@@ -244,12 +249,11 @@ public final class Trainer {
     }
 
     /// Forward and backward passes over this rank's batches, the gradients scaled by the update's
-    /// target tokens; returns this rank's summed loss. With several ranks and overlap on, each
-    /// layer's gradients start their reduction as soon as the last backward pass has finished that layer.
-    func computeGradients(_ update: Update) throws -> Double {
+    /// target tokens; returns this rank's sums. With several ranks and overlap on, each layer's
+    /// gradients start their reduction as soon as the last backward pass has finished that layer.
+    func computeGradients(_ update: Update) throws -> Sums {
         model.gradients.zero()
-        var lossSum = 0.0
-        updateDivergence = 0
+        var sums = Sums()
         var rng = Self.dropoutRNG(seed: settings.seed, step: state.step, rank: communicator.rank)
         let overlap = communicator.size > 1 && overlapReduction
         var commError: Error? = nil
@@ -269,11 +273,11 @@ public final class Trainer {
                 try model.forward(b.doubled(), training: true, rng: &rng)
                 let r = model.consistencyLoss(smoothing: settings.labelSmoothing, alpha: settings.rdropAlpha,
                                               gradScale: 1 / Float(2 * update.targetTokens))
-                lossSum += r.sum / 2
-                updateDivergence += r.divergence
+                sums.loss += r.sum / 2
+                sums.divergence += r.divergence
             } else {
                 try model.forward(b, training: true, rng: &rng)
-                lossSum += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
+                sums.loss += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
             }
             if overlap && j == update.batches.count - 1 { model.onLayerGradients = startLayer }
             defer { model.onLayerGradients = nil }
@@ -281,12 +285,12 @@ public final class Trainer {
         }
         if overlap && update.batches.isEmpty { model.layerRangesInBackwardOrder.forEach(startLayer) }  // same reductions, same order
         if let commError { throw commError }
-        return lossSum
+        return sums
     }
 
     /// With several ranks: sums the gradients (finishing the reductions the backward pass started,
-    /// when overlapped) and the loss over all ranks.
-    func reduceGradients(lossSum: inout Double) throws {
+    /// when overlapped) and the loss and divergence sums over all ranks.
+    func reduceGradients(_ sums: inout Sums) throws {
         guard communicator.size > 1 else { return }
         let t0 = Date()
         let grads = model.gradients.pointer
@@ -296,9 +300,9 @@ public final class Trainer {
         } else {
             try communicator.allreduceSum(grads, count: model.gradients.count)
         }
-        var l = [lossSum, updateDivergence]
+        var l = [sums.loss, sums.divergence]
         try communicator.allreduceSum(&l)
-        lossSum = l[0]; updateDivergence = l[1]
+        sums = Sums(loss: l[0], divergence: l[1])
         commSeconds += Date().timeIntervalSince(t0)
     }
 
@@ -333,11 +337,11 @@ public final class Trainer {
     }
 
     /// The step's metrics record, and its log line (every `logEvery` updates, or the live status).
-    func logStep(_ step: Step, _ update: Update, lossSum: Double, start: Date, window: inout LogWindow) {
+    func logStep(_ step: Step, _ update: Update, _ sums: Sums, start: Date, window: inout LogWindow) {
         let ranks = communicator.size
         state.tokensSeen += update.tokens
-        window.loss += lossSum; window.targetTokens += update.targetTokens; window.trainTokens += update.tokens
-        window.divergence += updateDivergence
+        window.loss += sums.loss; window.targetTokens += update.targetTokens; window.trainTokens += update.tokens
+        window.divergence += sums.divergence
         let elapsed = Date().timeIntervalSince(start)
         state.elapsedSeconds = elapsed
         let tps = Double(window.trainTokens) / max(1e-9, Date().timeIntervalSince(window.start))
@@ -348,7 +352,7 @@ public final class Trainer {
         if ranks > 1 { record["ranks"] = ranks }
         // R-Drop: the divergence per target token (½ of the two KLs), the term --rdrop-alpha weighs.
         let rdrop = settings.rdropAlpha > 0
-        if rdrop { record["rdrop_kl"] = updateDivergence / Double(max(1, update.targetTokens)) }
+        if rdrop { record["rdrop_kl"] = sums.divergence / Double(max(1, update.targetTokens)) }
         metrics?.write(record)
         let divergence = rdrop ? String(format: " | kl %.3f", window.divergence / Double(max(1, window.targetTokens))) : ""
         var line = String(format: "epoch %d step %d | loss %.3f%@ | lr %.2e | %.0f tok/s%@", epoch, state.step,
