@@ -122,12 +122,11 @@ public final class Translator {
         /// Set to the source's token count when it was longer than the model's positions and so was
         /// translated in parts (``parts``).
         public var splitFrom: Int?
-        /// The best hypothesis's token ids (eos included when it was emitted); the parts' tokens one
-        /// after the other.
-        public var tokens: [Int32] = []
-        /// Each of ``hypotheses``' token ids, best first, as ``tokens`` is the best's (a text in
-        /// several parts: the parts' k-th hypotheses, or a part's best where it has fewer).
+        /// Each of ``hypotheses``' token ids (eos included when it was emitted), best first; a text in
+        /// several parts has the parts' k-th hypotheses one after the other (a part's best where it has fewer).
         public var hypothesisTokens: [[Int32]] = []
+        /// The best hypothesis's token ids (the first of ``hypothesisTokens``; empty for an empty source).
+        public var tokens: [Int32] { hypothesisTokens.first ?? [] }
         /// How many parts (sentences, or runs of words of an over-long sentence) the text was
         /// translated in: 1 for an ordinary sentence, 0 for an empty text.
         public var parts = 0
@@ -289,8 +288,7 @@ public final class Translator {
             outputs[i].text += result.text
             outputs[i].text += part.joiner
             for k in outputs[i].hypotheses.indices { outputs[i].hypotheses[k].text += part.joiner }
-            outputs[i].tokens += result.tokens
-            if outputs[i].parts == 0 {
+            if outputs[i].hypothesisTokens.isEmpty {
                 outputs[i].hypothesisTokens = result.hypothesisTokens
             } else {
                 for k in outputs[i].hypothesisTokens.indices where !result.hypothesisTokens.isEmpty {
@@ -384,7 +382,6 @@ public final class Translator {
                                             prefixes: prefixes.allSatisfy(\.isEmpty) ? nil : prefixes,
                                             constraints: constraints.allSatisfy(\.isEmpty) ? nil : constraints, decoder: decoder)
             for (item, h) in zip(chunk, hyps) {
-                outputs[item.index].tokens = h.first?.tokens ?? []
                 outputs[item.index].hypothesisTokens = h.map(\.tokens)
                 let decoded = h.map { (text: vocabularies.target.decode($0.tokens), score: $0.score, logProb: $0.logProb) }
                 outputs[item.index].text = decoded.first?.text ?? ""
