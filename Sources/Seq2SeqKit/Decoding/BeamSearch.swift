@@ -189,10 +189,7 @@ public struct BeamSearch: Sendable {
                         best.insert(h.logProb + (row[t] - lse), beam: j, token: t)
                         continue
                     }
-                    for t in 0..<v where t != pad && t != bos {
-                        let lp = h.logProb + (row[t] - lse)
-                        if lp > best.threshold { best.insert(lp, beam: j, token: t) }
-                    }
+                    best.offer(row, count: v, beam: j, excluding: { $0 == pad || $0 == bos }) { h.logProb + ($0 - lse) }
                 }
                 let length = generated + 1
                 let atCap = length >= maxLength[sent]
@@ -266,21 +263,7 @@ public struct BeamSearch: Sendable {
                         best.insert(h.logProb + row[t] - lse, beam: j, token: t)
                         continue
                     }
-                    // Once 2k candidates are held, most blocks of 16 logits cannot enter: skip a
-                    // block whose largest logit gives no more than the current threshold.
-                    var tok = 0
-                    while tok < v {
-                        let end = min(tok + 16, v)
-                        if end - tok == 16 && h.logProb + horizontalMax(load16(row + tok)) - lse <= best.threshold {
-                            tok = end
-                            continue
-                        }
-                        for t in tok..<end where t != pad && t != bos {
-                            let lp = h.logProb + row[t] - lse
-                            if lp > best.threshold { best.insert(lp, beam: j, token: t) }
-                        }
-                        tok = end
-                    }
+                    best.offer(row, count: v, beam: j, excluding: { $0 == pad || $0 == bos }) { h.logProb + $0 - lse }
                 }
                 var kept: [Hypothesis] = []
                 var keptRows: [Int] = []
@@ -355,4 +338,22 @@ struct TopK {
     }
 
     func sorted() -> [Item] { items }
+
+    /// Offers token t of a row of `v` logits, for each t not `excluded`, with the score `score(row[t])`
+    /// (which must not fall as the logit grows). Once `capacity` items are held most blocks of 16
+    /// logits cannot enter: a block whose largest logit scores no more than the threshold is skipped.
+    @inline(__always)
+    mutating func offer(_ row: ConstFloatPtr, count v: Int, beam: Int, excluding excluded: (Int) -> Bool,
+                        score: (Float) -> Float) {
+        var tok = 0
+        while tok < v {
+            let end = min(tok + 16, v)
+            if end - tok == 16 && score(horizontalMax(load16(row + tok))) <= threshold { tok = end; continue }
+            for t in tok..<end where !excluded(t) {
+                let s = score(row[t])
+                if s > threshold { insert(s, beam: beam, token: t) }
+            }
+            tok = end
+        }
+    }
 }

@@ -97,17 +97,9 @@ extension BeamSearch {
                     if step <= forced[sent].count { add(forced[sent][step - 1]); continue }
                     // This hypothesis's 2k best tokens (pad, bos and, with phrases missing, eos excluded),
                     // its constraint tokens, and so its single best.
-                    // (Once 2k are held, a block of 16 logits whose largest is no better is skipped.)
                     var best = TopK(capacity: 2 * k)
-                    var tok = 0
-                    while tok < v {
-                        let end = min(tok + 16, v)
-                        if end - tok == 16 && horizontalMax(load16(row + tok)) <= best.threshold { tok = end; continue }
-                        for t in tok..<end where t != pad && t != bos && (t != Int(eos) || h.state.allMet) {
-                            if row[t] > best.threshold { best.insert(row[t], beam: j, token: t) }
-                        }
-                        tok = end
-                    }
+                    let banEOS = !h.state.allMet
+                    best.offer(row, count: v, beam: j, excluding: { $0 == pad || $0 == bos || (banEOS && $0 == Int(eos)) }) { $0 }
                     for item in best.sorted() { add(Int32(item.token)) }
                     for t in h.state.advancing(phrases) { add(t) }
                 }
