@@ -15,7 +15,7 @@ public struct SentencePieceNormalizer: Sendable {
     /// User-defined symbols as UTF-8, longest first: matched before the character map.
     let userDefined: [[UInt8]]
 
-    static let spaceSymbol: [UInt8] = Array("\u{2581}".utf8)
+    static let spaceSymbol: [UInt8] = Array(String(PreTokenizer.wordStart).utf8)
 
     /// The normalizer of `model`; `path` names the model file in errors.
     /// - Throws: ``SentencePieceError/file(_:_:)`` if the precompiled character map is damaged.
