@@ -85,6 +85,8 @@ struct Train: ParsableCommand {
     @Option(help: "Label smoothing.") var labelSmoothing: Float?
     @Option(help: "BPE-dropout: segment the training text anew each epoch, skipping each merge with this probability (e.g. 0.1; default 0). Needs --src/--tgt and a BPE vocabulary.") var bpeDropout: Float?
     @Option(help: "R-Drop: train each batch twice under different dropout masks and add this weight times the symmetric KL divergence between the two outputs to the loss (e.g. 5; default 0: off). An update costs about twice as much.") var rdropAlpha: Float?
+    @Option(help: "Word dropout (Marian's --dropout-src): zero each source token's embedding with this probability in training, keeping its position (default 0: off).") var sourceWordDropout: Float?
+    @Option(help: "Word dropout of the decoder's input tokens (Marian's --dropout-trg; default 0: off).") var targetWordDropout: Float?
     @Option(help: "Tokens per batch and side (sentences × longest).") var batchTokens = 4096
     @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
@@ -142,7 +144,7 @@ struct Train: ParsableCommand {
         o.architecture = modelOptions.architecture
         o.lr = lr; o.minLR = minLR; o.warmupSteps = warmupSteps; o.schedule = schedule; o.optimizer = optimizer
         o.weightDecay = weightDecay; o.beta2 = beta2; o.labelSmoothing = labelSmoothing; o.bpeDropout = bpeDropout
-        o.rdropAlpha = rdropAlpha
+        o.rdropAlpha = rdropAlpha; o.sourceWordDropout = sourceWordDropout; o.targetWordDropout = targetWordDropout
         o.maxLength = maxLength; o.batchTokens = batchTokens; o.updateFreq = updateFreq; o.clipNorm = clipNorm
         o.seed = seed; o.precision = precision
         o.blockSize = blockSize; o.batchSize = batchSize; o.validFraction = validFraction; o.evalBatches = evalBatches

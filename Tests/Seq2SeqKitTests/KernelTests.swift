@@ -104,6 +104,27 @@ final class KernelTests: XCTestCase {
         assertGradient("embedding table", input: table, analytic: dT, loss: loss)
         assertGradient("learned positions", input: pos, analytic: dP, loss: loss)
 
+        // Word dropout's row factors: a dropped row (k = 0) is its position alone, a kept one scaled by k.
+        let k: [Float] = [1.25, 0, 1.25, 1.25, 0, 1.25]
+        func droppedLoss() -> Double {
+            k.withUnsafeBufferPointer {
+                embeddingForward(out.pointer, ids: ids, table: table.pointer, positions: pos.pointer, scale: scale,
+                                 batch: bsz, length: t, dModel: d, rowScale: $0.baseAddress!)
+            }
+            return dot(out, r)
+        }
+        _ = droppedLoss()
+        XCTAssertEqual(out[d + 2], pos[d + 2])
+        XCTAssertEqual(out[2 * d + 2], table[4 * d + 2] * scale * 1.25 + pos[2 * d + 2], accuracy: 1e-5)
+        dT.pointer.update(repeating: 0, count: v * d); dP.pointer.update(repeating: 0, count: maxPos * d)
+        k.withUnsafeBufferPointer {
+            embeddingBackward(dTable: dT.pointer, dPositions: dP.pointer, r.pointer, ids: ids, scale: scale,
+                              batch: bsz, length: t, dModel: d, rowScale: $0.baseAddress!)
+        }
+        assertGradient("embedding table under word dropout", input: table, analytic: dT, loss: droppedLoss)
+        assertGradient("learned positions under word dropout", input: pos, analytic: dP, loss: droppedLoss)
+        for j in 0..<d { XCTAssertEqual(dT[6 * d + j], 0, "token 6 is only in a dropped row") }
+
         // Half sine, half cosine: P[pos, i] = sin(pos / 10000^(2i/d)), P[pos, d/2 + i] = cos(...).
         let p = FloatBuffer(count: 4 * 8)
         sinusoidalPositions(p.pointer, positions: 4, dModel: 8)

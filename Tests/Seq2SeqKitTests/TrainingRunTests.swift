@@ -370,6 +370,32 @@ final class TrainingRunTests: XCTestCase {
         expectInvalid(bad, "--rdrop-alpha")
     }
 
+    /// `--target-word-dropout`: the run trains with it and records it in train.json, and resuming keeps
+    /// it; `--source-word-dropout` on a language model (which has no source) and values out of range
+    /// are refused.
+    func testWordDropoutTrainsAndIsRecorded() throws {
+        var o = try languageModelOptions("word-dropout")
+        o.targetWordDropout = 0.2; o.maxSteps = 20; o.lr = 1e-2; o.warmupSteps = 0; o.logEvery = 10
+        try TrainingRun(o).run { _ in }
+        let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(saved.targetWordDropout, 0.2)
+        XCTAssertEqual(saved.sourceWordDropout, 0)
+        let losses = try metricsRecords(o.modelDirectory).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 20)
+        XCTAssertLessThan(losses.last!, losses.first! - 0.5, "\(losses)")
+        var resumed = o
+        resumed.resume = true; resumed.maxSteps = 21; resumed.targetWordDropout = nil
+        try TrainingRun(resumed).run { _ in }
+        let again = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
+        XCTAssertEqual(again.targetWordDropout, 0.2)
+        var bad = o
+        bad.targetWordDropout = 1
+        expectInvalid(bad, "--target-word-dropout")
+        bad = o
+        bad.overwrite = true; bad.sourceWordDropout = 0.1
+        expectInvalid(bad, "--source-word-dropout")
+    }
+
     /// `--precision auto`: train.json records what it resolved to, and the log says it.
     func testAutomaticPrecisionIsResolvedAndRecorded() throws {
         var o = try languageModelOptions("auto")

@@ -63,6 +63,8 @@ final class LayerActivations {
 public final class StackActivations {
     let embedded = FloatBuffer(count: 0)  // [N, D] dropout(E[ids]·scale + P)
     let embedMask = FloatBuffer(count: 0) // [N, D]
+    let wordKeep = FloatBuffer(count: 0)  // [N] word dropout's row factors (0 or 1/(1-p)) when `wordDropped`
+    var wordDropped = false
     let layers: [LayerActivations]
     let finalOut = FloatBuffer(count: 0)  // [N, D] final LayerNorm (pre-norm)
     let finalMean = FloatBuffer(count: 0), finalRstd = FloatBuffer(count: 0)
@@ -81,11 +83,13 @@ public final class StackActivations {
         return layers.last.map { $0.ffnBlock.output(norm) } ?? embedded.pointer
     }
 
-    func reserve(batch b: Int, length t: Int, memoryLength s: Int, config c: ModelConfig, dropout: Bool) {
+    func reserve(batch b: Int, length t: Int, memoryLength s: Int, config c: ModelConfig, dropout: Bool,
+                 wordDropout: Bool = false) {
         batch = b; length = t
         let n = b * t, d = c.dModel
         embedded.reserve(n * d)
         embedMask.reserve(dropout ? n * d : 0)
+        wordKeep.reserve(wordDropout ? n : 0)
         finalOut.reserve(c.norm == .pre ? n * d : 0)
         finalMean.reserve(n); finalRstd.reserve(n)
         for l in layers {

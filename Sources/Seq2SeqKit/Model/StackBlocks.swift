@@ -19,13 +19,15 @@ struct ResidualBuffers {
 }
 
 extension Transformer {
-    /// out [B·T, D] = E[ids [B, T]]·scale + P[start ..< start + T]: a stack's input.
-    func embed(_ out: FloatPtr, ids: UnsafePointer<Int32>, _ ref: StackRef, batch b: Int, length t: Int, start: Int = 0) {
+    /// out [B·T, D] = E[ids [B, T]]·scale·k + P[start ..< start + T]: a stack's input (k [B·T]: word
+    /// dropout's `rowScale`, 1 when nil).
+    func embed(_ out: FloatPtr, ids: UnsafePointer<Int32>, _ ref: StackRef, batch b: Int, length t: Int, start: Int = 0,
+               rowScale: ConstFloatPtr? = nil) {
         let d = config.dModel
         let positions = ref.embedPositions.map { UnsafePointer(param($0)) } ?? UnsafePointer(sinusoid.pointer)
         embeddingForward(out, ids: ids, table: param(ref.embedTokens), positions: positions,
                          scale: config.scaleEmbedding ? Float(d).squareRoot() : 1, batch: b, length: t, dModel: d,
-                         start: start)
+                         start: start, rowScale: rowScale)
     }
 
     /// pre-norm: out = x + S(LN(x));  post-norm: out = LN(x + S(x)), on [N, D]. `dropout` acts on

@@ -122,7 +122,8 @@ extension Transformer {
         a.ids.withUnsafeBufferPointer { idp in
             embeddingBackward(dTable: grad(ref.embedTokens), dPositions: ref.embedPositions.map { grad($0) }, dOut,
                               ids: idp.baseAddress!, scale: c.scaleEmbedding ? Float(d).squareRoot() : 1,
-                              batch: a.batch, length: a.length, dModel: d)
+                              batch: a.batch, length: a.length, dModel: d,
+                              rowScale: a.wordDropped ? UnsafePointer(a.wordKeep.pointer) : nil)
         }
     }
 

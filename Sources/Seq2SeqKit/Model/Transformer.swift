@@ -53,6 +53,14 @@ public final class Transformer {
     /// `bf16.parameters`, nil when the last change did not write one (Transformer+Precision.swift).
     var bf16ParametersVersion: Int? = nil
 
+    /// Word dropout of training passes (Marian's `--dropout-src`/`--dropout-trg`): each source
+    /// (encoder input) or target (decoder input) position's token embedding is zeroed with this
+    /// probability and the kept ones scaled by 1/(1-p), its position kept. 0 (the default): off.
+    /// Applies only when ``forward(_:training:rng:)`` trains; each in [0, 1).
+    public var sourceWordDropout: Float = 0
+    /// The decoder input's word dropout probability (a language model's only stack); see ``sourceWordDropout``.
+    public var targetWordDropout: Float = 0
+
     /// Called during `backward` as soon as a layer's parameter gradients are final, with that
     /// layer's part of the flat gradient buffer, in `layerRangesInBackwardOrder`'s order: a
     /// distributed trainer starts reducing them while the rest of the backward pass runs.
@@ -165,17 +173,19 @@ public final class Transformer {
         trainingPass = training
         beginPass(training: training)
         let b = batch.batchSize, s = batch.srcLength, t = batch.tgtLength
-        encoderActs?.reserve(batch: b, length: s, memoryLength: 0, config: c, dropout: dropout)
-        decoderActs.reserve(batch: b, length: t, memoryLength: s, config: c, dropout: dropout)
+        let sourceWords = training ? sourceWordDropout : 0, targetWords = training ? targetWordDropout : 0
+        encoderActs?.reserve(batch: b, length: s, memoryLength: 0, config: c, dropout: dropout, wordDropout: sourceWords > 0)
+        decoderActs.reserve(batch: b, length: t, memoryLength: s, config: c, dropout: dropout, wordDropout: targetWords > 0)
         var memory: ConstFloatPtr? = nil
         var memoryValid: [UInt8] = []
         if let enc = encoderActs, let ref = encoderRef {
-            stackForward(enc, ref, ids: batch.src, memory: nil, memoryValid: [], causal: false, dropout: dropout, rng: &rng)
+            stackForward(enc, ref, ids: batch.src, memory: nil, memoryValid: [], causal: false, dropout: dropout,
+                         wordDropout: sourceWords, rng: &rng)
             memory = UnsafePointer(enc.output(c.norm))
             memoryValid = enc.keyValid
         }
         stackForward(decoderActs, decoderRef, ids: batch.tgtIn, memory: memory, memoryValid: memoryValid,
-                     causal: true, dropout: dropout, rng: &rng)
+                     causal: true, dropout: dropout, wordDropout: targetWords, rng: &rng)
         let n = b * t, v = c.tgtVocabSize
         logits.reserve(n * v)
         rowLoss.reserve(n)
@@ -192,7 +202,7 @@ public final class Transformer {
 
     func stackForward(
         _ a: StackActivations, _ ref: StackRef, ids: [Int32], memory: ConstFloatPtr?, memoryValid: [UInt8],
-        causal: Bool, dropout: Bool, panels: DecodingPanels? = nil, rng: inout RNG
+        causal: Bool, dropout: Bool, wordDropout: Float = 0, panels: DecodingPanels? = nil, rng: inout RNG
     ) {
         let c = config, d = c.dModel, n = a.rows
         a.ids = ids
@@ -212,8 +222,12 @@ public final class Transformer {
         } else {
             for id in ids { a.keyValid.append(id == pad ? 0 : 1) }
         }
+        // Word dropout: a row factor k [N], 0 (the word's embedding dropped) or 1/(1-p).
+        a.wordDropped = wordDropout > 0
+        if a.wordDropped { dropoutMask(a.wordKeep.pointer, count: n, p: wordDropout, rng: &rng) }
         ids.withUnsafeBufferPointer { idp in
-            embed(a.embedded.pointer, ids: idp.baseAddress!, ref, batch: a.batch, length: a.length)  // [B, T] -> [N, D]
+            embed(a.embedded.pointer, ids: idp.baseAddress!, ref, batch: a.batch, length: a.length,  // [B, T] -> [N, D]
+                  rowScale: a.wordDropped ? UnsafePointer(a.wordKeep.pointer) : nil)
         }
         if dropout {
             dropoutForward(a.embedded.pointer, mask: a.embedMask.pointer, a.embedded.pointer, count: n * d,

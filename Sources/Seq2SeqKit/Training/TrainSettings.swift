@@ -71,6 +71,13 @@ public struct TrainSettings: Codable, Equatable, Sendable {
     /// the loss adds α times the symmetric KL divergence between the two output distributions
     /// (Liang et al., 2021). An update then costs about twice as much. ≥ 0.
     public var rdropAlpha: Float = 0
+    /// Word dropout on the source side (Marian's `--dropout-src`): each source token's embedding is
+    /// zeroed with this probability in training, its position kept (default 0: off; in [0, 1);
+    /// translation). See ``Transformer/sourceWordDropout``.
+    public var sourceWordDropout: Float = 0
+    /// Word dropout on the decoder's input (Marian's `--dropout-trg`; the labels are untouched)
+    /// (default 0: off; in [0, 1)).
+    public var targetWordDropout: Float = 0
     /// Seeds the initialization, the batch order and the dropout masks (default 1).
     public var seed: UInt64 = 1
     /// The format of the matrix products (float32, or bf16 operands with float32 sums and master weights).
@@ -123,6 +130,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         case keepLast = "keep_last", validBeam = "valid_beam", lengthPenalty = "length_penalty", logEvery = "log_every"
         case threads, saveEvery = "save_every", saveSeconds = "save_seconds", minValidateSeconds = "min_validate_seconds"
         case precision, averageLast = "average_last", bpeDropout = "bpe_dropout", rdropAlpha = "rdrop_alpha"
+        case sourceWordDropout = "source_word_dropout", targetWordDropout = "target_word_dropout"
     }
 
     /// Decodes train.json; every field is optional and an absent one keeps its default.
@@ -148,6 +156,7 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         try get(.minValidateSeconds, &s.minValidateSeconds); try get(.precision, &s.precision)
         try get(.averageLast, &s.averageLast); try get(.bpeDropout, &s.bpeDropout)
         try get(.rdropAlpha, &s.rdropAlpha)
+        try get(.sourceWordDropout, &s.sourceWordDropout); try get(.targetWordDropout, &s.targetWordDropout)
         self = s
     }
 
@@ -176,6 +185,12 @@ public struct TrainSettings: Codable, Equatable, Sendable {
         if !(0..<1).contains(labelSmoothing) { throw fail("--label-smoothing must be in [0, 1)") }
         if !(rdropAlpha >= 0) || !rdropAlpha.isFinite { throw fail("--rdrop-alpha must be a finite number ≥ 0") }
         if !(0..<1).contains(bpeDropout) { throw fail("--bpe-dropout must be in [0, 1)") }
+        if !(0..<1).contains(sourceWordDropout) || !(0..<1).contains(targetWordDropout) {
+            throw fail("--source-word-dropout and --target-word-dropout must be in [0, 1)")
+        }
+        if sourceWordDropout > 0 && mode == .languageModel {
+            throw fail("--source-word-dropout applies to translation; a language model has only --target-word-dropout")
+        }
         if bpeDropout > 0 && mode == .languageModel { throw fail("--bpe-dropout applies to translation, not --lm") }
         if bpeDropout > 0 && data != nil {
             throw fail("--bpe-dropout segments the text anew each epoch: give --src and --tgt instead of a prepared --data corpus")

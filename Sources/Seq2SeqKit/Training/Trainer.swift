@@ -94,6 +94,8 @@ public final class Trainer {
             throw ModelError.invalidInput("an int8 model cannot be trained: train (or resume) the float model, then run `seq2seq quantize`")
         }
         try model.setPrecision(settings.precision)
+        model.sourceWordDropout = settings.sourceWordDropout
+        model.targetWordDropout = settings.targetWordDropout
         self.model = model
         self.settings = settings
         self.directory = directory

@@ -97,6 +97,10 @@ extension TrainingRun {
         public var bpeDropout: Float? = nil
         /// R-Drop's weight α, in [0, 100]; nil: 0 (off). See ``TrainSettings/rdropAlpha``.
         public var rdropAlpha: Float? = nil
+        /// Word dropout of the source side, in [0, 0.99]; nil: 0 (off). See ``TrainSettings/sourceWordDropout``.
+        public var sourceWordDropout: Float? = nil
+        /// Word dropout of the decoder's input, in [0, 0.99]; nil: 0 (off). See ``TrainSettings/targetWordDropout``.
+        public var targetWordDropout: Float? = nil
         /// Skip translation pairs with a side longer than this many tokens.
         public var maxLength = 128
         /// Tokens per batch and side (sentences × longest), translation.
@@ -200,6 +204,9 @@ extension TrainingRun.Options {
             if isLanguageModel { throw fail("--bpe-dropout applies to translation, not --lm") }
             if data != nil { throw fail("--bpe-dropout segments the text anew each epoch: give --src and --tgt instead of a prepared --data corpus") }
         }
+        if let p = sourceWordDropout, p > 0, isLanguageModel {
+            throw fail("--source-word-dropout applies to translation: a language model has only --target-word-dropout")
+        }
         try validateVocabularyChoice()
         // Model shape (config.json's own checks follow once the vocabulary is known).
         try architecture.validate(for: task)
@@ -215,6 +222,8 @@ extension TrainingRun.Options {
         try OptionRange.real(labelSmoothing, "--label-smoothing", 0...0.99)
         try OptionRange.real(bpeDropout, "--bpe-dropout", 0...0.99)
         try OptionRange.real(rdropAlpha, "--rdrop-alpha", 0...100)
+        try OptionRange.real(sourceWordDropout, "--source-word-dropout", 0...0.99)
+        try OptionRange.real(targetWordDropout, "--target-word-dropout", 0...0.99)
         try OptionRange.int(batchTokens, "--batch-tokens", 8...10_000_000)
         try OptionRange.int(updateFreq, "--update-freq", 1...100_000)
         try OptionRange.real(clipNorm, "--clip-norm", 0...1e9)

@@ -155,6 +155,8 @@ extension TrainingRun {
         if let v = o.labelSmoothing { s.labelSmoothing = v }
         if let v = o.bpeDropout { s.bpeDropout = v }
         if let v = o.rdropAlpha { s.rdropAlpha = v }
+        if let v = o.sourceWordDropout { s.sourceWordDropout = v }
+        if let v = o.targetWordDropout { s.targetWordDropout = v }
         s.clipNorm = o.clipNorm; s.seed = o.seed
         if let v = o.precision { s.precision = v }
         if let v = o.maxSteps { s.maxSteps = v }
