@@ -94,6 +94,21 @@ __attribute__((constructor)) static void s2s_isa_init(void) {
 int s2s_isa_supported(void) { s2s_isa_init(); return supported; }
 int s2s_isa_active(void) { s2s_isa_init(); return active; }
 unsigned s2s_cpu_features(void) { s2s_isa_init(); return features; }
+
+const char *s2s_cpu_vendor(void) {
+    // CPUID leaf 0: the twelve characters in EBX, EDX, ECX. Read on each call (rare: start-up decisions).
+    static _Thread_local char vendor[13];
+    memset(vendor, 0, sizeof vendor);
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(vendor, &b, 4);
+        memcpy(vendor + 4, &d, 4);
+        memcpy(vendor + 8, &c, 4);
+    }
+#endif
+    return vendor;
+}
 const char *s2s_isa_environment_problem(void) { s2s_isa_init(); return problem[0] ? problem : NULL; }
 
 int s2s_isa_select(int level) {

@@ -91,7 +91,7 @@ struct Train: ParsableCommand {
     @Option(help: "Batches per update and rank (gradient accumulation; default 1). With --resume it may change, e.g. when the number of ranks does.") var updateFreq: Int?
     @Option(help: "Clip the gradient norm to this (0: off).") var clipNorm: Float = 1
     @Option(help: "Random seed (batches, dropout, initialization).") var seed: UInt64 = 1
-    @Option(help: "Matrix products in float32, bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512) or auto (bf16 on processors with AVX512_BF16 or AMX, else float32). Default: auto. With --resume it may change.") var precision: Precision?
+    @Option(help: "Matrix products in float32, bf16 (bfloat16 operands, float32 sums and master weights; needs AVX-512) or auto (bf16 where it trains faster: processors with AMX, or AMD processors with AVX512_BF16; else float32). Default: auto. With --resume it may change.") var precision: Precision?
     // LM data
     @Option(help: "--lm: tokens per training block (default: the preset's, 64 small, 256 medium).") var blockSize: Int?
     @Option(help: "--lm: blocks per batch (default: the preset's, 12 small, 16 medium).") var batchSize: Int?

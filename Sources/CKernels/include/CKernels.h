@@ -47,6 +47,8 @@ const char *s2s_isa_name(int level);
 const char *s2s_isa_environment_problem(void);
 /// S2S_CPU_* bits of this processor.
 unsigned s2s_cpu_features(void);
+/// The processor's CPUID vendor string ("AuthenticAMD", "GenuineIntel", …; "" where there is none).
+const char *s2s_cpu_vendor(void);
 
 // MARK: - Row reductions and exponentials
 

@@ -7,10 +7,8 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     /// Adam moments, LayerNorm, softmax, attention and the loss stay float32, as under PyTorch's
     /// bf16 autocast with float32 master weights.
     case bf16
-    /// ``bf16`` where it pays, else ``float32``: bf16 on processors with bf16 dot products (AVX512_BF16
-    /// or AMX) and oneDNN, where mixed precision trains 1.2 to 2 times as many tokens per second
-    /// (docs/performance.md); float32 elsewhere (with AVX-512 alone, oneDNN emulates the bf16 products
-    /// and gains little). A run records the precision it resolved to (train.json), never `auto`.
+    /// ``bf16`` where it pays, else ``float32`` (``Precision/bf16Pays``: AMX, or AVX512_BF16 on an AMD
+    /// processor, and oneDNN). A run records the precision it resolved to (train.json), never `auto`.
     case auto
 
     /// What ``auto`` means on this processor and build; the other cases are themselves.
@@ -19,9 +17,15 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
         return Self.bf16Pays ? .bf16 : .float32
     }
 
-    /// The processor has bf16 dot products and this build's oneDNN can use them.
+    /// Whether mixed precision trains more tokens per second than float32 here: this build's oneDNN
+    /// runs bf16 products, and the processor has AMX tiles, or AVX512_BF16 on an AMD processor (Zen 4
+    /// on; processor D in docs/performance.md). Intel's AVX512_BF16 without AMX does not pay: on processor C
+    /// (an Intel Xeon whose virtual machine does not expose AMX) bf16 trained `narrow` at 0.74
+    /// and `small` at 0.77 times float32's tokens per second, and PyTorch's bf16 autocast ran at 0.60.
+    /// Without AVX512_BF16 oneDNN emulates the bf16 products.
     public static var bf16Pays: Bool {
-        BF16Gemm.isAvailable && (CPUFeatures.hasAVX512BF16 || CPUFeatures.hasAMX)
+        guard BF16Gemm.isAvailable else { return false }
+        return CPUFeatures.hasAMX || (CPUFeatures.hasAVX512BF16 && CPUFeatures.vendor == "AuthenticAMD")
     }
 }
 

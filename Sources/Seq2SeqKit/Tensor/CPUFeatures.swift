@@ -60,12 +60,15 @@ public enum CPUFeatures {
 
     /// AVX-512 (F, BW, CD, DQ, VL) with its registers saved by the operating system.
     public static var hasAVX512: Bool { bits & UInt32(S2S_CPU_AVX512) != 0 }
-    /// AVX512_BF16 (bf16 dot products: oneDNN's bf16 products run at full speed).
+    /// AVX512_BF16 (bf16 dot products, which oneDNN's bf16 products use; whether they beat float32
+    /// depends on the processor: see ``Precision/bf16Pays``).
     public static var hasAVX512BF16: Bool { bits & UInt32(S2S_CPU_AVX512_BF16) != 0 }
     /// AMX tiles enabled by the operating system (Sapphire Rapids and later): oneDNN runs bf16 products on them.
     public static var hasAMX: Bool { bits & UInt32(S2S_CPU_AMX) != 0 }
     /// AVX512-VNNI (vpdpbusd).
     public static var hasAVX512VNNI: Bool { bits & UInt32(S2S_CPU_AVX512_VNNI) != 0 }
+    /// The CPUID vendor string: "AuthenticAMD", "GenuineIntel", … ("" on processors without CPUID).
+    public static let vendor = String(cString: s2s_cpu_vendor())
 
     /// The named features present, in a fixed order.
     public static var flags: [String] {
