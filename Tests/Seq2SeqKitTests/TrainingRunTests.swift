@@ -175,12 +175,12 @@ final class TrainingRunTests: XCTestCase {
         o.text = "input.txt"
         expectInvalid(o, "--lm knows the presets small and medium (got 'base')")
 
-        // auto is bf16 exactly where the processor has bf16 dot products and oneDNN is built in.
+        // auto is bf16 exactly where it pays: oneDNN built in, and AMX or AVX512_BF16 on AMD.
         XCTAssertEqual(Precision.auto.resolved, Precision.bf16Pays ? .bf16 : .float32)
         XCTAssertEqual(Precision.bf16Pays, BF16Gemm.isAvailable
                        && (CPUFeatures.hasAMX || (CPUFeatures.hasAVX512BF16 && CPUFeatures.vendor == "AuthenticAMD")))
         #if arch(x86_64)
-        XCTAssertTrue(["AuthenticAMD", "GenuineIntel"].contains(CPUFeatures.vendor), CPUFeatures.vendor)
+        XCTAssertEqual(CPUFeatures.vendor.utf8.count, 12, CPUFeatures.vendor)  // CPUID's twelve characters
         #endif
         XCTAssertEqual(Precision.float32.resolved, .float32); XCTAssertEqual(Precision.bf16.resolved, .bf16)
     }

@@ -228,12 +228,12 @@ public struct LanguageModelPreset: Sendable {
 
     /// nanoGPT's `shakespeare_char` configuration for CPUs: 4 pre-norm GELU layers of width 128 with 4 heads and
     /// learned positions, no dropout; 2,000 updates of 12 blocks of 64 tokens at 1e-3, in bf16 where the processor
-    /// has bf16 dot products.
+    /// trains faster in bf16 (``Precision/bf16Pays``).
     public static let small = LanguageModelPreset(name: "small", config: .gptSmall, blockSize: 64, batchSize: 12,
                                                   maxSteps: 2000, validateEvery: 250, lr: 1e-3, precision: .auto)
     /// The best character model 30 minutes buy on two cores (docs/language-models.md): 6 layers of width 256
     /// with 4 heads and dropout 0.05; 3,000 updates of 16 blocks of 256 tokens at 1.5e-3, validated every 500, in
-    /// bf16 where the processor has bf16 dot products.
+    /// bf16 where it pays (``Precision/bf16Pays``).
     public static let medium = LanguageModelPreset(name: "medium", config: .gptMedium, blockSize: 256, batchSize: 16,
                                                    maxSteps: 3000, validateEvery: 500, lr: 1.5e-3, precision: .auto)
     /// Every preset, in size order.
