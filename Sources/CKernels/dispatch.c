@@ -43,7 +43,21 @@ static unsigned detect_features(void) {
 static unsigned detect_features(void) { return 0; }
 #endif
 
+/// CPUID leaf 0's twelve characters (EBX, EDX, ECX) into `out`, NUL-terminated; "" off x86-64.
+static void detect_vendor(char out[13]) {
+    memset(out, 0, 13);
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(out, &b, 4);
+        memcpy(out + 4, &d, 4);
+        memcpy(out + 8, &c, 4);
+    }
+#endif
+}
+
 static unsigned features;
+static char vendor[13];
 static int supported = S2S_ISA_PORTABLE;
 static int active = -1;
 static const s2s_kernel_table *table = &s2s_kernels_portable;
@@ -71,6 +85,7 @@ const char *s2s_isa_name(int level) {
 __attribute__((constructor)) static void s2s_isa_init(void) {
     if (active >= 0) return;
     features = detect_features();
+    detect_vendor(vendor);
     supported = (features & S2S_CPU_AVX512) ? S2S_ISA_AVX512 : (features & S2S_CPU_AVX2) ? S2S_ISA_AVX2 : S2S_ISA_PORTABLE;
     int level = supported;
     const char *wanted = getenv("SEQ2SEQ_ISA");
@@ -95,20 +110,7 @@ int s2s_isa_supported(void) { s2s_isa_init(); return supported; }
 int s2s_isa_active(void) { s2s_isa_init(); return active; }
 unsigned s2s_cpu_features(void) { s2s_isa_init(); return features; }
 
-const char *s2s_cpu_vendor(void) {
-    // CPUID leaf 0: the twelve characters in EBX, EDX, ECX. Read on each call (rare: start-up decisions).
-    static _Thread_local char vendor[13];
-    memset(vendor, 0, sizeof vendor);
-#if defined(__x86_64__)
-    unsigned a, b, c, d;
-    if (__get_cpuid(0, &a, &b, &c, &d)) {
-        memcpy(vendor, &b, 4);
-        memcpy(vendor + 4, &d, 4);
-        memcpy(vendor + 8, &c, 4);
-    }
-#endif
-    return vendor;
-}
+const char *s2s_cpu_vendor(void) { s2s_isa_init(); return vendor; }
 const char *s2s_isa_environment_problem(void) { s2s_isa_init(); return problem[0] ? problem : NULL; }
 
 int s2s_isa_select(int level) {
