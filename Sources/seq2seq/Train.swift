@@ -14,7 +14,7 @@ extension Precision: ExpressibleByArgument {}
 
 /// Model-shape flags, named after config.json's fields in kebab case; each overrides the preset.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Named configuration and its recipe: narrow (d 128, 4+4 layers, dropout 0.3, learning rate 5e-3; the default under 100,000 training pairs), small (d 256, 3+3; the default from 100,000 pairs), base (d 512, 6+6), tiny (d 160, 3+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates; the default) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
+    @Option(help: "Named configuration and its recipe: narrow (d 128, 4+4 layers, dropout 0.3 and none on the attention weights, learning rate 5e-3; the default under 100,000 training pairs), small (d 256, 3+3; the default from 100,000 pairs), base (d 512, 6+6), tiny (d 160, 3+1: a distillation student); for --lm: small (nanoGPT's CPU model, 2,000 updates; the default) or medium (6 layers, d 256, 3,000 updates of 16 blocks of 256: the 30-minute character model).")
     var preset: String?
     @Option(help: "Width.") var dModel: Int?
     @Option(help: "Attention heads.") var heads: Int?
@@ -23,6 +23,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Decoder layers.") var decoderLayers: Int?
     @Option(help: "Encoder and decoder layers.") var layers: Int?
     @Option(help: "Dropout (default: the preset's: 0.3 narrow, 0.2 small, base and tiny; for --lm 0 small, 0.05 medium).") var dropout: Float?
+    @Option(help: "Dropout on the attention weights (fairseq's --attention-dropout; default: 0 for narrow, the same as --dropout otherwise).") var attentionDropout: Float?
     @Option(help: "pre or post LayerNorm.") var norm: ModelConfig.Norm?
     @Option(help: "relu, gelu, gelu_tanh (GPT-2's tanh approximation) or silu.") var activation: Activation?
     @Option(help: "sinusoidal or learned positions.") var positional: ModelConfig.Positional?
@@ -37,7 +38,7 @@ struct ModelOptions: ParsableArguments {
         a.preset = preset
         a.dModel = dModel; a.heads = heads; a.dFF = dFF
         a.encoderLayers = encoderLayers; a.decoderLayers = decoderLayers; a.layers = layers
-        a.dropout = dropout; a.norm = norm; a.activation = activation; a.positional = positional
+        a.dropout = dropout; a.attentionDropout = attentionDropout; a.norm = norm; a.activation = activation; a.positional = positional
         a.maxPositions = maxPositions; a.shareEmbeddings = shareEmbeddings; a.tieOutput = tieOutput
         return a
     }

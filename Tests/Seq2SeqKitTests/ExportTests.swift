@@ -55,6 +55,8 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(config["n_inner"] as? Int, a.config.dFF)
         XCTAssertEqual(config["activation_function"] as? String, "gelu_new")
         XCTAssertEqual(config["layer_norm_epsilon"] as? Double, 1e-5)
+        XCTAssertEqual(a.config.attentionDropout, 0.1, "GPT-2's attn_pdrop")
+        XCTAssertEqual(config["attn_pdrop"] as? Double, 0.1)
         XCTAssertEqual(try json("\(out)/tokenizer_config.json")["eos_token"] as? String, "<|endoftext|>")
     }
 
@@ -66,6 +68,8 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(parameters(a), parameters(b), "\(name): every weight, final_logits_bias included")
             let config = try json("\(out)/config.json")
             XCTAssertTrue(config["forced_eos_token_id"] is NSNull, "\(name): Marian's default (0) must not be forced")
+            XCTAssertEqual(a.config.attentionDropout, 0, "\(name): the file's attention_dropout, not its dropout (0.1)")
+            XCTAssertEqual(config["attention_dropout"] as? Double, 0, "\(name)")
             XCTAssertEqual(config["decoder_start_token_id"] as? Int, a.config.padId, "\(name): decoding starts from <pad>")
             XCTAssertEqual(config["share_encoder_decoder_embeddings"] as? Bool, name != "separate")
             for f in ["source.spm", "target.spm", "vocab.json"] { XCTAssertTrue(FileManager.default.fileExists(atPath: "\(out)/\(f)"), "\(name): \(f)") }

@@ -10,10 +10,17 @@ final class ModelTests: XCTestCase {
     }
 
     /// Finite differences of the whole model's loss with respect to a sample of every tensor, for an
-    /// encoder-decoder (post-norm, learned positions, dropout and word dropout on with fixed masks) and
-    /// a GPT (pre-norm).
+    /// encoder-decoder (post-norm, learned positions, dropout and word dropout on with fixed masks), a
+    /// GPT (pre-norm), and the two dropouts apart: residual dropout without attention dropout
+    /// (encoder-decoder), attention dropout without residual dropout (GPT).
     func testWholeModelGradient() throws {
-        let configs = [
+        var residualOnly = ModelConfig(srcVocabSize: 16, tgtVocabSize: 14, dModel: 8, nHeads: 2, dFF: 12, encoderLayers: 1,
+                                       decoderLayers: 1, maxPositions: 8, activation: .gelu, dropout: 0.3)
+        residualOnly.attentionDropout = 0
+        var attentionOnly = ModelConfig(srcVocabSize: 0, tgtVocabSize: 14, dModel: 8, nHeads: 2, dFF: 12, encoderLayers: 0,
+                                        decoderLayers: 2, maxPositions: 8, norm: .pre, activation: .gelu, dropout: 0)
+        attentionOnly.attentionDropout = 0.3
+        let configs = [residualOnly, attentionOnly,
             ModelConfig(srcVocabSize: 16, tgtVocabSize: 14, dModel: 8, nHeads: 2, dFF: 12, encoderLayers: 1,
                         decoderLayers: 1, maxPositions: 8, positional: .learned, norm: .post, activation: .silu,
                         tieOutput: false, dropout: 0.1),
@@ -58,6 +65,34 @@ final class ModelTests: XCTestCase {
                 }
             }
             XCTAssertLessThan(worst, 2e-2)
+        }
+    }
+
+    /// attention_dropout acts on the attention probabilities alone, and only in training: with it at 0.5
+    /// and dropout 0 a training pass differs from an inference pass; with both 0 they are equal to the bit;
+    /// config.json keeps the field, and one outside [0, 1) is refused.
+    func testAttentionDropoutIsItsOwnRate() throws {
+        var config = ModelConfig(srcVocabSize: 16, tgtVocabSize: 14, dModel: 8, nHeads: 2, dFF: 12, encoderLayers: 1,
+                                 decoderLayers: 1, maxPositions: 8, dropout: 0)
+        XCTAssertEqual(config.attentionDropoutRate, 0, "absent: the same as dropout")
+        func logits(_ c: ModelConfig, training: Bool) throws -> [Float] {
+            let model = try Transformer(config: c)
+            model.initialize(seed: 3)
+            var rng = RNG(seed: 5)
+            return Array(try model.forward(Self.tinyBatch(decoderOnly: false), training: training, rng: &rng))
+        }
+        config.attentionDropout = 0
+        XCTAssertEqual(try logits(config, training: true), try logits(config, training: false))
+        config.attentionDropout = 0.5
+        XCTAssertEqual(config.attentionDropoutRate, 0.5)
+        let trained = try logits(config, training: true), inferred = try logits(config, training: false)
+        XCTAssertNotEqual(trained, inferred, "attention dropout 0.5 changes a training pass")
+        XCTAssertEqual(inferred, try logits(config, training: false))
+        let saved = try ModelConfig.decode(config.jsonData(), source: "config.json")
+        XCTAssertEqual(saved.attentionDropout, 0.5)
+        let json = String(decoding: try config.jsonData(), as: UTF8.self).replacingOccurrences(of: "\"attention_dropout\" : 0.5", with: "\"attention_dropout\" : 1.5")
+        XCTAssertThrowsError(try ModelConfig.decode(Data(json.utf8), source: "m/config.json")) { error in
+            XCTAssertEqual("\(error)", "m/config.json: invalid model configuration: attention_dropout must be in [0, 1) (got 1.5)")
         }
     }
 

@@ -400,6 +400,28 @@ final class TrainingRunTests: XCTestCase {
         expectInvalid(bad, "--source-word-dropout")
     }
 
+    /// `--attention-dropout`: config.json records it apart from `--dropout`, a run trains with it and
+    /// resumes with it; out of range it is refused.
+    func testAttentionDropoutIsRecordedAndKept() throws {
+        var o = try languageModelOptions("attention-dropout")
+        o.architecture.dropout = 0.1; o.architecture.attentionDropout = 0
+        o.maxSteps = 20; o.lr = 1e-2; o.warmupSteps = 0; o.logEvery = 10
+        try TrainingRun(o).run { _ in }
+        let config = try ModelDirectory.loadConfig(o.modelDirectory)
+        XCTAssertEqual(config.dropout, 0.1)
+        XCTAssertEqual(config.attentionDropout, 0)
+        let losses = try metricsRecords(o.modelDirectory).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(losses.count, 20)
+        XCTAssertLessThan(losses.last!, losses.first! - 0.5, "\(losses)")
+        var resumed = o
+        resumed.resume = true; resumed.maxSteps = 21; resumed.architecture.attentionDropout = nil
+        try TrainingRun(resumed).run { _ in }
+        XCTAssertEqual(try ModelDirectory.loadConfig(o.modelDirectory).attentionDropout, 0)
+        var bad = o
+        bad.overwrite = true; bad.architecture.attentionDropout = 1
+        expectInvalid(bad, "--attention-dropout")
+    }
+
     /// `--precision auto`: train.json records what it resolved to, and the log says it.
     func testAutomaticPrecisionIsResolvedAndRecorded() throws {
         var o = try languageModelOptions("auto")

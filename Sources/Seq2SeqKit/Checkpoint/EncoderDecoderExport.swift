@@ -46,8 +46,8 @@ enum EncoderDecoderExport {
 
     /// config.json for `architecture` (Marian or Pegasus).
     ///
-    /// Dropout goes to `dropout` (residual connections, as the spec's); attention and activation
-    /// dropout are 0 because the spec has none. `normalize_before` and `normalize_embedding` are not
+    /// Dropout goes to `dropout` (residual connections, as the spec's) and to `attention_dropout`
+    /// (``ModelConfig/attentionDropoutRate``); activation dropout is 0 because the spec has none. `normalize_before` and `normalize_embedding` are not
     /// Pegasus's own fields: CTranslate2's converter reads them to build a pre-norm model without an
     /// embedding LayerNorm.
     static func config(_ c: ModelConfig, architecture: HuggingFaceArchitecture) -> [String: Any] {
@@ -68,7 +68,7 @@ enum EncoderDecoderExport {
             "pad_token_id": c.padId, "eos_token_id": c.eosId, "decoder_start_token_id": c.bosId,
             // Marian's default forced_eos_token_id (0) would be a token of ours; decoding forces nothing.
             "forced_eos_token_id": NSNull(),
-            "dropout": HuggingFaceExport.decimal(c.dropout), "attention_dropout": 0.0, "activation_dropout": 0.0,
+            "dropout": HuggingFaceExport.decimal(c.dropout), "attention_dropout": HuggingFaceExport.decimal(c.attentionDropoutRate), "activation_dropout": 0.0,
             "encoder_layerdrop": 0.0, "decoder_layerdrop": 0.0,
             "init_std": 0.02, "use_cache": true,
         ]

@@ -53,8 +53,8 @@ enum GPT2Export {
         return out
     }
 
-    /// config.json: GPT2Config's fields. Dropout goes to the residual and embedding dropout; the spec
-    /// has no attention dropout.
+    /// config.json: GPT2Config's fields. Dropout goes to the residual and embedding dropout, the
+    /// attention probabilities' (``ModelConfig/attentionDropoutRate``) to `attn_pdrop`.
     static func config(_ c: ModelConfig) -> [String: Any] {
         [
             "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
@@ -62,7 +62,7 @@ enum GPT2Export {
             "n_layer": c.decoderLayers, "n_head": c.nHeads, "n_inner": c.dFF,
             "activation_function": HuggingFaceExport.activationName(c.activation),
             "layer_norm_epsilon": HuggingFaceExport.decimal(c.layerNormEps),
-            "resid_pdrop": HuggingFaceExport.decimal(c.dropout), "embd_pdrop": HuggingFaceExport.decimal(c.dropout), "attn_pdrop": 0.0,
+            "resid_pdrop": HuggingFaceExport.decimal(c.dropout), "embd_pdrop": HuggingFaceExport.decimal(c.dropout), "attn_pdrop": HuggingFaceExport.decimal(c.attentionDropoutRate),
             "bos_token_id": c.bosId, "eos_token_id": c.eosId, "pad_token_id": c.padId,
             "tie_word_embeddings": c.tieOutput, "scale_attn_weights": true, "initializer_range": 0.02, "use_cache": true,
         ]

@@ -8,9 +8,9 @@ extension Transformer {
             throw ModelError.invalidInput("a decoder-only model has no encoder")
         }
         try check(Batch(batchSize: b, srcLength: s, tgtLength: 0, src: src, tgtIn: [], tgtOut: []))
-        acts.reserve(batch: b, length: s, memoryLength: 0, config: config, dropout: false)
+        acts.reserve(batch: b, length: s, memoryLength: 0, config: config, dropout: .off)
         var rng = RNG(seed: 0)
-        stackForward(acts, ref, ids: src, memory: nil, memoryValid: [], causal: false, dropout: false, panels: decodingPanels(),
+        stackForward(acts, ref, ids: src, memory: nil, memoryValid: [], causal: false, dropout: .off, panels: decodingPanels(),
                      rng: &rng)
         return (UnsafePointer(acts.output(config.norm)), acts.keyValid)
     }

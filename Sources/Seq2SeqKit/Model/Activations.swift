@@ -83,10 +83,11 @@ public final class StackActivations {
         return layers.last.map { $0.ffnBlock.output(norm) } ?? embedded.pointer
     }
 
-    func reserve(batch b: Int, length t: Int, memoryLength s: Int, config c: ModelConfig, dropout: Bool,
+    func reserve(batch b: Int, length t: Int, memoryLength s: Int, config c: ModelConfig, dropout rates: DropoutRates,
                  wordDropout: Bool = false) {
         batch = b; length = t
         let n = b * t, d = c.dModel
+        let dropout = rates.residual > 0, attentionDropout = rates.attention > 0
         embedded.reserve(n * d)
         embedMask.reserve(dropout ? n * d : 0)
         wordKeep.reserve(wordDropout ? n : 0)
@@ -94,9 +95,9 @@ public final class StackActivations {
         finalMean.reserve(n); finalRstd.reserve(n)
         for l in layers {
             l.selfBlock.reserve(rows: n, d: d, dropout: dropout)
-            l.selfAttention.reserve(rows: n, memoryRows: n, d: d, probs: b * c.nHeads * t * t, dropout: dropout)
+            l.selfAttention.reserve(rows: n, memoryRows: n, d: d, probs: b * c.nHeads * t * t, dropout: attentionDropout)
             l.crossBlock?.reserve(rows: n, d: d, dropout: dropout)
-            l.crossAttention?.reserve(rows: n, memoryRows: b * s, d: d, probs: b * c.nHeads * t * s, dropout: dropout)
+            l.crossAttention?.reserve(rows: n, memoryRows: b * s, d: d, probs: b * c.nHeads * t * s, dropout: attentionDropout)
             l.ffnBlock.reserve(rows: n, d: d, dropout: dropout)
             l.ffnHidden.reserve(n * c.dFF)
             l.ffnActivated.reserve(n * c.dFF)

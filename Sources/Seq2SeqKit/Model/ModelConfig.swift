@@ -44,8 +44,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tieOutput: Bool
     /// ε of every LayerNorm (`layer_norm_eps`).
     public var layerNormEps: Float
-    /// Dropout rate during training (`dropout`, in [0, 1)); never applied at inference.
+    /// Dropout rate during training (`dropout`, in [0, 1)) on the embedded input and on each sublayer's
+    /// output before its residual add; never applied at inference.
     public var dropout: Float
+    /// Dropout rate on the attention probabilities during training (`attention_dropout`, in [0, 1),
+    /// Hugging Face's and fairseq's name); nil (absent from config.json) means ``dropout``, the spec's
+    /// rule. See ``attentionDropoutRate``.
+    public var attentionDropout: Float? = nil
     /// The padding token's id (`pad_id`); padded positions are masked and not scored.
     public var padId: Int
     /// The id decoding starts from (`bos_id`).
@@ -64,7 +69,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case maxPositions = "max_positions", positional, norm, activation, scaleEmbedding = "scale_embedding"
         case shareEmbeddings = "share_embeddings", tieOutput = "tie_output", layerNormEps = "layer_norm_eps"
         case dropout, padId = "pad_id", bosId = "bos_id", eosId = "eos_id", quantization
-        case finalLogitsBias = "final_logits_bias"
+        case finalLogitsBias = "final_logits_bias", attentionDropout = "attention_dropout"
     }
 
     /// A configuration from its fields; the defaults are the `small` translation preset (d 256, 4 heads,
@@ -74,19 +79,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         encoderLayers: Int = 3, decoderLayers: Int = 3, maxPositions: Int = 1024,
         positional: Positional = .sinusoidal, norm: Norm = .pre, activation: Activation = .relu,
         scaleEmbedding: Bool = true, shareEmbeddings: Bool = false, tieOutput: Bool = true,
-        layerNormEps: Float = 1e-5, dropout: Float = 0.1, padId: Int = 0, bosId: Int = 1, eosId: Int = 2
+        layerNormEps: Float = 1e-5, dropout: Float = 0.1, attentionDropout: Float? = nil, padId: Int = 0, bosId: Int = 1,
+        eosId: Int = 2
     ) {
         self.srcVocabSize = srcVocabSize; self.tgtVocabSize = tgtVocabSize; self.dModel = dModel
         self.nHeads = nHeads; self.dFF = dFF; self.encoderLayers = encoderLayers; self.decoderLayers = decoderLayers
         self.maxPositions = maxPositions; self.positional = positional; self.norm = norm
         self.activation = activation; self.scaleEmbedding = scaleEmbedding; self.shareEmbeddings = shareEmbeddings
         self.tieOutput = tieOutput; self.layerNormEps = layerNormEps; self.dropout = dropout
+        self.attentionDropout = attentionDropout
         self.padId = padId; self.bosId = bosId; self.eosId = eosId
     }
 
     /// The ids decoding never produces: pad and bos, except the one that is also eos (GPT-2's
     /// `<|endoftext|>` is its bos, eos and padding at once, and ends a text like any eos).
     public var neverGenerated: [Int] { [padId, bosId].filter { $0 != eosId } }
+
+    /// The dropout rate on attention probabilities in training: ``attentionDropout``, or ``dropout`` when
+    /// that is not set.
+    public var attentionDropoutRate: Float { attentionDropout ?? dropout }
 
     /// Decoder-only (GPT) when there is no encoder.
     public var isDecoderOnly: Bool { encoderLayers == 0 }
@@ -130,6 +141,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             throw fail("\(name) \(id) must be a token id of the vocabulary (0..<\(tgtVocabSize))")
         }
         if !dropout.isFinite { throw fail("dropout must be finite") }
+        if let a = attentionDropout, !(0..<1).contains(a) { throw fail("attention_dropout must be in [0, 1) (got \(a))") }
         // Parameters ≤ 2^32 floats (16 GB), computed without overflow from the bounds above.
         let perLayer = 4 * dModel * dModel + 2 * dModel * dFF
         let total = (encoderLayers + 2 * decoderLayers) * perLayer + (srcVocabSize + 2 * tgtVocabSize + maxPositions) * dModel

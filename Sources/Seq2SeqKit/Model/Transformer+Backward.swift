@@ -48,7 +48,7 @@ extension Transformer {
         let enc = encoderActs
         let m = enc?.rows ?? 0
         scratch.reserve(rows: max(n, m), memoryRows: m, d: d, ff: c.dFF)
-        let dropout = trainingPass && c.dropout > 0
+        let dropout = DropoutRates(config: c, training: trainingPass)
 
         // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
         let h = dec.output(c.norm)
@@ -75,7 +75,7 @@ extension Transformer {
     /// dOutput: gradient of the stack's output [N, D] (for pre-norm: before the final LayerNorm's
     /// backward; it must not be residualA/residualB then). Leaves parameter gradients accumulated.
     func stackBackward(_ a: StackActivations, _ ref: StackRef, dOutput: FloatPtr, memory: ConstFloatPtr?,
-                       memoryLength keys: Int, causal: Bool, dropout: Bool, layerRanges: [Range<Int>]) throws(OneDNNError) {
+                       memoryLength keys: Int, causal: Bool, dropout: DropoutRates, layerRanges: [Range<Int>]) throws(OneDNNError) {
         let c = config, d = c.dModel, n = a.rows
         // dOut: the gradient of the current block's output; `spare` the other residual buffer.
         var dOut = scratch.residualA.pointer, spare = scratch.residualB.pointer
@@ -91,7 +91,7 @@ extension Transformer {
         /// Steps back over one block: dOut becomes the gradient of the block's input.
         func block(_ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef,
                    _ sublayer: (ConstFloatPtr, ConstFloatPtr, FloatPtr) throws(OneDNNError) -> Void) throws(OneDNNError) {
-            let dIn = try residualBackward(r, x: x, dOut: dOut, spare: spare, norm: norm, rows: n, dropout: dropout, sublayer)
+            let dIn = try residualBackward(r, x: x, dOut: dOut, spare: spare, norm: norm, rows: n, dropout: dropout.residual > 0, sublayer)
             if dIn == spare { swap(&dOut, &spare) }
         }
         for i in stride(from: a.layers.count - 1, through: 0, by: -1) {
@@ -106,17 +106,17 @@ extension Transformer {
                let memory {
                 try block(cb, x: afterSelf, norm: cn) { h, dS, dH throws(OneDNNError) in
                     try attentionBackward(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length, keys: keys,
-                                          causal: false, dropout: dropout, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
+                                          causal: false, dropout: dropout.attention > 0, dOut: dS, dX: dH, dMemory: scratch.dMemory.pointer)
                 }
             }
             try block(l.selfBlock, x: layerIn, norm: lr.selfNorm) { h, dS, dH throws(OneDNNError) in
                 try attentionBackward(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
-                                      keys: a.length, causal: causal, dropout: dropout, dOut: dS, dX: dH, dMemory: dH)
+                                      keys: a.length, causal: causal, dropout: dropout.attention > 0, dOut: dS, dX: dH, dMemory: dH)
             }
             onLayerGradients?(layerRanges[i])  // this layer's parameters get nothing more
         }
         // embeddings: undo dropout, scatter-add into the token (and learned position) tables
-        if dropout {
+        if dropout.residual > 0 {
             multiplyElementwise(dOut, dOut, a.embedMask.pointer, count: n * d)
         }
         a.ids.withUnsafeBufferPointer { idp in

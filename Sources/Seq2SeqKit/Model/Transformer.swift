@@ -169,7 +169,7 @@ public final class Transformer {
     public func forward(_ batch: Batch, training: Bool, rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
         try check(batch)
         let c = config
-        let dropout = training && c.dropout > 0
+        let dropout = DropoutRates(config: c, training: training)
         trainingPass = training
         beginPass(training: training)
         let b = batch.batchSize, s = batch.srcLength, t = batch.tgtLength
@@ -202,7 +202,7 @@ public final class Transformer {
 
     func stackForward(
         _ a: StackActivations, _ ref: StackRef, ids: [Int32], memory: ConstFloatPtr?, memoryValid: [UInt8],
-        causal: Bool, dropout: Bool, wordDropout: Float = 0, panels: DecodingPanels? = nil, rng: inout RNG
+        causal: Bool, dropout: DropoutRates, wordDropout: Float = 0, panels: DecodingPanels? = nil, rng: inout RNG
     ) {
         let c = config, d = c.dModel, n = a.rows
         a.ids = ids
@@ -229,29 +229,29 @@ public final class Transformer {
             embed(a.embedded.pointer, ids: idp.baseAddress!, ref, batch: a.batch, length: a.length,  // [B, T] -> [N, D]
                   rowScale: a.wordDropped ? UnsafePointer(a.wordKeep.pointer) : nil)
         }
-        if dropout {
+        if dropout.residual > 0 {
             dropoutForward(a.embedded.pointer, mask: a.embedMask.pointer, a.embedded.pointer, count: n * d,
-                           p: c.dropout, rng: &rng)
+                           p: dropout.residual, rng: &rng)
         }
         var x = UnsafePointer(a.embedded.pointer)
         let copies = bf16Pass && panels == nil ? bf16 : nil  // a mixed-precision training pass's bf16 copies
         for (l, lr) in zip(a.layers, ref.layers) {
-            x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout, bf16Copies: copies,
+            x = residualForward(l.selfBlock, x: x, norm: lr.selfNorm, rows: n, dropout: dropout.residual, bf16Copies: copies,
                                 rng: &rng) { h, out, rng in
                 attentionSublayer(l.selfAttention, lr.selfAttention, x: h, memory: h, batch: a.batch, queries: a.length,
-                                  keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout, panels: panels,
+                                  keys: a.length, keyValid: a.keyValid, causal: causal, dropout: dropout.attention, panels: panels,
                                   out: out, rng: &rng)
             }
             if let cb = l.crossBlock, let ca = l.crossAttention, let cr = lr.crossAttention, let cn = lr.crossNorm,
                let memory {
-                x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout, bf16Copies: copies,
+                x = residualForward(cb, x: x, norm: cn, rows: n, dropout: dropout.residual, bf16Copies: copies,
                                     rng: &rng) { h, out, rng in
                     attentionSublayer(ca, cr, x: h, memory: memory, batch: a.batch, queries: a.length,
                                       keys: memoryValid.count / a.batch, keyValid: memoryValid, causal: false,
-                                      dropout: dropout, panels: panels, out: out, rng: &rng)
+                                      dropout: dropout.attention, panels: panels, out: out, rng: &rng)
                 }
             }
-            x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout, bf16Copies: copies,
+            x = residualForward(l.ffnBlock, x: x, norm: lr.ffnNorm, rows: n, dropout: dropout.residual, bf16Copies: copies,
                                 rng: &rng) { h, out, _ in
                 feedForward(lr, x: h, rows: n, hidden: l.ffnHidden.pointer, activated: l.ffnActivated.pointer, out: out,
                             bf16Copies: copies) { passLinear($0, $1, $2, rows: $3, panels: panels) }
@@ -262,24 +262,26 @@ public final class Transformer {
     }
 
     /// pre-norm: out = x + dropout(S(LN(x)));  post-norm: out = LN(x + dropout(S(x))): `residualBlock`
-    /// over the block's activations, with the pass's dropout and (a mixed-precision training pass) bf16 copies.
+    /// over the block's activations, with the pass's dropout rate (0: none) and (a mixed-precision
+    /// training pass) bf16 copies.
     func residualForward(
-        _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Bool,
+        _ r: ResidualActivations, x: ConstFloatPtr, norm: NormRef, rows n: Int, dropout: Float,
         bf16Copies: BF16Workspace?, rng: inout RNG, _ sublayer: (ConstFloatPtr, FloatPtr, inout RNG) -> Void
     ) -> ConstFloatPtr {
         let c = config
         return residualBlock(x: x, norm: norm, rows: n, r.buffers, bf16Copies: bf16Copies,
                              sublayer: { h, out in sublayer(h, out, &rng) }) { sub in
-            if dropout {
-                dropoutForward(sub, mask: r.dropMask.pointer, sub, count: n * c.dModel, p: c.dropout, rng: &rng)
+            if dropout > 0 {
+                dropoutForward(sub, mask: r.dropMask.pointer, sub, count: n * c.dModel, p: dropout, rng: &rng)
             }
         }
     }
 
-    /// out [N, D] = MultiHead(q = x [N, D], k = v = memory [M, D]) through the out projection.
+    /// out [N, D] = MultiHead(q = x [N, D], k = v = memory [M, D]) through the out projection, with
+    /// `dropout` the rate on the attention probabilities (0: none).
     func attentionSublayer(
         _ a: AttentionActivations, _ w: AttentionRef, x: ConstFloatPtr, memory: ConstFloatPtr,
-        batch: Int, queries: Int, keys: Int, keyValid: [UInt8], causal: Bool, dropout: Bool,
+        batch: Int, queries: Int, keys: Int, keyValid: [UInt8], causal: Bool, dropout: Float,
         panels: DecodingPanels? = nil, out: FloatPtr, rng: inout RNG
     ) {
         let d = config.dModel, n = batch * queries, m = batch * keys
@@ -296,9 +298,9 @@ public final class Transformer {
         }
         keyValid.withUnsafeBufferPointer { kv in
             attentionForward(ctx: a.ctx.pointer, probs: a.probs.pointer,
-                             dropped: dropout ? a.dropped.pointer : nil, dropMask: dropout ? a.dropMask.pointer : nil,
+                             dropped: dropout > 0 ? a.dropped.pointer : nil, dropMask: dropout > 0 ? a.dropMask.pointer : nil,
                              q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, keyValid: kv.baseAddress, causal: causal,
-                             shape: shape, dropout: dropout ? config.dropout : 0, rng: &rng)
+                             shape: shape, dropout: dropout, rng: &rng)
         }
         passLinear(out, a.ctx.pointer, w.out, rows: n)
     }

@@ -49,6 +49,7 @@ extension TrainingRun {
             throw TrainingRunError.invalidOption("\(flag) changes the model's shape, but --init-from \(dir) keeps its model's configuration (\(dir)/config.json): leave \(flag) out, or train a new model without --init-from")
         }
         if let p = a.dropout { config.dropout = p }
+        if let p = a.attentionDropout { config.attentionDropout = p }
         let need = lm ? settings.blockSize : settings.maxLength + 2
         if need > config.maxPositions {
             guard config.positional == .sinusoidal else {

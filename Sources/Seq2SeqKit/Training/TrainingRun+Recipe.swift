@@ -22,6 +22,9 @@ extension TrainingRun {
         public var layers: Int? = nil
         /// nil: the preset's (0.3 narrow, 0.2 the other translation presets; 0 small, 0.05 medium for a language model).
         public var dropout: Float? = nil
+        /// Dropout on the attention weights (attention_dropout); nil: the preset's (0 narrow), else the
+        /// same as ``dropout``.
+        public var attentionDropout: Float? = nil
         /// Pre-norm or post-norm layers; nil: the preset's (pre-norm).
         public var norm: ModelConfig.Norm? = nil
         /// The feed-forward activation; nil: the preset's (ReLU for translation, GELU for a language model).
@@ -81,6 +84,7 @@ extension TrainingRun {
             if let v = encoderLayers, !lm { c.encoderLayers = v }
             if let v = decoderLayers { c.decoderLayers = v }
             if let v = dropout { c.dropout = v }
+            if let v = attentionDropout { c.attentionDropout = v }
             if let v = norm { c.norm = v }
             if let v = activation { c.activation = v }
             if let v = positional { c.positional = v }
@@ -99,6 +103,7 @@ extension TrainingRun {
             try OptionRange.int(decoderLayers, "--decoder-layers", 1...256)
             try OptionRange.int(layers, "--layers", 1...256)
             try OptionRange.real(dropout, "--dropout", 0...0.95)
+            try OptionRange.real(attentionDropout, "--attention-dropout", 0...0.95)
             try OptionRange.int(maxPositions, "--max-positions", 1...1_048_576)
         }
     }
