@@ -91,7 +91,7 @@ public enum GPT2Import {
             layerNormEps: Float(real("layer_norm_epsilon", 1e-5)), dropout: Float(real("resid_pdrop", 0.1)),
             padId: pad, bosId: bos, eosId: eos)
         config.dropout = min(max(config.dropout, 0), 0.95)
-        if let p = (c["attn_pdrop"] as? NSNumber)?.doubleValue { config.attentionDropout = Float(min(max(p, 0), 0.95)) }
+        config.attentionDropout = Float(min(max(real("attn_pdrop", 0.1), 0), 0.95))  // GPT2Config's default: 0.1
         do { try config.validate() } catch { throw fail("\(error)") }
         return config
     }

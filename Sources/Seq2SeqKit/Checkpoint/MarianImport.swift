@@ -115,7 +115,8 @@ public enum MarianImport {
             tieOutput: flag("tie_word_embeddings", true), layerNormEps: 1e-5,
             dropout: Float(c["dropout"] as? Double ?? 0.1), padId: pad, bosId: start, eosId: eos)
         config.finalLogitsBias = true
-        if let p = (c["attention_dropout"] as? NSNumber)?.doubleValue { config.attentionDropout = Float(p) }  // fine-tuning's, as Hugging Face's
+        // Fine-tuning's attention dropout, as Hugging Face's (MarianConfig's default: 0).
+        config.attentionDropout = Float((c["attention_dropout"] as? NSNumber)?.doubleValue ?? 0)
         if config.encoderLayers < 1 { throw fail("encoder_layers must be at least 1") }
         do { try config.validate() } catch { throw fail("\(error)") }
         return config

@@ -20,7 +20,7 @@ public enum Precision: String, CaseIterable, Sendable, Codable {
     /// Whether mixed precision trains more tokens per second than float32 here: this build's oneDNN
     /// runs bf16 products, and the processor has AMX tiles, or AVX512_BF16 on an AMD processor (Zen 4
     /// on; processor D in docs/performance.md). Intel's AVX512_BF16 without AMX does not pay: on processor C
-    /// (an Intel Xeon whose virtual machine does not expose AMX) bf16 trained `narrow` at 0.74
+    /// (an Intel Xeon whose virtual machine does not expose AMX) bf16 trained `narrow` at 0.74-0.81
     /// and `small` at 0.77 times float32's tokens per second, and PyTorch's bf16 autocast ran at 0.60.
     /// Without AVX512_BF16 oneDNN emulates the bf16 products.
     public static var bf16Pays: Bool {

@@ -1,8 +1,8 @@
 import Foundation
 
 /// `--init-from DIR`: fine-tuning a model directory (one trained here, or imported from Hugging Face)
-/// keeps what its weights were trained with: its configuration (every field of config.json, dropout
-/// aside), its vocabulary, and its special ids. A `.safetensors` file instead brings weights alone,
+/// keeps what its weights were trained with: its configuration (every field of config.json, the
+/// dropout rates aside), its vocabulary, and its special ids. A `.safetensors` file instead brings weights alone,
 /// for the shape the run's own flags describe.
 extension TrainingRun {
     /// The learning rate and warm-up that fine-tuning uses unless told otherwise: a tenth of
@@ -23,7 +23,7 @@ extension TrainingRun {
 
     /// The configuration of `--init-from DIR`, checked against this run: the task must be the model's,
     /// no shape flag may be given, and the positions must cover the block (learned positions cannot
-    /// grow; a sinusoid table can). `--dropout` replaces the model's dropout.
+    /// grow; a sinusoid table can). `--dropout` and `--attention-dropout` replace the model's rates.
     func initConfig(settings: TrainSettings, from dir: String) throws -> ModelConfig {
         var config: ModelConfig
         do { config = try ModelDirectory.loadConfig(dir) } catch {

@@ -5,14 +5,15 @@
 /// Without `--preset` the corpus chooses: ``narrow`` under ``smallCorpusPairs`` training pairs, ``small``
 /// from there up (``default(pairs:)``). A small corpus is learned best by a narrow, deeper model with
 /// strong dropout and a high learning rate, as Wu et al. (2021) found on Multi30k and Sennrich and Zhang
-/// (2019) for low-resource translation; on Multi30k (29,000 pairs) an hour of `narrow` makes nearly three
-/// times `small`'s updates and, over four seeds, scores higher on average on validation and on every test
+/// (2019) for low-resource translation; on Multi30k (29,000 pairs) an hour of `narrow` (with attention
+/// dropout 0.3, on processor D) makes nearly three times `small`'s updates and, over four seeds, scores higher on average on validation and on every test
 /// set (docs/training.md).
 public struct TranslationPreset: Equatable, Sendable {
     /// The `--preset` name.
     public let name: String
     /// The model's shape (the vocabulary sizes are set when the vocabulary is known; its dropout is
-    /// ``ModelConfig``'s default, which `seq2seq bench train` keeps).
+    /// ``ModelConfig``'s default, which `seq2seq bench train` keeps, and its attention dropout the
+    /// preset's: 0 for ``narrow``, unset, so the same as the dropout, for the others).
     public let config: ModelConfig
     /// The dropout a training run uses.
     public let dropout: Float
@@ -67,8 +68,8 @@ public struct TranslationPreset: Equatable, Sendable {
 }
 
 extension ModelConfig {
-    /// The shape of a named translation preset (``TranslationPreset``), with this type's default dropout,
-    /// for `seq2seq bench train`; nil for an unknown name.
+    /// The shape of a named translation preset (``TranslationPreset``), with this type's default dropout
+    /// and the preset's attention dropout, for `seq2seq bench train`; nil for an unknown name.
     public static func preset(_ name: String) -> ModelConfig? { TranslationPreset.named(name)?.config }
     /// The names ``preset(_:)`` knows.
     public static let presetNames = TranslationPreset.all.map(\.name)
