@@ -118,16 +118,17 @@ final class TrainingRunTests: XCTestCase {
         o.maxSeconds = 3600
         s = TrainingRun.settings(for: o, pairs: 29_000)
         XCTAssertEqual(s.lr, 5e-3); XCTAssertEqual(s.warmupSteps, 2000); XCTAssertEqual(s.schedule, .inverseSqrt)
-        XCTAssertEqual(s.averageLast, 8)
-        o.averageLast = 0
+        XCTAssertEqual(s.averageLast, 8); XCTAssertEqual(s.labelSmoothing, 0.2)
+        o.averageLast = 0; o.labelSmoothing = 0.15
         XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).averageLast, 0)
-        o.averageLast = nil
+        XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).labelSmoothing, 0.15)
+        o.averageLast = nil; o.labelSmoothing = nil
         let narrow = try o.architecture.config(for: .translation, pairs: 29_000)
         XCTAssertEqual([narrow.dModel, narrow.nHeads, narrow.dFF, narrow.encoderLayers, narrow.decoderLayers], [128, 4, 256, 4, 4])
         XCTAssertEqual(narrow.dropout, 0.3)
         s = TrainingRun.settings(for: o, pairs: 100_000)
         XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.schedule, .inverseSqrt)
-        XCTAssertEqual(s.averageLast, 0)
+        XCTAssertEqual(s.averageLast, 0); XCTAssertEqual(s.labelSmoothing, 0.1)
         XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 100_000), try o.architecture.config(for: .translation))
         XCTAssertEqual(TranslationPreset.defaultChoice(pairs: 99_999),
                        "preset narrow: the default for corpora under 100000 pairs (this one has 99999); --preset names another")
@@ -135,13 +136,14 @@ final class TrainingRunTests: XCTestCase {
                        "preset small: the default for corpora from 100000 pairs (this one has 100000); --preset names another")
         o.architecture.preset = "small"
         XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).lr, 1e-3)
+        XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).labelSmoothing, 0.1)
         XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 29_000).dModel, 256)
         o.architecture.preset = nil
         o.initFrom = "pretrained"  // fine-tuning keeps its rate and warm-up
         s = TrainingRun.settings(for: o, pairs: 29_000)
         XCTAssertEqual(s.lr, TrainingRun.FineTuningDefaults.translation.lr)
         XCTAssertEqual(s.warmupSteps, TrainingRun.FineTuningDefaults.translation.warmupSteps)
-        XCTAssertEqual(s.averageLast, 0)
+        XCTAssertEqual(s.averageLast, 0); XCTAssertEqual(s.labelSmoothing, 0.1)
         o.initFrom = nil; o.maxSeconds = nil
         XCTAssertEqual(ModelConfig.presetNames, ["small", "base", "tiny", "narrow"])
         o.task = .languageModel
@@ -203,7 +205,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(config.dropout, 0.3)
         let saved = try JSONDecoder().decode(TrainSettings.self, from: Data(contentsOf: URL(fileURLWithPath: "\(o.modelDirectory)/train.json")))
         XCTAssertEqual(saved.lr, 5e-3); XCTAssertEqual(saved.warmupSteps, 2000); XCTAssertEqual(saved.schedule, .inverseSqrt)
-        XCTAssertEqual(saved.averageLast, 8)
+        XCTAssertEqual(saved.averageLast, 8); XCTAssertEqual(saved.labelSmoothing, 0.2)
 
         o.modelDirectory = "\(dir)/small"; o.architecture.preset = "small"
         lines = []

@@ -138,14 +138,16 @@ extension TrainingRun {
             // An unknown preset name is an option error (``Options/validate()``) before this is used.
             let p = (try? o.architecture.translationPreset(pairs: pairs)) ?? .small
             s.optimizer = .adam; s.schedule = .inverseSqrt; s.lr = p.lr; s.warmupSteps = p.warmupSteps; s.validateEvery = 0
-            s.lengthPenalty = 1.4; s.precision = .auto; s.averageLast = p.averageLast
+            s.lengthPenalty = 1.4; s.precision = .auto; s.averageLast = p.averageLast; s.labelSmoothing = p.labelSmoothing
         }
         if o.initFrom != nil {  // fine-tuning: see FineTuningDefaults
             if lm {
                 s.lr = FineTuningDefaults.languageModel.lr; s.minLR = s.lr; s.warmupSteps = FineTuningDefaults.languageModel.warmupSteps
             } else {
                 s.lr = FineTuningDefaults.translation.lr; s.warmupSteps = FineTuningDefaults.translation.warmupSteps
-                s.averageLast = 0  // the preset's averaging was measured on training from scratch only
+                // The preset's averaging and label smoothing were measured on training from scratch only;
+                // fine-tuning keeps the smoothing most pretrained models were trained with.
+                s.averageLast = 0; s.labelSmoothing = TranslationPreset.small.labelSmoothing
             }
         }
         if let v = o.blockSize { s.blockSize = v }
