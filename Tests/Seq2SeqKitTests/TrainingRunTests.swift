@@ -144,6 +144,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(s.lr, TrainingRun.FineTuningDefaults.translation.lr)
         XCTAssertEqual(s.warmupSteps, TrainingRun.FineTuningDefaults.translation.warmupSteps)
         XCTAssertEqual(s.averageLast, 0); XCTAssertEqual(s.labelSmoothing, 0.1)
+        XCTAssertEqual(s.labelSmoothing, TrainingRun.FineTuningDefaults.translation.labelSmoothing)
         o.initFrom = nil; o.maxSeconds = nil
         XCTAssertEqual(ModelConfig.presetNames, ["small", "base", "tiny", "narrow"])
         o.task = .languageModel

@@ -6,11 +6,13 @@ import Foundation
 /// for the shape the run's own flags describe.
 extension TrainingRun {
     /// The learning rate and warm-up that fine-tuning uses unless told otherwise: a tenth of
-    /// training's peak for translation (inverse square root after 100 warm-up steps), and nanoGPT's
-    /// fine-tuning rate for a language model (3e-5, constant: cosine down to the same rate, no warm-up).
+    /// training's peak for translation (inverse square root after 100 warm-up steps, label smoothing
+    /// 0.1, what most pretrained translation models were trained with, whatever the preset's), and
+    /// nanoGPT's fine-tuning rate for a language model (3e-5, constant: cosine down to the same rate,
+    /// no warm-up).
     public enum FineTuningDefaults {
-        /// Translation's peak learning rate and warm-up steps.
-        public static let translation = (lr: Float(1e-4), warmupSteps: 100)
+        /// Translation's peak learning rate, warm-up steps and label smoothing.
+        public static let translation = (lr: Float(1e-4), warmupSteps: 100, labelSmoothing: Float(0.1))
         /// A language model's learning rate (also its floor) and warm-up steps.
         public static let languageModel = (lr: Float(3e-5), warmupSteps: 0)
     }

@@ -145,9 +145,8 @@ extension TrainingRun {
                 s.lr = FineTuningDefaults.languageModel.lr; s.minLR = s.lr; s.warmupSteps = FineTuningDefaults.languageModel.warmupSteps
             } else {
                 s.lr = FineTuningDefaults.translation.lr; s.warmupSteps = FineTuningDefaults.translation.warmupSteps
-                // The preset's averaging and label smoothing were measured on training from scratch only;
-                // fine-tuning keeps the smoothing most pretrained models were trained with.
-                s.averageLast = 0; s.labelSmoothing = TranslationPreset.small.labelSmoothing
+                s.labelSmoothing = FineTuningDefaults.translation.labelSmoothing
+                s.averageLast = 0  // the preset's averaging was measured on training from scratch only
             }
         }
         if let v = o.blockSize { s.blockSize = v }
