@@ -6,8 +6,9 @@
 /// from there up (``default(pairs:)``). A small corpus is learned best by a narrow, deeper model with
 /// strong dropout and a high learning rate, as Wu et al. (2021) found on Multi30k and Sennrich and Zhang
 /// (2019) for low-resource translation; on Multi30k (29,000 pairs) an hour of `narrow` (with attention
-/// dropout 0.3 and label smoothing 0.1, on processor D) makes nearly three times `small`'s updates and, over four seeds, scores higher on average on validation and on every test
-/// set (docs/training.md).
+/// dropout 0.3 and label smoothing 0.1, on processor D) makes nearly three times `small`'s updates
+/// and, over four seeds, scores higher on average on validation and on every test set
+/// (docs/training.md).
 public struct TranslationPreset: Equatable, Sendable {
     /// The `--preset` name.
     public let name: String
