@@ -5,11 +5,11 @@ import Foundation
 /// dropout rates aside), its vocabulary, and its special ids. A `.safetensors` file instead brings weights alone,
 /// for the shape the run's own flags describe.
 extension TrainingRun {
-    /// The learning rate and warm-up that fine-tuning uses unless told otherwise: a tenth of
-    /// training's peak for translation (inverse square root after 100 warm-up steps, label smoothing
-    /// 0.1, what most pretrained translation models were trained with, whatever the preset's), and
-    /// nanoGPT's fine-tuning rate for a language model (3e-5, constant: cosine down to the same rate,
-    /// no warm-up).
+    /// The learning rate, warm-up and (for translation) label smoothing that fine-tuning uses unless
+    /// told otherwise: a tenth of training's peak for translation (inverse square root after 100
+    /// warm-up steps, label smoothing 0.1, what most pretrained translation models were trained with,
+    /// whatever the preset's), and nanoGPT's fine-tuning rate for a language model (3e-5, constant:
+    /// cosine down to the same rate, no warm-up).
     public enum FineTuningDefaults {
         /// Translation's peak learning rate, warm-up steps and label smoothing.
         public static let translation = (lr: Float(1e-4), warmupSteps: 100, labelSmoothing: Float(0.1))
