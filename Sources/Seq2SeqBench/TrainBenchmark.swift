@@ -57,7 +57,7 @@ public enum TrainBenchmark {
             if i == warmup { start = DispatchTime.now().uptimeNanoseconds; tokens = 0 }
             let batch = data[i % data.count]
             model.gradients.zero()
-            try model.forward(batch, training: true, rng: &rng)
+            try model.forward(batch, training: true, logitRows: .labelled, rng: &rng)
             let (loss, count) = model.loss(smoothing: 0.1)
             try model.backward()
             clipGradientNorm(model.gradients, maxNorm: 1)

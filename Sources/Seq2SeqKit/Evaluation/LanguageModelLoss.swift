@@ -46,7 +46,7 @@ public enum LanguageModelLoss {
                 for k in 0..<n { x[r * t + k] = tokens[st + k]; y[r * t + k] = tokens[st + k + 1] }
             }
             try model.forward(Batch(batchSize: group.count, srcLength: 0, tgtLength: t, src: [], tgtIn: x, tgtOut: y),
-                              training: false, rng: &rng)
+                              training: false, logitRows: .labelled, rng: &rng)
             let l = model.loss(smoothing: 0, computeGradient: false)
             sum += l.sum; count += l.count
             i += batch

@@ -4,13 +4,13 @@ extension Transformer {
     /// Returns the summed loss and the number of non-pad labels.
     @discardableResult
     public func loss(smoothing: Float, gradScale: Float? = nil, computeGradient: Bool = true) -> (sum: Double, count: Int) {
-        let n = decoderActs.rows, v = config.tgtVocabSize
+        let n = rowTargets.count, v = config.tgtVocabSize
         let pad = Int32(config.padId)
-        let count = tgtOut.reduce(0) { $0 + ($1 == pad ? 0 : 1) }
+        let count = rowTargets.reduce(0) { $0 + ($1 == pad ? 0 : 1) }
         let scale = gradScale ?? (count > 0 ? 1 / Float(count) : 0)
         // A mixed-precision pass gets bf16(dLogits) from the same sweep, for the output projection's backward.
         let dLogits16 = computeGradient && bf16Pass ? bf16.gradientSlot(for: logits.pointer, count: n * v) : nil
-        return tgtOut.withUnsafeBufferPointer { tp in
+        return rowTargets.withUnsafeBufferPointer { tp in
             crossEntropyForwardBackward(dLogits: computeGradient ? logits.pointer : nil,
                                         dLogits16: dLogits16, rowLoss: rowLoss.pointer,
                                         logits.pointer, targets: tp.baseAddress!, rows: n, vocab: v,
@@ -25,10 +25,10 @@ extension Transformer {
     /// Returns the summed cross-entropy, the non-pad labels (both copies) and the summed divergence.
     @discardableResult
     public func consistencyLoss(smoothing: Float, alpha: Float, gradScale: Float) -> (sum: Double, count: Int, divergence: Double) {
-        let n = decoderActs.rows, v = config.tgtVocabSize
+        let n = rowTargets.count, v = config.tgtVocabSize
         precondition(n % 2 == 0, "R-Drop needs a batch of sentence pairs (Batch.doubled())")
         let dLogits16 = bf16Pass ? bf16.gradientSlot(for: logits.pointer, count: n * v) : nil
-        return tgtOut.withUnsafeBufferPointer { tp in
+        return rowTargets.withUnsafeBufferPointer { tp in
             consistencyCrossEntropyForwardBackward(dLogits: logits.pointer, dLogits16: dLogits16, rowLoss: rowLoss.pointer,
                                                    logits.pointer, targets: tp.baseAddress!, pairs: n / 2, vocab: v,
                                                    smoothing: smoothing, alpha: alpha, padId: Int32(config.padId),
@@ -50,14 +50,23 @@ extension Transformer {
         scratch.reserve(rows: max(n, m), memoryRows: m, d: d, ff: c.dFF)
         let dropout = DropoutRates(config: c, training: trainingPass)
 
-        // Output projection: dh [N, D] = dLogits · W_out;  dW_out += dLogitsᵀ · h.
-        let h = dec.output(c.norm)
+        // Output projection: dh [N', D] = dLogits · W_out;  dW_out += dLogitsᵀ · h (over the logits' N' rows).
         let dTop = c.norm == .pre ? scratch.dSum.pointer : scratch.residualA.pointer
-        try outputProjectionBackward(dh: dTop, logits.pointer, h, rows: n)
+        let rows = rowTargets.count
+        if let labelled = labelledRows {
+            // Only the labelled rows have logits: their gradients go back to their rows, zero elsewhere.
+            labelledGradient.reserve(rows * d)
+            if rows > 0 {
+                try outputProjectionBackward(dh: labelledGradient.pointer, logits.pointer, labelledHidden.pointer, rows: rows)
+            }
+            labelled.withUnsafeBufferPointer { scatterRows(dTop, rows: n, labelledGradient.pointer, at: $0, width: d) }
+        } else {
+            try outputProjectionBackward(dh: dTop, logits.pointer, dec.output(c.norm), rows: n)
+        }
         if let ob = outputBias {
             // d final_logits_bias [V] += Σ_rows dLogits
             let g = grad(ob), dl = logits.pointer
-            for r in 0..<n { let row = dl + r * v; for j in 0..<v { g[j] += row[j] } }
+            for r in 0..<rows { let row = dl + r * v; for j in 0..<v { g[j] += row[j] } }
         }
 
         if enc != nil { scratch.dMemory.zero() }

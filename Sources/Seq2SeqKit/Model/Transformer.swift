@@ -5,7 +5,7 @@ import Synchronization
 /// one set of blocks. Parameters and gradients are two flat buffers with one layout; activations live
 /// in stack workspaces planned from the batch shape.
 ///
-/// Not thread-safe for training: ``forward(_:training:rng:)``, ``loss(smoothing:gradScale:computeGradient:)``
+/// Not thread-safe for training: ``forward(_:training:logitRows:rng:)``, ``loss(smoothing:gradScale:computeGradient:)``
 /// and ``backward()`` share the model's workspaces. Decoding through separate ``IncrementalDecoder``s
 /// (one per ``Translator``) only reads the parameters, so translators on several threads may share one
 /// model, as long as nothing changes its parameters meanwhile.
@@ -40,9 +40,15 @@ public final class Transformer {
     let encoderActs: StackActivations?
     let decoderActs: StackActivations
     let scratch = GradientScratch()
-    let logits = FloatBuffer(count: 0)   // [B·T, V]; holds dLogits after `loss`
-    let rowLoss = FloatBuffer(count: 0)  // [B·T]
-    var tgtOut: [Int32] = []
+    let logits = FloatBuffer(count: 0)   // [N', V] (N' = B·T, or the labelled rows); holds dLogits after `loss`
+    let rowLoss = FloatBuffer(count: 0)  // [N']
+    /// The labels of the logits' rows: the batch's tgtOut, or its non-pad entries (`LogitRows.labelled`).
+    var rowTargets: [Int32] = []
+    /// With `LogitRows.labelled` and padding in the batch, the decoder rows (b·T + t) the logits' rows
+    /// come from, ascending; nil when the logits have every row.
+    var labelledRows: [Int32]? = nil
+    let labelledHidden = FloatBuffer(count: 0)    // [N', D] those rows of the decoder's output
+    let labelledGradient = FloatBuffer(count: 0)  // [N', D] their gradient, before `scatterRows`
     var trainingPass = false
     /// The format of training passes' products (Transformer+Precision.swift); `bf16Pass` is whether
     /// the last forward pass (and so its backward) uses bf16, `bf16` its operand copies.
@@ -56,7 +62,7 @@ public final class Transformer {
     /// Word dropout of training passes (Marian's `--dropout-src`/`--dropout-trg`): each source
     /// (encoder input) or target (decoder input) position's token embedding is zeroed with this
     /// probability and the kept ones scaled by 1/(1-p), its position kept. 0 (the default): off.
-    /// Applies only when ``forward(_:training:rng:)`` trains; each in [0, 1).
+    /// Applies only when ``forward(_:training:logitRows:rng:)`` trains; each in [0, 1).
     public var sourceWordDropout: Float = 0
     /// The decoder input's word dropout probability (a language model's only stack); see ``sourceWordDropout``.
     public var targetWordDropout: Float = 0
@@ -162,11 +168,14 @@ public final class Transformer {
     /// Runs the model on a batch and returns the logits [B·T, V_tgt]. With `training`, dropout is on
     /// (driven by `rng`) and the activations are kept for `backward`.
     ///
-    /// The returned logits are [B·T, V_tgt], row-major (row b·T + t), and stay valid until the next pass.
+    /// The returned logits are [B·T, V_tgt], row-major (row b·T + t), and stay valid until the next pass;
+    /// with `logitRows` ``LogitRows/labelled``, [N', V_tgt] for the N' positions whose label is not the
+    /// pad id, in order (the same loss and gradients, without computing the padding's logits).
     /// - Throws: ``ModelError/invalidInput(_:)`` if a sequence is longer than max_positions or an id is
     ///   outside its vocabulary.
     @discardableResult
-    public func forward(_ batch: Batch, training: Bool, rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
+    public func forward(_ batch: Batch, training: Bool, logitRows: LogitRows = .all,
+                        rng: inout RNG) throws -> UnsafeBufferPointer<Float> {
         try check(batch)
         let c = config
         let dropout = DropoutRates(config: c, training: training)
@@ -186,18 +195,49 @@ public final class Transformer {
         }
         stackForward(decoderActs, decoderRef, ids: batch.tgtIn, memory: memory, memoryValid: memoryValid,
                      causal: true, dropout: dropout, wordDropout: targetWords, rng: &rng)
-        let n = b * t, v = c.tgtVocabSize
+        let v = c.tgtVocabSize
+        let (h, n) = logitInputs(batch, logitRows)
         logits.reserve(n * v)
         rowLoss.reserve(n)
-        // logits [N, V] = h [N, D] · W_out [V, D]ᵀ
-        passOutputProjection(logits.pointer, decoderActs.output(c.norm), rows: n)
+        // logits [N', V] = h [N', D] · W_out [V, D]ᵀ
+        if n > 0 { passOutputProjection(logits.pointer, h, rows: n) }
         if let ob = outputBias {
             // logits[r, :] += final_logits_bias [V]
             let bias = param(ob), l = logits.pointer
             for r in 0..<n { let row = l + r * v; for j in 0..<v { row[j] += bias[j] } }
         }
-        tgtOut = batch.tgtOut
         return UnsafeBufferPointer(start: logits.pointer, count: n * v)
+    }
+
+    /// The decoder output rows the logits are computed from and their count N': all B·T rows, or
+    /// (``LogitRows/labelled`` and padding in the batch) the labelled ones packed into
+    /// `labelledHidden` (in a mixed-precision pass only its bf16 copy, which is all the product reads).
+    /// Sets `rowTargets` and `labelledRows` for `loss` and `backward`.
+    func logitInputs(_ batch: Batch, _ logitRows: LogitRows) -> (ConstFloatPtr, rows: Int) {
+        let d = config.dModel, n = decoderActs.rows, pad = Int32(config.padId)
+        let h = decoderActs.output(config.norm)
+        guard logitRows == .labelled, batch.tgtOut.contains(pad) else {
+            labelledRows = nil
+            rowTargets = batch.tgtOut
+            return (UnsafePointer(h), n)
+        }
+        // Refilled in place: taken out first, so the arrays are not shared when they are emptied.
+        var rows = labelledRows ?? [], targets = rowTargets
+        labelledRows = nil; rowTargets = []
+        rows.removeAll(keepingCapacity: true); targets.removeAll(keepingCapacity: true)
+        for (r, y) in batch.tgtOut.enumerated() where y != pad { rows.append(Int32(r)); targets.append(y) }
+        labelledRows = rows; rowTargets = targets
+        let m = rows.count
+        labelledHidden.reserve(m * d)
+        rows.withUnsafeBufferPointer { rp in
+            if bf16Pass {
+                gatherRows(bf16.slot(for: labelledHidden.pointer, count: m * d), bf16.copy(of: h, count: n * d),
+                           rows: rp, width: d)
+            } else {
+                gatherRows(labelledHidden.pointer, h, rows: rp, width: d)
+            }
+        }
+        return (UnsafePointer(labelledHidden.pointer), m)
     }
 
     func stackForward(

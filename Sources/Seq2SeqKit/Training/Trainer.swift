@@ -272,13 +272,13 @@ public final class Trainer {
             if settings.rdropAlpha > 0 {
                 // R-Drop: both copies' losses averaged (each scaled by 1 / 2T), so the logged loss
                 // stays the per-token cross-entropy.
-                try model.forward(b.doubled(), training: true, rng: &rng)
+                try model.forward(b.doubled(), training: true, logitRows: .labelled, rng: &rng)
                 let r = model.consistencyLoss(smoothing: settings.labelSmoothing, alpha: settings.rdropAlpha,
                                               gradScale: 1 / Float(2 * update.targetTokens))
                 sums.loss += r.sum / 2
                 sums.divergence += r.divergence
             } else {
-                try model.forward(b, training: true, rng: &rng)
+                try model.forward(b, training: true, logitRows: .labelled, rng: &rng)
                 sums.loss += model.loss(smoothing: settings.labelSmoothing, gradScale: 1 / Float(update.targetTokens)).sum
             }
             if overlap && j == update.batches.count - 1 { model.onLayerGradients = startLayer }
@@ -506,7 +506,7 @@ public final class Trainer {
         var sum = 0.0, count = 0
         var rng = RNG(seed: 0)
         for b in stream.validationBatches() {
-            try model.forward(b, training: false, rng: &rng)
+            try model.forward(b, training: false, logitRows: .labelled, rng: &rng)
             let r = model.loss(smoothing: 0, computeGradient: false)
             sum += r.sum; count += r.count
         }
