@@ -67,7 +67,7 @@ struct Train: ParsableCommand {
     var model: String
     @Option(help: "Vocabulary: a directory or tokenizer.json to use; or 'bpe' / 'char' (--lm only) to learn one from the text (default: the --data corpus's; else learn BPE, or char for --lm).")
     var vocab: String?
-    @Option(help: "Size of a learned BPE vocabulary.") var vocabSize = 8000
+    @Option(help: "Size of a learned BPE vocabulary (default: the preset's, 10000 for narrow and 8000 for the others; 8000 for --lm).") var vocabSize: Int?
     @Flag(help: "Learn separate source and target vocabularies.") var separateVocab = false
     @OptionGroup var normalization: NormalizationOptions
     @Option(help: "Skip pairs with a side longer than this many tokens.") var maxLength = 128

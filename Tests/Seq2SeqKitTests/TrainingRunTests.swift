@@ -126,6 +126,13 @@ final class TrainingRunTests: XCTestCase {
         let narrow = try o.architecture.config(for: .translation, pairs: 29_000)
         XCTAssertEqual([narrow.dModel, narrow.nHeads, narrow.dFF, narrow.encoderLayers, narrow.decoderLayers], [128, 4, 256, 4, 4])
         XCTAssertEqual(narrow.dropout, 0.3)
+        // The learned vocabulary follows the preset: 10,000 for narrow, 8,000 for small; --vocab-size wins.
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: 29_000), 10_000)
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: 100_000), 8000)
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: nil), 8000)
+        o.vocabularySize = 6000
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: 29_000), 6000)
+        o.vocabularySize = nil
         s = TrainingRun.settings(for: o, pairs: 100_000)
         XCTAssertEqual(s.lr, 1e-3); XCTAssertEqual(s.warmupSteps, 500); XCTAssertEqual(s.schedule, .inverseSqrt)
         XCTAssertEqual(s.averageLast, 0); XCTAssertEqual(s.labelSmoothing, 0.1)
@@ -138,6 +145,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).lr, 1e-3)
         XCTAssertEqual(TrainingRun.settings(for: o, pairs: 29_000).labelSmoothing, 0.1)
         XCTAssertEqual(try o.architecture.config(for: .translation, pairs: 29_000).dModel, 256)
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: 29_000), 8000)
         o.architecture.preset = nil
         o.initFrom = "pretrained"  // fine-tuning keeps its rate and warm-up
         s = TrainingRun.settings(for: o, pairs: 29_000)
@@ -155,6 +163,7 @@ final class TrainingRunTests: XCTestCase {
         XCTAssertEqual(s.maxSteps, 2000); XCTAssertEqual(s.validateEvery, 250); XCTAssertEqual(s.weightDecay, 0.1)
         let gpt = try o.architecture.config(for: .languageModel)
         XCTAssertEqual(gpt, ModelConfig.gptSmall)
+        XCTAssertEqual(try o.learnedVocabularySize(pairs: 29_000), TrainingRun.Options.languageModelVocabularySize)
         XCTAssertTrue(gpt.isDecoderOnly)
         XCTAssertEqual(s.blockSize, 64); XCTAssertEqual(s.batchSize, 12); XCTAssertEqual(s.precision, .auto)
 

@@ -62,8 +62,12 @@ extension TrainingRun {
         /// Where the vocabulary comes from (default ``VocabularyChoice/automatic``). A model directory that
         /// already holds a vocabulary (a resumed run, or an earlier attempt) keeps its own whatever this says.
         public var vocabulary: VocabularyChoice = .automatic
-        /// Size of a learned BPE vocabulary, including the special and byte tokens.
-        public var vocabularySize = 8000
+        /// Size of a learned BPE vocabulary, including the special and byte tokens; nil: the translation
+        /// preset's (``TranslationPreset/vocabularySize``), or ``languageModelVocabularySize`` for a
+        /// language model (``learnedVocabularySize(pairs:)``).
+        public var vocabularySize: Int? = nil
+        /// The size of a language model's learned BPE vocabulary without `--vocab-size`.
+        public static let languageModelVocabularySize = 8000
         /// Learn one BPE vocabulary per side instead of a joint one (translation).
         public var separateVocabularies = false
         /// The normalization of a learned vocabulary (a character vocabulary keeps whitespace).

@@ -46,7 +46,7 @@ extension TrainingRun {
             }
             let raw = try TextFile.readLines(text, lenient: o.lenient).lines  // the corpus preparation reports repairs
             if !characters {
-                let v = try Vocabulary.learn(lines: raw, size: o.vocabularySize, normalizer: o.normalizer)
+                let v = try Vocabulary.learn(lines: raw, size: o.learnedVocabularySize(pairs: nil), normalizer: o.normalizer)
                 say("learned a BPE vocabulary of \(v.count) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
                 return Vocabularies(joint: v)
             }
@@ -63,7 +63,10 @@ extension TrainingRun {
             throw TrainingRunError.invalidOption("learning a vocabulary needs the text: give --src and --tgt, or --vocab DIR or FILE")
         }
         let srcLines = try readLines(source, say: say), tgtLines = try readLines(target, say: say)
-        let v = try Vocabularies.learn(source: srcLines, target: tgtLines, size: o.vocabularySize, normalizer: o.normalizer,
+        // The preset a run without --preset trains is chosen by the pairs prepared after this; the
+        // lines stand for them here (they differ by the empty and overlong pairs left out).
+        let size = try o.learnedVocabularySize(pairs: srcLines.count)
+        let v = try Vocabularies.learn(source: srcLines, target: tgtLines, size: size, normalizer: o.normalizer,
                                        separate: o.separateVocabularies)
         say("learned a \(v.joint ? "joint" : "separate") BPE vocabulary (\(v.target.count)) in \(String(format: "%.2f", Date().timeIntervalSince(t0))) s")
         return v
@@ -74,5 +77,18 @@ extension TrainingRun {
         let (lines, repaired) = try TextFile.readLines(path, lenient: options.lenient)
         if repaired > 0 { say("\(path): replaced invalid UTF-8 on \(repaired) lines") }
         return lines
+    }
+}
+
+extension TrainingRun.Options {
+    /// The size of the BPE vocabulary a run learns: ``vocabularySize`` (`--vocab-size`), else for
+    /// translation the preset's (``TranslationPreset/vocabularySize``: the one `--preset` names, or
+    /// the one a corpus of `pairs` training pairs chooses, ``TranslationPreset/default(pairs:)``),
+    /// and for a language model ``languageModelVocabularySize``.
+    /// - Throws: ``TrainingRunError/invalidOption(_:)`` for an unknown preset name.
+    public func learnedVocabularySize(pairs: Int?) throws(TrainingRunError) -> Int {
+        if let vocabularySize { return vocabularySize }
+        if isLanguageModel { return Self.languageModelVocabularySize }
+        return try architecture.translationPreset(pairs: pairs).vocabularySize
     }
 }
