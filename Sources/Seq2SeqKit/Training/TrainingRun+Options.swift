@@ -14,7 +14,8 @@ extension TrainingRun {
         /// The prepared corpus's vocabulary with `data`; otherwise a learned one: BPE for
         /// translation, characters for a language model.
         case automatic
-        /// Learn a BPE vocabulary of `vocabularySize` entries from the training text.
+        /// Learn a BPE vocabulary from the training text, of `Options.learnedVocabularySize(pairs:)`
+        /// entries (`vocabularySize`, else the preset's).
         case learnBPE
         /// Learn a character vocabulary from the language model's text (language models only).
         case learnCharacters

@@ -35,8 +35,8 @@ extension TrainingRun {
         return try Vocabularies.load(from: path)
     }
 
-    /// Learns a vocabulary from the training text: BPE of `vocabularySize` (joint, or one per side
-    /// with `separateVocabularies`), or the characters of a language model's text.
+    /// Learns a vocabulary from the training text: BPE of `learnedVocabularySize(pairs:)` entries
+    /// (joint, or one per side with `separateVocabularies`), or the characters of a language model's text.
     func learnVocabulary(characters: Bool, say: (String) -> Void) throws -> Vocabularies {
         let t0 = Date()
         let o = options
